@@ -1,0 +1,1 @@
+"""The `ohmpi` command-line client and importable Python client."""

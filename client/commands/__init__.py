@@ -1,0 +1,8 @@
+"""One module per `ohmpi` sub-command (circus style).
+
+Each module defines NAME (the sub-command), HELP (one line), configure(parser) to add its
+arguments, and run(args) -> int (the exit status). Modules listed in COMMANDS are loaded
+by client.cli in that order.
+"""
+
+COMMANDS = ["ping", "status", "watch", "call", "simulate"]

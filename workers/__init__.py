@@ -1,0 +1,1 @@
+"""One module per process, each binding the domain (ohmpi) to the bus."""
