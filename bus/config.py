@@ -1,0 +1,145 @@
+"""Where things live: the runtime directory, the config file and the bus endpoints.
+
+One config file (TOML, `ohmpi.toml` at the project root or `$OHMPI_CONFIG`) with sane
+defaults; every key is optional. `OHMPI_VAR` moves every runtime file (sockets, database,
+logs, supervisor socket), so two systems can run side by side. `OHMPI_BUS` points a client
+at another bus address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MAX_IPC_PATH = 100  # unix socket paths are limited to 107 bytes; keep a margin
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the key and what is allowed."""
+
+
+def var_dir() -> Path:
+    """The runtime directory: `$OHMPI_VAR`, else `var/` in the project checkout."""
+    path = Path(os.environ.get("OHMPI_VAR") or PROJECT_ROOT / "var")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_path() -> Path | None:
+    explicit = os.environ.get("OHMPI_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"OHMPI_CONFIG={explicit}: no such file")
+        return path
+    default = PROJECT_ROOT / "ohmpi.toml"
+    return default if default.is_file() else None
+
+
+def load_file() -> dict:
+    """The whole config file as a dict ({} when there is none)."""
+    path = config_path()
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The hub's three sockets, all derived from one bus address."""
+
+    cmd: str  # ROUTER: commands in, replies out
+    pub: str  # XSUB: publishers connect here
+    sub: str  # XPUB: subscribers connect here
+
+
+def endpoints(address: str) -> Endpoints:
+    """Derive the hub endpoints from a bus address.
+
+    tcp://HOST:PORT -> ports PORT (commands), PORT+1 (publish), PORT+2 (subscribe);
+    ipc://PATH and inproc://NAME -> PATH.cmd, PATH.pub, PATH.sub.
+    """
+    scheme, sep, rest = address.partition("://")
+    if not sep or not rest:
+        raise ConfigError(f"bus address {address!r}: expected tcp://HOST:PORT, ipc://PATH or inproc://NAME")
+    if scheme == "tcp":
+        host, colon, port = rest.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65533:
+            raise ConfigError(f"bus address {address!r}: expected tcp://HOST:PORT with PORT in 1..65533")
+        p = int(port)
+        return Endpoints(f"tcp://{host}:{p}", f"tcp://{host}:{p + 1}", f"tcp://{host}:{p + 2}")
+    if scheme in ("ipc", "inproc"):
+        if scheme == "ipc" and len(rest) + 4 > MAX_IPC_PATH:
+            raise ConfigError(f"bus address {address!r}: ipc path longer than {MAX_IPC_PATH - 4} characters "
+                              "(unix socket paths are limited); set OHMPI_VAR to a shorter directory")
+        return Endpoints(f"{scheme}://{rest}.cmd", f"{scheme}://{rest}.pub", f"{scheme}://{rest}.sub")
+    raise ConfigError(f"bus address {address!r}: scheme must be tcp, ipc or inproc")
+
+
+def check_bindable(address: str) -> None:
+    """Refuse to bind tcp on anything but loopback: the bus has no security yet."""
+    scheme, _, rest = address.partition("://")
+    if scheme != "tcp":
+        return
+    host = rest.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConfigError(
+            f"refusing to bind {address}: the bus has no authentication or encryption yet, so the hub "
+            "binds only loopback tcp (127.0.0.1, ::1) or ipc; network access waits for the security issue")
+
+
+@dataclass(frozen=True)
+class BusConfig:
+    """The `[bus]` table of the config file. Sizes in bytes, times in seconds."""
+
+    address: str = "ipc"  # "ipc" means ipc://$OHMPI_VAR/bus
+    max_message_bytes: int = 1 << 20  # larger frames are refused on receive
+    heartbeat_s: float = 2.0  # soh.<process> period; a process is dead after 3 missed beats
+    event_hwm: int = 10_000  # messages queued per PUB/SUB peer before the newest are dropped
+    command_hwm: int = 1_000  # messages queued per command peer
+    linger_ms: int = 250  # how long close() may wait to flush on shutdown
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, table: dict) -> "BusConfig":
+        known = {f.name: f for f in fields(cls) if f.name != "extra"}
+        unknown = sorted(set(table) - set(known))
+        if unknown:
+            raise ConfigError(f"[bus]: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        values = {}
+        for key, value in table.items():
+            expected = type(getattr(cls, key))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise ConfigError(f"[bus].{key} must be {expected.__name__}, got {value!r}")
+            if expected in (int, float) and value <= 0:
+                raise ConfigError(f"[bus].{key} must be > 0, got {value!r}")
+            values[key] = value
+        return cls(**values)
+
+    def resolved_address(self) -> str:
+        """The bus address with `OHMPI_BUS` and the "ipc" shorthand applied."""
+        address = os.environ.get("OHMPI_BUS") or self.address
+        if address == "ipc":
+            address = f"ipc://{var_dir()}/bus"
+        endpoints(address)  # validate early
+        return address
+
+
+def load_bus_config() -> BusConfig:
+    return BusConfig.from_dict(dict(load_file().get("bus", {})))

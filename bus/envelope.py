@@ -1,0 +1,130 @@
+"""The envelope: the one msgpack map every message carries, and the Session that makes them.
+
+Like jupyter_client's Session, one object owns serialization for a process: it stamps
+source, per-topic sequence numbers, ids and timestamps, and it is the only place that
+packs or unpacks frames, so validation happens in exactly one spot.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import msgpack
+
+PROTOCOL_VERSION = 1
+TYPES = ("event", "request", "reply", "register", "bye")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class FrameError(ValueError):
+    """A frame is not a valid message; the text says what is wrong with it."""
+
+
+@dataclass(slots=True)
+class Message:
+    """One decoded message. `replayed` marks a cached copy served to a late joiner."""
+
+    topic: str
+    v: int
+    id: str
+    src: str
+    seq: int
+    ts: float
+    type: str
+    body: object
+    replayed: bool = False
+
+    @property
+    def instance(self) -> str:
+        """The publisher instance that sent it (the id's part before the last '-')."""
+        return self.id.rpartition("-")[0] or self.id
+
+
+def check_name(name: str, what: str = "process name") -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ValueError(f"{what} {name!r} must match {NAME_RE.pattern} (lowercase, digits, '_' or '-')")
+    return name
+
+
+_FIELD_TYPES = {"v": int, "id": str, "src": str, "seq": int, "ts": float, "type": str}
+
+
+def unpack_envelope(data: bytes, max_bytes: int) -> dict:
+    """Decode and validate one envelope frame; raise FrameError saying what is wrong."""
+    if len(data) > max_bytes:
+        raise FrameError(f"envelope of {len(data)} bytes exceeds the limit of {max_bytes}")
+    try:
+        env = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated classes
+        raise FrameError(f"envelope is not valid msgpack ({type(exc).__name__})") from None
+    if not isinstance(env, dict):
+        raise FrameError(f"envelope must be a msgpack map, got {type(env).__name__}")
+    for key, expected in _FIELD_TYPES.items():
+        if key not in env:
+            raise FrameError(f"envelope field {key!r} is missing")
+        value = env[key]
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = env[key] = float(value)
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise FrameError(f"envelope field {key!r} must be {expected.__name__}, got {type(value).__name__}")
+    if "body" not in env:
+        raise FrameError("envelope field 'body' is missing")
+    if env["v"] != PROTOCOL_VERSION:
+        raise FrameError(f"protocol version {env['v']} is not supported (this end speaks {PROTOCOL_VERSION})")
+    if env["seq"] < 1:
+        raise FrameError(f"envelope field 'seq' must be >= 1, got {env['seq']}")
+    if env["type"] not in TYPES:
+        raise FrameError(f"envelope type {env['type']!r} is not one of {', '.join(TYPES)}")
+    if not NAME_RE.match(env["src"]):
+        raise FrameError(f"envelope source {env['src']!r} is not a valid process name")
+    return env
+
+
+def decode_topic(frame: bytes) -> str:
+    try:
+        return frame.decode("ascii")
+    except UnicodeDecodeError:
+        raise FrameError("topic frame is not ASCII") from None
+
+
+def decode(frames: list[bytes], max_bytes: int) -> Message:
+    """Turn `[topic, envelope]` frames into a Message, or raise FrameError."""
+    if len(frames) != 2:
+        raise FrameError(f"expected 2 frames [topic, envelope], got {len(frames)}")
+    topic = decode_topic(frames[0])
+    env = unpack_envelope(frames[1], max_bytes)
+    return Message(topic, env["v"], env["id"], env["src"], env["seq"], env["ts"], env["type"], env["body"])
+
+
+class Session:
+    """Stamps and packs envelopes for one process (one instance id, per-topic counters)."""
+
+    def __init__(self, source: str):
+        self.source = check_name(source)
+        self.instance = f"{secrets.token_hex(4)}{os.getpid() & 0xFFFF:04x}"
+        self._counter = 0
+        self._seq: dict[str, int] = {}
+        self._packer = msgpack.Packer(use_bin_type=True)
+
+    def next_id(self) -> str:
+        self._counter += 1
+        return f"{self.instance}-{self._counter}"
+
+    def pack(self, type_: str, body: object, topic: str = "") -> bytes:
+        """Pack one envelope; `seq` counts messages of this source on this topic."""
+        seq = self._seq.get(topic, 0) + 1
+        self._seq[topic] = seq
+        self._counter += 1
+        return self._packer.pack({
+            "v": PROTOCOL_VERSION,
+            "id": f"{self.instance}-{self._counter}",
+            "src": self.source,
+            "seq": seq,
+            "ts": time.time(),
+            "type": type_,
+            "body": body,
+        })

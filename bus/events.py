@@ -1,0 +1,192 @@
+"""Publish/subscribe: Publisher, Subscriber and the gap tracker.
+
+Events are lossy by design under overload (PUB drops at its high-water mark rather than
+block the instrument); what is lost is never silent: every message carries a per-source,
+per-topic sequence number and subscribers count the gaps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+
+import zmq
+
+from .config import BusConfig, endpoints, load_bus_config
+from .envelope import FrameError, Message, Session, decode, decode_topic, unpack_envelope
+from .topics import Pattern, check_topic, pattern
+
+
+class Publisher:
+    """Publishes events to the hub. Thread-safe: a lock serialises the socket."""
+
+    def __init__(self, session: Session, address: str, cfg: BusConfig, ctx: zmq.Context,
+                 stats: Counter | None = None):
+        from .sockets import make_socket
+        self.session = session
+        self.max_bytes = cfg.max_message_bytes
+        self.stats = stats if stats is not None else Counter()
+        self._sock = make_socket(ctx, zmq.PUB, cfg)
+        self._sock.connect(endpoints(address).pub)
+        self._lock = threading.Lock()
+        self._topics: dict[str, bytes] = {}
+
+    def publish(self, topic: str, body: object) -> None:
+        """Send one event; raise ValueError for a bad topic or an oversized body."""
+        frame = self._topics.get(topic)
+        if frame is None:
+            frame = check_topic(topic).encode("ascii")
+            if len(self._topics) < 4096:
+                self._topics[topic] = frame
+        with self._lock:
+            data = self.session.pack("event", body, topic)
+            if len(data) > self.max_bytes:
+                raise ValueError(f"event on {topic} is {len(data)} bytes, over the limit of {self.max_bytes}")
+            self._sock.send_multipart((frame, data), copy=len(data) > 65536)
+        self.stats["msgs_out"] += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._sock.close()
+
+
+class GapTracker:
+    """Counts messages missed per source, from gaps in per-(source, topic) sequence numbers."""
+
+    def __init__(self):
+        self._last: dict[tuple[str, str], tuple[str, int]] = {}
+        self.missed = 0
+        self.missed_by_source: Counter = Counter()
+        self.duplicates = 0
+
+    def accept(self, msg: Message) -> bool:
+        """Record `msg`; False if it is a duplicate (already seen) and should be dropped."""
+        key = (msg.src, msg.topic)
+        instance = msg.instance
+        last = self._last.get(key)
+        if last is None or last[0] != instance:
+            # First message from this publisher instance: a restart starts again at 1.
+            gap = msg.seq - 1 if last is not None else 0
+        elif msg.seq <= last[1]:
+            self.duplicates += 1
+            return False
+        else:
+            gap = msg.seq - last[1] - 1
+        if gap > 0:
+            self.missed += gap
+            self.missed_by_source[msg.src] += gap
+        self._last[key] = (instance, msg.seq)
+        return True
+
+
+def _could_match(patterns: list[Pattern], roots: tuple[str, ...]) -> list[str]:
+    """The patterns (as text) whose matches may include cached `state.`/`soh.` topics."""
+    out = []
+    for p in patterns:
+        if p.prefix == "" or any(p.prefix.startswith(r) or r.startswith(p.prefix) for r in roots):
+            out.append(p.text)
+    return out
+
+
+class Subscriber:
+    """Receives events matching MQTT-style patterns, drops bad frames, counts gaps.
+
+    With `snapshot=True` a late joiner first receives the hub's cached latest `state.*`
+    and `soh.*` message of every source (marked `replayed`), then live events;
+    overlaps are removed by sequence number.
+    """
+
+    def __init__(self, patterns: list[str] | str = "#", *, address: str | None = None,
+                 cfg: BusConfig | None = None, ctx: zmq.Context | None = None, snapshot: bool = True,
+                 stats: Counter | None = None, snapshot_timeout: float = 2.0):
+        self.cfg = cfg or load_bus_config()
+        self.address = address or self.cfg.resolved_address()
+        self.ctx = ctx or zmq.Context.instance()
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        self.patterns = [pattern(p) for p in patterns]
+        self.stats = stats if stats is not None else Counter()
+        self.tracker = GapTracker()
+        self.max_bytes = self.cfg.max_message_bytes
+        from .sockets import make_socket
+        self.socket = make_socket(self.ctx, zmq.SUB, self.cfg)
+        for prefix in sorted({p.prefix for p in self.patterns}):
+            self.socket.setsockopt(zmq.SUBSCRIBE, prefix.encode("ascii"))
+        self.socket.connect(endpoints(self.address).sub)
+        self._pending: deque[Message] = deque()
+        if snapshot:
+            wanted = _could_match(self.patterns, ("state", "soh"))
+            if wanted:
+                self._load_snapshot(wanted, snapshot_timeout)
+
+    @property
+    def missed(self) -> int:
+        return self.tracker.missed
+
+    def _load_snapshot(self, wanted: list[str], timeout: float) -> None:
+        from .rpc import Client
+        from .errors import BusError
+        client = Client(self.address, cfg=self.cfg, ctx=self.ctx, timeout=timeout, retries=0)
+        try:
+            cached = client.call("hub", "snapshot", patterns=wanted)
+        except BusError:
+            self.stats["snapshot_failed"] += 1
+            return
+        finally:
+            client.close()
+        for topic, data in cached:
+            msg = self.handle([topic.encode("ascii"), data])
+            if msg is not None:
+                msg.replayed = True
+                self._pending.append(msg)
+
+    def handle(self, frames: list[bytes]) -> Message | None:
+        """Decode, filter and track one received multipart; None if dropped."""
+        try:
+            msg = decode(frames, self.max_bytes)
+        except FrameError as exc:
+            self.stats["dropped"] += 1
+            self.stats[f"dropped:{_reason(exc)}"] += 1
+            return None
+        if not any(p.matches(msg.topic) for p in self.patterns):
+            return None  # prefix matched but the exact pattern does not
+        if not self.tracker.accept(msg):
+            return None
+        self.stats["msgs_in"] += 1
+        return msg
+
+    def recv(self, timeout: float | None = None) -> Message | None:
+        """The next matching message, or None after `timeout` seconds (None = wait forever)."""
+        if self._pending:
+            return self._pending.popleft()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if remaining is not None and not self.socket.poll(int(remaining * 1000)):
+                return None
+            if remaining is None:
+                self.socket.poll()
+            msg = self.handle(self.socket.recv_multipart())
+            if msg is not None:
+                return msg
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def __iter__(self):
+        while True:
+            msg = self.recv()
+            if msg is not None:
+                yield msg
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def _reason(exc: FrameError) -> str:
+    """A short counter name for a frame error (first words of its message)."""
+    text = str(exc)
+    for key in ("frames", "msgpack", "missing", "must be", "version", "exceeds", "ASCII", "type", "source"):
+        if key in text:
+            return {"must be": "mistyped", "exceeds": "oversized", "ASCII": "topic"}.get(key, key)
+    return "invalid"

@@ -1,0 +1,344 @@
+"""The runtime of one bus process: its commands, its events, its heartbeat, its shutdown.
+
+A worker creates a Node, registers commands and subscriptions, and calls run(). One
+thread owns every socket; background commands run in their own thread and hand their
+reply back through a queue and a wake-up pipe, so the loop keeps answering (`abort`,
+`status`) while a long command runs. SIGTERM/SIGINT end run() at once; sockets close with
+a bounded LINGER.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import Counter, OrderedDict
+from typing import Callable
+
+import zmq
+
+from .commands import Registry, error_reply, ok_reply, parse_request
+from .config import BusConfig, endpoints, load_bus_config
+from .envelope import FrameError, Session, unpack_envelope
+from .errors import BadRequest, BusError, Busy, InternalError
+from .events import Publisher, Subscriber
+from .heartbeat import ProcessHealth
+from .sockets import make_socket
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+DEDUP_SIZE = 512
+
+log = logging.getLogger("bus.node")
+
+
+class _Lane:
+    """A background command in progress on one lane."""
+
+    def __init__(self, cmd: str):
+        self.cmd = cmd
+        self.started = time.monotonic()
+
+
+class Node:
+    """One process on the bus. `serve=False` for processes that only publish/subscribe."""
+
+    def __init__(self, name: str, *, address: str | None = None, cfg: BusConfig | None = None,
+                 ctx: zmq.Context | None = None, serve: bool = True):
+        self.cfg = cfg or load_bus_config()
+        self.address = address or self.cfg.resolved_address()
+        self.ctx = ctx or zmq.Context.instance()
+        self.name = name
+        self.session = Session(name)
+        self.stats: Counter = Counter()
+        self.health = ProcessHealth(name, self.stats)
+        self.publisher = Publisher(self.session, self.address, self.cfg, self.ctx, self.stats)
+        self.registry = Registry()
+        self.status_providers: list[Callable[[], dict]] = []
+        self.soh_providers: list[Callable[[], dict]] = []
+        self.stop_hooks: list[Callable[[], None]] = []
+        self._handlers: dict[object, Callable] = {}
+        self.subscribers: list[Subscriber] = []
+        self._closed = False
+        self._poller = zmq.Poller()
+        self._timers: list[list] = []
+        self._stopping = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._poller.register(self._wake_r, zmq.POLLIN)
+        self._finished: queue.SimpleQueue = queue.SimpleQueue()
+        self._lanes: dict[str, _Lane] = {}
+        self._recent: OrderedDict[str, dict] = OrderedDict()
+        self._reply_session = Session(name)
+        self.dealer: zmq.Socket | None = None
+        self.registry.add("ping", self._ping)
+        self.registry.add("help", self._help)
+        self.registry.add("status", self._status)
+        if serve:
+            self.dealer = make_socket(self.ctx, zmq.DEALER, self.cfg, max_bytes=4 * self.cfg.max_message_bytes)
+            self.dealer.connect(endpoints(self.address).cmd)
+            self.add_socket(self.dealer, self._on_request)
+            self.every(self.cfg.heartbeat_s, self._register, first=0.0)
+        self.every(self.cfg.heartbeat_s, self._heartbeat, first=0.05)
+
+    # ---- registration -------------------------------------------------------------------
+    def command(self, fn: Callable | None = None, *, name: str | None = None, background: bool = False,
+                lane: str | None = None, replace: bool = False):
+        """Decorator: register `fn` as a command (its name unless `name` is given)."""
+        def register(f: Callable) -> Callable:
+            self.registry.add(name or f.__name__, f, replace=replace, background=background,
+                              lane=(lane or name or f.__name__) if background else None)
+            return f
+        return register(fn) if fn is not None else register
+
+    def add_socket(self, sock, handler: Callable[[], None]) -> None:
+        self._poller.register(sock, zmq.POLLIN)
+        self._handlers[sock] = handler
+
+    def subscribe(self, patterns: list[str] | str, handler: Callable, *, snapshot: bool = False) -> Subscriber:
+        """Call `handler(message)` in the loop for each event matching `patterns`."""
+        sub = Subscriber(patterns, address=self.address, cfg=self.cfg, ctx=self.ctx,
+                         snapshot=snapshot, stats=self.stats)
+
+        def on_ready():
+            for _ in range(1000):  # bounded batch so timers and commands still get their turn
+                try:
+                    frames = sub.socket.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                msg = sub.handle(frames)
+                self.stats["missed"] = sum(s.missed for s in self.subscribers)
+                if msg is not None:
+                    handler(msg)
+        self.subscribers.append(sub)
+        while sub._pending:
+            handler(sub._pending.popleft())
+        self.add_socket(sub.socket, on_ready)
+        return sub
+
+    def every(self, interval: float, fn: Callable[[], None], *, first: float | None = None) -> None:
+        """Run `fn` in the loop every `interval` seconds (first after `first`, default interval)."""
+        due = time.monotonic() + (interval if first is None else first)
+        self._timers.append([due, interval, fn])
+
+    # ---- events -------------------------------------------------------------------------
+    def publish(self, topic: str, body: object) -> None:
+        self.publisher.publish(topic, body)
+
+    def log(self, level: str, message: str, **fields) -> None:
+        """Publish a log record on `log.<process>.<level>` and echo it to stderr."""
+        if level not in LOG_LEVELS:
+            raise ValueError(f"log level {level!r} must be one of {', '.join(LOG_LEVELS)}")
+        print(f"{self.name} {level.upper()}: {message}", file=sys.stderr, flush=True)
+        try:
+            self.publish(f"log.{self.name}.{level}", {"message": message, **fields})
+        except (ValueError, zmq.ZMQError):
+            pass
+
+    def _heartbeat(self) -> None:
+        body = self.health.sample()
+        for provider in self.soh_providers:
+            try:
+                body.update(provider())
+            except Exception as exc:  # a broken sensor must not stop the heartbeat
+                body.setdefault("soh_errors", []).append(f"{type(exc).__name__}: {exc}")
+        self.publish(f"soh.{self.name}", body)
+
+    # ---- commands -----------------------------------------------------------------------
+    def _ping(self) -> dict:
+        """Answer that this process is alive."""
+        return {"pong": True, "name": self.name, "pid": os.getpid(),
+                "uptime_s": round(time.time() - self.health.started, 3)}
+
+    def _help(self) -> list:
+        """List this service's commands with their arguments."""
+        return self.registry.help()
+
+    def _status(self) -> dict:
+        """This process's health and state."""
+        body = self.health.sample()
+        body["busy"] = {lane: {"cmd": l.cmd, "for_s": round(time.monotonic() - l.started, 3)}
+                        for lane, l in self._lanes.items()}
+        for provider in self.status_providers:
+            body.update(provider())
+        return body
+
+    def _register(self) -> None:
+        body = {"service": self.name, "commands": sorted(self.registry.commands)}
+        self.dealer.send_multipart([b"!register", self.session.pack("register", body)], zmq.NOBLOCK)
+
+    def _send_reply(self, route: bytes, reply: dict) -> None:
+        try:
+            data = self._reply_session.pack("reply", reply)
+        except (TypeError, ValueError) as exc:
+            reply = error_reply(reply.get("id"), InternalError(f"result could not be encoded: {exc}"))
+            data = self._reply_session.pack("reply", reply)
+        if len(data) > self.cfg.max_message_bytes:
+            reply = error_reply(reply.get("id"), InternalError(
+                f"reply of {len(data)} bytes exceeds the limit of {self.cfg.max_message_bytes}; ask for less"))
+            data = self._reply_session.pack("reply", reply)
+        entry = self._recent.get(reply.get("id") or "")
+        if entry is not None:
+            entry["reply"] = data
+            route = entry["route"]  # a retry may have come in on a newer route meanwhile
+        if not reply.get("ok"):
+            self.stats["errors"] += 1
+        try:
+            self.dealer.send_multipart([b"!reply", route, data], zmq.NOBLOCK)
+        except zmq.Again:
+            self.stats["dropped"] += 1
+            self.stats["dropped:reply_queue_full"] += 1
+
+    def _on_request(self) -> None:
+        for _ in range(100):
+            try:
+                frames = self.dealer.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._handle_request(frames)
+
+    def _handle_request(self, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            self.stats["dropped"] += 1
+            self.stats["dropped:frames"] += 1
+            return
+        route, data = frames
+        self.stats["requests"] += 1
+        req_id = None
+        try:
+            env = unpack_envelope(data, self.cfg.max_message_bytes)
+            req_id, cmd_name, args = parse_request(env["body"])
+            seen = self._recent.get(req_id)
+            if seen is not None:  # a retry: never run twice
+                seen["route"] = route
+                if seen["reply"] is not None:
+                    self.dealer.send_multipart([b"!reply", route, seen["reply"]], zmq.NOBLOCK)
+                return
+            cmd = self.registry.lookup(cmd_name)
+            kwargs = cmd.bind(args)
+        except FrameError as exc:
+            return self._send_reply(route, error_reply(req_id, BadRequest(str(exc), arg="envelope")))
+        except BusError as exc:
+            return self._send_reply(route, error_reply(req_id, exc))
+        self._recent[req_id] = {"route": route, "reply": None}
+        while len(self._recent) > DEDUP_SIZE:
+            self._recent.popitem(last=False)
+        if cmd.background:
+            busy = self._lanes.get(cmd.lane)
+            if busy is not None:
+                err = Busy(f"{cmd.name!r} refused: {busy.cmd!r} is running "
+                           f"(for {time.monotonic() - busy.started:.1f} s)", running=busy.cmd)
+                return self._send_reply(route, error_reply(req_id, err))
+            self._lanes[cmd.lane] = _Lane(cmd.name)
+            threading.Thread(target=self._run_background, args=(cmd, kwargs, route, req_id),
+                             name=f"cmd-{cmd.name}", daemon=True).start()
+            return
+        self._send_reply(route, self._execute(cmd, kwargs, req_id))
+
+    def _execute(self, cmd, kwargs: dict, req_id: str) -> dict:
+        try:
+            return ok_reply(req_id, cmd.handler(**kwargs))
+        except BusError as exc:
+            return error_reply(req_id, exc)
+        except Exception as exc:
+            self.log("error", f"command {cmd.name!r} failed: {type(exc).__name__}: {exc}",
+                     traceback=traceback.format_exc(limit=8))
+            return error_reply(req_id, InternalError(f"{cmd.name}: {type(exc).__name__}: {exc}"))
+
+    def _run_background(self, cmd, kwargs, route, req_id) -> None:
+        reply = self._execute(cmd, kwargs, req_id)
+        self._finished.put((cmd.lane, route, reply))
+        self.wake()
+
+    def _drain_finished(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                lane, route, reply = self._finished.get_nowait()
+            except queue.Empty:
+                return
+            self._lanes.pop(lane, None)
+            self._send_reply(route, reply)
+
+    # ---- loop ---------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Interrupt the loop's poll (thread- and signal-safe)."""
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass
+
+    def stop(self) -> None:
+        """Ask run() to return (thread- and signal-safe)."""
+        self._stopping.set()
+        self.wake()
+
+    def _run_timers(self) -> float:
+        now = time.monotonic()
+        for timer in self._timers:
+            if timer[0] <= now:
+                timer[0] = max(timer[0] + timer[1], now)
+                try:
+                    timer[2]()
+                except Exception as exc:
+                    self.log("error", f"timer {getattr(timer[2], '__name__', timer[2])} failed: {exc!r}")
+        return min((t[0] for t in self._timers), default=now + 1.0) - time.monotonic()
+
+    def run(self) -> None:
+        """Serve until SIGTERM/SIGINT or stop(); then close everything."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self.stop())
+        try:
+            while not self._stopping.is_set():
+                wait = self._run_timers()
+                events = dict(self._poller.poll(max(0, min(wait, 1.0)) * 1000))
+                if self._stopping.is_set():
+                    break
+                if self._wake_r in events:
+                    self._drain_finished()
+                for sock, handler in self._handlers.items():
+                    if sock in events:
+                        try:
+                            handler()
+                        except Exception as exc:  # no input may crash the process
+                            self.stats["errors"] += 1
+                            self.log("error", f"handler failed: {type(exc).__name__}: {exc}",
+                                     traceback=traceback.format_exc(limit=8))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for hook in self.stop_hooks:
+            try:
+                hook()
+            except Exception:
+                pass
+        if self.dealer is not None and not self.dealer.closed:
+            try:
+                self.dealer.send_multipart([b"!bye", self.session.pack("bye", {"service": self.name})],
+                                           zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+        for sock in list(self._handlers):
+            if isinstance(sock, zmq.Socket):
+                sock.close()
+        self._handlers.clear()
+        self.publisher.close()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass

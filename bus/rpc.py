@@ -1,0 +1,115 @@
+"""The command client: request/reply through the hub, never hanging (Lazy Pirate).
+
+Each attempt waits `timeout` seconds; after a lost reply the socket is thrown away and a
+fresh one resends the same request id (services de-duplicate ids, so a retried `measure`
+runs once). After the last attempt the client asks the hub for a ping to tell the two
+failures apart: "the hub is not running" vs "the service did not answer".
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import zmq
+
+from .config import BusConfig, endpoints, load_bus_config
+from .envelope import FrameError, Session, check_name, unpack_envelope
+from .errors import BusError, Timeout, Unavailable, from_wire
+from .sockets import make_socket
+
+
+class Client:
+    """Calls commands of any service on the bus. One per thread (sockets are not thread-safe)."""
+
+    def __init__(self, address: str | None = None, *, name: str | None = None, timeout: float = 3.0,
+                 retries: int = 2, cfg: BusConfig | None = None, ctx: zmq.Context | None = None):
+        self.cfg = cfg or load_bus_config()
+        self.address = address or self.cfg.resolved_address()
+        self.endpoint = endpoints(self.address).cmd
+        self.ctx = ctx or zmq.Context.instance()
+        self.session = Session(name or f"client-{os.getpid()}")
+        self.timeout = timeout
+        self.retries = retries
+        self._sock: zmq.Socket | None = None
+
+    def _socket(self) -> zmq.Socket:
+        if self._sock is None:
+            self._sock = make_socket(self.ctx, zmq.DEALER, self.cfg, max_bytes=4 * self.cfg.max_message_bytes)
+            self._sock.connect(self.endpoint)
+        return self._sock
+
+    def _discard_socket(self) -> None:
+        if self._sock is not None:
+            self._sock.close(linger=0)
+            self._sock = None
+
+    def call(self, service: str, cmd: str, *, timeout: float | None = None, retries: int | None = None,
+             **args) -> object:
+        """Run `cmd` on `service` with keyword `args`; return its result or raise a BusError."""
+        check_name(service, "service name")
+        timeout = self.timeout if timeout is None else timeout
+        retries = self.retries if retries is None else retries
+        request_id = self.session.next_id()
+        envelope = self.session.pack("request", {"id": request_id, "cmd": cmd, "args": args})
+        if len(envelope) > self.cfg.max_message_bytes:
+            raise ValueError(f"request is {len(envelope)} bytes, over the limit of {self.cfg.max_message_bytes}")
+        frames = [service.encode("ascii"), envelope]
+        for attempt in range(retries + 1):
+            sock = self._socket()
+            sock.send_multipart(frames)
+            reply = self._wait_reply(sock, request_id, timeout)
+            if reply is not None:
+                if reply.get("ok") is True:
+                    return reply.get("result")
+                raise from_wire(reply.get("error"))
+            self._discard_socket()  # Lazy Pirate: a lost reply poisons nothing if the socket goes
+        raise self._diagnose(service, cmd, timeout, retries + 1)
+
+    def _wait_reply(self, sock: zmq.Socket, request_id: str, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not sock.poll(max(1, int(remaining * 1000))):
+                return None
+            frames = sock.recv_multipart()
+            try:
+                env = unpack_envelope(frames[-1], 4 * self.cfg.max_message_bytes)
+            except FrameError:
+                continue
+            body = env.get("body")
+            if isinstance(body, dict) and body.get("id") in (request_id, None):
+                return body  # id None: the hub could not read our request at all
+            # a late reply to an earlier request on this socket: ignore it
+        return None
+
+    def _diagnose(self, service: str, cmd: str, timeout: float, attempts: int) -> BusError:
+        if service != "hub":
+            try:
+                self.call("hub", "ping", timeout=min(timeout, 1.0), retries=0)
+            except BusError:
+                pass
+            else:
+                return Timeout(f"service {service!r} did not answer {cmd!r} within {timeout:g} s "
+                               f"({attempts} attempt(s)); the hub is up", service=service)
+        return Unavailable(f"no hub answering at {self.address} ({attempts} attempt(s) of {timeout:g} s): "
+                           "is the system running (make run)?", service=service)
+
+    def wait_for(self, service: str, timeout: float = 10.0) -> dict:
+        """Ping `service` until it answers or `timeout` passes (for start-up ordering)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.call(service, "ping", timeout=0.5, retries=0)
+            except (Unavailable, Timeout):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
+
+    def close(self) -> None:
+        self._discard_socket()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
