@@ -24,7 +24,7 @@ class EmulatedADS1115(I2CDevice):
         self.hi_thresh = spec.HI_THRESH_RESET
         self.conversion = 0
         self.pointer = 0
-        self.conversions = 0  # how many conversions were completed (for tests)
+        self._conversions = 0
         self._pending: tuple[float, float, int] | None = None  # (start, end, config)
         self._continuous_start: float | None = None
         self._continuous_index = 0
@@ -46,12 +46,13 @@ class EmulatedADS1115(I2CDevice):
             index = int((now - self._continuous_start) / period + 1e-9)
             if index > self._continuous_index:
                 end = self._continuous_start + index * period
+                self._conversions += index - self._continuous_index - 1  # only the last is kept
                 self._continuous_index = index
                 self._complete(end - period, end, self.config)
 
     def _complete(self, t0: float, t1: float, config: int) -> None:
         self.conversion = self._convert(t0, t1, config) & 0xFFFF
-        self.conversions += 1
+        self._conversions += 1
         self._ready_latched = True
 
     def _convert(self, t0: float, t1: float, config: int) -> int:
@@ -61,6 +62,12 @@ class EmulatedADS1115(I2CDevice):
         fsr = spec.PGA_FSR[config >> 9 & 0b111]
         code = math.floor(volts / fsr * 32768.0 + 0.5)
         return min(max(code, -32768), 32767)
+
+    @property
+    def conversions(self) -> int:
+        """How many conversions have completed so far (on the simulated clock)."""
+        self._settle()
+        return self._conversions
 
     @property
     def busy(self) -> bool:

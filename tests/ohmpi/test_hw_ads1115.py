@@ -14,7 +14,7 @@ from ohmpi.sim.ads1115 import EmulatedADS1115
 
 def make(pins=(0.0, 0.0, 0.0, 0.0)):
     clock = SimClock(0)
-    bus = FakeSMBus(clock)
+    bus = FakeSMBus(clock, bit_rate=0)  # no time on the wire: exact conversion timing
     state = {"pins": list(pins)}
     chip = bus.attach(0x48, EmulatedADS1115(clock, lambda t0, t1: state["pins"]))
     return ADS1115(bus, 0x48, clock=clock), chip, bus, clock, state
