@@ -5,4 +5,4 @@ arguments, and run(args) -> int (the exit status). Modules listed in COMMANDS ar
 by client.cli in that order.
 """
 
-COMMANDS = ["ping", "status", "watch", "call", "simulate"]
+COMMANDS = ["ping", "status", "watch", "call"]
