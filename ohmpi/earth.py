@@ -122,8 +122,21 @@ class LayeredEarth(EarthModel):
     def __repr__(self):
         return f"LayeredEarth(resistivities={list(self.resistivities)}, thicknesses={list(self.thicknesses)})"
 
+    _CACHE_LIMIT = 200_000
+
     def potential_at_distance(self, r):
+        """Memoised per distance: a fixed electrode layout repeats the same few distances."""
         r = np.asarray(r, dtype=float)
+        cache = self.__dict__.setdefault("_cache", {})
+        flat = r.ravel().tolist()
+        missing = sorted({d for d in flat if d not in cache})
+        if missing:
+            if len(cache) + len(missing) > self._CACHE_LIMIT:
+                cache.clear()
+            cache.update(zip(missing, self._compute(np.array(missing)).tolist()))
+        return np.array([cache[d] for d in flat]).reshape(r.shape)
+
+    def _compute(self, r: np.ndarray) -> np.ndarray:
         rho1 = self.resistivities[0]
         direct = rho1 / (TWO_PI * r)
         if len(self.resistivities) == 1:

@@ -192,3 +192,14 @@ def test_parse_model(text, kind, rhos, hs):
 def test_parse_model_errors(text, message):
     with pytest.raises(ValueError, match=message):
         parse_model(text)
+
+
+def test_memoised_potentials_match_fresh_computation_and_keep_shape():
+    model = LayeredEarth([100, 10, 300], [2, 5])
+    r = np.array([[1.0, 2.0], [3.0, 1.0]])
+    first = model.potential_at_distance(r)
+    assert first.shape == (2, 2)
+    assert first[0, 0] == first[1, 1]
+    fresh = LayeredEarth([100, 10, 300], [2, 5]).potential_at_distance(np.array([3.0]))
+    assert first[1, 0] == pytest.approx(fresh[0], rel=1e-10)
+    assert np.array_equal(model.potential_at_distance(r), first)
