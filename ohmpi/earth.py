@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from ohmpi.geometry import _check_numbers
+from ohmpi.geometry import check_quadrupoles
 
 TWO_PI = 2.0 * np.pi
 
@@ -47,7 +47,7 @@ class EarthModel:
         """R = (V_M − V_N) / I for +I at A and −I at B, for each row of abmn (k, 4)."""
         pos = np.asarray(positions, dtype=float)
         quads = np.atleast_2d(np.asarray(abmn, dtype=int))
-        _check_numbers(quads, len(pos))
+        check_quadrupoles(quads, len(pos))
         padded = np.vstack([np.full((1, 3), np.nan), pos])  # index 0 = infinity
         a, b, m, n = quads.T
         pairs = [(a, m, 1.0), (b, m, -1.0), (a, n, -1.0), (b, n, 1.0)]

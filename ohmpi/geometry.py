@@ -46,8 +46,8 @@ def _as_positions(positions) -> np.ndarray:
     return pos
 
 
-def _check_numbers(abmn: np.ndarray, n_electrodes: int) -> None:
-    """A and M must be real electrodes; B and N may be 0 (infinity)."""
+def check_quadrupoles(abmn: np.ndarray, n_electrodes: int) -> None:
+    """Raise ValueError unless abmn is (k, 4) with A, M in 1..n and B, N in 0..n (0 = infinity)."""
     if abmn.ndim != 2 or abmn.shape[1] != 4:
         raise ValueError(f"quadrupoles must have shape (k, 4), got {abmn.shape}")
     low = np.array([1, 0, 1, 0])
@@ -64,7 +64,7 @@ def _inverse_distance_terms(positions, abmn) -> np.ndarray:
     """(k, 4) array of 1/AM, −1/BM, −1/AN, 1/BN (terms with a pole at 0 are 0)."""
     pos = _as_positions(positions)
     quads = np.atleast_2d(np.asarray(abmn, dtype=int))
-    _check_numbers(quads, len(pos))
+    check_quadrupoles(quads, len(pos))
     padded = np.vstack([np.full((1, 3), np.nan), pos])  # index 0 = infinity
 
     def inv_dist(i, j):
