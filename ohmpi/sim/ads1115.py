@@ -25,7 +25,7 @@ class EmulatedADS1115(I2CDevice):
         self.conversion = 0
         self.pointer = 0
         self._conversions = 0
-        self._pending: tuple[float, float, int] | None = None  # (start, end, config)
+        self._pending: tuple[float, int] | None = None  # (end time, result code)
         self._continuous_start: float | None = None
         self._continuous_index = 0
         self._ready_latched = False
@@ -37,10 +37,10 @@ class EmulatedADS1115(I2CDevice):
     def _settle(self) -> None:
         """Bring the conversion register up to date with the simulated clock."""
         now = self.clock.monotonic()
-        if self._pending is not None and now >= self._pending[1]:
-            start, end, config = self._pending
+        if self._pending is not None and now >= self._pending[0]:
+            code = self._pending[1]
             self._pending = None
-            self._complete(start, end, config)
+            self._store(code)
         if self._continuous_start is not None:
             period = self._period(self.config)
             index = int((now - self._continuous_start) / period + 1e-9)
@@ -48,10 +48,10 @@ class EmulatedADS1115(I2CDevice):
                 end = self._continuous_start + index * period
                 self._conversions += index - self._continuous_index - 1  # only the last is kept
                 self._continuous_index = index
-                self._complete(end - period, end, self.config)
+                self._store(self._convert(end - period, end, self.config))
 
-    def _complete(self, t0: float, t1: float, config: int) -> None:
-        self.conversion = self._convert(t0, t1, config) & 0xFFFF
+    def _store(self, code: int) -> None:
+        self.conversion = code & 0xFFFF
         self._conversions += 1
         self._ready_latched = True
 
@@ -110,7 +110,9 @@ class EmulatedADS1115(I2CDevice):
             self._continuous_start = None
             # OS = 1 starts a conversion only from the power-down state
             if value & spec.OS_BIT and self._pending is None:
-                self._pending = (now, now + self._period(value), self.config)
+                # the input is sampled from now on: take it with the state of this moment
+                end = now + self._period(value)
+                self._pending = (end, self._convert(now, end, self.config))
         else:
             self._pending = None
             self._continuous_start = now

@@ -1,0 +1,234 @@
+"""The instrument description: chips, addresses, multiplexer boards and cabling.
+
+A plain dict (the ``[instrument]`` table of the system TOML config) merged over the
+defaults below and validated here, so a wrong key or value is reported by name with
+what is allowed. Two multiplexer board styles are built in:
+
+- ``"1role"``: one role (A, B, M or N) for up to 64 electrodes, relay i = electrode
+  first+i, on four MCP23017 (OhmPi-v2023-like: four boards behind a TCA9548A);
+- ``"4roles"``: 8 electrodes × the 4 roles, relay = role·8 + electrode offset, on two
+  MCP23017 (or four MCP23008).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ohmpi.safety import ROLES
+
+BOARD_STYLES = ("1role", "4roles")
+CHIP_PINS = {"mcp23017": 16, "mcp23008": 8}
+SUPPLIES = ("battery", "dps5005")
+MAINS_HZ = (50, 60)
+ADC_RANGE = (0x48, 0x4B)
+MCP_RANGE = (0x20, 0x27)
+TCA_RANGE = (0x70, 0x77)
+
+
+class ConfigError(ValueError):
+    """An invalid instrument configuration; the message names the key."""
+
+
+def one_role_boards(n_electrodes: int = 64, *, channels=(0, 1, 2, 3), chip: str = "mcp23017") -> list[dict]:
+    """Four boards, one per role, each on its own TCA9548A channel at 0x20.. addresses."""
+    n_chips = -(-n_electrodes // CHIP_PINS[chip])
+    return [{"style": "1role", "role": role, "first_electrode": 1, "n_electrodes": n_electrodes,
+             "tca_channel": ch, "chips": [{"type": chip, "address": 0x20 + i} for i in range(n_chips)]}
+            for role, ch in zip(ROLES, channels)]
+
+
+def four_role_boards(n_electrodes: int = 32, *, chip: str = "mcp23017") -> list[dict]:
+    """n/8 boards of 8 electrodes × 4 roles; four boards share a TCA9548A channel."""
+    if n_electrodes % 8:
+        raise ConfigError(f"n_electrodes: must be a multiple of 8 for 4roles boards, got {n_electrodes}")
+    per_board = 32 // CHIP_PINS[chip]
+    boards = []
+    for i in range(n_electrodes // 8):
+        slot = i % (8 // per_board)
+        boards.append({"style": "4roles", "first_electrode": 8 * i + 1, "n_electrodes": 8,
+                       "tca_channel": i // (8 // per_board),
+                       "chips": [{"type": chip, "address": 0x20 + per_board * slot + j}
+                                 for j in range(per_board)]})
+    return boards
+
+
+DEFAULTS: dict[str, Any] = {
+    "n_electrodes": 64,
+    "spacing_m": 1.0,
+    "positions": None,  # optional list of [x, y, z] per electrode, overrides spacing
+    "i2c_bus": 1,
+    "tca9548a": {"address": 0x70},  # None when every chip sits on the main bus
+    "boards": None,  # None = four "1role" boards sized for n_electrodes
+    "adc": {
+        "current": {"address": 0x48, "mux": "AIN0"},  # shunt amplifier output vs GND
+        "voltage": {"address": 0x49, "mux": "AIN0-AIN1"},  # Vmn front end, differential
+    },
+    "front_end": {"shunt_ohm": 1.0, "current_gain": 20.0, "vmn_gain": 1.0, "vdd_V": 5.0},
+    "injection": {"supply": "battery", "battery_V": 12.0, "gpio_on": 17, "gpio_polarity": 27,
+                  "serial_port": "/dev/ttyUSB0", "modbus_unit": 1},
+    "gpio_led": 22,
+    "limits": {"max_voltage_V": 50.0, "max_current_mA": 100.0, "max_power_W": 5.0},
+    "mains_hz": 50,
+    "time_scale": 1.0,
+    "sim": {
+        "model": "homogeneous:rho=100",
+        "contact_ohm": 1000.0,  # every electrode, unless listed in bad_electrodes
+        "bad_electrodes": {},  # {electrode: contact ohm, or "open"}
+        "noise": 0.01,  # relative noise of each Vmn conversion
+        "current_noise": 0.001,
+        "noise_floor_uV": 2.0,
+        "hum_V": 0.002,  # mains hum amplitude at the Vmn input
+        "sp_mV": 10.0,  # spread of electrode self-potentials
+        "sp_drift_mV_per_s": 0.02,
+        "seed": 0,
+        "cpu_temp_C": 47.0,
+    },
+}
+
+
+def _merge(base: dict, override: dict, path: str) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        name = f"{path}{key}"
+        if key not in base:
+            raise ConfigError(f"{name}: unknown key; allowed: {', '.join(sorted(base))}")
+        if isinstance(base[key], dict) and key not in ("bad_electrodes",) and value is not None:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{name}: expected a table")
+            out[key] = _merge(base[key], value, name + ".")
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _number(cfg: dict, key: str, path: str, low: float, high: float | None = None) -> float:
+    value = cfg[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        low <= value and (high is None or value <= high)
+    ):
+        allowed = f"{low}..{high}" if high is not None else f">= {low}"
+        raise ConfigError(f"{path}{key}: {value!r} is not a number in {allowed}")
+    return value
+
+
+def _address(value, path: str, bounds: tuple[int, int]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
+        raise ConfigError(f"{path}: address {value!r} outside 0x{bounds[0]:02x}..0x{bounds[1]:02x}")
+    return value
+
+
+def load(config: dict | None = None) -> dict:
+    """Defaults merged with `config`, validated; raises ConfigError naming the key."""
+    cfg = _merge(DEFAULTS, config or {}, "")
+    n = cfg["n_electrodes"]
+    if isinstance(n, bool) or not isinstance(n, int) or not 4 <= n <= 256:
+        raise ConfigError(f"n_electrodes: {n!r} is not an integer in 4..256")
+    _number(cfg, "spacing_m", "", 1e-3, 1e4)
+    if cfg["positions"] is not None:
+        pos = cfg["positions"]
+        if len(pos) != n or any(len(p) not in (2, 3) for p in pos):
+            raise ConfigError(f"positions: expected {n} rows of x, y[, z]")
+    if cfg["mains_hz"] not in MAINS_HZ:
+        raise ConfigError(f"mains_hz: {cfg['mains_hz']!r}; allowed: 50, 60")
+    _number(cfg, "time_scale", "", 0.0)
+    for key in ("shunt_ohm", "current_gain", "vmn_gain", "vdd_V"):
+        _number(cfg["front_end"], key, "front_end.", 1e-6)
+    for key in cfg["limits"]:
+        _number(cfg["limits"], key, "limits.", 0.0)
+    inj = cfg["injection"]
+    if inj["supply"] not in SUPPLIES:
+        raise ConfigError(f"injection.supply: {inj['supply']!r}; allowed: {', '.join(SUPPLIES)}")
+    _number(inj, "battery_V", "injection.", 0.0, 60.0)
+    for role in ("current", "voltage"):
+        adc = cfg["adc"][role]
+        _address(adc["address"], f"adc.{role}.address", ADC_RANGE)
+        from ohmpi.hardware.ads1115 import parse_mux
+
+        try:
+            parse_mux(adc["mux"])
+        except ValueError as exc:
+            raise ConfigError(f"adc.{role}.mux: {exc}") from None
+    if cfg["adc"]["current"]["address"] == cfg["adc"]["voltage"]["address"]:
+        raise ConfigError("adc: current and voltage ADCs need different addresses")
+    if cfg["tca9548a"] is not None:
+        _address(cfg["tca9548a"].get("address"), "tca9548a.address", TCA_RANGE)
+    if cfg["boards"] is None:
+        cfg["boards"] = one_role_boards(n)
+    _check_boards(cfg)
+    sim = cfg["sim"]
+    for key in ("contact_ohm", "noise", "current_noise", "noise_floor_uV", "hum_V", "sp_mV"):
+        _number(sim, key, "sim.", 0.0)
+    for electrode, value in sim["bad_electrodes"].items():
+        if not 1 <= int(electrode) <= n or not (value == "open" or isinstance(value, (int, float)) and value > 0):
+            raise ConfigError(f"sim.bad_electrodes.{electrode}: expected an electrode in 1..{n} "
+                              f"mapped to a contact resistance in ohm or \"open\"")
+    return cfg
+
+
+def _check_boards(cfg: dict) -> None:
+    n = cfg["n_electrodes"]
+    seen: dict[tuple[int, str], tuple[int, int]] = {}
+    addresses: set[tuple[Any, int]] = set()
+    for i, board in enumerate(cfg["boards"]):
+        path = f"boards[{i}]"
+        style = board.get("style")
+        if style not in BOARD_STYLES:
+            raise ConfigError(f"{path}.style: {style!r}; allowed: {', '.join(BOARD_STYLES)}")
+        channel = board.get("tca_channel")
+        if channel is not None and (cfg["tca9548a"] is None or channel not in range(8)):
+            raise ConfigError(f"{path}.tca_channel: {channel!r}; allowed: 0..7 with a tca9548a, "
+                              "or null")
+        pins = 0
+        for j, chip in enumerate(board.get("chips", [])):
+            if chip.get("type") not in CHIP_PINS:
+                raise ConfigError(f"{path}.chips[{j}].type: {chip.get('type')!r}; allowed: "
+                                  f"{', '.join(CHIP_PINS)}")
+            key = (channel, _address(chip.get("address"), f"{path}.chips[{j}].address", MCP_RANGE))
+            if key in addresses:
+                raise ConfigError(f"{path}.chips[{j}].address: 0x{key[1]:02x} already used on "
+                                  f"channel {channel}")
+            addresses.add(key)
+            pins += CHIP_PINS[chip["type"]]
+        roles = [board.get("role")] if style == "1role" else list(ROLES)
+        if style == "1role" and board.get("role") not in ROLES:
+            raise ConfigError(f"{path}.role: {board.get('role')!r}; allowed: {', '.join(ROLES)}")
+        count = board.get("n_electrodes", 0)
+        if len(roles) * count > pins:
+            raise ConfigError(f"{path}: {len(roles) * count} relays needed but the chips have {pins} pins")
+        first = board.get("first_electrode", 1)
+        for role in roles:
+            for e in range(first, first + count):
+                if not 1 <= e <= n:
+                    raise ConfigError(f"{path}: electrode {e} outside 1..{n}")
+                if (e, role) in seen:
+                    raise ConfigError(f"{path}: electrode {e} role {role} already cabled on "
+                                      f"boards[{seen[(e, role)][0]}]")
+                seen[(e, role)] = (i, 0)
+    missing = [(e, r) for e in range(1, n + 1) for r in ROLES if (e, r) not in seen]
+    if missing:
+        e, r = missing[0]
+        raise ConfigError(f"boards: electrode {e} has no relay for role {r} "
+                          f"({len(missing)} (electrode, role) pairs missing)")
+
+
+def relay_of(board: dict, electrode: int, role: str) -> int | None:
+    """Relay index on `board` that connects `electrode` to `role`, or None."""
+    offset = electrode - board["first_electrode"]
+    if not 0 <= offset < board["n_electrodes"]:
+        return None
+    if board["style"] == "1role":
+        return offset if board["role"] == role else None
+    return ROLES.index(role) * board["n_electrodes"] + offset
+
+
+def cabling(cfg: dict) -> dict[tuple[int, str], tuple[int, int]]:
+    """(electrode, role) → (board index, relay index), for every electrode and role."""
+    table = {}
+    for i, board in enumerate(cfg["boards"]):
+        for e in range(1, cfg["n_electrodes"] + 1):
+            for role in ROLES:
+                relay = relay_of(board, e, role)
+                if relay is not None:
+                    table[(e, role)] = (i, relay)
+    return table

@@ -1,0 +1,77 @@
+"""The relay matrix: (electrode, role) → (expander pin), with the safety rules applied
+before any register is written.
+
+Switching is done in two passes — first every relay that must open, then every relay
+that must close — so no intermediate state on the wire is ever outside the old or the
+new (both checked) state. Relays never move while the injection is on.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Mapping
+
+from ohmpi.safety import ROLES, SafetyError, check_relay_state
+
+
+class RelayMatrix:
+    def __init__(self, chips: list, cabling: Mapping[tuple[int, str], tuple[int, int]],
+                 n_electrodes: int, injecting: Callable[[], bool] = lambda: False):
+        """`chips`: expander drivers; `cabling`: (electrode, role) → (chip index, pin)."""
+        self.chips = chips
+        self.cabling = dict(cabling)
+        self.n_electrodes = n_electrodes
+        self.injecting = injecting
+        self._latches = [0] * len(chips)
+        self._state = {role: frozenset() for role in ROLES}
+
+    def setup(self) -> None:
+        """Every chip pin an output, every relay open."""
+        for chip in self.chips:
+            chip.setup_outputs(0)
+        self._latches = [0] * len(self.chips)
+        self._state = {role: frozenset() for role in ROLES}
+
+    @property
+    def state(self) -> dict[str, frozenset]:
+        return dict(self._state)
+
+    def _latches_for(self, state: Mapping[str, Iterable[int]]) -> list[int]:
+        latches = [0] * len(self.chips)
+        for role, electrodes in state.items():
+            for electrode in electrodes:
+                chip, pin = self.cabling[(electrode, role)]
+                latches[chip] |= 1 << pin
+        return latches
+
+    def connect(self, state: Mapping[str, Iterable[int]]) -> None:
+        """Switch to exactly `state` ({role: electrodes}); SafetyError changes nothing."""
+        norm = check_relay_state(state, self.n_electrodes)
+        if self.injecting():
+            raise SafetyError("relays cannot switch while the injection is on")
+        new = self._latches_for(norm)
+        for phase in ("open", "close"):
+            for i, chip in enumerate(self.chips):
+                target = self._latches[i] & new[i] if phase == "open" else new[i]
+                if target != self._latches[i]:
+                    chip.write_latch(target)
+                    self._latches[i] = target
+        self._state = norm
+
+    def connect_quadrupole(self, a: int, b: int, m: int, n: int) -> None:
+        self.connect({"A": [a], "B": [b], "M": [m], "N": [n]})
+
+    def release_all(self) -> None:
+        """Open every relay on every chip, whatever we believe their state is.
+
+        Every chip is attempted even if one fails; the first error is raised after.
+        """
+        first_error = None
+        for i, chip in enumerate(self.chips):
+            try:
+                chip.release()
+                self._latches[i] = 0
+            except Exception as exc:  # keep releasing the others
+                first_error = first_error or exc
+        self._state = {role: frozenset() for role in ROLES}
+        if first_error is not None:
+            raise first_error

@@ -1,0 +1,131 @@
+"""What the ADC pins see, computed from the relay and injection states.
+
+Electrodes sit in an earth model (``ohmpi.earth``) with a contact resistance each
+(infinite = open); the supply drives a current through shunt + contacts; the voltage
+between M and N is the earth's transfer resistance times that current, plus the
+electrodes' self-potential (with drift), mains hum and random noise. The ADS1115
+emulation then clamps, saturates and quantizes.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Callable
+
+import numpy as np
+
+from ohmpi.safety import ROLES
+
+
+def parallel(resistances) -> float:
+    conductance = sum(1.0 / r for r in resistances if r > 0 and math.isfinite(r))
+    return 1.0 / conductance if conductance > 0 else math.inf
+
+
+class Physics:
+    def __init__(self, positions, earth, contact_ohm, *, relay_state: Callable[[], dict],
+                 supply_voltage: Callable[[], float], polarity: Callable[[], int],
+                 sp_V=None, sp_drift_V_per_s=None, noise: float = 0.0, current_noise: float = 0.0,
+                 noise_floor_V: float = 0.0, hum_V: float = 0.0, mains_hz: float = 50.0,
+                 shunt_ohm: float = 1.0, current_gain: float = 20.0, vmn_gain: float = 1.0,
+                 vdd: float = 5.0, seed: int = 0):
+        self.positions = np.asarray(positions, dtype=float)
+        self.earth = earth
+        self.contact_ohm = np.asarray(contact_ohm, dtype=float)
+        n = len(self.positions)
+        self.sp_V = np.zeros(n) if sp_V is None else np.asarray(sp_V, dtype=float)
+        self.sp_drift = np.zeros(n) if sp_drift_V_per_s is None else np.asarray(sp_drift_V_per_s, float)
+        self.relay_state = relay_state
+        self.supply_voltage = supply_voltage
+        self.polarity = polarity
+        self.noise = noise
+        self.current_noise = current_noise
+        self.noise_floor_V = noise_floor_V
+        self.hum_V = hum_V
+        self.mains_hz = mains_hz
+        self.hum_phase = 0.7
+        self.shunt_ohm = shunt_ohm
+        self.current_gain = current_gain
+        self.vmn_gain = vmn_gain
+        self.vdd = vdd
+        self.rng = random.Random(seed)
+        self._circuits: dict = {}
+
+    # -- the circuit for one relay state ------------------------------------------------------
+    def circuit(self, state: dict) -> tuple[float, float | None]:
+        """(contact resistance A+B in ohm, earth transfer resistance V_MN/I or None if
+        M or N is floating), cached per relay state."""
+        key = tuple(state.get(role, frozenset()) for role in ROLES)
+        if key not in self._circuits:
+            self._circuits[key] = self._solve(*key)
+        return self._circuits[key]
+
+    def _solve(self, a_set, b_set, m_set, n_set):
+        ra = parallel(self.contact_ohm[e - 1] for e in a_set)
+        rb = parallel(self.contact_ohm[e - 1] for e in b_set)
+        floating = (not m_set or not n_set
+                    or not all(math.isfinite(self.contact_ohm[e - 1]) for e in m_set | n_set))
+        if floating or not a_set or not b_set:
+            return ra + rb, None
+        m_list, n_list = sorted(m_set), sorted(n_set)
+        points = self.positions[[e - 1 for e in m_list + n_list]]
+        potential = np.zeros(len(points))
+        for sources, r_role, sign in ((a_set, ra, 1.0), (b_set, rb, -1.0)):
+            for e in sources:
+                share = r_role / self.contact_ohm[e - 1]  # current divides by conductance
+                potential += sign * share * self.earth.potential(self.positions[e - 1], points)
+        vm = potential[: len(m_list)].mean()
+        vn = potential[len(m_list):].mean()
+        return ra + rb, float(vm - vn)
+
+    def load_ohm(self) -> float:
+        """What the supply sees when the injection relay is closed."""
+        contact, _ = self.circuit(self.relay_state())
+        return self.shunt_ohm + contact
+
+    def current_A(self) -> float:
+        volts = self.supply_voltage()
+        if volts <= 0:
+            return 0.0
+        load = self.load_ohm()
+        return volts / load if math.isfinite(load) else 0.0
+
+    # -- time-dependent parts, averaged over a conversion window ----------------------------
+    def _hum_mean(self, t0: float, t1: float) -> float:
+        if not self.hum_V:
+            return 0.0
+        w = 2 * math.pi * self.mains_hz
+        if t1 - t0 < 1e-9:
+            return self.hum_V * math.sin(w * t0 + self.hum_phase)
+        return self.hum_V * (math.cos(w * t0 + self.hum_phase) - math.cos(w * t1 + self.hum_phase)) / (w * (t1 - t0))
+
+    def _sp(self, state: dict, t: float) -> float:
+        m_set, n_set = state.get("M"), state.get("N")
+        if not m_set or not n_set:
+            return 0.0
+        sp = self.sp_V + self.sp_drift * t
+        return float(np.mean([sp[e - 1] for e in m_set]) - np.mean([sp[e - 1] for e in n_set]))
+
+    def vmn(self, t0: float, t1: float) -> float:
+        """Mean potential difference at the Vmn front-end input over [t0, t1]."""
+        state = self.relay_state()
+        _, transfer = self.circuit(state)
+        if transfer is None:  # a floating input picks up hum and wanders
+            return 20 * self._hum_mean(t0, t1) + self.rng.gauss(0.0, 0.05)
+        signal = transfer * self.current_A() * self.polarity()
+        sigma = self.noise * abs(signal) + self.noise_floor_V
+        return signal + self._sp(state, 0.5 * (t0 + t1)) + self._hum_mean(t0, t1) + self.rng.gauss(0.0, sigma)
+
+    def current_pins(self, t0: float, t1: float):
+        """Shunt amplifier output on AIN0 (the shunt sits before the polarity relay)."""
+        amp = self.current_A() * self.shunt_ohm * self.current_gain
+        amp *= 1.0 + self.rng.gauss(0.0, self.current_noise)
+        amp += self.rng.gauss(0.0, self.noise_floor_V)
+        return (amp, 0.0, 0.0, 0.0)
+
+    def voltage_pins(self, t0: float, t1: float):
+        """Fully differential front end around mid-supply: AIN0 − AIN1 = gain · Vmn."""
+        v = self.vmn_gain * self.vmn(t0, t1)
+        mid = self.vdd / 2
+        return (mid + v / 2, mid - v / 2, 0.0, 0.0)

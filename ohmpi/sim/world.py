@@ -1,0 +1,116 @@
+"""Assemble the simulated instrument from the configuration: emulated chips on a fake
+SMBus at the configured addresses and TCA9548A channels, gpiozero mock pins, an
+emulated DPS5005 when configured, and the physics reading all of them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from gpiozero.pins.mock import MockFactory
+
+from ohmpi import earth as earth_models
+from ohmpi import geometry
+from ohmpi.hardware.board import chip_cabling
+from ohmpi.safety import ROLES
+from ohmpi.sim.ads1115 import EmulatedADS1115
+from ohmpi.sim.bus import FakeSMBus
+from ohmpi.sim.dps5005 import EmulatedDPS5005
+from ohmpi.sim.mcp230xx import EmulatedMCP23008, EmulatedMCP23017
+from ohmpi.sim.physics import Physics
+from ohmpi.sim.tca9548a import EmulatedTCA9548A
+
+EMULATED = {"mcp23017": EmulatedMCP23017, "mcp23008": EmulatedMCP23008}
+
+
+def electrode_positions(cfg: dict) -> np.ndarray:
+    if cfg["positions"] is not None:
+        return geometry.positions_from_xyz(cfg["positions"])
+    return geometry.line_positions(cfg["n_electrodes"], cfg["spacing_m"])
+
+
+@dataclass
+class SimulatedHardware:
+    clock: object
+    bus: FakeSMBus
+    pin_factory: MockFactory
+    physics: Physics
+    expanders: list
+    current_adc: EmulatedADS1115
+    voltage_adc: EmulatedADS1115
+    tca: EmulatedTCA9548A | None = None
+    supply: EmulatedDPS5005 | None = None
+    cabling: dict = field(default_factory=dict)
+
+    def relay_state(self) -> dict[str, frozenset]:
+        """The electrodes each role bus is connected to, read from the chips' pins."""
+        key = tuple(chip.version for chip in self.expanders)
+        if key != getattr(self, "_state_key", None):
+            outputs = [chip.outputs() for chip in self.expanders]
+            state = {role: set() for role in ROLES}
+            for (electrode, role), (chip, pin) in self.cabling.items():
+                if outputs[chip] >> pin & 1:
+                    state[role].add(electrode)
+            self._state = {role: frozenset(v) for role, v in state.items()}
+            self._state_key = key
+        return self._state
+
+    def pin_state(self, pin: int) -> bool:
+        return bool(self.pin_factory.pin(pin).state)
+
+
+def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
+    """The emulated side of the simulated instrument for a validated config."""
+    sim = cfg["sim"]
+    bus = FakeSMBus(clock)
+    factory = MockFactory()
+    tca = bus.attach(cfg["tca9548a"]["address"], EmulatedTCA9548A()) if cfg["tca9548a"] else None
+    expanders = []
+    for board in cfg["boards"]:
+        for chip in board["chips"]:
+            device = EMULATED[chip["type"]]()
+            if board.get("tca_channel") is None:
+                bus.attach(chip["address"], device)
+            else:
+                tca.attach(board["tca_channel"], chip["address"], device)
+            expanders.append(device)
+
+    n = cfg["n_electrodes"]
+    rng = np.random.default_rng(sim["seed"])
+    contact = np.full(n, float(sim["contact_ohm"])) * rng.uniform(0.8, 1.25, n)
+    for electrode, value in sim["bad_electrodes"].items():
+        contact[int(electrode) - 1] = math.inf if value == "open" else float(value)
+    inj = cfg["injection"]
+    hw = SimulatedHardware(clock=clock, bus=bus, pin_factory=factory, physics=None,
+                           expanders=expanders, current_adc=None, voltage_adc=None, tca=tca,
+                           cabling=chip_cabling(cfg))
+    supply = None
+    if inj["supply"] == "dps5005":
+        supply = EmulatedDPS5005(unit=inj["modbus_unit"], input_voltage=inj["battery_V"],
+                                 load_ohm=lambda: hw.physics.load_ohm() if hw.pin_state(inj["gpio_on"]) else math.inf)
+        hw.supply = supply
+
+    def supply_voltage() -> float:
+        if not hw.pin_state(inj["gpio_on"]):
+            return 0.0
+        return supply.output()[0] if supply is not None else inj["battery_V"]
+
+    fe = cfg["front_end"]
+    hw.physics = Physics(
+        electrode_positions(cfg), model or earth_models.parse_model(sim["model"]), contact,
+        relay_state=hw.relay_state, supply_voltage=supply_voltage,
+        polarity=lambda: -1 if hw.pin_state(inj["gpio_polarity"]) else 1,
+        sp_V=rng.normal(0.0, sim["sp_mV"] * 1e-3, n),
+        sp_drift_V_per_s=rng.normal(0.0, sim["sp_drift_mV_per_s"] * 1e-3, n),
+        noise=sim["noise"], current_noise=sim["current_noise"],
+        noise_floor_V=sim["noise_floor_uV"] * 1e-6, hum_V=sim["hum_V"], mains_hz=cfg["mains_hz"],
+        shunt_ohm=fe["shunt_ohm"], current_gain=fe["current_gain"], vmn_gain=fe["vmn_gain"],
+        vdd=fe["vdd_V"], seed=sim["seed"])
+    adc = cfg["adc"]
+    hw.current_adc = bus.attach(adc["current"]["address"],
+                                EmulatedADS1115(clock, hw.physics.current_pins, fe["vdd_V"]))
+    hw.voltage_adc = bus.attach(adc["voltage"]["address"],
+                                EmulatedADS1115(clock, hw.physics.voltage_pins, fe["vdd_V"]))
+    return hw
