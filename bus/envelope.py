@@ -21,7 +21,11 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class FrameError(ValueError):
-    """A frame is not a valid message; the text says what is wrong with it."""
+    """A frame is not a valid message; the text says what is wrong, `reason` names it for counters."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -56,31 +60,31 @@ _FIELD_TYPES = {"v": int, "id": str, "src": str, "seq": int, "ts": float, "type"
 def unpack_envelope(data: bytes, max_bytes: int) -> dict:
     """Decode and validate one envelope frame; raise FrameError saying what is wrong."""
     if len(data) > max_bytes:
-        raise FrameError(f"envelope of {len(data)} bytes exceeds the limit of {max_bytes}")
+        raise FrameError(f"envelope of {len(data)} bytes exceeds the limit of {max_bytes}", "oversized")
     try:
         env = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated classes
-        raise FrameError(f"envelope is not valid msgpack ({type(exc).__name__})") from None
+        raise FrameError(f"envelope is not valid msgpack ({type(exc).__name__})", "msgpack") from None
     if not isinstance(env, dict):
-        raise FrameError(f"envelope must be a msgpack map, got {type(env).__name__}")
+        raise FrameError(f"envelope must be a msgpack map, got {type(env).__name__}", "not_map")
     for key, expected in _FIELD_TYPES.items():
         if key not in env:
-            raise FrameError(f"envelope field {key!r} is missing")
+            raise FrameError(f"envelope field {key!r} is missing", "missing_field")
         value = env[key]
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = env[key] = float(value)
         if not isinstance(value, expected) or isinstance(value, bool):
-            raise FrameError(f"envelope field {key!r} must be {expected.__name__}, got {type(value).__name__}")
+            raise FrameError(f"envelope field {key!r} must be {expected.__name__}, got {type(value).__name__}", "mistyped_field")
     if "body" not in env:
-        raise FrameError("envelope field 'body' is missing")
+        raise FrameError("envelope field 'body' is missing", "missing_field")
     if env["v"] != PROTOCOL_VERSION:
-        raise FrameError(f"protocol version {env['v']} is not supported (this end speaks {PROTOCOL_VERSION})")
+        raise FrameError(f"protocol version {env['v']} is not supported (this end speaks {PROTOCOL_VERSION})", "version")
     if env["seq"] < 1:
-        raise FrameError(f"envelope field 'seq' must be >= 1, got {env['seq']}")
+        raise FrameError(f"envelope field 'seq' must be >= 1, got {env['seq']}", "mistyped_field")
     if env["type"] not in TYPES:
-        raise FrameError(f"envelope type {env['type']!r} is not one of {', '.join(TYPES)}")
+        raise FrameError(f"envelope type {env['type']!r} is not one of {', '.join(TYPES)}", "type")
     if not NAME_RE.match(env["src"]):
-        raise FrameError(f"envelope source {env['src']!r} is not a valid process name")
+        raise FrameError(f"envelope source {env['src']!r} is not a valid process name", "source")
     return env
 
 
@@ -88,13 +92,13 @@ def decode_topic(frame: bytes) -> str:
     try:
         return frame.decode("ascii")
     except UnicodeDecodeError:
-        raise FrameError("topic frame is not ASCII") from None
+        raise FrameError("topic frame is not ASCII", "topic") from None
 
 
 def decode(frames: list[bytes], max_bytes: int) -> Message:
     """Turn `[topic, envelope]` frames into a Message, or raise FrameError."""
     if len(frames) != 2:
-        raise FrameError(f"expected 2 frames [topic, envelope], got {len(frames)}")
+        raise FrameError(f"expected 2 frames [topic, envelope], got {len(frames)}", "frames")
     topic = decode_topic(frames[0])
     env = unpack_envelope(frames[1], max_bytes)
     return Message(topic, env["v"], env["id"], env["src"], env["seq"], env["ts"], env["type"], env["body"])

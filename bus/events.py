@@ -14,7 +14,7 @@ from collections import Counter, deque
 import zmq
 
 from .config import BusConfig, endpoints, load_bus_config
-from .envelope import FrameError, Message, Session, decode, decode_topic, unpack_envelope
+from .envelope import FrameError, Message, Session, decode
 from .topics import Pattern, check_topic, pattern
 
 
@@ -147,7 +147,7 @@ class Subscriber:
             msg = decode(frames, self.max_bytes)
         except FrameError as exc:
             self.stats["dropped"] += 1
-            self.stats[f"dropped:{_reason(exc)}"] += 1
+            self.stats[f"dropped:{exc.reason}"] += 1
             return None
         if not any(p.matches(msg.topic) for p in self.patterns):
             return None  # prefix matched but the exact pattern does not
@@ -181,12 +181,3 @@ class Subscriber:
 
     def close(self) -> None:
         self.socket.close()
-
-
-def _reason(exc: FrameError) -> str:
-    """A short counter name for a frame error (first words of its message)."""
-    text = str(exc)
-    for key in ("frames", "msgpack", "missing", "must be", "version", "exceeds", "ASCII", "type", "source"):
-        if key in text:
-            return {"must be": "mistyped", "exceeds": "oversized", "ASCII": "topic"}.get(key, key)
-    return "invalid"

@@ -140,7 +140,8 @@ class Hub:
         req_id = None
         try:
             if len(data) > self.cfg.max_message_bytes:
-                raise FrameError(f"request of {len(data)} bytes exceeds the limit of {self.cfg.max_message_bytes}")
+                raise FrameError(f"request of {len(data)} bytes exceeds the limit of {self.cfg.max_message_bytes}",
+                                 "oversized")
             env = unpack_envelope(data, self.cfg.max_message_bytes)
             req_id, cmd, args = parse_request(env["body"])
             try:
@@ -157,8 +158,10 @@ class Hub:
         target = self.services.get(service)
         if target is None or not self._alive(target):
             known = sorted(n for n, s in self.services.items() if self._alive(s))
+            why = ("is not running" if target is None else
+                   f"has not checked in for {time.monotonic() - target.last_seen:.1f} s (stuck or stopped)")
             return self._reply(route, req_id, Unavailable(
-                f"service {service!r} is not running; running: {', '.join(known) or 'none'}",
+                f"service {service!r} {why}; running: {', '.join(known) or 'none'}",
                 service=service, running=known))
         try:
             self.router.send_multipart([target.identity, route, data], zmq.NOBLOCK)

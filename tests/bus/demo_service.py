@@ -1,0 +1,98 @@
+"""A small service for the bus tests: `python -m tests.bus.demo_service NAME`.
+
+It counts how many times each command really ran (so tests can prove at-most-once
+execution) and publishes state/data events on request.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import Counter
+
+from bus.errors import BadRequest, Timeout
+from bus.node import Node
+
+
+def build(name: str) -> Node:
+    node = Node(name)
+    runs: Counter = Counter()
+    release = threading.Event()
+
+    @node.command
+    def echo(value: object = None) -> object:
+        """Return `value` unchanged."""
+        runs["echo"] += 1
+        return value
+
+    @node.command
+    def add(x: int, y: float = 1.0) -> float:
+        """Add two numbers."""
+        runs["add"] += 1
+        return x + y
+
+    @node.command
+    def positive(value: int) -> int:
+        """Accept only a positive value (handler-level validation)."""
+        if value <= 0:
+            raise BadRequest(f"positive: value must be > 0, got {value}", arg="value", reason="must be > 0")
+        return value
+
+    @node.command
+    def crash(message: str = "boom") -> None:
+        """Fail with an unexpected exception."""
+        runs["crash"] += 1
+        raise RuntimeError(message)
+
+    @node.command
+    def wait_inner() -> None:
+        """Report a timeout of something the service waited for."""
+        raise Timeout("the instrument did not answer within 1 s")
+
+    @node.command(background=True, lane="hardware")
+    def slow(seconds: float = 1.0) -> str:
+        """Occupy the hardware lane for `seconds` (or until `release`)."""
+        runs["slow"] += 1
+        release.wait(seconds)
+        release.clear()
+        return "done"
+
+    @node.command(background=True, lane="hardware")
+    def other_hw() -> str:
+        """Another command on the hardware lane."""
+        return "ok"
+
+    @node.command
+    def unblock() -> bool:
+        """Let `slow` finish now."""
+        release.set()
+        return True
+
+    @node.command
+    def hang(seconds: float = 30.0) -> None:
+        """Block the service loop (a stuck service, for client timeouts)."""
+        time.sleep(seconds)
+
+    @node.command
+    def counts() -> dict:
+        """How many times each command ran."""
+        return dict(runs)
+
+    @node.command
+    def emit(topic: str, count: int = 1, body: dict = {}) -> int:
+        """Publish `count` events on `topic`."""
+        for i in range(count):
+            node.publish(topic, {**body, "i": i})
+        return count
+
+    @node.command
+    def unserializable() -> object:
+        """Return something msgpack cannot encode."""
+        return {1, 2}
+
+    return node
+
+
+if __name__ == "__main__":
+    build(sys.argv[1] if len(sys.argv) > 1 else "demo").run()
