@@ -185,10 +185,12 @@ class ADS1115:
         """OS bit read as 1: the device is not performing a conversion."""
         return bool(self.read_register(REG_CONFIG) & OS_BIT)
 
-    def wait_done(self, data_rate: int, timeout_conversions: int = 20) -> None:
-        """Sleep one conversion period, then poll the OS bit every tenth of a period."""
+    def wait_done(self, data_rate: int, timeout_conversions: int = 20, initial_wait: bool = True) -> None:
+        """Sleep one conversion period (unless another ADC's wait already covered it),
+        then poll the OS bit every tenth of a period."""
         period = 1.0 / data_rate
-        self.clock.sleep(period)
+        if initial_wait:
+            self.clock.sleep(period)
         for _ in range(timeout_conversions * 10):
             if self.conversion_done():
                 return

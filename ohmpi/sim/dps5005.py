@@ -1,6 +1,10 @@
 """Emulated DPS5005 programmable supply: a Modbus RTU slave behind a serial-like
 ``write``/``read`` transport, constant-voltage / constant-current behaviour into the
 load the physics reports.
+
+``boost=True`` (the default) emulates the buck-boost DPH5005 that shares the DPS5005
+register map (OhmPi v2024 uses it to reach 50 V from a 12 V battery); with
+``boost=False`` the output stays below the input as on the buck-only DPS5005.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ N_REGISTERS = 0x0D
 
 
 class EmulatedDPS5005:
-    def __init__(self, unit: int = 1, input_voltage: float = 12.0, load_ohm=None):
+    def __init__(self, unit: int = 1, input_voltage: float = 12.0, load_ohm=None, boost: bool = True):
         self.unit = unit
+        self.boost = boost
         self.input_voltage = input_voltage
         self.load_ohm = load_ohm or (lambda: math.inf)  # resistance seen at the terminals
         self.registers = [0] * N_REGISTERS
@@ -35,7 +40,9 @@ class EmulatedDPS5005:
         """(volts, amperes, constant-current) at the terminals for the present load."""
         if not self.output_on:
             return 0.0, 0.0, False
-        v_set = min(self.registers[spec.U_SET] / 100, self.input_voltage / 1.1)
+        v_set = self.registers[spec.U_SET] / 100
+        if not self.boost:
+            v_set = min(v_set, self.input_voltage / 1.1)
         i_set = self.registers[spec.I_SET] / 1000
         load = self.load_ohm()
         if not load > 0:

@@ -114,3 +114,17 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
     hw.voltage_adc = bus.attach(adc["voltage"]["address"],
                                 EmulatedADS1115(clock, hw.physics.voltage_pins, fe["vdd_V"]))
     return hw
+
+
+def simulated_board(overrides: dict | None = None, *, time_scale: float = 0.0, model=None):
+    """(Board, SimulatedHardware, config) ready to measure, for tests and tools."""
+    from ohmpi import config as configuration
+    from ohmpi.hardware.board import Board
+    from ohmpi.sim.clock import SimClock
+
+    cfg = configuration.load(overrides)
+    clock = SimClock(time_scale)
+    hw = build(cfg, clock, model=model)
+    board = Board(cfg, hw.bus, pin_factory=hw.pin_factory, clock=clock, supply_transport=hw.supply)
+    board.setup()
+    return board, hw, cfg

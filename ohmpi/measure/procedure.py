@@ -1,0 +1,223 @@
+"""The measurement procedure on a Board: connect, probe, choose gains (and voltage for
+the adaptive strategy), run the stacked square wave, analyse, always leave the board
+safe. Abort is checked before every sample and every wait of at most one sample step.
+"""
+
+from __future__ import annotations
+
+import math
+import time as wallclock
+from datetime import datetime, timezone
+
+import numpy as np
+
+from ohmpi import geometry
+from ohmpi.measure.analysis import analyse
+from ohmpi.measure.sampling import Sampler, data_rate_for, full_scale_for, plan_window
+from ohmpi.measure.settings import Settings, validate_settings
+from ohmpi.record import make_record
+from ohmpi.safety import SafetyError, check_quadrupole
+
+OPEN_CURRENT_MA = 0.005  # below this no current flows: A or B is not in the ground
+
+
+class Aborted(RuntimeError):
+    """The measurement was aborted; the injection is off and every relay released."""
+
+
+def _abort_check(abort):
+    if abort is None:
+        return lambda: False
+    if hasattr(abort, "is_set"):
+        return abort.is_set
+    if callable(abort):
+        return abort
+    raise TypeError("abort must be a threading.Event, a callable or None")
+
+
+class _Run:
+    """State of one measurement: the board, the sampler, the samples taken so far."""
+
+    def __init__(self, board, settings: Settings, abort):
+        self.board = board
+        self.settings = settings
+        self.clock = board.clock
+        self.aborted = _abort_check(abort)
+        self.sampler = Sampler(board)
+        self.columns = {k: [] for k in ("t", "polarity", "segment", "counted", "current_mA",
+                                        "vmn_mV", "saturated")}
+        self.segment = 0
+
+    def check_abort(self) -> None:
+        if self.aborted():
+            raise Aborted("measurement aborted")
+
+    def wait_until(self, deadline: float, step: float) -> None:
+        """Sleep until `deadline` in slices of at most one step, checking abort."""
+        while True:
+            self.check_abort()
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0:
+                return
+            self.clock.sleep(min(remaining, step))
+
+    def segment_samples(self, polarity: int, duration: float, record: bool = True):
+        """Sample one segment (injection on with `polarity`, or off when 0)."""
+        s = self.settings
+        injector = self.board.injector
+        if polarity and record:
+            # start each half-cycle at another mains phase (golden-ratio steps of one
+            # sample step): the hum then dithers the ADC codes differently every time
+            # and quantization errors average out instead of adding up
+            phase = (self.segment * 0.6180339887) % 1.0
+            self.wait_until(self.clock.monotonic() + phase / s.sampling_hz, 1 / s.sampling_hz)
+        if polarity:
+            injector.set_polarity(polarity)
+            self.check_abort()
+            injector.on()
+        start = self.clock.monotonic()
+        window = plan_window(duration, s.settling_ms / 1000, s.sampling_hz, s.mains_hz)
+        step = (window.offsets[1] - window.offsets[0]) if len(window.offsets) > 1 else 1 / s.sampling_hz
+        taken = []
+        for offset, counted in zip(window.offsets, window.counted):
+            self.wait_until(start + offset, step)
+            t, i_mA, v_mV, sat_i, sat_v = self.sampler.sample()
+            if polarity:
+                self._check_current(i_mA, sat_i)
+            taken.append((t, i_mA, v_mV, sat_i or sat_v, bool(counted)))
+        self.wait_until(start + duration, step)
+        if polarity:
+            injector.off()
+        if record:
+            c = self.columns
+            for t, i_mA, v_mV, sat, counted in taken:
+                c["t"].append(t), c["polarity"].append(polarity), c["segment"].append(self.segment)
+                c["counted"].append(counted), c["current_mA"].append(i_mA)
+                c["vmn_mV"].append(v_mV), c["saturated"].append(sat)
+            self.segment += 1
+        return taken
+
+    def _check_current(self, i_mA: float, saturated: bool) -> None:
+        limits = self.board.limits
+        if saturated and self.sampler.current_fsr == 6.144:
+            raise SafetyError("injection current beyond the measurable range")
+        limits.check_current(i_mA, self.board.injector.voltage)
+
+
+def _peak(taken, index) -> float:
+    return max((abs(sample[index]) for sample in taken), default=0.0)
+
+
+def _mean(samples, index) -> float:
+    return float(np.mean([x[index] for x in samples])) if samples else 0.0
+
+
+def _probe(run: _Run):
+    """One mains period off, then one + half-cycle, both ADCs at full scale.
+    Returns (off samples, counted on samples, mean current mA or None if no current)."""
+    s, sampler = run.settings, run.sampler
+    sampler.current_fsr = sampler.voltage_fsr = 6.144
+    period = 1.0 / s.mains_hz
+    off = run.segment_samples(0, period, record=False)
+    on = run.segment_samples(1, s.settling_ms / 1000 + period, record=False)
+    on = [x for x in on if x[4]] or on[-1:]
+    current = _mean(on, 1)
+    return off, on, (current if current >= OPEN_CURRENT_MA else None)
+
+
+def _prepare(run: _Run) -> float | None:
+    """Probe with one short + half-cycle at full scale; set the voltage (adaptive) and
+    the ADC gains. Returns the probe current in mA, or None if there is none."""
+    s, board, sampler = run.settings, run.board, run.sampler
+    injector = board.injector
+    if s.strategy == "adaptive":
+        if not injector.adjustable:
+            raise ValueError("strategy: 'adaptive' needs the dps5005 programmable supply")
+        injector.set_voltage(min(5.0, board.limits.max_voltage_V))
+    elif s.vab_V is not None:
+        injector.set_voltage(s.vab_V)
+    elif injector.adjustable and injector.voltage == 0:
+        injector.set_voltage(min(12.0, board.limits.max_voltage_V))
+    step = 1.0 / s.sampling_hz
+    sampler.rate = data_rate_for(step)
+    off, on, current = _probe(run)
+    if current is None:
+        return None
+    if s.strategy == "adaptive":
+        vmn = abs(_mean(on, 2) - _mean(off, 2))
+        loop_ohm = injector.voltage / (current / 1000)
+        v_max = min(board.limits.max_safe_voltage(loop_ohm), injector.supply.max_voltage)
+        target = injector.voltage * s.vmn_target_mV / vmn if vmn > 0 else v_max
+        injector.set_voltage(round(max(0.1, min(target, v_max)), 2))
+        off, on, current = _probe(run)  # what the supply really gives (it may limit)
+        if current is None:
+            return None
+    if s.auto_gain:
+        sp_peak = _peak(off, 2)
+        v_peak = _peak(on, 2) + 2 * sp_peak  # the − half-cycle: |−signal + SP|
+        sampler.current_fsr = full_scale_for(_peak(on, 1) * board.shunt_ohm * board.current_gain / 1000)
+        sampler.voltage_fsr = full_scale_for(v_peak * board.vmn_gain / 1000)
+    return current
+
+
+def measure(board, positions, quadrupole, settings=None, *, abort=None) -> tuple[dict, dict]:
+    """Measure one quadrupole (a, b, m, n, 1-based); returns (record, waveform).
+
+    Raises SafetyError/ValueError for refused commands, Aborted when `abort` fires;
+    in every case the injection is off and all relays are open on return.
+    """
+    s = settings if isinstance(settings, Settings) else validate_settings(settings)
+    a, b, m, n = check_quadrupole(*quadrupole, board.relays.n_electrodes)
+    k = geometry.geometric_factor(positions, a, b, m, n)
+    run = _Run(board, s, abort)
+    try:
+        run.check_abort()
+        board.relays.connect_quadrupole(a, b, m, n)
+        probe = _prepare(run)
+        flags = []
+        if probe is not None:
+            on_s = s.injection_ms / 1000
+            off_s = on_s * (1 / s.duty_cycle - 1)
+            for _ in range(s.nb_stack):
+                for polarity in (1, -1):
+                    run.segment_samples(polarity, on_s)
+                    if off_s > 1e-9:
+                        run.segment_samples(0, off_s)
+            vab = board.injector.voltage
+            if board.injector.adjustable:
+                board.injector.set_polarity(1)
+                board.injector.on()
+                vab = board.injector.supply.measured_voltage()  # constant-current may lower it
+                board.injector.off()
+    finally:
+        board.safe_state()
+    c = run.columns
+    common = dict(a=a, b=b, m=m, n=n, k_m=k, n_stacks=s.nb_stack, injection_ms=s.injection_ms,
+                  duty_cycle=s.duty_cycle, sampling_hz=s.sampling_hz, n_samples=len(c["t"]),
+                  strategy=s.strategy,
+                  time=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    if probe is None:
+        record = make_record(**common, vab_V=board.injector.voltage, iab_mA=0.0,
+                             flags=["open_electrode", "low_current"])
+        return record, _waveform(c)
+    res = analyse(c["t"], c["polarity"], c["segment"], c["counted"], c["current_mA"], c["vmn_mV"])
+    counted = np.asarray(c["counted"])
+    if np.asarray(c["saturated"])[counted].any():
+        flags.append("saturated")
+    if res.iab_mA < s.min_current_mA:
+        flags.append("low_current")
+    if res.r_std_pct > s.max_std_pct:
+        flags.append("high_std")
+    rab_ohm = vab / (res.iab_mA / 1000) - board.shunt_ohm if res.iab_mA > 0 else math.inf
+    record = make_record(
+        **common, vab_V=vab, iab_mA=res.iab_mA, iab_std_pct=res.iab_std_pct, vmn_mV=res.vmn_mV,
+        vmn_std_pct=res.vmn_std_pct, sp_mV=res.sp_mV, r_ohm=res.r_ohm, r_std_pct=res.r_std_pct,
+        rhoa_ohmm=k * res.r_ohm, rab_kohm=rab_ohm / 1000, flags=flags)
+    return record, _waveform(c)
+
+
+def _waveform(c: dict) -> dict:
+    t0 = c["t"][0] if c["t"] else 0.0
+    return {"t_s": [t - t0 for t in c["t"]], "polarity": list(c["polarity"]),
+            "current_mA": [p * i if p else i for p, i in zip(c["polarity"], c["current_mA"])],
+            "voltage_mV": list(c["vmn_mV"]), "counted": list(c["counted"])}

@@ -1,0 +1,87 @@
+"""When to sample, and taking one sample of current and voltage.
+
+Mains rejection: the samples that count in a half-cycle are equally spaced and span a
+whole number of mains periods, so the hum sums to zero over them (each conversion is
+itself a mean over its window, which keeps the sum zero). The sample count is nudged
+to be coprime with the number of periods: the samples then fall on as many distinct
+hum phases as there are samples, so the hum never aliases to DC and it dithers the
+ADC quantization evenly instead of hitting the same two codes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ohmpi.hardware.ads1115 import DATA_RATES, FULL_SCALES
+
+WIRE_OVERHEAD_S = 0.002  # I2C transfers per sample on a real Pi
+
+
+@dataclass(frozen=True)
+class Window:
+    offsets: np.ndarray  # sample times from the switching instant, s
+    counted: np.ndarray  # bool: inside the whole-mains-period window
+
+
+def plan_window(duration: float, settle: float, sampling_hz: float, mains_hz: float) -> Window:
+    """Sample times for one segment (injection half-cycle or off time)."""
+    period = 1.0 / mains_hz
+    periods = math.floor((duration - settle) / period + 1e-9)
+    if periods < 1:  # too short to reject mains: sample, but nothing counts
+        step = 1.0 / sampling_hz
+        offsets = np.arange(0.0, max(duration - 1e-9, 0.0), step)
+        return Window(offsets, np.zeros(len(offsets), bool))
+    width = periods * period
+    target = max(3, round(width * sampling_hz))
+    n = next(c for d in range(target) for c in (target + d, target - d)
+             if c >= 3 and math.gcd(c, periods) == 1)
+    step = width / n
+    k_first = -math.floor(settle / step + 1e-9)
+    k_last = math.ceil((duration - settle) / step - 1e-9)
+    k = np.arange(k_first, k_last)
+    return Window(settle + k * step, (k >= 0) & (k < n))
+
+
+def data_rate_for(step: float) -> int:
+    """The slowest ADC rate (most averaging) whose conversion fits in one step."""
+    budget = 0.8 * step - WIRE_OVERHEAD_S
+    for rate in DATA_RATES:
+        if 1.0 / rate <= budget:
+            return rate
+    return DATA_RATES[-1]
+
+
+def full_scale_for(peak_volts: float, margin: float = 1.3) -> float:
+    """The smallest PGA full scale that holds `peak_volts` with a margin."""
+    for fsr in sorted(FULL_SCALES):
+        if peak_volts * margin <= fsr:
+            return fsr
+    return max(FULL_SCALES)
+
+
+class Sampler:
+    """Both ADCs converting at once: current (shunt amplifier) and Vmn."""
+
+    def __init__(self, board):
+        self.board = board
+        self.clock = board.clock
+        self.current_fsr = 6.144
+        self.voltage_fsr = 6.144
+        self.rate = 128
+
+    def sample(self) -> tuple[float, float, float, bool, bool]:
+        """(time, current mA (magnitude), Vmn mV, current saturated, voltage saturated)."""
+        b = self.board
+        t = self.clock.monotonic()
+        b.current_adc.start_single(b.current_mux, self.current_fsr, self.rate)
+        b.voltage_adc.start_single(b.voltage_mux, self.voltage_fsr, self.rate)
+        b.current_adc.wait_done(self.rate)
+        b.voltage_adc.wait_done(self.rate, initial_wait=False)
+        ci = b.current_adc.read_raw()
+        cv = b.voltage_adc.read_raw()
+        current_mA = ci * self.current_fsr / 32768.0 / (b.shunt_ohm * b.current_gain) * 1000.0
+        vmn_mV = cv * self.voltage_fsr / 32768.0 / b.vmn_gain * 1000.0
+        return t, current_mA, vmn_mV, ci >= 32767 or ci <= -32768, cv >= 32767 or cv <= -32768

@@ -1,0 +1,87 @@
+"""Measurement settings: names, ranges and defaults in one table, validated by name.
+
+Validation errors name the field and what is allowed, so a bad value sent from the
+web page or a script is answered clearly and changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+STRATEGIES = ("fixed", "adaptive")
+
+# name: (kind, low, high, description); kind "choice" uses `low` as the allowed tuple
+SETTINGS_SPEC: dict[str, tuple] = {
+    "nb_stack": ("int", 1, 100, "stacks (each a + and a − half-cycle)"),
+    "injection_ms": ("float", 20.0, 30000.0, "duration of one injection half-cycle"),
+    "duty_cycle": ("float", 0.1, 1.0, "fraction of each cycle spent injecting"),
+    "sampling_hz": ("float", 5.0, 250.0, "ADC sampling rate"),
+    "settling_ms": ("float", 0.0, 10000.0, "delay after switching before samples count"),
+    "mains_hz": ("choice", (50, 60), None, "mains frequency whose hum is rejected"),
+    "strategy": ("choice", STRATEGIES, None, "fixed voltage or adaptive (needs dps5005)"),
+    "vab_V": ("float?", 0.0, 50.0, "fixed strategy: supply voltage (null = battery/12 V)"),
+    "vmn_target_mV": ("float", 1.0, 4000.0, "adaptive strategy: Vmn to reach"),
+    "min_current_mA": ("float", 0.0, 100.0, "below this the record is flagged low_current"),
+    "max_std_pct": ("float", 0.0, 100.0, "above this the record is flagged high_std"),
+    "auto_gain": ("bool", None, None, "choose the ADC full scale from a first reading"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    nb_stack: int = 2
+    injection_ms: float = 200.0
+    duty_cycle: float = 0.5
+    sampling_hz: float = 100.0
+    settling_ms: float = 20.0
+    mains_hz: int = 50
+    strategy: str = "fixed"
+    vab_V: float | None = None
+    vmn_target_mV: float = 500.0
+    min_current_mA: float = 0.1
+    max_std_pct: float = 2.0
+    auto_gain: bool = True
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def replace(self, **changes) -> "Settings":
+        return validate_settings({**self.as_dict(), **changes})
+
+
+def _check(name: str, value):
+    kind, low, high, _ = SETTINGS_SPEC[name]
+    if kind == "choice":
+        if value not in low or isinstance(value, bool):
+            raise ValueError(f"{name}: {value!r} not allowed; allowed: {', '.join(map(str, low))}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: {value!r} is not true or false")
+        return value
+    if value is None and kind == "float?":
+        return None
+    integral = kind == "int"
+    ok_type = isinstance(value, int) if integral else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or not (math.isfinite(value) and low <= value <= high):
+        what = "an integer" if integral else "a number"
+        raise ValueError(f"{name}: {value!r} is not {what} in {low}..{high}")
+    return int(value) if integral else float(value)
+
+
+def validate_settings(values: dict | None = None, base: Settings | None = None) -> Settings:
+    """`values` over `base` (defaults), every field checked; ValueError names the field."""
+    values = dict(values or {})
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{unknown[0]}: unknown setting; allowed: {', '.join(sorted(known))}")
+    merged = {**(base or Settings()).as_dict(), **values}
+    checked = {name: _check(name, merged[name]) for name in known}
+    period_ms = 1000.0 / checked["mains_hz"]
+    if checked["injection_ms"] < checked["settling_ms"] + period_ms:
+        raise ValueError(
+            f"injection_ms: {checked['injection_ms']:g} must be at least settling_ms + one mains "
+            f"period ({checked['settling_ms'] + period_ms:g} ms) so whole periods can be averaged")
+    return Settings(**checked)
