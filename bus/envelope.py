@@ -104,6 +104,13 @@ def decode(frames: list[bytes], max_bytes: int) -> Message:
     return Message(topic, env["v"], env["id"], env["src"], env["seq"], env["ts"], env["type"], env["body"])
 
 
+def plain(obj):
+    """msgpack fallback for array-likes and numpy scalars (duck-typed: the bus knows no numpy)."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
 class Session:
     """Stamps and packs envelopes for one process (one instance id, per-topic counters)."""
 
@@ -112,7 +119,7 @@ class Session:
         self.instance = f"{secrets.token_hex(4)}{os.getpid() & 0xFFFF:04x}"
         self._counter = 0
         self._seq: dict[str, int] = {}
-        self._packer = msgpack.Packer(use_bin_type=True)
+        self._packer = msgpack.Packer(use_bin_type=True, default=plain)
 
     def next_id(self) -> str:
         self._counter += 1

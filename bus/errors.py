@@ -61,6 +61,12 @@ class Unavailable(BusError):
     code = "unavailable"
 
 
+class Aborted(BusError):
+    """The operation was stopped on request (e.g. `abort` during an injection)."""
+
+    code = "aborted"
+
+
 class InternalError(BusError):
     """The handler failed unexpectedly; the service logged it and keeps running."""
 
@@ -68,7 +74,7 @@ class InternalError(BusError):
 
 
 ERRORS: dict[str, type[BusError]] = {
-    cls.code: cls for cls in (UnknownCommand, BadRequest, Busy, Timeout, Unavailable, InternalError)
+    cls.code: cls for cls in (UnknownCommand, BadRequest, Busy, Timeout, Unavailable, Aborted, InternalError)
 }
 
 
