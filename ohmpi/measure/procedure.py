@@ -146,7 +146,12 @@ def _prepare(run: _Run) -> float | None:
     if s.strategy == "adaptive":
         vmn = abs(_mean(on, 2) - _mean(off, 2))
         loop_ohm = injector.voltage / (current / 1000)
-        v_max = min(board.limits.max_safe_voltage(loop_ohm), injector.supply.max_voltage)
+        # aim 10 % under the current and power limits so noise on the measured current
+        # never trips them (the voltage itself is regulated by the supply)
+        safe = board.limits.max_safe_voltage(loop_ohm)
+        if safe < board.limits.max_voltage_V:  # held by the current or power limit
+            safe *= 0.9
+        v_max = min(safe, injector.supply.max_voltage)
         target = injector.voltage * s.vmn_target_mV / vmn if vmn > 0 else v_max
         injector.set_voltage(round(max(0.1, min(target, v_max)), 2))
         off, on, current = _probe(run)  # what the supply really gives (it may limit)

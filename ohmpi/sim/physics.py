@@ -66,8 +66,10 @@ class Physics:
         rb = parallel(self.contact_ohm[e - 1] for e in b_set)
         floating = (not m_set or not n_set
                     or not all(math.isfinite(self.contact_ohm[e - 1]) for e in m_set | n_set))
-        if floating or not a_set or not b_set:
+        if floating:
             return ra + rb, None
+        if not math.isfinite(ra + rb):
+            return math.inf, 0.0  # no current can flow: only SP, hum and noise remain
         m_list, n_list = sorted(m_set), sorted(n_set)
         points = self.positions[[e - 1 for e in m_list + n_list]]
         potential = np.zeros(len(points))
