@@ -5,4 +5,5 @@ arguments, and run(args) -> int (the exit status). Modules listed in COMMANDS ar
 by client.cli in that order.
 """
 
-COMMANDS = ["ping", "status", "watch", "call"]
+COMMANDS = ["status", "ping", "watch", "call", "measure", "abort", "rs_check", "settings",
+            "sequence", "survey", "surveys", "export"]

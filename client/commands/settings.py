@@ -1,0 +1,43 @@
+"""`ohmpi settings [KEY=VALUE …]`: show or change the measurement settings."""
+
+import json
+
+from ..connect import client
+from ..output import table, to_json
+
+NAME = "settings"
+HELP = "show the measurement settings, or change some (KEY=VALUE)"
+
+
+def configure(parser) -> None:
+    parser.add_argument("changes", nargs="*", metavar="KEY=VALUE")
+
+
+def parse_settings(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"setting {pair!r} must be KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def run(args) -> int:
+    with client(args) as c:
+        if args.changes:
+            c.call("controller", "set_settings", settings=parse_settings(args.changes))
+        result = c.call("controller", "get_settings")
+    if args.json:
+        print(to_json(result["settings"]))
+        return 0
+    rows = []
+    for name, value in result["settings"].items():
+        spec = result["spec"].get(name, {})
+        allowed = spec.get("allowed") or (f"{spec['min']}..{spec['max']}" if spec.get("min") is not None else "")
+        rows.append({"name": name, "value": value, "allowed": allowed, "help": spec.get("help", "")})
+    table(rows, [("name", "SETTING"), ("value", "VALUE"), ("allowed", "ALLOWED"), ("help", "MEANING")])
+    return 0

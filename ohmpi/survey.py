@@ -1,0 +1,155 @@
+"""A survey's progress: what to measure next, persisted so a restart resumes, never repeats.
+
+The sequencer process owns one `SurveyState`; every transition is written atomically to a
+JSON file (write, fsync, rename) before it is announced, so after a crash or a power cut
+the survey continues at `next_index`. Measurement ids are deterministic
+(`<survey>:<pass>:<index>`), and the controller answers an id it already measured with the
+stored result, so the quadrupole in flight when the sequencer died is never measured twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+ACTIVE = ("running", "paused", "waiting")
+STATES = ("idle", *ACTIVE, "finished", "stopped", "failed")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_survey_id() -> str:
+    return datetime.now(timezone.utc).strftime("S%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+def measurement_id(survey_id: str, pass_index: int, seq_index: int) -> str:
+    return f"{survey_id}:{pass_index}:{seq_index}"
+
+
+@dataclass
+class Survey:
+    """One survey: a sequence measured `repeat` times, a pass every `every_s` seconds."""
+
+    survey_id: str
+    name: str
+    sequence: list[list[int]]
+    settings: dict
+    positions: list[list[float]]
+    n_electrodes: int
+    array: str | None = None
+    repeat: int = 1
+    every_s: float = 0.0
+    state: str = "running"
+    pass_index: int = 0
+    next_index: int = 0
+    done_all: int = 0
+    failed: list = field(default_factory=list)  # [pass, index, reason] of refused quadrupoles
+    created: str = field(default_factory=utc_now)
+    updated: str = field(default_factory=utc_now)
+    pass_started: float = field(default_factory=time.time)
+    next_pass_at: float | None = None
+    message: str | None = None
+
+    @property
+    def total(self) -> int:
+        return len(self.sequence)
+
+    def current(self) -> tuple[str, list[int]]:
+        """The measurement id and quadrupole to measure next."""
+        return measurement_id(self.survey_id, self.pass_index, self.next_index), self.sequence[self.next_index]
+
+    def advance(self) -> None:
+        """The current quadrupole is stored: move on (to the next pass, waiting, or the end)."""
+        self.next_index += 1
+        self.done_all += 1
+        if self.next_index < self.total:
+            return
+        if self.pass_index + 1 >= self.repeat:
+            self.state = "finished"
+            return
+        self.pass_index += 1
+        self.next_index = 0
+        self.next_pass_at = self.pass_started + self.every_s
+        self.state = "waiting" if self.next_pass_at > time.time() else "running"
+
+    def start_pass(self) -> None:
+        self.state = "running"
+        self.pass_started = time.time()
+        self.next_pass_at = None
+
+
+class SurveyState:
+    """The persisted state of the sequencer: the loaded sequence and the current survey."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.loaded: dict | None = None  # {"name", "sequence", "array"}
+        self.survey: Survey | None = None
+        self._durations: deque[float] = deque(maxlen=50)
+        if self.path.exists():
+            data = json.loads(self.path.read_text())
+            self.loaded = data.get("loaded")
+            if data.get("survey"):
+                self.survey = Survey(**data["survey"])
+
+    def save(self) -> None:
+        """Atomically replace the state file (a crash leaves the old or the new, never half)."""
+        if self.survey is not None:
+            self.survey.updated = utc_now()
+        data = {"version": 1, "loaded": self.loaded,
+                "survey": asdict(self.survey) if self.survey else None}
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w") as fh:
+            json.dump(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def record_duration(self, seconds: float) -> None:
+        self._durations.append(seconds)
+
+    def eta_s(self) -> float | None:
+        """Seconds until the survey ends, from recent quadrupole durations and pass timing."""
+        s = self.survey
+        if s is None or s.state not in ACTIVE:
+            return None
+        if not self._durations:
+            return None
+        per = sum(self._durations) / len(self._durations)
+        remaining_here = (s.total - s.next_index) * per
+        later_passes = s.repeat - s.pass_index - 1
+        per_pass = max(s.total * per, s.every_s)
+        wait = max(0.0, (s.next_pass_at or 0) - time.time()) if s.state == "waiting" else 0.0
+        return round(wait + remaining_here + later_passes * per_pass, 1)
+
+    def summary(self) -> dict:
+        """What `status` returns and `state.sequencer` publishes."""
+        s = self.survey
+        loaded = {"name": self.loaded["name"], "count": len(self.loaded["sequence"])} if self.loaded else None
+        if s is None:
+            return {"state": "idle", "survey_id": None, "done": 0, "total": 0, "loaded": loaded}
+        eta = self.eta_s()
+        return {
+            "state": s.state, "survey_id": s.survey_id, "name": s.name,
+            "done": s.next_index if s.state != "finished" else s.total, "total": s.total,
+            "index": s.next_index, "pass_index": s.pass_index, "repeat": s.repeat, "every_s": s.every_s,
+            "done_all": s.done_all, "total_all": s.total * s.repeat,
+            "failed": len(s.failed), "eta_s": eta,
+            "eta": (datetime.fromtimestamp(time.time() + eta, timezone.utc).isoformat(timespec="seconds")
+                    .replace("+00:00", "Z") if eta is not None else None),
+            "next_pass_at": s.next_pass_at, "created": s.created, "updated": s.updated,
+            "message": s.message, "loaded": loaded,
+        }

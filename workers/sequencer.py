@@ -1,0 +1,274 @@
+"""The sequencer process: surveys. `python -m workers.sequencer`.
+
+It owns no hardware: it asks the controller to measure each quadrupole in turn, with a
+deterministic measurement id, and persists its progress after every stored quadrupole
+(ohmpi.survey). Survey descriptions reach the recorder through an outbox, like
+measurements do from the controller.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from bus.errors import Aborted, BadRequest, Busy, BusError, Timeout, Unavailable
+from bus.node import Node
+from bus.outbox import Outbox
+from bus.rpc import Client
+from ohmpi.measure.settings import validate_settings
+from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as generate_sequence
+from ohmpi.sequences import parse_sequence, with_reciprocals
+from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
+
+from .common import instrument, positions, var_path
+
+MAX_REPEAT = 100_000
+
+
+class Sequencer:
+    def __init__(self, node: Node):
+        self.node = node
+        self.cfg = instrument()
+        self.n_electrodes = self.cfg["n_electrodes"]
+        self.state = SurveyState(var_path("sequencer.json"))
+        self.cv = threading.Condition()
+        self.quit = threading.Event()
+        self.control = Client(node.address, cfg=node.cfg, name="sequencer-ctl", timeout=1.0, retries=0)
+        self.outbox = Outbox(var_path("sequencer-outbox.db"), "recorder", "ingest",
+                             client_factory=lambda: Client(node.address, cfg=node.cfg, name="sequencer-out"),
+                             stats=node.stats)
+        for fn in (self.load, self.generate, self.start, self.pause, self.resume, self.stop, self.sequence):
+            node.registry.add(fn.__name__, fn)
+        node.status_providers.append(self.state.summary)
+        node.soh_providers.append(lambda: {"outbox_pending": self.outbox.pending()})
+        node.every(node.cfg.heartbeat_s, self.publish)
+        node.stop_hooks.append(self.close)
+        self.runner = threading.Thread(target=self._run, name="survey-runner", daemon=True)
+
+    # ---- commands -----------------------------------------------------------------------
+    def load(self, text: str, name: str = "sequence") -> dict:
+        """Load a sequence (lines `A B M N`, 1-based, `#` comments); errors name the line."""
+        try:
+            seq = parse_sequence(text, self.n_electrodes)
+        except SequenceError as exc:
+            raise BadRequest(f"sequence {name!r}: {exc}", arg="text", reason="invalid sequence",
+                             errors=[[line, reason] for line, reason in exc.errors]) from None
+        if len(seq) == 0:
+            raise BadRequest(f"sequence {name!r} has no quadrupole", arg="text", reason="empty")
+        return self._set_loaded(name, seq.tolist(), None)
+
+    def generate(self, array: str, electrodes: int | None = None) -> dict:
+        """Generate and load a Wenner, Schlumberger, dipole-dipole or gradient sequence."""
+        n = self.n_electrodes if electrodes is None else electrodes
+        if not 4 <= n <= self.n_electrodes:
+            raise BadRequest(f"electrodes must be in 4..{self.n_electrodes} (the instrument's), got {n}",
+                             arg="electrodes", reason=f"not in 4..{self.n_electrodes}")
+        try:
+            seq = generate_sequence(array, n)
+        except ValueError as exc:
+            raise BadRequest(f"array {array!r}: {exc}", arg="array", reason="unknown or unusable array",
+                             known=sorted(GENERATORS)) from None
+        name = ALIASES.get(array, array)
+        return self._set_loaded(f"{name}-{n}", seq.tolist(), name) | {"sequence": seq.tolist()}
+
+    def _set_loaded(self, name: str, seq: list, array: str | None) -> dict:
+        with self.cv:
+            self.state.loaded = {"name": name, "sequence": seq, "array": array}
+            self.state.save()
+        self.publish()
+        return {"name": name, "count": len(seq), "array": array}
+
+    def sequence(self) -> dict | None:
+        """The loaded sequence."""
+        return self.state.loaded
+
+    def start(self, name: str | None = None, stacks: int | None = None, injection_ms: float | None = None,
+              settings: dict | None = None, reciprocals: bool = False, repeat: int = 1,
+              every_s: float = 0.0) -> dict:
+        """Start a survey of the loaded sequence, `repeat` times, a pass every `every_s` seconds."""
+        if self.state.loaded is None:
+            raise BadRequest("no sequence loaded: use load or generate first", arg="sequence", reason="none loaded")
+        if not 1 <= repeat <= MAX_REPEAT:
+            raise BadRequest(f"repeat must be in 1..{MAX_REPEAT}, got {repeat}", arg="repeat",
+                             reason=f"not in 1..{MAX_REPEAT}")
+        if not (math.isfinite(every_s) and 0 <= every_s <= 366 * 86400):
+            raise BadRequest(f"every_s must be in 0..{366 * 86400}, got {every_s}", arg="every_s",
+                             reason="out of range")
+        overrides = dict(settings or {})
+        if stacks is not None:
+            overrides["nb_stack"] = stacks
+        if injection_ms is not None:
+            overrides["injection_ms"] = injection_ms
+        try:
+            validate_settings(overrides)
+        except ValueError as exc:
+            field = str(exc).split(":", 1)[0]
+            raise BadRequest(f"settings: {exc}", arg=field, reason=str(exc)) from None
+        seq = self.state.loaded["sequence"]
+        if reciprocals:
+            seq = with_reciprocals(seq).tolist()
+        with self.cv:
+            current = self.state.survey
+            if current is not None and current.state in ACTIVE:
+                raise Busy(f"survey {current.survey_id} is {current.state}; stop it first",
+                           running=current.survey_id)
+            self.state.survey = Survey(
+                survey_id=new_survey_id(), name=name or self.state.loaded["name"], sequence=seq,
+                settings=overrides, positions=positions(self.cfg), n_electrodes=self.n_electrodes,
+                array=self.state.loaded.get("array"), repeat=repeat, every_s=float(every_s))
+            self._changed()
+        self.node.log("info", f"survey {self.state.survey.survey_id} started: {len(seq)} quadrupoles × {repeat}")
+        return {"survey_id": self.state.survey.survey_id, "total": len(seq), "repeat": repeat}
+
+    def pause(self) -> dict:
+        """Pause after the quadrupole being measured."""
+        return self._transition(("running", "waiting"), "paused")
+
+    def resume(self) -> dict:
+        """Resume a paused survey."""
+        return self._transition(("paused",), "running")
+
+    def stop(self) -> dict:
+        """Stop the survey now: the injection in progress is aborted."""
+        summary = self._transition(ACTIVE, "stopped")
+        try:
+            self.control.call("controller", "abort")
+        except BusError:
+            pass  # the controller is down: nothing is injecting
+        return summary
+
+    def _transition(self, allowed: tuple, new: str) -> dict:
+        with self.cv:
+            s = self.state.survey
+            if s is None or s.state not in allowed:
+                raise BadRequest(f"no survey is {' or '.join(allowed)} (state: {s.state if s else 'idle'})",
+                                 arg="state", reason=f"survey is {s.state if s else 'idle'}")
+            if new == "running" and s.next_pass_at and s.next_pass_at > time.time():
+                new = "waiting"
+            s.state = new
+            s.message = None
+            self._changed()
+        self.node.log("info", f"survey {s.survey_id} {new}")
+        return self.state.summary()
+
+    # ---- progress -------------------------------------------------------------------------
+    def _changed(self, describe: bool = True) -> None:
+        """Persist, tell the recorder (`describe`), announce; called with the lock held."""
+        self.state.save()
+        s = self.state.survey
+        if s is not None and describe:
+            self.outbox.put(f"survey:{s.survey_id}:{time.time_ns()}", "survey", {
+                "survey_id": s.survey_id, "name": s.name, "created": s.created, "updated": utc_now(),
+                "state": s.state, "array": s.array, "n_electrodes": s.n_electrodes, "total": s.total,
+                "repeat": s.repeat, "every_s": s.every_s, "settings": s.settings, "positions": s.positions,
+                "sequence": s.sequence})
+        self.cv.notify_all()
+        self.publish()
+
+    def publish(self) -> None:
+        self.node.publish("state.sequencer", self.state.summary())
+
+    def _measure_timeout(self, settings: dict) -> int:
+        s = validate_settings(settings)
+        cycle = s.nb_stack * 2 * s.injection_ms / 1000 / s.duty_cycle
+        return int(cycle / 2.0) + 30  # attempts of 2 s: the controller de-duplicates the retries
+
+    def _run(self) -> None:
+        client = Client(self.node.address, cfg=self.node.cfg, name="sequencer-run", timeout=2.0)
+        backoff = 0.2
+        while not self.quit.is_set():
+            with self.cv:
+                s = self.state.survey
+                if s is None or s.state not in ("running", "waiting"):
+                    self.cv.wait(1.0)
+                    continue
+                if s.state == "waiting":
+                    delay = (s.next_pass_at or 0) - time.time()
+                    if delay > 0:
+                        self.cv.wait(min(delay, 1.0))
+                        continue
+                    s.start_pass()
+                    self._changed()
+                if s.next_index == 0 and s.pass_index == 0 and s.done_all == 0:
+                    s.pass_started = time.time()
+                mid, (a, b, m, n) = s.current()
+                where = (s.survey_id, s.pass_index, s.next_index)
+                settings = dict(s.settings)
+            started = time.monotonic()
+            try:
+                client.call("controller", "measure", a=a, b=b, m=m, n=n, settings=settings, measurement_id=mid,
+                            survey_id=where[0], pass_index=where[1], seq_index=where[2],
+                            retries=self._measure_timeout(settings))
+            except Busy:
+                self.quit.wait(0.2)  # a manual measurement or check is running
+                continue
+            except (Unavailable, Timeout) as exc:
+                self._note(where, f"waiting for the controller: {exc.message}")
+                self.quit.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except Aborted:
+                with self.cv:
+                    if s is self.state.survey and s.state == "running":
+                        s.state = "paused"
+                        s.message = "measurement aborted on the controller; resume to continue"
+                        self._changed()
+                continue
+            except BadRequest as exc:  # the controller refused this quadrupole: skip it, say so
+                with self.cv:
+                    if self._still(s, where):
+                        s.failed.append([where[1], where[2], exc.message])
+                        self._advance(s)
+                self.node.log("error", f"{mid} refused: {exc.message}")
+                continue
+            except BusError as exc:
+                self._note(where, f"controller error, retrying: {exc}")
+                self.quit.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.2
+            with self.cv:
+                if self._still(s, where):
+                    self.state.record_duration(time.monotonic() - started)
+                    self._advance(s)
+
+    def _still(self, s: Survey, where: tuple) -> bool:
+        return s is self.state.survey and (s.survey_id, s.pass_index, s.next_index) == where
+
+    def _advance(self, s: Survey) -> None:
+        before = (s.state, s.pass_index)
+        held = s.state if s.state in ("paused", "stopped") else None
+        s.advance()
+        s.message = None
+        if held and s.state != "finished":
+            s.state = held
+        if s.state == "finished":
+            self.node.log("info", f"survey {s.survey_id} finished")
+        self._changed(describe=(s.state, s.pass_index) != before)
+
+    def _note(self, where: tuple, message: str) -> None:
+        with self.cv:
+            s = self.state.survey
+            if s is not None and self._still(s, where) and s.message != message:
+                s.message = message
+                self.publish()
+
+    def close(self) -> None:
+        self.quit.set()
+        with self.cv:
+            self.cv.notify_all()
+        self.outbox.close()
+        self.control.close()
+
+
+def main() -> None:
+    node = Node("sequencer")
+    seq = Sequencer(node)
+    seq.outbox.start()
+    seq.runner.start()
+    node.run()
+
+
+if __name__ == "__main__":
+    main()
