@@ -15,6 +15,7 @@ import numpy as np
 
 from ohmpi.measure.procedure import Aborted, _abort_check
 from ohmpi.measure.sampling import full_scale_for
+from ohmpi.safety import SafetyError, SafetyTrip
 
 OPEN_MA = 0.005
 
@@ -39,7 +40,10 @@ def _pair_current_mA(board, a: int, b: int, settle_s: float, period_s: float, ab
             samples.append(adc.read(board.current_mux, fsr, 475) * to_mA)
             clock.sleep(max(0.0, period_s / n - 1 / 475))
         current = float(np.mean(samples))
-        board.limits.check_current(current, injector.voltage)
+        try:
+            board.limits.check_current(current, injector.voltage)
+        except SafetyError as exc:
+            raise SafetyTrip(str(exc)) from None
         return current
     finally:
         injector.off()

@@ -19,6 +19,11 @@ class SafetyError(ValueError):
     """A command that would put the hardware in an unsafe state; nothing was changed."""
 
 
+class SafetyTrip(RuntimeError):
+    """A limit was exceeded while injecting (a fault, not a bad command); the
+    injection was switched off and every relay released."""
+
+
 def check_electrode(electrode, n_electrodes: int, role: str = "") -> int:
     if isinstance(electrode, bool) or not isinstance(electrode, numbers.Integral):
         raise SafetyError(f"electrode {role} {electrode!r} is not an integer")

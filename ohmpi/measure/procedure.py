@@ -16,7 +16,7 @@ from ohmpi.measure.analysis import analyse
 from ohmpi.measure.sampling import Sampler, data_rate_for, full_scale_for, plan_window
 from ohmpi.measure.settings import Settings, validate_settings
 from ohmpi.record import make_record
-from ohmpi.safety import SafetyError, check_quadrupole
+from ohmpi.safety import SafetyError, SafetyTrip, check_quadrupole
 
 OPEN_CURRENT_MA = 0.005  # below this no current flows: A or B is not in the ground
 
@@ -98,10 +98,12 @@ class _Run:
         return taken
 
     def _check_current(self, i_mA: float, saturated: bool) -> None:
-        limits = self.board.limits
         if saturated and self.sampler.current_fsr == 6.144:
-            raise SafetyError("injection current beyond the measurable range")
-        limits.check_current(i_mA, self.board.injector.voltage)
+            raise SafetyTrip("injection current beyond the measurable range")
+        try:
+            self.board.limits.check_current(i_mA, self.board.injector.voltage)
+        except SafetyError as exc:
+            raise SafetyTrip(str(exc)) from None
 
 
 def _peak(taken, index) -> float:

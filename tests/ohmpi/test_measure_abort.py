@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from ohmpi.measure import Aborted, measure
-from ohmpi.safety import SafetyError
+from ohmpi.safety import SafetyError, SafetyTrip
 from ohmpi.sim.world import electrode_positions, simulated_board
 
 
@@ -82,7 +82,7 @@ def test_bus_fault_mid_measurement_leaves_the_board_safe():
 
 def test_over_current_stops_the_injection():
     board, hw, cfg = simulated_board({"n_electrodes": 16, "limits": {"max_current_mA": 2.0}})
-    with pytest.raises(SafetyError, match="current"):
+    with pytest.raises(SafetyTrip, match="current"):
         measure(board, electrode_positions(cfg), (1, 4, 2, 3))
     assert released(hw, cfg)
 

@@ -1,0 +1,187 @@
+"""The facade the controller process uses: one object per instrument.
+
+``Instrument.from_config()`` builds the board from the configuration, on the simulated
+instrument by default or, with ``simulated=False``, on ``smbus2.SMBus(i2c_bus)`` and
+real GPIO pins. Every public method leaves the hardware safe when it fails. A lock
+serialises hardware access; ``abort`` (an Event) may be set from any thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from ohmpi import config as configuration
+from ohmpi.hardware.board import Board
+from ohmpi.hardware.buswatch import CountingBus
+from ohmpi.measure import Aborted, SETTINGS_SPEC, Settings, measure, validate_settings
+from ohmpi.rs_check import rs_check
+from ohmpi.safety import SafetyError, SafetyTrip
+
+__all__ = ["Aborted", "Instrument", "SafetyError", "SafetyTrip"]
+
+
+def _cpu_temperature_C() -> float | None:
+    try:
+        with open("/sys/class/thermal/thermal_zone0/temp") as f:
+            return int(f.read().strip()) / 1000
+    except (OSError, ValueError):
+        return None
+
+
+class Instrument:
+    def __init__(self, board: Board, cfg: dict, *, positions, simulated: bool, sim_hw=None):
+        self.board = board
+        self.cfg = cfg
+        self.positions = positions
+        self.simulated = simulated
+        self.sim = sim_hw  # the emulated side (None on a Pi)
+        self._lock = threading.RLock()
+        self._settings = validate_settings({"mains_hz": cfg["mains_hz"]})
+        self._closed = False
+        board.setup()
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config_dict: dict | None = None, *, simulated: bool = True,
+                    time_scale: float | None = None, model=None) -> "Instrument":
+        """`config_dict`: the `[instrument]` table (validated here unless already so)."""
+        cfg = configuration.load(config_dict) if not _is_loaded(config_dict) else config_dict
+        from ohmpi.sim.world import electrode_positions
+
+        positions = electrode_positions(cfg)
+        if simulated:
+            from ohmpi.sim.clock import SimClock, resolve_time_scale
+            from ohmpi.sim.world import build
+
+            clock = SimClock(resolve_time_scale(time_scale, default=cfg["time_scale"]))
+            hw = build(cfg, clock, model=model)
+            board = Board(cfg, hw.bus, pin_factory=hw.pin_factory, clock=clock,
+                          supply_transport=hw.supply)
+            return cls(board, cfg, positions=positions, simulated=True, sim_hw=hw)
+        import smbus2
+
+        transport = None
+        if cfg["injection"]["supply"] == "dps5005":
+            import serial  # pyserial, only needed with the programmable supply
+
+            transport = serial.Serial(cfg["injection"]["serial_port"], 9600, timeout=0.5)
+        bus = CountingBus(smbus2.SMBus(cfg["i2c_bus"]))
+        board = Board(cfg, bus, supply_transport=transport)
+        return cls(board, cfg, positions=positions, simulated=False)
+
+    # -- settings ---------------------------------------------------------------------------
+    @property
+    def settings(self) -> dict:
+        return self._settings.as_dict()
+
+    @settings.setter
+    def settings(self, values: dict) -> None:
+        """Change some settings; all are validated together, nothing changes on error."""
+        self._settings = validate_settings(values, base=self._settings)
+
+    @staticmethod
+    def validate_settings(values: dict) -> dict:
+        return validate_settings(values).as_dict()
+
+    settings_spec = SETTINGS_SPEC
+
+    # -- operations -------------------------------------------------------------------------
+    def safe_state(self) -> None:
+        """Injection off and every relay open (callable at any time, from any thread)."""
+        with self._lock:
+            self.board.safe_state()
+
+    def measure(self, a: int, b: int, m: int, n: int, *, abort=None, **settings) -> tuple[dict, dict]:
+        """Measure one quadrupole with the current settings overridden by `settings`."""
+        values = validate_settings(settings, base=self._settings) if settings else self._settings
+        with self._lock:
+            return measure(self.board, self.positions, (a, b, m, n), values, abort=abort)
+
+    def rs_check(self, abort=None) -> dict:
+        with self._lock:
+            return rs_check(self.board, abort=abort, mains_hz=self._settings.mains_hz)
+
+    def self_test(self) -> dict:
+        """Every chip answers, relays read back as written, ADCs convert, board left safe."""
+        checks = []
+
+        def check(name, fn):
+            try:
+                detail = fn()
+                checks.append({"name": name, "ok": True, "detail": detail})
+            except Exception as exc:  # report every failure, keep testing the rest
+                checks.append({"name": name, "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+
+        with self._lock:
+            b = self.board
+            try:
+                if b.tca is not None:
+                    check("tca9548a", lambda: f"mask 0x{b.tca.read_mask():02x}")
+                b.injector.shutdown()
+                electrodes = range(1, b.relays.n_electrodes + 1)
+                for role in ("A", "B", "M", "N"):
+                    # every relay of one role at a time, through the relay matrix (so the
+                    # safety rules hold), then read back from every chip
+                    def walk(role=role):
+                        b.relays.connect({role: electrodes})
+                        wrong = [f"0x{chip.address:02x}" for chip, latch in
+                                 zip(b.expanders, b.relays._latches)
+                                 if chip.read_latch() != latch or chip.read_pins() != latch]
+                        b.relays.release_all()
+                        if wrong:
+                            raise OSError(f"relay read-back differs on {', '.join(wrong)}")
+                        return f"{len(electrodes)} relays ok"
+                    check(f"relays_{role}", walk)
+                for name, adc, mux in (("adc_current", b.current_adc, b.current_mux),
+                                       ("adc_voltage", b.voltage_adc, b.voltage_mux)):
+                    check(name, lambda adc=adc, mux=mux: f"{adc.read(mux, 6.144, 860):.4f} V")
+                if b.injector.supply is not None:
+                    check("supply", lambda: f"input {b.injector.supply.input_voltage():.2f} V")
+            finally:
+                check("safe_state", lambda: b.safe_state() or "injection off, relays open")
+        return {"ok": all(c["ok"] for c in checks), "checks": checks}
+
+    def soh(self) -> dict:
+        """State of health: supply voltage, CPU temperature, injection, bus errors."""
+        b = self.board
+        supply_V = b.injector.battery_V
+        if b.injector.supply is not None:
+            try:
+                with self._lock:
+                    supply_V = b.injector.supply.input_voltage()
+            except OSError:
+                supply_V = None
+        bus_errors = getattr(b.bus, "errors", None)
+        if self.simulated:
+            temperature = self.cfg["sim"]["cpu_temp_C"]
+        else:
+            temperature = _cpu_temperature_C()
+        return {
+            "simulated": self.simulated,
+            "supply_V": supply_V,
+            "cpu_temp_C": temperature,
+            "injecting": b.injector.is_on,
+            "relays_closed": sum(len(v) for v in b.relays.state.values()),
+            "bus_errors": bus_errors if bus_errors is not None else 0,
+            "bus_transfers": getattr(b.bus, "transfers", None),
+            "load_avg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self.board.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _is_loaded(cfg) -> bool:
+    """A dict that already went through config.load (boards filled in)."""
+    return isinstance(cfg, dict) and isinstance(cfg.get("boards"), list) and "sim" in cfg \
+        and "front_end" in cfg and all(k in cfg for k in configuration.DEFAULTS)
