@@ -77,12 +77,16 @@ def test_rs_check_self_test_soh(inst):
 
 def test_self_test_reports_a_dead_chip():
     with Instrument.from_config({"n_electrodes": 16}, time_scale=0) as inst:
+        m_board = dict(inst.sim.tca.channels[2])
         inst.sim.tca.channels[2].clear()  # the M board stops answering
         report = inst.self_test()
         assert not report["ok"]
-        failed = [c["name"] for c in report["checks"] if not c["ok"]]
-        assert failed == ["relays_M", "safe_state"]  # the dead board cannot be released either
+        checks = {c["name"]: c for c in report["checks"]}
+        assert not checks["relays_M"]["ok"] and "121" in checks["relays_M"]["detail"]
+        assert not checks["safe_state"]["ok"]  # the dead board cannot be released either
+        assert checks["adc_current"]["ok"] and checks["tca9548a"]["ok"]
         assert inst.soh()["bus_errors"] >= 1
+        inst.sim.tca.channels[2].update(m_board)
 
 
 def test_dps_supply_soh_reads_input_voltage():
