@@ -1,0 +1,56 @@
+"""A virtual survey without the bus: the real measurement procedure, through the real
+drivers, on the simulated instrument with no waiting (time_scale 0).
+
+For planning a survey and testing an inversion before going to the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ohmpi import earth, sequences
+from ohmpi.instrument import Instrument
+
+ARRAYS = ("wenner", "schlumberger", "dipole-dipole", "gradient")
+
+
+def quadrupoles(array: str, n_electrodes: int) -> np.ndarray:
+    """A named array, or else a sequence file (`A B M N` per line)."""
+    if array.strip().lower() in ARRAYS or not Path(array).exists():
+        try:
+            return sequences.generate(array, n_electrodes)
+        except ValueError:
+            if array.strip().lower() in ARRAYS or Path(array).suffix:
+                raise
+            raise ValueError(f"--array: {array!r} is neither {', '.join(ARRAYS)} nor an "
+                             "existing sequence file") from None
+    return sequences.load_sequence(array, n_electrodes)
+
+
+def simulate(*, electrodes: int = 24, spacing: float = 1.0, array: str = "wenner",
+             model: str = "homogeneous:rho=100", noise: float = 0.01, strategy: str = "adaptive",
+             stacks: int = 2, contact_ohm: float = 1000.0, seed: int = 0,
+             progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], np.ndarray]:
+    """Measure every quadrupole of `array` over `model`; returns (records, positions)."""
+    earth_model = earth.parse_model(model)  # fails early with the model's own message
+    if not 0 <= noise <= 1:
+        raise ValueError(f"--noise: {noise!r} is not a fraction in 0..1 (0.01 = 1 %)")
+    config = {
+        "n_electrodes": electrodes, "spacing_m": spacing,
+        "injection": {"supply": "dps5005" if strategy == "adaptive" else "battery"},
+        "sim": {"model": model, "noise": noise, "contact_ohm": contact_ohm, "seed": seed},
+    }
+    quads = quadrupoles(array, electrodes)
+    records = []
+    with Instrument.from_config(config, time_scale=0, model=earth_model) as inst:
+        inst.settings = {"strategy": strategy, "nb_stack": stacks}
+        for i, (a, b, m, n) in enumerate(quads):
+            record, _ = inst.measure(int(a), int(b), int(m), int(n))
+            records.append(record)
+            if progress:
+                progress(i + 1, len(quads))
+        positions = np.asarray(inst.positions)
+    return records, positions
