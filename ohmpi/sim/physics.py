@@ -51,6 +51,7 @@ class Physics:
         self.vdd = vdd
         self.rng = random.Random(seed)
         self._circuits: dict = {}
+        self._sp_terms: dict = {}
 
     # -- the circuit for one relay state ------------------------------------------------------
     def circuit(self, state: dict) -> tuple[float, float | None]:
@@ -103,11 +104,18 @@ class Physics:
         return self.hum_V * (math.cos(w * t0 + self.hum_phase) - math.cos(w * t1 + self.hum_phase)) / (w * (t1 - t0))
 
     def _sp(self, state: dict, t: float) -> float:
-        m_set, n_set = state.get("M"), state.get("N")
-        if not m_set or not n_set:
-            return 0.0
-        sp = self.sp_V + self.sp_drift * t
-        return float(np.mean([sp[e - 1] for e in m_set]) - np.mean([sp[e - 1] for e in n_set]))
+        key = (state.get("M"), state.get("N"))
+        terms = self._sp_terms.get(key)
+        if terms is None:
+            m_set, n_set = key
+            if not m_set or not n_set:
+                terms = (0.0, 0.0)
+            else:
+                m_idx, n_idx = [e - 1 for e in m_set], [e - 1 for e in n_set]
+                terms = (float(self.sp_V[m_idx].mean() - self.sp_V[n_idx].mean()),
+                         float(self.sp_drift[m_idx].mean() - self.sp_drift[n_idx].mean()))
+            self._sp_terms[key] = terms
+        return terms[0] + terms[1] * t
 
     def vmn(self, t0: float, t1: float) -> float:
         """Mean potential difference at the Vmn front-end input over [t0, t1]."""
