@@ -1,0 +1,723 @@
+"""The data store: every survey, measurement, waveform, contact check, log line and SOH sample.
+
+One SQLite file in WAL mode with ``synchronous=FULL``: once ``ingest()`` returns a key, that
+item survives a killed process and a power cut. ``ingest()`` takes the items of a durable
+outbox (``{"key", "kind", "body"}``), checks all of them before writing anything, writes them
+in ONE transaction, and is idempotent: an item delivered twice is acknowledged twice and
+stored once (measurement id, check id and survey update are the keys).
+
+Pure Python + sqlite3 (+ numpy, msgpack): the bus binding lives in ``workers/recorder.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+import msgpack
+import numpy as np
+
+from ohmpi import formats
+from ohmpi.geometry import line_positions
+from ohmpi.record import FIELD_INFO, FIELDS
+
+SCHEMA_VERSION = 1
+KINDS = ("measurement", "rs_check", "survey")
+EXPORT_FORMATS = tuple(formats.FORMATS)  # ohm, protocol, csv
+EXTENSION = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv"}
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+WAVEFORM_FLOAT64 = frozenset({"t_s"})  # time keeps double precision; samples are float32
+
+_SQL_TYPE = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "list[str]": "TEXT"}
+_FIELD_TYPE = {info.name: info.type for info in FIELD_INFO}
+_ELECTRODES = ("a", "b", "m", "n")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _record_columns_sql() -> str:
+    return ",\n    ".join(f"{_q(f)} {_SQL_TYPE[_FIELD_TYPE[f]]}" for f in FIELDS)
+
+
+# Each migration brings the schema from version i to i + 1 (index i). Never edit a shipped
+# migration: append a new one and bump SCHEMA_VERSION.
+MIGRATIONS: list[str] = [
+    f"""
+CREATE TABLE surveys (
+    survey_id TEXT PRIMARY KEY,
+    name TEXT,
+    created TEXT,
+    updated TEXT,
+    updated_ts REAL NOT NULL,
+    state TEXT,
+    array TEXT,
+    n_electrodes INTEGER,
+    total INTEGER,
+    repeat INTEGER,
+    every_s REAL,
+    settings TEXT,
+    positions TEXT,
+    sequence TEXT,
+    body TEXT NOT NULL,
+    update_key TEXT
+);
+CREATE TABLE measurements (
+    measurement_id TEXT PRIMARY KEY,
+    survey_id TEXT,
+    pass_index INTEGER,
+    seq_index INTEGER,
+    instrument TEXT,
+    received TEXT NOT NULL,
+    {_record_columns_sql()}
+);
+CREATE INDEX measurements_order ON measurements(survey_id, pass_index, seq_index);
+CREATE UNIQUE INDEX measurements_slot ON measurements(survey_id, pass_index, seq_index)
+    WHERE survey_id IS NOT NULL AND pass_index IS NOT NULL AND seq_index IS NOT NULL;
+CREATE TABLE waveforms (
+    measurement_id TEXT PRIMARY KEY REFERENCES measurements(measurement_id) ON DELETE CASCADE,
+    data BLOB NOT NULL
+);
+CREATE TABLE rs_checks (
+    id TEXT PRIMARY KEY,
+    survey_id TEXT,
+    time TEXT,
+    instrument TEXT,
+    received TEXT NOT NULL,
+    result TEXT NOT NULL
+);
+CREATE INDEX rs_checks_survey ON rs_checks(survey_id, time);
+CREATE TABLE logs (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    process TEXT,
+    level TEXT,
+    level_no INTEGER,
+    message TEXT,
+    extra TEXT
+);
+CREATE INDEX logs_ts ON logs(ts);
+CREATE TABLE soh (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    process TEXT,
+    data TEXT
+);
+CREATE INDEX soh_ts ON soh(ts);
+CREATE INDEX soh_process ON soh(process, ts);
+""",
+]
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _iso_ts(text: object, what: str) -> float:
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"{what} must be an ISO 8601 time string, got {text!r}")
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise ValueError(f"{what} is not an ISO 8601 time: {text!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def _json(value, what: str) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# ---- waveforms --------------------------------------------------------------------------------
+def encode_waveform(waveform: dict) -> bytes:
+    """A compact blob: per key, the smallest numpy dtype that holds its values (floats: float32,
+    except t_s kept in float64; bools as bytes; ints in the narrowest width)."""
+    cols = {}
+    for name, values in waveform.items():
+        if not isinstance(name, str) or not isinstance(values, list):
+            raise ValueError(f"waveform[{name!r}] must be a list")
+        if values and all(isinstance(v, bool) for v in values):
+            dtype = "|b1"
+        elif values and all(_is_int(v) for v in values):
+            lo, hi = min(values), max(values)
+            dtype = next((d for d in ("|i1", "<i2", "<i4", "<i8")
+                          if np.iinfo(d).min <= lo and hi <= np.iinfo(d).max), None)
+            if dtype is None:
+                raise ValueError(f"waveform[{name!r}]: integer out of 64-bit range")
+        elif all(_is_num(v) for v in values):
+            dtype = "<f8" if name in WAVEFORM_FLOAT64 else "<f4"
+        else:
+            bad = next(v for v in values if not _is_num(v) and not isinstance(v, bool))
+            raise ValueError(f"waveform[{name!r}] holds a non-number {bad!r}")
+        cols[name] = [dtype, np.asarray(values, dtype=dtype).tobytes()]
+    return msgpack.packb({"v": 1, "cols": cols}, use_bin_type=True)
+
+
+def decode_waveform(blob: bytes) -> dict:
+    """The dict of lists `encode_waveform` was given (floats rounded to float32 where stored so)."""
+    data = msgpack.unpackb(blob, raw=False)
+    out = {}
+    for name, (dtype, raw) in data["cols"].items():
+        values = np.frombuffer(raw, dtype=dtype)
+        # float32 back as the shortest decimal that rounds to it (3.3, not 3.299999952316284)
+        out[name] = [float(t) for t in values.astype(str)] if dtype == "<f4" else values.tolist()
+    return out
+
+
+# ---- validation of outbox items ---------------------------------------------------------------
+def _check_record(record, key: str) -> dict:
+    if not isinstance(record, dict):
+        raise ValueError(f"item {key!r}: body.record must be a map of result fields, got {type(record).__name__}")
+    unknown = sorted(str(k) for k in record if k not in _FIELD_TYPE)
+    if unknown:
+        raise ValueError(f"item {key!r}: body.record has unknown field(s) {', '.join(unknown)}")
+    out = {}
+    for name in FIELDS:
+        value = record.get(name)
+        kind = _FIELD_TYPE[name]
+        if name in _ELECTRODES:
+            if not _is_int(value) or value < 0:
+                raise ValueError(f"item {key!r}: body.record.{name} must be an electrode number >= 0, got {value!r}")
+        elif kind == "list[str]":
+            if value is None:
+                value = []
+            if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
+                raise ValueError(f"item {key!r}: body.record.{name} must be a list of strings, got {value!r}")
+            value = _json(value, f"item {key!r}: body.record.{name}")
+        elif value is not None:
+            ok = {"int": _is_int, "float": _is_num, "str": lambda v: isinstance(v, str)}[kind](value)
+            if not ok:
+                raise ValueError(f"item {key!r}: body.record.{name} must be {kind} or null, got {value!r}")
+            if kind == "float":
+                value = float(value)
+        out[name] = value
+    return out
+
+
+def _opt_index(body: dict, name: str, key: str):
+    value = body.get(name)
+    if value is not None and (not _is_int(value) or value < 0):
+        raise ValueError(f"item {key!r}: body.{name} must be an integer >= 0 or null, got {value!r}")
+    return value
+
+
+def _opt_id(body: dict, name: str, key: str):
+    value = body.get(name)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValueError(f"item {key!r}: body.{name} must be a non-empty string or null, got {value!r}")
+    return value
+
+
+def _check_measurement(key: str, body: dict, received: str) -> tuple[tuple, bytes | None]:
+    if body.get("measurement_id") != key:
+        raise ValueError(f"item {key!r}: body.measurement_id must equal the item key, got {body.get('measurement_id')!r}")
+    instrument = body.get("instrument")
+    if not isinstance(instrument, str) or not instrument:
+        raise ValueError(f"item {key!r}: body.instrument must be a non-empty string, got {instrument!r}")
+    record = _check_record(body.get("record"), key)
+    waveform = body.get("waveform")
+    blob = None
+    if waveform is not None:
+        if not isinstance(waveform, dict):
+            raise ValueError(f"item {key!r}: body.waveform must be a map of lists or null")
+        lengths = {len(v) for v in waveform.values() if isinstance(v, list)}
+        if len(lengths) > 1:
+            raise ValueError(f"item {key!r}: body.waveform lists differ in length {sorted(lengths)}")
+        try:
+            blob = encode_waveform(waveform)
+        except ValueError as exc:
+            raise ValueError(f"item {key!r}: body.{exc}") from None
+    row = (key, _opt_id(body, "survey_id", key), _opt_index(body, "pass_index", key),
+           _opt_index(body, "seq_index", key), instrument, received, *(record[f] for f in FIELDS))
+    return row, blob
+
+
+def _check_rs_check(key: str, body: dict, received: str) -> tuple:
+    if body.get("id") != key:
+        raise ValueError(f"item {key!r}: body.id must equal the item key, got {body.get('id')!r}")
+    _iso_ts(body.get("time"), f"item {key!r}: body.time")
+    instrument = body.get("instrument")
+    if not isinstance(instrument, str) or not instrument:
+        raise ValueError(f"item {key!r}: body.instrument must be a non-empty string, got {instrument!r}")
+    result = body.get("result")
+    if not isinstance(result, dict):
+        raise ValueError(f"item {key!r}: body.result must be a map, got {type(result).__name__}")
+    return (key, _opt_id(body, "survey_id", key), body["time"], instrument, received,
+            _json(result, f"item {key!r}: body.result"))
+
+
+def _check_survey(key: str, body: dict) -> tuple:
+    def need(name, test, what):
+        value = body.get(name)
+        if not test(value):
+            raise ValueError(f"item {key!r}: body.{name} must be {what}, got {value!r}")
+        return value
+
+    sid = need("survey_id", lambda v: isinstance(v, str) and v, "a non-empty string")
+    name = need("name", lambda v: v is None or isinstance(v, str), "a string")
+    created = body.get("created")
+    if created is not None:
+        _iso_ts(created, f"item {key!r}: body.created")
+    updated_ts = _iso_ts(body.get("updated"), f"item {key!r}: body.updated")
+    state = need("state", lambda v: isinstance(v, str) and v, "a non-empty string")
+    array = need("array", lambda v: v is None or isinstance(v, str), "a string or null")
+    n_el = need("n_electrodes", lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0")
+    total = need("total", lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0")
+    repeat = need("repeat", lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0")
+    every = need("every_s", lambda v: v is None or (_is_num(v) and v >= 0), "a number >= 0")
+    settings = need("settings", lambda v: v is None or isinstance(v, dict), "a map")
+    positions = need("positions", lambda v: v is None or (isinstance(v, list) and all(
+        isinstance(p, list) and len(p) == 3 and all(_is_num(c) for c in p) for p in v)), "a list of [x, y, z]")
+    sequence = need("sequence", lambda v: v is None or (isinstance(v, list) and all(
+        isinstance(q, list) and len(q) == 4 and all(_is_int(e) and e >= 0 for e in q) for q in v)),
+        "a list of [a, b, m, n]")
+    return (sid, name, created, body["updated"], updated_ts, state, array, n_el, total, repeat,
+            None if every is None else float(every),
+            None if settings is None else _json(settings, f"item {key!r}: body.settings"),
+            None if positions is None else _json(positions, f"item {key!r}: body.positions"),
+            None if sequence is None else _json(sequence, f"item {key!r}: body.sequence"),
+            _json(body, f"item {key!r}: body"), key)
+
+
+_SURVEY_COLS = ("survey_id", "name", "created", "updated", "updated_ts", "state", "array", "n_electrodes",
+                "total", "repeat", "every_s", "settings", "positions", "sequence", "body", "update_key")
+_MEAS_COLS = ("measurement_id", "survey_id", "pass_index", "seq_index", "instrument", "received", *FIELDS)
+_ORDER = "pass_index IS NULL, pass_index, seq_index IS NULL, seq_index, received, measurement_id"
+
+
+class Store:
+    """The SQLite store. Thread-safe (one connection behind a lock)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # an acknowledged item survives a power cut
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+        self.last_conflicts: list[str] = []  # ids of the last ingest() refused for a taken slot
+        self.slot_conflicts = 0  # measurements refused because their (survey, pass, index) was taken
+        self.counts = self._count_rows()
+
+    # ---- schema ------------------------------------------------------------------------------
+    def _migrate(self, migrations: list[str] | None = None) -> None:
+        migrations = MIGRATIONS if migrations is None else migrations
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(migrations):
+                raise RuntimeError(f"{self.path}: schema version {version} is newer than this software "
+                                   f"({len(migrations)}); upgrade the software")
+            for target in range(version + 1, len(migrations) + 1):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _statements(migrations[target - 1]):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {target}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+
+    def _rollback(self) -> None:
+        """Roll back if a transaction is still open (SQLite ends some itself, e.g. on a full disk)."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _count_rows(self) -> dict:
+        with self._lock:
+            return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                    for t in ("surveys", "measurements", "waveforms", "rs_checks", "logs", "soh")}
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass
+            self._db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- ingest ------------------------------------------------------------------------------
+    def ingest(self, items: Iterable[dict]) -> list[str]:
+        """Store outbox items in one transaction; return their keys (all of them, in order).
+
+        Raises ValueError naming the item key and the problem, storing nothing, when any
+        item is malformed or of an unknown kind.
+        """
+        received = utc_now()
+        meas, waves, checks, surveys, keys = [], [], [], [], []
+        for index, item in enumerate(items if isinstance(items, list) else list(items)):
+            if not isinstance(item, dict):
+                raise ValueError(f"item {index}: must be a map with key, kind and body")
+            key, kind, body = item.get("key"), item.get("kind"), item.get("body")
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"item {index}: 'key' must be a non-empty string, got {key!r}")
+            if kind not in KINDS:
+                raise ValueError(f"item {key!r}: unknown kind {kind!r}; known: {', '.join(KINDS)}")
+            if not isinstance(body, dict):
+                raise ValueError(f"item {key!r}: body must be a map, got {type(body).__name__}")
+            if kind == "measurement":
+                row, blob = _check_measurement(key, body, received)
+                meas.append(row)
+                if blob is not None:
+                    waves.append((key, blob))
+            elif kind == "rs_check":
+                checks.append(_check_rs_check(key, body, received))
+            else:
+                surveys.append(_check_survey(key, body))
+            keys.append(key)
+        if not keys:
+            return []
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                added = {"measurements": 0, "waveforms": 0, "rs_checks": 0}
+                conflicts: list[str] = []
+                if meas:
+                    before = db.total_changes
+                    cols = ", ".join(map(_q, _MEAS_COLS))
+                    marks = ", ".join("?" * len(_MEAS_COLS))
+                    # OR IGNORE: a replayed id (or a second id for an occupied slot) stores nothing
+                    db.executemany(f"INSERT OR IGNORE INTO measurements({cols}) VALUES ({marks})", meas)
+                    added["measurements"] = db.total_changes - before
+                    ids = list(dict.fromkeys(row[0] for row in meas))
+                    stored = self._has_locked(ids)
+                    # an id not stored now lost its slot (survey, pass, index) to another id
+                    conflicts = [i for i in ids if i not in stored]
+                    before = db.total_changes
+                    db.executemany("INSERT OR IGNORE INTO waveforms(measurement_id, data) VALUES (?, ?)",
+                                   [w for w in waves if w[0] in stored])
+                    added["waveforms"] = db.total_changes - before
+                if checks:
+                    before = db.total_changes
+                    db.executemany("INSERT OR IGNORE INTO rs_checks(id, survey_id, time, instrument, received, "
+                                   "result) VALUES (?,?,?,?,?,?)", checks)
+                    added["rs_checks"] = db.total_changes - before
+                if surveys:
+                    cols = ", ".join(map(_q, _SURVEY_COLS))
+                    marks = ", ".join("?" * len(_SURVEY_COLS))
+                    sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in _SURVEY_COLS
+                                     if c not in ("survey_id", "created"))
+                    db.executemany(
+                        f"INSERT INTO surveys({cols}) VALUES ({marks}) ON CONFLICT(survey_id) DO UPDATE SET "
+                        f"{sets}, created = COALESCE(surveys.created, excluded.created) "
+                        "WHERE excluded.updated_ts >= surveys.updated_ts", surveys)
+                    n_surveys = db.execute("SELECT COUNT(*) FROM surveys").fetchone()[0]
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        for table, n in added.items():
+            self.counts[table] += n
+        if surveys:
+            self.counts["surveys"] = n_surveys
+        self.slot_conflicts += len(conflicts)
+        self.last_conflicts = conflicts
+        return keys
+
+    def _has_locked(self, ids: list[str]) -> set[str]:
+        found = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            found.update(r[0] for r in self._db.execute(
+                f"SELECT measurement_id FROM measurements WHERE measurement_id IN ({','.join('?' * len(part))})",
+                part))
+        return found
+
+    def has(self, measurement_ids: list[str]) -> list[str]:
+        """The given ids that are stored, in the given order."""
+        with self._lock:
+            found = self._has_locked(list(measurement_ids))
+        return [i for i in measurement_ids if i in found]
+
+    def measurement_ids(self, survey_id: str | None) -> list[str]:
+        """Every measurement id of a survey (None: the single measurements), in sequence order."""
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                f"SELECT measurement_id FROM measurements WHERE survey_id IS ? ORDER BY {_ORDER}", (survey_id,))]
+
+    def indices(self, survey_id: str, pass_index: int) -> list[int]:
+        """The sequence indices stored for one pass of a survey (for resuming), ascending."""
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT seq_index FROM measurements WHERE survey_id = ? AND pass_index = ? "
+                "AND seq_index IS NOT NULL ORDER BY seq_index", (survey_id, pass_index))]
+
+    def waveform(self, measurement_id: str) -> dict | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM waveforms WHERE measurement_id = ?",
+                                   (measurement_id,)).fetchone()
+        return None if row is None else decode_waveform(row[0])
+
+    def rs_checks(self, survey_id: str | None = None, limit: int = 100) -> list[dict]:
+        with self._lock:
+            sql = "SELECT id, survey_id, time, instrument, received, result FROM rs_checks"
+            args: tuple = ()
+            if survey_id is not None:
+                sql += " WHERE survey_id = ?"
+                args = (survey_id,)
+            rows = self._db.execute(sql + " ORDER BY time DESC, id LIMIT ?", (*args, limit)).fetchall()
+        return [{"id": r[0], "survey_id": r[1], "time": r[2], "instrument": r[3], "received": r[4],
+                 "result": json.loads(r[5])} for r in rows]
+
+    # ---- surveys and data --------------------------------------------------------------------
+    def survey_exists(self, survey_id: str) -> bool:
+        with self._lock:
+            return bool(self._db.execute(
+                "SELECT 1 FROM surveys WHERE survey_id = ? UNION ALL "
+                "SELECT 1 FROM measurements WHERE survey_id = ? LIMIT 1", (survey_id, survey_id)).fetchone())
+
+    def surveys(self) -> list[dict]:
+        """Every survey (also those known only from their measurements), newest first, with counts."""
+        with self._lock:
+            rows = self._db.execute("""
+                WITH counts AS (
+                    SELECT survey_id, COUNT(*) AS n, COUNT(DISTINCT pass_index) AS passes,
+                           SUM(flags IS NOT NULL AND flags != '[]') AS flagged,
+                           MIN(time) AS first, MAX(time) AS last
+                    FROM measurements WHERE survey_id IS NOT NULL GROUP BY survey_id)
+                SELECT s.survey_id, s.name, s.created, s.updated, s.state, s.array, s.n_electrodes, s.total,
+                       s.repeat, s.every_s, c.n, c.passes, c.flagged, c.first, c.last
+                FROM surveys s LEFT JOIN counts c ON c.survey_id = s.survey_id
+                UNION ALL
+                SELECT c.survey_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.n, c.passes,
+                       c.flagged, c.first, c.last
+                FROM counts c WHERE c.survey_id NOT IN (SELECT survey_id FROM surveys)
+            """).fetchall()
+        keys = ("survey_id", "name", "created", "updated", "state", "array", "n_electrodes", "total",
+                "repeat", "every_s", "measurements", "passes", "flagged", "first_time", "last_time")
+        out = [dict(zip(keys, r)) for r in rows]
+        for s in out:
+            for k in ("measurements", "passes", "flagged"):
+                s[k] = s[k] or 0
+        out.sort(key=lambda s: (s["created"] or s["first_time"] or "", s["survey_id"]), reverse=True)
+        return out
+
+    def survey(self, survey_id: str) -> dict | None:
+        """One survey's full description (settings, positions, sequence) or None."""
+        with self._lock:
+            row = self._db.execute("SELECT body FROM surveys WHERE survey_id = ?", (survey_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def _select_rows(self, where: str, args: tuple, offset: int = 0, limit: int | None = None) -> list[dict]:
+        cols = ", ".join(map(_q, _MEAS_COLS))
+        sql = f"SELECT {cols} FROM measurements WHERE {where} ORDER BY {_ORDER}"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args = (*args, limit, offset)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        out = []
+        for r in rows:
+            d = dict(zip(_MEAS_COLS, r))
+            d["flags"] = json.loads(d["flags"]) if d["flags"] else []
+            out.append(d)
+        return out
+
+    @staticmethod
+    def _where(survey_id: str, pass_index: int | None) -> tuple[str, tuple]:
+        if pass_index is None:
+            return "survey_id = ?", (survey_id,)
+        return "survey_id = ? AND pass_index = ?", (survey_id, pass_index)
+
+    def data(self, survey_id: str, offset: int = 0, limit: int = 500, pass_index: int | None = None) -> dict:
+        """A page of a survey's measurements, ordered by pass then sequence index."""
+        if offset < 0 or limit < 0:
+            raise ValueError("offset and limit must be >= 0")
+        where, args = self._where(survey_id, pass_index)
+        with self._lock:
+            total = self._db.execute(f"SELECT COUNT(*) FROM measurements WHERE {where}", args).fetchone()[0]
+            rows = self._select_rows(where, args, offset, limit)
+        return {"total": total, "offset": offset, "rows": rows}
+
+    def export_info(self, survey_id: str, fmt: str, pass_index: int | None = None) -> dict:
+        """{"text", "notes", "measurements", "filename"}: a survey as a data file.
+
+        Every stored measurement once, in sequence order. ohm and protocol leave out the
+        measurements without a finite R (an inversion cannot use them), saying so in notes.
+        """
+        if fmt not in formats.FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; known: {', '.join(formats.FORMATS)}")
+        where, args = self._where(survey_id, pass_index)
+        rows = self._select_rows(where, args)
+        survey = self.survey(survey_id) or {}
+        notes = []
+        records = [{f: r[f] for f in FIELDS} for r in rows]
+        if fmt in ("ohm", "protocol"):
+            usable = [r for r in records if r["r_ohm"] is not None and math.isfinite(r["r_ohm"])]
+            if len(usable) < len(records):
+                notes.append(f"{len(records) - len(usable)} measurement(s) without a finite R left out")
+            records = usable
+        positions = survey.get("positions") or None
+        max_el = max((max(r[e] for e in _ELECTRODES) for r in records), default=0)
+        if fmt == "ohm":
+            if positions is None or len(positions) < max_el:
+                n = max(max_el, survey.get("n_electrodes") or 0, 1)
+                why = "unknown" if positions is None else f"only {len(positions)} for electrode {max_el}"
+                notes.append(f"electrode positions {why}: a line of {n} electrodes 1 m apart was written")
+                positions = line_positions(n, 1.0).tolist()
+        buf = io.StringIO()
+        formats.write(fmt, records, positions, buf)
+        suffix = "" if pass_index is None else f"_pass{pass_index}"
+        return {"text": buf.getvalue(), "notes": notes, "measurements": len(records),
+                "filename": f"{survey_id}{suffix}{EXTENSION[fmt]}"}
+
+    def export(self, survey_id: str, fmt: str, pass_index: int | None = None) -> str:
+        """A survey as the text of an ohm | protocol | csv file (see export_info)."""
+        return self.export_info(survey_id, fmt, pass_index)["text"]
+
+    # ---- logs and SOH ------------------------------------------------------------------------
+    def add_logs(self, rows: Iterable[dict]) -> int:
+        """Insert log rows {ts, process, level, message, extra}; return how many."""
+        values = [(float(r["ts"]), r.get("process"), r.get("level"), LEVELS.get(r.get("level"), 20),
+                   r.get("message"), None if r.get("extra") is None else _json(r["extra"], "log extra"))
+                  for r in rows]
+        return self._insert_many("logs", "INSERT INTO logs(ts, process, level, level_no, message, extra) "
+                                         "VALUES (?,?,?,?,?,?)", values)
+
+    def add_soh(self, rows: Iterable[dict]) -> int:
+        """Insert SOH samples {ts, process, data}; return how many."""
+        values = [(float(r["ts"]), r.get("process"), _json(r.get("data"), "soh data")) for r in rows]
+        return self._insert_many("soh", "INSERT INTO soh(ts, process, data) VALUES (?,?,?)", values)
+
+    def _insert_many(self, table: str, sql: str, values: list) -> int:
+        if not values:
+            return 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(sql, values)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            self.counts[table] += len(values)
+        return len(values)
+
+    def logs(self, limit: int = 200, level: str | None = None, process: str | None = None,
+             since: float | None = None) -> list[dict]:
+        """The newest log rows first; `level` keeps that level and above."""
+        where, args = ["1"], []
+        if level is not None:
+            if level not in LEVELS:
+                raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+            where.append("level_no >= ?")
+            args.append(LEVELS[level])
+        if process is not None:
+            where.append("process = ?")
+            args.append(process)
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        with self._lock:
+            rows = self._db.execute(f"SELECT ts, process, level, message, extra FROM logs WHERE "
+                                    f"{' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
+                                    (*args, limit)).fetchall()
+        return [{"ts": r[0], "process": r[1], "level": r[2], "message": r[3],
+                 "extra": json.loads(r[4]) if r[4] else None} for r in rows]
+
+    def soh(self, process: str | None = None, since: float | None = None, limit: int = 500) -> list[dict]:
+        """The newest SOH samples first."""
+        where, args = ["1"], []
+        if process is not None:
+            where.append("process = ?")
+            args.append(process)
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        with self._lock:
+            rows = self._db.execute(f"SELECT ts, process, data FROM soh WHERE {' AND '.join(where)} "
+                                    "ORDER BY ts DESC, id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [{"ts": r[0], "process": r[1], "data": json.loads(r[2])} for r in rows]
+
+    def prune(self, logs_days: float, soh_days: float, now: float | None = None) -> dict:
+        """Delete log rows older than `logs_days` and SOH samples older than `soh_days`."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                logs = self._db.execute("DELETE FROM logs WHERE ts < ?", (now - logs_days * 86400,)).rowcount
+                soh = self._db.execute("DELETE FROM soh WHERE ts < ?", (now - soh_days * 86400,)).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            self.counts["logs"] -= logs
+            self.counts["soh"] -= soh
+        return {"logs": logs, "soh": soh}
+
+    # ---- statistics --------------------------------------------------------------------------
+    def db_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                total += os.stat(f"{self.path}{suffix}").st_size
+            except FileNotFoundError:
+                pass
+        return total
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.path.parent).free
+
+    def stats(self) -> dict:
+        with self._lock:
+            counts = self._count_rows()
+            oldest, newest = self._db.execute("SELECT MIN(time), MAX(time) FROM measurements").fetchone()
+        self.counts = dict(counts)
+        return {"path": str(self.path), "schema_version": self.schema_version, "counts": counts,
+                "db_bytes": self.db_bytes(), "free_disk_bytes": self.free_bytes(),
+                "oldest_measurement": oldest, "newest_measurement": newest,
+                "slot_conflicts": self.slot_conflicts}
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (sqlite3.complete_statement aware)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                out.append(current.strip())
+            current = ""
+    if current.strip():
+        out.append(current.strip())
+    return out
+
+
+__all__ = ["Store", "SCHEMA_VERSION", "MIGRATIONS", "EXPORT_FORMATS", "encode_waveform", "decode_waveform",
+           "utc_now"]

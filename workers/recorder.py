@@ -1,0 +1,369 @@
+"""The recorder process: `python -m workers.recorder` (run by supervisord).
+
+Binds the SQLite store (`ohmpi.store`) to the bus. Measurements, contact checks and survey
+updates arrive through acknowledged delivery (producers' outboxes call `ingest`; a key is
+acknowledged only once committed). Logs (`log.#`) and SOH (`soh.#`) are events: buffered,
+written in batches every second, SOH down-sampled to one sample per process per
+`soh_every_s`, and pruned by retention. Commands serve the stored data (`surveys`, `data`,
+`export` in chunks, `stats`, `has`, `logs`, `soh`, ...).
+
+Config (`[recorder]` in ohmpi.toml, every key optional):
+    db = "ohmpi.db"              # relative paths are under $OHMPI_VAR
+    log_retention_days = 30
+    soh_retention_days = 30
+    soh_every_s = 60
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sqlite3
+import sys
+import time
+from collections import OrderedDict, deque
+from pathlib import Path
+
+import msgpack
+
+from bus.config import ConfigError, load_file, var_dir
+from bus.envelope import plain
+from bus.errors import BadRequest, InternalError
+from bus.node import Node
+from ohmpi.store import EXPORT_FORMATS, LEVELS, Store
+
+CHUNK_BYTES = 512 * 1024  # export text per reply: far below the bus's 1 MiB message limit
+REPLY_BUDGET = 900 * 1024  # list replies are cut to stay under the limit
+MAX_LIMIT = 5000
+FLUSH_S = 1.0
+PRUNE_S = 3600.0
+STATE_S = 5.0
+MAX_BUFFER = 20_000  # log/SOH events held while the database cannot be written
+EXPORT_CACHE_BYTES = 32 << 20
+
+DEFAULTS = {"db": "ohmpi.db", "log_retention_days": 30.0, "soh_retention_days": 30.0, "soh_every_s": 60.0}
+
+
+def load_settings(table: dict | None = None) -> dict:
+    """The `[recorder]` config table, checked; errors name the key and what is allowed."""
+    table = dict(load_file().get("recorder", {}) if table is None else table)
+    unknown = sorted(set(table) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"[recorder]: unknown key(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
+    out = dict(DEFAULTS)
+    for key, value in table.items():
+        if key == "db":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"[recorder].db must be a non-empty path string, got {value!r}")
+        else:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"[recorder].{key} must be a number, got {value!r}")
+            low_ok = value >= 0 if key == "soh_every_s" else value > 0
+            if not low_ok:
+                raise ConfigError(f"[recorder].{key} must be {'>= 0' if key == 'soh_every_s' else '> 0'}, "
+                                  f"got {value!r}")
+            value = float(value)
+        out[key] = value
+    path = Path(out["db"]).expanduser()
+    out["db"] = str(path if path.is_absolute() else var_dir() / path)
+    return out
+
+
+def _fit(rows: list, budget: int = REPLY_BUDGET) -> list:
+    """The longest prefix of `rows` whose msgpack encoding stays within `budget` bytes."""
+    size = 0
+    for index, row in enumerate(rows):
+        size += len(msgpack.packb(row, use_bin_type=True, default=plain))
+        if size > budget:
+            return rows[:index]
+    return rows
+
+
+def _check_range(name: str, value: int | None, low: int, high: int | None = None) -> None:
+    if value is None:
+        return
+    if value < low or (high is not None and value > high):
+        allowed = f">= {low}" if high is None else f"in {low}..{high}"
+        raise BadRequest(f"{name} must be {allowed}, got {value}", arg=name, reason="out of range")
+
+
+class Recorder:
+    """The recorder's state and handlers, independent of how the Node is driven."""
+
+    def __init__(self, node: Node, settings: dict):
+        self.node = node
+        self.settings = settings
+        self.store = Store(settings["db"])
+        self.logs: deque = deque()
+        self.soh: deque = deque()
+        self.last_soh: dict[str, float] = {}
+        self.dropped_events = 0
+        self.write_errors = 0
+        self.last_state: dict | None = None
+        self.last_state_at = 0.0
+        self.exports: OrderedDict = OrderedDict()
+        self.store_failing = False
+
+    # ---- commands ----------------------------------------------------------------------------
+    def register(self) -> None:
+        n = self.node
+        n.command(self.ingest, name="ingest")
+        n.command(self.surveys, name="surveys")
+        n.command(self.survey, name="survey")
+        n.command(self.data, name="data")
+        n.command(self.export, name="export")
+        n.command(self.stats, name="stats")
+        n.command(self.has, name="has")
+        n.command(self.indices, name="indices")
+        n.command(self.waveform, name="waveform")
+        n.command(self.rs_checks, name="rs_checks")
+        n.command(self.logs_cmd, name="logs")
+        n.command(self.soh_cmd, name="soh")
+
+    def ingest(self, items: list[dict]) -> dict:
+        """Store outbox items (measurement, rs_check, survey) in one transaction; acknowledge their keys."""
+        try:
+            acked = self.store.ingest(items)
+        except ValueError as exc:
+            raise BadRequest(str(exc), arg="items", reason="malformed item") from None
+        except sqlite3.Error as exc:  # disk full, I/O error: nothing acknowledged, the producer retries
+            self.write_errors += 1
+            self.node.log("error", f"ingest failed, nothing stored: {type(exc).__name__}: {exc}")
+            raise InternalError(f"storage failed, nothing stored: {exc}") from None
+        if self.store.last_conflicts:
+            self.node.log("warning", f"{len(self.store.last_conflicts)} measurement(s) ignored: their "
+                                     "(survey, pass, index) already holds another measurement id",
+                          ids=self.store.last_conflicts[:20])
+        self.publish_state()
+        return {"acked": acked}
+
+    def _known(self, survey_id: str) -> None:
+        if not self.store.survey_exists(survey_id):
+            raise BadRequest(f"unknown survey {survey_id!r}", arg="survey_id", reason="unknown survey")
+
+    def surveys(self) -> list:
+        """Every survey, newest first, with counts of measurements, passes and flagged ones."""
+        return _fit(self.store.surveys())
+
+    def survey(self, survey_id: str) -> dict:
+        """One survey's full description (settings, positions, sequence) with its counts."""
+        self._known(survey_id)
+        body = self.store.survey(survey_id) or {"survey_id": survey_id}
+        counts = next((s for s in self.store.surveys() if s["survey_id"] == survey_id), {})
+        body.update({k: counts.get(k) for k in ("measurements", "passes", "flagged")})
+        return body
+
+    def data(self, survey_id: str, offset: int = 0, limit: int = 500, pass_index: int | None = None) -> dict:
+        """A page of a survey's measurements by pass then sequence index; follow `next_offset`."""
+        _check_range("offset", offset, 0)
+        _check_range("limit", limit, 1, MAX_LIMIT)
+        _check_range("pass_index", pass_index, 0)
+        self._known(survey_id)
+        page = self.store.data(survey_id, offset, limit, pass_index)
+        page["rows"] = _fit(page["rows"])
+        end = offset + len(page["rows"])
+        page["next_offset"] = end if end < page["total"] else None
+        return page
+
+    def export(self, survey_id: str, format: str, pass_index: int | None = None, chunk: int = 0) -> dict:
+        """A survey as an ohm | protocol | csv file, in chunks of at most 512 KiB: ask chunk 0 first,
+        then 1.. until `chunks` (chunks > 0 come from the text chunk 0 made, same `sha256`)."""
+        if format not in EXPORT_FORMATS:
+            raise BadRequest(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}",
+                             arg="format", reason="unknown format")
+        _check_range("pass_index", pass_index, 0)
+        _check_range("chunk", chunk, 0)
+        self._known(survey_id)
+        key = (survey_id, format, pass_index)
+        entry = self.exports.get(key) if chunk > 0 else None
+        if entry is None:
+            try:
+                info = self.store.export_info(survey_id, format, pass_index)
+            except ValueError as exc:
+                raise BadRequest(f"cannot export {survey_id!r} as {format}: {exc}", arg="format",
+                                 reason="not exportable") from None
+            for note in info["notes"]:
+                self.node.log("warning", f"export {info['filename']}: {note}")
+            data = info["text"].encode("utf-8")
+            pieces, start = [], 0
+            while start < len(data):
+                end = min(start + CHUNK_BYTES, len(data))
+                while end < len(data) and (data[end] & 0xC0) == 0x80:  # never split a UTF-8 character
+                    end -= 1
+                pieces.append(data[start:end].decode("utf-8"))
+                start = end
+            entry = {"pieces": pieces or [""], "notes": info["notes"], "filename": info["filename"],
+                     "measurements": info["measurements"], "sha256": hashlib.sha256(data).hexdigest(),
+                     "bytes": len(data)}
+            self.exports[key] = entry
+            self.exports.move_to_end(key)
+            while len(self.exports) > 1 and sum(e["bytes"] for e in self.exports.values()) > EXPORT_CACHE_BYTES:
+                self.exports.popitem(last=False)
+        chunks = len(entry["pieces"])
+        if chunk >= chunks:
+            raise BadRequest(f"chunk must be in 0..{chunks - 1}, got {chunk}", arg="chunk", reason="out of range")
+        return {"format": format, "filename": entry["filename"], "chunk": chunk, "chunks": chunks,
+                "text": entry["pieces"][chunk], "sha256": entry["sha256"], "bytes": entry["bytes"],
+                "measurements": entry["measurements"], "notes": entry["notes"]}
+
+    def stats(self) -> dict:
+        """Rows per table, database size, oldest/newest measurement, free disk space."""
+        out = self.store.stats()
+        out.update({"pending_logs": len(self.logs), "pending_soh": len(self.soh),
+                    "dropped_events": self.dropped_events, "write_errors": self.write_errors})
+        return out
+
+    def has(self, measurement_ids: list[str]) -> list[str]:
+        """The given measurement ids that are stored."""
+        return self.store.has(measurement_ids)
+
+    def indices(self, survey_id: str, pass_index: int = 0) -> list[int]:
+        """The sequence indices stored for one pass of a survey (to resume without repeating)."""
+        _check_range("pass_index", pass_index, 0)
+        self._known(survey_id)
+        return self.store.indices(survey_id, pass_index)
+
+    def waveform(self, measurement_id: str) -> dict:
+        """The full waveform of one measurement (t_s, polarity, current_mA, voltage_mV, counted)."""
+        wf = self.store.waveform(measurement_id)
+        if wf is None:
+            raise BadRequest(f"no waveform stored for {measurement_id!r}", arg="measurement_id",
+                             reason="not found")
+        return wf
+
+    def rs_checks(self, survey_id: str | None = None, limit: int = 20) -> list:
+        """The newest contact-resistance checks (of one survey if given)."""
+        _check_range("limit", limit, 1, MAX_LIMIT)
+        return _fit(self.store.rs_checks(survey_id, limit))
+
+    def logs_cmd(self, limit: int = 200, level: str | None = None, process: str | None = None,
+                 since: float | None = None) -> list:
+        """Stored log lines, newest first; `level` keeps that level and above; `since` is epoch seconds."""
+        _check_range("limit", limit, 1, MAX_LIMIT)
+        if level is not None and level not in LEVELS:
+            raise BadRequest(f"level must be one of {', '.join(LEVELS)}, got {level!r}", arg="level",
+                             reason="unknown level")
+        self.flush()
+        return _fit(self.store.logs(limit, level, process, since))
+
+    def soh_cmd(self, process: str | None = None, since: float | None = None, limit: int = 500) -> list:
+        """Stored SOH samples, newest first (one per process per soh_every_s)."""
+        _check_range("limit", limit, 1, MAX_LIMIT)
+        self.flush()
+        return _fit(self.store.soh(process, since, limit))
+
+    # ---- events ------------------------------------------------------------------------------
+    def on_event(self, msg) -> None:
+        parts = msg.topic.split(".")
+        if parts[0] == "log" and len(parts) >= 3:
+            body = msg.body if isinstance(msg.body, dict) else {"message": msg.body}
+            extra = {k: v for k, v in body.items() if k != "message"}
+            message = body.get("message")
+            self._buffer(self.logs, {"ts": msg.ts, "process": parts[1], "level": parts[-1],
+                                     "message": message if isinstance(message, str) else repr(message),
+                                     "extra": extra or None})
+        elif parts[0] == "soh" and len(parts) >= 2:
+            process = ".".join(parts[1:])
+            last = self.last_soh.get(process)
+            if last is not None and msg.ts - last < self.settings["soh_every_s"]:
+                return
+            self.last_soh[process] = msg.ts
+            self._buffer(self.soh, {"ts": msg.ts, "process": process, "data": msg.body})
+
+    def _buffer(self, queue: deque, row: dict) -> None:
+        if len(self.logs) + len(self.soh) >= MAX_BUFFER:
+            queue.popleft() if queue else None
+            self.dropped_events += 1
+        queue.append(row)
+        if len(self.logs) + len(self.soh) >= 1000 and not self.store_failing:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered logs and SOH samples (kept for the next try if the database fails)."""
+        for queue, add in ((self.logs, self.store.add_logs), (self.soh, self.store.add_soh)):
+            if not queue:
+                continue
+            rows = list(queue)
+            try:
+                add(rows)
+            except (sqlite3.Error, ValueError, TypeError) as exc:
+                self.write_errors += 1
+                if not self.store_failing:
+                    self.node.log("error", f"could not store {len(rows)} log/SOH rows: {exc}")
+                self.store_failing = True
+                if isinstance(exc, sqlite3.Error):
+                    return
+                self._add_one_by_one(rows, add)  # one bad row must not block the others
+            else:
+                self.store_failing = False
+            for _ in rows:
+                queue.popleft()
+
+    @staticmethod
+    def _add_one_by_one(rows, add) -> None:
+        for row in rows:
+            try:
+                add([row])
+            except (ValueError, TypeError):
+                pass
+
+    def prune(self) -> None:
+        deleted = self.store.prune(self.settings["log_retention_days"], self.settings["soh_retention_days"])
+        if deleted["logs"] or deleted["soh"]:
+            self.node.log("info", f"retention: deleted {deleted['logs']} log rows and {deleted['soh']} SOH samples")
+
+    # ---- state -------------------------------------------------------------------------------
+    def state(self) -> dict:
+        c = self.store.counts
+        return {"measurements": c["measurements"], "surveys": c["surveys"], "rs_checks": c["rs_checks"],
+                "db_bytes": self.store.db_bytes()}
+
+    def publish_state(self, force: bool = False) -> None:
+        state = self.state()
+        now = time.monotonic()
+        changed = self.last_state is None or any(state[k] != self.last_state[k]
+                                                 for k in ("measurements", "surveys", "rs_checks"))
+        if force or changed or now - self.last_state_at >= STATE_S:
+            self.node.publish("state.recorder", state)
+            self.last_state, self.last_state_at = state, now
+
+    def heartbeat(self) -> dict:
+        return {**self.state(), "free_disk_bytes": self.store.free_bytes(), "pending_logs": len(self.logs),
+                "pending_soh": len(self.soh), "dropped_events": self.dropped_events,
+                "write_errors": self.write_errors, "slot_conflicts": self.store.slot_conflicts}
+
+    def tick(self) -> None:
+        self.flush()
+        self.publish_state()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.store.close()
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"recorder: configuration error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    node = Node("recorder")
+    rec = Recorder(node, settings)
+    rec.register()
+    node.subscribe(["log.#", "soh.#"], rec.on_event)
+    node.every(FLUSH_S, rec.tick, first=FLUSH_S)
+    node.every(PRUNE_S, rec.prune, first=0.0)
+    node.soh_providers.append(rec.heartbeat)
+    node.status_providers.append(rec.heartbeat)
+    node.stop_hooks.append(rec.close)
+    node.log("info", f"recording to {settings['db']} (schema {rec.store.schema_version}, "
+                     f"{rec.store.counts['measurements']} measurements)")
+    rec.publish_state(force=True)
+    node.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
