@@ -65,6 +65,19 @@ def unpack_envelope(data: bytes, max_bytes: int) -> dict:
         env = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated classes
         raise FrameError(f"envelope is not valid msgpack ({type(exc).__name__})", "msgpack") from None
+    if type(env) is dict:
+        # Fast path for a well-formed envelope: the same checks as below, in one expression on
+        # exact types (msgpack yields exact dict/int/float/str/bool, and `type(x) is int` also
+        # rules out bool). Anything else - an int `ts`, a missing or mistyped field - takes the
+        # full path, which converts or names the problem exactly as before.
+        try:
+            v, seq, src, type_ = env["v"], env["seq"], env["src"], env["type"]
+            if (v == PROTOCOL_VERSION and type(v) is int and type(seq) is int and seq >= 1
+                    and type(env["ts"]) is float and type(env["id"]) is str and type(type_) is str
+                    and type_ in TYPES and type(src) is str and "body" in env and NAME_RE.match(src)):
+                return env
+        except KeyError:
+            pass
     if not isinstance(env, dict):
         raise FrameError(f"envelope must be a msgpack map, got {type(env).__name__}", "not_map")
     for key, expected in _FIELD_TYPES.items():
