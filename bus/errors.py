@@ -67,6 +67,12 @@ class Aborted(BusError):
     code = "aborted"
 
 
+class Fault(BusError):
+    """The device stopped the operation to protect itself (limit exceeded, I/O failure) and is safe."""
+
+    code = "fault"
+
+
 class InternalError(BusError):
     """The handler failed unexpectedly; the service logged it and keeps running."""
 
@@ -74,7 +80,7 @@ class InternalError(BusError):
 
 
 ERRORS: dict[str, type[BusError]] = {
-    cls.code: cls for cls in (UnknownCommand, BadRequest, Busy, Timeout, Unavailable, Aborted, InternalError)
+    cls.code: cls for cls in (UnknownCommand, BadRequest, Busy, Timeout, Unavailable, Aborted, Fault, InternalError)
 }
 
 

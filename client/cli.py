@@ -14,18 +14,7 @@ from bus.config import ConfigError
 from bus.errors import BusError, Timeout, Unavailable
 
 from .commands import COMMANDS
-
-
-def common_options() -> argparse.ArgumentParser:
-    """Options every sub-command accepts (before or after its name)."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="print machine-readable JSON")
-    parent.add_argument("--bus", metavar="ADDRESS", default=argparse.SUPPRESS,
-                        help="bus address (tcp://HOST:PORT or ipc://PATH; default from config / $OHMPI_BUS)")
-    parent.add_argument("--timeout", type=float, metavar="S", default=argparse.SUPPRESS,
-                        help="seconds to wait for each reply (default 3)")
-    return parent
+from .options import common_options
 
 
 def build_parser() -> argparse.ArgumentParser:

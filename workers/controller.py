@@ -16,12 +16,13 @@ import threading
 from datetime import datetime, timezone
 
 from bus.config import load_file
-from bus.errors import Aborted, BadRequest, BusError
+from bus.errors import Aborted, BadRequest, Fault
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
 from ohmpi.instrument import Instrument
 from ohmpi.measure.procedure import Aborted as MeasurementAborted
+from ohmpi.safety import SafetyTrip
 from ohmpi.measure.settings import SETTINGS_SPEC, validate_settings
 
 from .common import instrument, positions, var_path
@@ -115,6 +116,9 @@ class Controller:
             return fn()
         except MeasurementAborted as exc:
             raise Aborted(f"{activity} aborted: {exc}") from None
+        except SafetyTrip as exc:
+            self.node.log("error", f"{activity}: safety trip: {exc}")
+            raise Fault(f"{activity} stopped for safety: {exc} (injection off, relays released)") from None
         finally:
             self.activity = None
 

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 
-from bus.errors import Aborted, BadRequest, Busy, BusError, Timeout, Unavailable
+from bus.errors import Aborted, BadRequest, Busy, BusError, Fault, Timeout, Unavailable
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
@@ -215,7 +215,7 @@ class Sequencer:
                         s.message = "measurement aborted on the controller; resume to continue"
                         self._changed()
                 continue
-            except BadRequest as exc:  # the controller refused this quadrupole: skip it, say so
+            except (BadRequest, Fault) as exc:  # refused or tripped: skip this quadrupole, say so
                 with self.cv:
                     if self._still(s, where):
                         s.failed.append([where[1], where[2], exc.message])

@@ -1,5 +1,6 @@
 """`ohmpi export SURVEY_ID --format ohm|protocol|csv -o FILE`."""
 
+import hashlib
 import sys
 
 from ..connect import client
@@ -26,6 +27,9 @@ def run(args) -> int:
             chunks = reply["chunks"]
             chunk += 1
     text = "".join(parts)
+    digest = reply.get("sha256")
+    if digest and hashlib.sha256(text.encode()).hexdigest() != digest:
+        raise ValueError("export changed while it was being downloaded (checksum mismatch): try again")
     if args.output:
         with open(args.output, "w") as fh:
             fh.write(text)

@@ -2,6 +2,7 @@
 
 import sys
 
+from ..options import add_actions
 from ..output import to_json
 
 NAME = "sequence"
@@ -9,7 +10,7 @@ HELP = "generate a sequence file (wenner, schlumberger, dipole-dipole, gradient)
 
 
 def configure(parser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub = add_actions(parser)
     gen = sub.add_parser("generate", help="write a generated sequence")
     gen.add_argument("array", help="wenner, schlumberger, dipole-dipole or gradient")
     gen.add_argument("--electrodes", type=int, required=True)

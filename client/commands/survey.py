@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from ..connect import client
+from ..options import add_actions
 from ..output import to_json
 
 NAME = "survey"
@@ -21,7 +22,7 @@ def duration(text: str) -> float:
 
 
 def configure(parser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub = add_actions(parser)
     start = sub.add_parser("start", help="start a survey of a sequence file or a generated array")
     start.add_argument("file", nargs="?", help="ABMN sequence file (default: the loaded sequence)")
     start.add_argument("--array", help="generate: wenner, schlumberger, dipole-dipole or gradient")
