@@ -26,7 +26,7 @@ from .commands import Registry, error_reply, ok_reply, parse_request
 from .config import BusConfig, endpoints, load_bus_config
 from .envelope import FrameError, Session, unpack_envelope
 from .errors import BadRequest, BusError, Busy, InternalError
-from .events import Publisher, Subscriber
+from .events import Publisher, Subscriber, recv_frames
 from .heartbeat import ProcessHealth
 from .sockets import make_socket
 
@@ -108,7 +108,7 @@ class Node:
         def on_ready():
             for _ in range(1000):  # bounded batch so timers and commands still get their turn
                 try:
-                    frames = sub.socket.recv_multipart(zmq.NOBLOCK)
+                    frames = recv_frames(sub.socket)
                 except zmq.Again:
                     break
                 msg = sub.handle(frames)

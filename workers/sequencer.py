@@ -38,7 +38,7 @@ class Sequencer:
         self.outbox = Outbox(var_path("sequencer-outbox.db"), "recorder", "ingest",
                              client_factory=lambda: Client(node.address, cfg=node.cfg, name="sequencer-out"),
                              stats=node.stats)
-        for fn in (self.load, self.generate, self.start, self.pause, self.resume, self.stop, self.sequence):
+        for fn in (self.validate, self.load, self.generate, self.start, self.pause, self.resume, self.stop, self.sequence):
             node.registry.add(fn.__name__, fn)
         node.status_providers.append(self.state.summary)
         node.soh_providers.append(lambda: {"outbox_pending": self.outbox.pending()})
@@ -47,8 +47,7 @@ class Sequencer:
         self.runner = threading.Thread(target=self._run, name="survey-runner", daemon=True)
 
     # ---- commands -----------------------------------------------------------------------
-    def load(self, text: str, name: str = "sequence") -> dict:
-        """Load a sequence (lines `A B M N`, 1-based, `#` comments); errors name the line."""
+    def _parse(self, text: str, name: str):
         try:
             seq = parse_sequence(text, self.n_electrodes)
         except SequenceError as exc:
@@ -56,7 +55,15 @@ class Sequencer:
                              errors=[[line, reason] for line, reason in exc.errors]) from None
         if len(seq) == 0:
             raise BadRequest(f"sequence {name!r} has no quadrupole", arg="text", reason="empty")
-        return self._set_loaded(name, seq.tolist(), None)
+        return seq
+
+    def validate(self, text: str, name: str = "sequence") -> dict:
+        """Check a sequence without loading it; errors name the line."""
+        return {"name": name, "count": len(self._parse(text, name)), "n_electrodes": self.n_electrodes}
+
+    def load(self, text: str, name: str = "sequence") -> dict:
+        """Load a sequence (lines `A B M N`, 1-based, `#` comments); errors name the line."""
+        return self._set_loaded(name, self._parse(text, name).tolist(), None)
 
     def generate(self, array: str, electrodes: int | None = None) -> dict:
         """Generate and load a Wenner, Schlumberger, dipole-dipole or gradient sequence."""

@@ -72,21 +72,25 @@ def test_no_hub_exits_3(live):
 
 
 def test_watch_prints_events_like_mosquitto_sub(live):
+    done = threading.Event()
+
     def emit():
-        time.sleep(1.0)
         with live.client() as c:
-            for _ in range(40):
+            while not done.wait(0.1):  # until the watcher has seen enough (it may join late)
                 c.call("demo", "emit", topic="data.cli.measurement", count=1, body={"r_ohm": 1.5})
-                time.sleep(0.1)
-    threading.Thread(target=emit, daemon=True).start()
-    out = ohmpi(live, "watch", "data.+.measurement", "-n", "2")
+    emitter = threading.Thread(target=emit)
+    emitter.start()
+    try:
+        out = ohmpi(live, "watch", "data.+.measurement", "-n", "2")
+        json_out = ohmpi(live, "watch", "data.#", "-n", "1", "--json")
+    finally:
+        done.set()
+        emitter.join(30)
     lines = out.stdout.splitlines()
     assert out.returncode == 0 and len(lines) == 2
     topic, body = lines[0].split(" ", 1)
     assert topic == "data.cli.measurement" and json.loads(body)["r_ohm"] == 1.5
-    threading.Thread(target=emit, daemon=True).start()
-    out = ohmpi(live, "watch", "data.#", "-n", "1", "--json")
-    msg = json.loads(out.stdout)
+    msg = json.loads(json_out.stdout)
     assert msg["topic"] == "data.cli.measurement" and msg["src"] == "demo" and msg["seq"] >= 1
 
 
