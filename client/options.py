@@ -1,6 +1,7 @@
 """Options every sub-command (and every nested action) accepts, before or after its name."""
 
 import argparse
+import json
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -23,3 +24,17 @@ def add_actions(parser) -> argparse._SubParsersAction:
         return original(name, parents=[common_options()], **kw)
     sub.add_parser = add_parser
     return sub
+
+
+def key_values(pairs: list[str]) -> dict:
+    """`key=value` strings to a dict; a value that is not JSON (1, 2.5, true, [1,2]) stays a string."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"argument {pair!r} must be key=value")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out

@@ -1,8 +1,8 @@
 """`ohmpi measure A B M N`: one quadrupole, now."""
 
 from ..connect import client
+from ..options import key_values
 from ..output import to_json
-from .settings import parse_settings
 
 NAME = "measure"
 HELP = "measure one quadrupole (electrodes 1-based) and print R, rhoa and quality"
@@ -17,7 +17,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    settings = parse_settings(args.set)
+    settings = key_values(args.set)
     if args.stacks is not None:
         settings["nb_stack"] = args.stacks
     if args.injection_ms is not None:

@@ -1,8 +1,7 @@
 """`ohmpi settings [KEY=VALUE …]`: show or change the measurement settings."""
 
-import json
-
 from ..connect import client
+from ..options import key_values
 from ..output import table, to_json
 
 NAME = "settings"
@@ -13,23 +12,10 @@ def configure(parser) -> None:
     parser.add_argument("changes", nargs="*", metavar="KEY=VALUE")
 
 
-def parse_settings(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"setting {pair!r} must be KEY=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def run(args) -> int:
     with client(args) as c:
         if args.changes:
-            c.call("controller", "set_settings", settings=parse_settings(args.changes))
+            c.call("controller", "set_settings", settings=key_values(args.changes))
         result = c.call("controller", "get_settings")
     if args.json:
         print(to_json(result["settings"]))
