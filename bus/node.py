@@ -170,7 +170,10 @@ class Node:
 
     def _register(self) -> None:
         body = {"service": self.name, "commands": sorted(self.registry.commands)}
-        self.dealer.send_multipart([b"!register", self.session.pack("register", body)], zmq.NOBLOCK)
+        try:
+            self.dealer.send_multipart([b"!register", self.session.pack("register", body)], zmq.NOBLOCK)
+        except zmq.Again:  # the hub is away and the queue is full: the next beat tries again
+            self.stats["register_skipped"] += 1
 
     def _send_reply(self, route: bytes, reply: dict) -> None:
         try:
