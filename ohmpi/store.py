@@ -30,7 +30,7 @@ from ohmpi import formats
 from ohmpi.geometry import line_positions
 from ohmpi.record import FIELD_INFO, FIELDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KINDS = ("measurement", "rs_check", "survey")
 EXPORT_FORMATS = tuple(formats.FORMATS)  # ohm, protocol, csv
 EXTENSION = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv"}
@@ -115,6 +115,10 @@ CREATE TABLE soh (
 );
 CREATE INDEX soh_ts ON soh(ts);
 CREATE INDEX soh_process ON soh(process, ts);
+""",
+    # 2: R over time of one quadrupole across surveys (timeseries) without a table scan
+    """
+CREATE INDEX measurements_quadrupole ON measurements(a, b, m, n, time);
 """,
 ]
 
@@ -564,6 +568,21 @@ class Store:
             total = self._db.execute(f"SELECT COUNT(*) FROM measurements WHERE {where}", args).fetchone()[0]
             rows = self._select_rows(where, args, offset, limit)
         return {"total": total, "offset": offset, "rows": rows}
+
+    def timeseries(self, a: int, b: int, m: int, n: int, limit: int = 1000) -> list[dict]:
+        """The newest `limit` measurements of one quadrupole (any survey), oldest first."""
+        if limit < 0:
+            raise ValueError("limit must be >= 0")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT time, r_ohm, rhoa_ohmm, r_std_pct, survey_id, pass_index, flags FROM measurements "
+                "WHERE a = ? AND b = ? AND m = ? AND n = ? ORDER BY time DESC, measurement_id DESC LIMIT ?",
+                (a, b, m, n, limit)).fetchall()
+        keys = ("time", "r_ohm", "rhoa_ohmm", "r_std_pct", "survey_id", "pass_index", "flags")
+        out = [dict(zip(keys, r)) for r in reversed(rows)]
+        for d in out:
+            d["flags"] = json.loads(d["flags"]) if d["flags"] else []
+        return out
 
     def export_info(self, survey_id: str, fmt: str, pass_index: int | None = None) -> dict:
         """{"text", "notes", "measurements", "filename"}: a survey as a data file.

@@ -117,6 +117,7 @@ class Recorder:
         n.command(self.indices, name="indices")
         n.command(self.waveform, name="waveform")
         n.command(self.rs_checks, name="rs_checks")
+        n.command(self.timeseries, name="timeseries")
         n.command(self.logs_cmd, name="logs")
         n.command(self.soh_cmd, name="soh")
 
@@ -230,6 +231,13 @@ class Recorder:
             raise BadRequest(f"no waveform stored for {measurement_id!r}", arg="measurement_id",
                              reason="not found")
         return wf
+
+    def timeseries(self, a: int, b: int, m: int, n: int, limit: int = 1000) -> list:
+        """R and apparent resistivity of one quadrupole over time across surveys (newest `limit`, oldest first)."""
+        for name, value in (("a", a), ("b", b), ("m", m), ("n", n)):
+            _check_range(name, value, 0, 100_000)
+        _check_range("limit", limit, 1, MAX_LIMIT)
+        return _fit(self.store.timeseries(a, b, m, n, limit))
 
     def rs_checks(self, survey_id: str | None = None, limit: int = 20) -> list:
         """The newest contact-resistance checks (of one survey if given)."""

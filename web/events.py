@@ -1,0 +1,272 @@
+"""Server-Sent Events: one bus subscription per app, fanned out to every browser.
+
+One background thread subscribes the bus (`data.#`, `state.#`, `soh.#`, `log.#`, with the
+hub's snapshot so the latest survey/recorder/SOH are known at once) and turns each message
+into one SSE frame, formatted once. Every client has its own bounded queue: a slow client
+loses its *oldest* frames (counted, and told with a `dropped` event), it never blocks the
+thread or the other clients. A second thread polls the process list and pushes a
+`processes` event when the alive set changes and every 5 s.
+
+Frames carry an incrementing `id:`; a browser reconnecting with `Last-Event-ID` first gets
+what it missed if it is still in the recent-frame ring, then the current snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import deque
+from typing import Callable, Iterator
+
+from bus.config import BusConfig
+from bus.events import Subscriber
+
+PATTERNS = ["data.#", "state.#", "soh.#", "log.#"]
+CLIENT_QUEUE = 1000  # frames held per client before its oldest are dropped
+RING = 512  # recent frames kept for Last-Event-ID replay
+KEEPALIVE_S = 15.0
+RETRY_MS = 2000
+PROCESSES_EVERY_S = 5.0
+PROCESSES_POLL_S = 1.0
+
+
+def _finite(obj):
+    """JSON-safe copy: NaN/inf become null, bytes become text, tuples lists."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (bytes, bytearray)):
+        return obj.hex()
+    return obj
+
+
+def to_json(obj) -> str:
+    """Compact JSON that browsers can parse (never NaN)."""
+    try:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    except (ValueError, TypeError):
+        return json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False, default=str)
+
+
+def frame(event: str, data, event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {to_json(data)}\n\n"
+
+
+def translate(topic: str, body, ts: float) -> tuple[str, object] | None:
+    """(SSE event name, data) for one bus message, or None if the page has no use for it."""
+    parts = topic.split(".")
+    root = parts[0]
+    if root == "data" and len(parts) >= 3:
+        kind = parts[-1]
+        if kind in ("measurement", "waveform", "rs_check"):
+            data = dict(body) if isinstance(body, dict) else {"value": body}
+            data.setdefault("instrument", parts[1])
+            return kind, data
+        return None
+    if root == "state" and len(parts) == 2:
+        if parts[1] == "sequencer":
+            return "survey", body
+        if parts[1] == "recorder":
+            return "recorder", body
+        return "state", {"process": parts[1], "state": body}
+    if root == "soh" and len(parts) == 2:
+        data = dict(body) if isinstance(body, dict) else {"value": body}
+        data["process"] = parts[1]
+        data.setdefault("ts", ts)
+        return "soh", data
+    if root == "log" and len(parts) >= 3:
+        data = dict(body) if isinstance(body, dict) else {"message": body}
+        if not isinstance(data.get("message"), str):
+            data["message"] = str(data.get("message"))
+        data.update({"process": parts[1], "level": parts[-1], "ts": ts})
+        return "log", data
+    return None
+
+
+class Stream:
+    """One connected client's bounded queue."""
+
+    def __init__(self, maxlen: int = CLIENT_QUEUE):
+        self.queue: deque[str] = deque()
+        self.maxlen = maxlen
+        self.cond = threading.Condition()
+        self.dropped = 0
+        self.reported = 0
+        self.closed = False
+
+    def put(self, text: str) -> None:
+        with self.cond:
+            if len(self.queue) >= self.maxlen:
+                self.queue.popleft()
+                self.dropped += 1
+            self.queue.append(text)
+            self.cond.notify()
+
+    def take(self, timeout: float) -> list[str]:
+        with self.cond:
+            if not self.queue and not self.closed:
+                self.cond.wait(timeout)
+            out = list(self.queue)
+            self.queue.clear()
+            return out
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+
+
+class EventHub:
+    """The per-app bus subscription and its fan-out to SSE clients."""
+
+    def __init__(self, address: str, cfg: BusConfig, *, processes: Callable[[], list] | None = None,
+                 max_clients: int = 5, keepalive_s: float = KEEPALIVE_S):
+        self.address = address
+        self.cfg = cfg
+        self.processes_fn = processes
+        self.max_clients = max_clients
+        self.keepalive_s = keepalive_s
+        self.lock = threading.Lock()
+        self.clients: set[Stream] = set()
+        self.ring: deque[tuple[int, str]] = deque(maxlen=RING)
+        self.next_id = 1
+        self.cache: dict[str, str] = {}  # "survey", "recorder", "soh:<process>", "processes" -> frame text
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.started = False
+        self.stats = {"events": 0, "dropped": 0, "clients_total": 0, "missed": 0, "subscribe_errors": 0}
+        self.ready = threading.Event()
+
+    # ---- threads --------------------------------------------------------------------------
+    def start(self) -> None:
+        with self.lock:
+            if self.started:
+                return
+            self.started = True
+        t = threading.Thread(target=self._run_bus, name="sse-bus", daemon=True)
+        t.start()
+        self.threads.append(t)
+        if self.processes_fn is not None:
+            p = threading.Thread(target=self._run_processes, name="sse-processes", daemon=True)
+            p.start()
+            self.threads.append(p)
+
+    def close(self) -> None:
+        self.stop.set()
+        with self.lock:
+            clients = list(self.clients)
+        for c in clients:
+            c.close()
+        for t in self.threads:
+            t.join(timeout=3)
+
+    def _run_bus(self) -> None:
+        while not self.stop.is_set():
+            try:
+                sub = Subscriber(PATTERNS, address=self.address, cfg=self.cfg, snapshot=True)
+            except Exception:
+                self.stats["subscribe_errors"] += 1
+                self.stop.wait(1.0)
+                continue
+            self.ready.set()
+            try:
+                while not self.stop.is_set():
+                    msg = sub.recv(timeout=0.5)
+                    self.stats["missed"] = sub.missed
+                    if msg is not None:
+                        self.publish_message(msg.topic, msg.body, msg.ts)
+            except Exception:
+                self.stats["subscribe_errors"] += 1
+                self.stop.wait(0.5)
+            finally:
+                sub.close()
+
+    def _run_processes(self) -> None:
+        last_alive = None
+        last_sent = 0.0
+        while not self.stop.is_set():
+            try:
+                procs = self.processes_fn()
+            except Exception:
+                procs = None
+            if procs is not None:
+                alive = frozenset((p.get("name"), bool(p.get("alive"))) for p in procs)
+                now = time.monotonic()
+                if alive != last_alive or now - last_sent >= PROCESSES_EVERY_S:
+                    self.broadcast("processes", procs, cache_key="processes")
+                    last_alive, last_sent = alive, now
+            self.stop.wait(PROCESSES_POLL_S)
+
+    # ---- fan-out --------------------------------------------------------------------------
+    def publish_message(self, topic: str, body, ts: float) -> None:
+        translated = translate(topic, body, ts)
+        if translated is None:
+            return
+        event, data = translated
+        key = None
+        if event in ("survey", "recorder"):
+            key = event
+        elif event == "soh":
+            key = f"soh:{data['process']}"
+        self.broadcast(event, data, cache_key=key)
+
+    def broadcast(self, event: str, data, cache_key: str | None = None) -> None:
+        with self.lock:
+            event_id = self.next_id
+            self.next_id += 1
+            text = frame(event, data, event_id)
+            self.ring.append((event_id, text))
+            if cache_key is not None:
+                self.cache[cache_key] = frame(event, data)  # replayed without id on connect
+            clients = list(self.clients)
+            self.stats["events"] += 1
+        for c in clients:
+            c.put(text)
+
+    # ---- clients --------------------------------------------------------------------------
+    def connect(self, last_event_id: int | None = None) -> Stream | None:
+        """A new client's stream primed with what it missed and the snapshot; None when full."""
+        self.start()
+        stream = Stream()
+        with self.lock:
+            if len(self.clients) >= self.max_clients:
+                return None
+            if last_event_id is not None and self.ring and self.ring[0][0] <= last_event_id + 1:
+                for event_id, text in self.ring:
+                    if event_id > last_event_id:
+                        stream.queue.append(text)
+            order = sorted(self.cache, key=lambda k: (k != "survey", k != "recorder", k != "processes", k))
+            stream.queue.extend(self.cache[k] for k in order)
+            self.clients.add(stream)
+            self.stats["clients_total"] += 1
+        return stream
+
+    def disconnect(self, stream: Stream) -> None:
+        with self.lock:
+            self.clients.discard(stream)
+            self.stats["dropped"] += stream.dropped
+
+    def serve(self, stream: Stream) -> Iterator[str]:
+        """The SSE body for one client; ends when the client goes (the server closes us)."""
+        try:
+            yield f"retry: {RETRY_MS}\n: connected\n\n"
+            while not self.stop.is_set() and not stream.closed:
+                texts = stream.take(self.keepalive_s)
+                if stream.dropped != stream.reported:
+                    texts.insert(0, frame("dropped", {"dropped": stream.dropped,
+                                                      "new": stream.dropped - stream.reported}))
+                    stream.reported = stream.dropped
+                yield "".join(texts) if texts else ": keep-alive\n\n"
+        finally:
+            self.disconnect(stream)
+
+    def status(self) -> dict:
+        with self.lock:
+            return {"clients": len(self.clients), "max_clients": self.max_clients, **self.stats,
+                    "dropped_live": sum(c.dropped for c in self.clients)}
