@@ -1,0 +1,807 @@
+// The control page: state from the gateway's JSON API, live updates from its SSE stream.
+
+import { ApiError, api, get, post, busy, toast, describeError, fmt, duration, bytes, clock, h, flagBadges } from "./api.js";
+import { PseudoSection } from "./pseudo.js";
+import { drawContacts, drawWaveform as paintWaveform, drawTimeseries, SERIES } from "./charts.js";
+
+const $ = (id) => document.getElementById(id);
+const CORE = ["hub", "recorder", "controller", "sequencer"];
+const ACTIVE = ["running", "paused", "waiting"];
+const LEVELS = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
+const LIVE_ROWS = 60;
+
+const state = {
+  sse: "connecting",
+  processes: [],
+  survey: null,
+  controller: null,
+  recorder: null,
+  errors: {},
+  soh: {},
+  geometry: null,
+  settings: null,
+  spec: null,
+  live: [],
+  byId: new Map(),
+  ps: { surveyId: null, pass: null, follow: true },
+  series: [],
+  wave: { pinned: false, id: null },
+  rs: null,
+  surveys: [],
+};
+
+const ps = new PseudoSection($("ps"), $("ps-tip"), { onPick: (rec) => pickQuadrupole(rec) });
+
+// ---- test / benchmark hook ------------------------------------------------------------------
+window.ohmpi = {
+  state,
+  pseudosection: {
+    count: () => ps.count(),
+    // render(points?): draw now (replacing the data with `points` if given); returns the ms taken
+    render: (points) => {
+      const t0 = performance.now();
+      if (points) ps.setData(points);
+      ps.render();
+      return performance.now() - t0;
+    },
+  },
+};
+
+// ---- header: instrument state, progress, processes -------------------------------------------
+function proc(name) { return state.processes.find((p) => p.name === name); }
+function isDead(name) {
+  const p = proc(name);
+  return (p && !p.alive) || (!p && state.errors && name in state.errors);
+}
+
+function instrumentState() {
+  const dead = CORE.filter(isDead);
+  const s = state.survey;
+  const activity = (state.soh.controller && state.soh.controller.activity) || (state.controller && state.controller.activity);
+  if (dead.length) return { key: "fault", label: "fault", detail: `${dead.join(", ")} down` };
+  if (s && s.state === "failed") return { key: "fault", label: "fault", detail: s.message || "survey failed" };
+  if (s && s.state === "running") return { key: "running", label: "survey running", detail: s.name || "" };
+  if (s && s.state === "waiting") {
+    const wait = s.next_pass_at ? s.next_pass_at - Date.now() / 1000 : null;
+    return { key: "running", label: "survey waiting", detail: wait !== null ? `next pass in ${duration(wait)}` : "" };
+  }
+  if (s && s.state === "paused") return { key: "paused", label: "paused", detail: s.name || "" };
+  if (activity) return { key: "measuring", label: "measuring", detail: String(activity) };
+  if (state.sse === "connecting" && !state.processes.length) return { key: "unknown", label: "connecting…", detail: "" };
+  return { key: "idle", label: "idle", detail: s && s.state && s.state !== "idle" ? `last survey ${s.state}` : "" };
+}
+
+function renderHeader() {
+  const st = instrumentState();
+  const box = $("state");
+  box.className = `state st-${st.key}`;
+  $("state-label").textContent = st.label;
+  $("state-detail").textContent = st.detail;
+  const measuring = st.key === "running" || st.key === "measuring" || (state.soh.controller && state.soh.controller.injecting);
+  $("abort").classList.toggle("hot", !!measuring);
+  document.body.dataset.state = st.key;
+
+  const s = state.survey;
+  const fill = $("progress-fill");
+  const text = $("progress-text");
+  if (s && s.survey_id && s.total) {
+    const frac = s.total_all ? s.done_all / s.total_all : s.done / s.total;
+    fill.style.width = `${Math.min(100, 100 * frac).toFixed(1)}%`;
+    fill.className = `progress-fill pf-${s.state}`;
+    const parts = [`${s.done}/${s.total}`];
+    if ((s.repeat || 1) > 1) parts.push(`pass ${(s.pass_index || 0) + 1}/${s.repeat}`);
+    if (ACTIVE.includes(s.state) && Number.isFinite(s.eta_s)) {
+      const end = new Date(Date.now() + s.eta_s * 1000);
+      parts.push(`ETA ${duration(s.eta_s)} (${end.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })})`);
+    } else if (!ACTIVE.includes(s.state)) parts.push(s.state);
+    if (s.failed) parts.push(`${s.failed} refused`);
+    text.textContent = parts.join(" · ");
+    $("progress").setAttribute("aria-valuenow", String(Math.round(100 * frac)));
+  } else {
+    fill.style.width = "0";
+    text.textContent = "no survey";
+  }
+
+  const chips = $("chips");
+  chips.replaceChildren();
+  const names = state.processes.length ? state.processes.map((p) => p.name) : [...CORE, "web"];
+  for (const name of names) {
+    const p = proc(name);
+    const alive = p ? !!p.alive : state.processes.length ? false : null;
+    const cls = alive === null ? "chip-unknown" : alive ? "chip-alive" : "chip-dead";
+    const title = p ? (p.alive ? `${name}: alive, last heartbeat ${fmt(p.age_s, 2)} s ago` : `${name}: DEAD (no heartbeat for ${fmt(p.age_s, 3)} s)`) : name;
+    chips.append(h("li", { class: `chip ${cls}`, title }, h("span", { class: "dot", "aria-hidden": "true" }), `${name}${alive === false ? " dead" : ""}`));
+  }
+
+  const alerts = $("alerts");
+  const errs = Object.entries(state.errors || {});
+  if (state.sse === "reconnecting") errs.unshift(["events", "live stream lost, reconnecting…"]);
+  alerts.hidden = !errs.length;
+  alerts.replaceChildren(...errs.map(([k, v]) => h("div", {}, h("b", { text: `${k}: ` }), String(v))));
+
+  const conn = $("conn");
+  conn.className = `badge conn-${state.sse}`;
+  conn.textContent = state.sse === "live" ? "● live" : state.sse === "reconnecting" ? "reconnecting…" : "connecting…";
+  renderSurveyControls();
+}
+
+function renderSurveyControls() {
+  const s = state.survey;
+  const st = s ? s.state : null;
+  const seqDead = isDead("sequencer");
+  $("sv-start").disabled = seqDead || ACTIVE.includes(st);
+  $("sv-pause").disabled = seqDead || !(st === "running" || st === "waiting");
+  $("sv-resume").disabled = seqDead || st !== "paused";
+  $("sv-stop").disabled = seqDead || !ACTIVE.includes(st);
+  const loaded = s && s.loaded;
+  $("loaded").textContent = loaded ? `loaded: ${loaded.name} · ${loaded.count} quadrupoles` : seqDead ? "sequencer down" : "no sequence loaded";
+  $("loaded").className = loaded ? "" : "muted";
+  const msg = $("survey-msg");
+  const text = seqDead ? "The sequencer is down: surveys cannot be started or changed until it is back."
+    : s && s.message ? s.message : "";
+  msg.hidden = !text;
+  msg.textContent = text;
+  msg.className = seqDead ? "msg msg-bad" : "msg";
+}
+
+// ---- health panel -----------------------------------------------------------------------------
+function tile(id, value, level) {
+  const el = $(id);
+  el.querySelector("b").textContent = value;
+  el.className = `tile ${level ? `tile-${level}` : ""}`;
+}
+
+function renderHealth() {
+  const c = { ...(state.controller || {}), ...(state.soh.controller || {}) };
+  const v = c.supply_V;
+  tile("t-supply", Number.isFinite(v) ? `${v.toFixed(2)} V` : isDead("controller") ? "no data" : "–",
+    !Number.isFinite(v) ? (isDead("controller") ? "bad" : "") : v < 10.5 ? "bad" : v < 11.5 ? "warn" : "ok");
+  const t = c.cpu_temp_C;
+  tile("t-temp", Number.isFinite(t) ? `${t.toFixed(1)} °C` : "–", !Number.isFinite(t) ? "" : t > 80 ? "bad" : t > 70 ? "warn" : "ok");
+  const r = { ...(state.recorder || {}), ...(state.soh.recorder || {}) };
+  const d = r.free_disk_bytes;
+  tile("t-disk", Number.isFinite(d) ? bytes(d) : isDead("recorder") ? "no data" : "–",
+    !Number.isFinite(d) ? (isDead("recorder") ? "bad" : "") : d < 2e8 ? "bad" : d < 1e9 ? "warn" : "ok");
+
+  const body = $("procs").tBodies[0];
+  body.replaceChildren();
+  for (const p of state.processes) {
+    const live = { ...p, ...(p.alive ? state.soh[p.name] || {} : {}) };
+    const btn = h("button", { type: "button", class: "small", text: "restart", "aria-label": `restart ${p.name}` });
+    btn.addEventListener("click", () => restart(p.name, btn));
+    body.append(h("tr", { class: p.alive ? "" : "row-dead" },
+      h("th", { text: p.name, scope: "row" }),
+      h("td", {}, h("span", { class: `chip ${p.alive ? "chip-alive" : "chip-dead"}` }, h("span", { class: "dot" }), p.alive ? "alive" : "dead")),
+      h("td", { text: p.alive ? duration(live.uptime_s) : "–" }),
+      h("td", { text: p.alive && Number.isFinite(live.rss_mb) ? `${live.rss_mb.toFixed(0)} MB` : "–" }),
+      h("td", { text: p.alive && Number.isFinite(live.cpu_pct) ? `${live.cpu_pct.toFixed(0)} %` : "–" }),
+      h("td", {}, btn)));
+  }
+}
+
+async function restart(name, btn) {
+  const s = state.survey;
+  if (s && ACTIVE.includes(s.state) && name !== "web" &&
+      !window.confirm(`A survey is ${s.state}. Restart ${name} anyway? (The survey resumes where it stopped.)`)) return;
+  await busy(btn, `restart ${name}`, () => post(`/api/processes/${encodeURIComponent(name)}/restart`, {}, 60000), `${name} restarted`);
+  refreshStatus();
+}
+
+// ---- status polling ---------------------------------------------------------------------------
+async function refreshStatus() {
+  try {
+    const st = await get("/api/status", 10000);
+    state.processes = st.processes || [];
+    state.survey = st.survey;
+    state.controller = st.controller;
+    state.recorder = st.recorder;
+    state.errors = st.errors || {};
+    if (st.survey && st.survey.survey_id && state.ps.follow && st.survey.survey_id !== state.ps.surveyId) {
+      loadSection(st.survey.survey_id, st.survey.pass_index);
+    }
+  } catch (err) {
+    state.errors = { gateway: err.message };
+  }
+  renderHeader();
+  renderHealth();
+}
+
+// ---- pseudo-section data ----------------------------------------------------------------------
+async function fetchSurveyRows(id, pass) {
+  const rows = [];
+  let offset = 0;
+  for (let guard = 0; guard < 100; guard++) {
+    const q = new URLSearchParams({ offset: String(offset), limit: "1000" });
+    if (pass !== null && pass !== undefined) q.set("pass", String(pass));
+    const page = await get(`/api/surveys/${encodeURIComponent(id)}/data?${q}`, 30000);
+    rows.push(...(page.rows || []));
+    if (page.next_offset === null || page.next_offset === undefined || !(page.rows || []).length) break;
+    offset = page.next_offset;
+  }
+  return rows;
+}
+
+let sectionLoad = 0;
+async function loadSection(id, pass) {
+  const token = ++sectionLoad;
+  state.ps.surveyId = id;
+  state.ps.pass = pass ?? null;
+  ps.clear();
+  renderSectionTitle();
+  try {
+    let rows = await fetchSurveyRows(id, pass);
+    if (!rows.length && pass > 0) rows = await fetchSurveyRows(id, pass - 1);
+    if (token !== sectionLoad) return;
+    // keep events that arrived while loading: add stored rows first, then what is already shown
+    const shown = [...ps.points.values()].map((p) => p.rec);
+    ps.setData([...rows, ...shown]);
+    if (!state.live.length) for (const r of rows.slice(-20)) addLiveRow(r, false);
+    renderLive();
+  } catch (err) {
+    toast(describeError(err, "loading the survey data"));
+  }
+  renderSectionTitle();
+}
+
+function renderSectionTitle() {
+  const id = state.ps.surveyId;
+  const sv = state.surveys.find((s) => s.survey_id === id);
+  const name = sv ? sv.name : state.survey && state.survey.survey_id === id ? state.survey.name : "";
+  $("ps-title").textContent = id ? `${name ? `${name} · ` : ""}${id}${state.ps.pass !== null ? ` · pass ${state.ps.pass + 1}` : ""}` : "";
+  $("ps-live").hidden = state.ps.follow;
+  const n = ps.count();
+  $("ps-count").textContent = `${n} point${n === 1 ? "" : "s"}`;
+}
+
+// ---- live table -------------------------------------------------------------------------------
+function addLiveRow(rec, front = true) {
+  if (front) state.live.unshift(rec); else state.live.push(rec);
+  if (state.live.length > LIVE_ROWS) state.live.length = LIVE_ROWS;
+  if (rec.measurement_id) {
+    state.byId.set(rec.measurement_id, rec);
+    if (state.byId.size > 500) state.byId.delete(state.byId.keys().next().value);
+  }
+}
+
+let liveQueued = false;
+function renderLive() {
+  if (liveQueued) return;
+  liveQueued = true;
+  requestAnimationFrame(() => {
+    liveQueued = false;
+    const body = $("live").tBodies[0];
+    const rows = state.live.map((r) => {
+      const tr = h("tr", { class: r.flags && r.flags.length ? "row-flagged" : "", tabindex: "0", title: "show its waveform and R over time" },
+        h("td", { text: r.a }), h("td", { text: r.b }), h("td", { text: r.m }), h("td", { text: r.n }),
+        h("td", { class: "num strong", text: fmt(r.rhoa_ohmm, 4) }),
+        h("td", { class: "num", text: fmt(r.r_ohm, 4) }),
+        h("td", { class: `num ${r.r_std_pct > ((state.settings && state.settings.max_std_pct) || 2) ? "bad-text" : ""}`, text: fmt(r.r_std_pct, 2) }),
+        h("td", {}, flagBadges(r.flags)),
+        h("td", { class: "num", text: fmt(r.iab_mA, 3) }),
+        h("td", { class: "num", text: fmt(r.vmn_mV, 4) }),
+        h("td", { class: "muted", text: clock(r.time) }));
+      const pick = () => pickQuadrupole(r);
+      tr.addEventListener("click", pick);
+      tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); } });
+      return tr;
+    });
+    body.replaceChildren(...rows);
+    const flagged = state.live.filter((r) => r.flags && r.flags.length).length;
+    $("live-count").textContent = state.live.length ? `${state.live.length} shown · ${flagged} flagged` : "";
+    if (!state.live.length) body.append(h("tr", {}, h("td", { colspan: "11", class: "muted", text: "No measurements yet." })));
+  });
+}
+
+// ---- quadrupole picking: waveform + time series ------------------------------------------------
+async function pickQuadrupole(rec) {
+  if (rec.measurement_id) {
+    state.wave = { pinned: true, id: rec.measurement_id };
+    $("wave-title").textContent = `A${rec.a} B${rec.b} M${rec.m} N${rec.n} · picked`;
+    get(`/api/measurements/${encodeURIComponent(rec.measurement_id)}/waveform`)
+      .then((wf) => { if (state.wave.id === rec.measurement_id) drawWaveform($("wave"), wf); })
+      .catch((err) => toast(describeError(err, "loading the waveform")));
+    showWaveFollow();
+  }
+  const key = `${rec.a},${rec.b},${rec.m},${rec.n}`;
+  if (state.series.some((s) => s.key === key)) return;
+  const s = { key, a: rec.a, b: rec.b, m: rec.m, n: rec.n, rows: [] };
+  state.series.push(s);
+  if (state.series.length > 4) state.series.shift();
+  renderSeriesChips();
+  try {
+    const q = new URLSearchParams({ a: rec.a, b: rec.b, m: rec.m, n: rec.n, limit: "1000" });
+    s.rows = await get(`/api/timeseries?${q}`);
+  } catch (err) {
+    toast(describeError(err, "loading R over time"));
+  }
+  drawTimeseries($("ts"), state.series);
+}
+
+function renderSeriesChips() {
+  const box = $("ts-chips");
+  box.replaceChildren(...state.series.map((s, i) => {
+    const b = h("button", { type: "button", class: "serie small", title: "remove", style: `--c:${SERIES[i % SERIES.length]}` },
+      `${s.a} ${s.b} ${s.m} ${s.n} ✕`);
+    b.addEventListener("click", () => { state.series = state.series.filter((x) => x !== s); renderSeriesChips(); drawTimeseries($("ts"), state.series); });
+    return b;
+  }));
+  $("ts-hint").hidden = state.series.length > 0;
+}
+
+function showWaveFollow() {
+  let b = document.getElementById("wave-live");
+  if (!state.wave.pinned) { if (b) b.remove(); return; }
+  if (!b) {
+    b = h("button", { id: "wave-live", type: "button", class: "ghost small", text: "follow live" });
+    b.addEventListener("click", () => { state.wave.pinned = false; $("wave-title").textContent = ""; showWaveFollow(); });
+    $("card-wave").querySelector(".card-head").append(b);
+  }
+}
+
+// ---- live events (SSE) ------------------------------------------------------------------------
+let source = null;
+let everOpen = false;
+function connect() {
+  if (source) source.close();
+  source = new EventSource("/api/events");
+  source.onopen = () => {
+    const again = everOpen;
+    everOpen = true;
+    state.sse = "live";
+    renderHeader();
+    if (again) { refreshStatus(); if (state.ps.surveyId && state.ps.follow) loadSection(state.ps.surveyId, state.ps.pass); }
+  };
+  source.onerror = () => {
+    state.sse = "reconnecting";
+    renderHeader();
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+  };
+  const on = (name, fn) => source.addEventListener(name, (e) => {
+    let data;
+    try { data = JSON.parse(e.data); } catch { return; }
+    try { fn(data); } catch (err) { console.error(name, err); }
+  });
+  on("measurement", onMeasurement);
+  on("waveform", (wf) => {
+    if (state.wave.pinned) return;
+    const rec = wf.measurement_id && state.byId.get(wf.measurement_id);
+    $("wave-title").textContent = rec ? `A${rec.a} B${rec.b} M${rec.m} N${rec.n} · latest` : "latest";
+    drawWaveform($("wave"), wf);
+  });
+  on("rs_check", showContacts);
+  on("survey", (s) => {
+    const before = state.survey;
+    state.survey = { ...(before || {}), ...s };
+    if (s.survey_id && state.ps.follow && s.survey_id !== state.ps.surveyId) loadSection(s.survey_id, s.pass_index);
+    if (!before || before.state !== s.state || before.survey_id !== s.survey_id) loadSurveys();
+    renderHeader();
+  });
+  on("recorder", (r) => { state.recorder = { ...(state.recorder || {}), ...r }; renderHealth(); });
+  on("soh", (s) => {
+    if (!s.process) return;
+    state.soh[s.process] = s;
+    if (s.process === "controller") renderHeader();
+    scheduleHealth();
+  });
+  on("log", (l) => addLog(l, true));
+  on("processes", (list) => {
+    if (!Array.isArray(list)) return;
+    state.processes = list;
+    for (const p of list) if (p.alive && state.errors[p.name]) delete state.errors[p.name];
+    renderHeader();
+    scheduleHealth();
+  });
+}
+
+let healthQueued = null;
+function scheduleHealth() {
+  if (healthQueued) return;
+  healthQueued = setTimeout(() => { healthQueued = null; renderHealth(); }, 300);
+}
+
+function onMeasurement(rec) {
+  addLiveRow(rec);
+  renderLive();
+  if (rec.survey_id) {
+    if (state.ps.follow && rec.survey_id !== state.ps.surveyId) {
+      loadSection(rec.survey_id, rec.pass_index);
+    } else if (rec.survey_id === state.ps.surveyId) {
+      ps.add(rec);
+      if (rec.pass_index !== undefined && rec.pass_index !== state.ps.pass) state.ps.pass = rec.pass_index;
+      renderSectionTitle();
+    }
+  }
+  const key = `${rec.a},${rec.b},${rec.m},${rec.n}`;
+  const s = state.series.find((x) => x.key === key);
+  if (s) { s.rows.push(rec); drawTimeseries($("ts"), state.series); }
+}
+
+// ---- survey controls --------------------------------------------------------------------------
+function surveyOptions() {
+  const f = $("survey-form").elements;
+  const body = {};
+  if (f.name.value.trim()) body.name = f.name.value.trim();
+  const repeat = parseInt(f.repeat.value, 10);
+  if (repeat > 1) body.repeat = repeat;
+  const every = parseFloat(f.every.value);
+  if (every > 0) body.every_s = every * parseFloat(f.every_unit.value);
+  if (f.stacks.value) body.stacks = parseInt(f.stacks.value, 10);
+  if (f.injection_ms.value) body.injection_ms = parseFloat(f.injection_ms.value);
+  if (f.reciprocals.checked) body.reciprocals = true;
+  return body;
+}
+
+function markField(form, name, message) {
+  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  for (const el of form.querySelectorAll(".invalid")) el.classList.remove("invalid");
+  if (!name) return false;
+  const input = form.elements[name] || form.querySelector(`[name="${CSS.escape(name)}"]`);
+  if (!input) return false;
+  input.classList.add("invalid");
+  const label = input.closest("label") || input.parentElement;
+  label.append(h("span", { class: "field-error", role: "alert", text: message }));
+  input.focus();
+  return true;
+}
+
+async function surveyAction(action, btn) {
+  const form = $("survey-form");
+  markField(form, null);
+  const body = action === "start" ? surveyOptions() : {};
+  const res = await busy(btn, `${action} survey`, () => post(`/api/survey/${action}`, body, 30000),
+    action === "start" ? (r) => `survey ${r.survey_id} started: ${r.total} quadrupoles${r.repeat > 1 ? ` × ${r.repeat}` : ""}` : `survey ${action}${action === "stop" ? "ped" : action === "pause" ? "d" : "d"}`);
+  if (res instanceof ApiError && res.arg) {
+    const name = res.arg === "every_s" ? "every" : res.arg;
+    markField(form, name, res.reason || res.message);
+  }
+  if (action === "start" && res && res.survey_id) {
+    state.ps.follow = true;
+    loadSection(res.survey_id, 0);
+  }
+  refreshStatus();
+  loadSurveys();
+}
+
+// ---- sequences --------------------------------------------------------------------------------
+function showSequenceResult(res, err) {
+  const out = $("seq-result");
+  const list = $("seq-errors");
+  list.replaceChildren();
+  list.hidden = true;
+  if (err) {
+    out.hidden = false;
+    out.className = "msg msg-bad";
+    out.textContent = err.message;
+    if (err.errors && err.errors.length) {
+      list.hidden = false;
+      for (const [line, reason] of err.errors.slice(0, 200)) {
+        const li = h("li", {}, h("b", { text: `line ${line}` }), ` ${reason}`);
+        li.addEventListener("click", () => selectLine(line));
+        list.append(li);
+      }
+      if (err.errors.length > 200) list.append(h("li", { text: `… and ${err.errors.length - 200} more` }));
+    }
+    return;
+  }
+  out.hidden = false;
+  out.className = "msg msg-ok";
+  out.textContent = res.loaded ? `Loaded “${res.name}”: ${res.count} quadrupoles.` : `“${res.name}” is valid: ${res.count} quadrupoles on ${res.n_electrodes ?? "?"} electrodes.`;
+}
+
+function selectLine(line) {
+  const ta = $("seq-text");
+  if (!ta.value) return;
+  const lines = ta.value.split("\n");
+  let start = 0;
+  for (let i = 0; i < line - 1 && i < lines.length; i++) start += lines[i].length + 1;
+  const end = start + (lines[line - 1] || "").length;
+  ta.focus();
+  ta.setSelectionRange(start, end);
+  const lh = parseFloat(getComputedStyle(ta).lineHeight) || 18;
+  ta.scrollTop = Math.max(0, (line - 3) * lh);
+}
+
+async function sequenceCall(btn, what, path, body, load) {
+  const res = await busy(btn, what, () => post(path, body, 30000));
+  if (res instanceof ApiError) { showSequenceResult(null, res); return; }
+  if (res instanceof Error || !res) return;
+  showSequenceResult({ ...res, loaded: load }, null);
+  if (load) {
+    state.survey = { ...(state.survey || { state: "idle" }), loaded: { name: res.name, count: res.count } };
+    renderSurveyControls();
+    toast(`sequence “${res.name}” loaded: ${res.count} quadrupoles`, "ok", 3500);
+  }
+}
+
+async function readFile() {
+  const file = $("seq-file").files[0];
+  if (!file) throw new Error("choose a file first");
+  if (file.size > 2e6) throw new Error(`${file.name} is too large (${bytes(file.size)})`);
+  return { text: await file.text(), name: file.name.replace(/\.[^.]*$/, "") };
+}
+
+// ---- settings form, built from the spec -------------------------------------------------------
+async function loadSettings() {
+  const form = $("settings-form");
+  try {
+    const res = await get("/api/settings");
+    state.settings = res.settings;
+    state.spec = res.spec;
+    buildSettings(form, res.spec, res.settings);
+  } catch (err) {
+    form.replaceChildren(h("p", { class: "msg msg-bad", text: describeError(err, "loading settings") }));
+  }
+}
+
+function buildSettings(form, spec, values) {
+  form.replaceChildren();
+  for (const [name, sp] of Object.entries(spec)) {
+    const v = values[name];
+    let input;
+    if (sp.kind === "choice") {
+      input = h("select", { name });
+      for (const a of sp.allowed || []) input.append(h("option", { value: String(a), text: String(a), selected: String(a) === String(v) }));
+    } else if (sp.kind === "bool") {
+      input = h("input", { type: "checkbox", name, checked: !!v });
+    } else {
+      const step = sp.kind === "int" ? "1" : "any";
+      input = h("input", { type: "number", name, step, min: sp.min ?? undefined, max: sp.max ?? undefined,
+        inputmode: sp.kind === "int" ? "numeric" : "decimal", value: v === null || v === undefined ? "" : String(v),
+        placeholder: sp.kind.endsWith("?") ? "auto" : undefined });
+    }
+    input.dataset.kind = sp.kind;
+    const range = sp.min !== null && sp.min !== undefined ? `${sp.min} – ${sp.max}` : sp.allowed ? sp.allowed.join(" / ") : "";
+    const label = h("label", { class: sp.kind === "bool" ? "check" : "" },
+      h("span", { class: "lab" }, name.replace(/_/g, " "), range ? h("small", { text: ` ${range}` }) : null),
+      input,
+      sp.help ? h("span", { class: "help", text: sp.help }) : null);
+    form.append(label);
+  }
+}
+
+function settingsChanges() {
+  const form = $("settings-form");
+  const out = {};
+  for (const el of form.elements) {
+    if (!el.name) continue;
+    const kind = el.dataset.kind;
+    let v;
+    if (kind === "bool") v = el.checked;
+    else if (kind === "choice") {
+      const allowed = state.spec[el.name].allowed || [];
+      v = allowed.find((a) => String(a) === el.value) ?? el.value;
+    } else if (el.value === "") v = kind.endsWith("?") ? null : NaN;
+    else v = kind === "int" ? Number(el.value) : Number(el.value);
+    if (Number.isNaN(v)) { out[el.name] = el.value; continue; }
+    if (v !== state.settings[el.name]) out[el.name] = v;
+  }
+  return out;
+}
+
+// ---- single measurement -----------------------------------------------------------------------
+function showMeasurement(res) {
+  const r = res.record;
+  const dl = $("measure-result");
+  dl.hidden = false;
+  const items = [["ρa", `${fmt(r.rhoa_ohmm, 4)} Ω·m`], ["R", `${fmt(r.r_ohm, 4)} Ω ± ${fmt(r.r_std_pct, 2)} %`],
+    ["k", `${fmt(r.k_m, 4)} m`], ["I", `${fmt(r.iab_mA, 4)} mA`], ["Vmn", `${fmt(r.vmn_mV, 4)} mV`],
+    ["SP", `${fmt(r.sp_mV, 3)} mV`], ["Vab", `${fmt(r.vab_V, 3)} V`], ["Rab", `${fmt(r.rab_kohm, 3)} kΩ`]];
+  dl.replaceChildren(...items.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]),
+    h("dt", { text: "flags" }), h("dd", {}, flagBadges(r.flags)));
+  addLiveRow({ ...r, measurement_id: res.measurement_id });
+  renderLive();
+}
+
+// ---- contact resistance -----------------------------------------------------------------------
+function showContacts(check) {
+  if (!check) return;
+  const c = check.result && check.result.electrodes ? { ...check, ...check.result } : check;
+  state.rs = c;
+  drawContacts($("rs"), c);
+  const bad = c.bad || [], open = c.open || [];
+  const sum = $("rs-sum");
+  const when = c.time ? ` · ${clock(c.time)}` : "";
+  if (!bad.length && !open.length) {
+    sum.className = "msg msg-ok";
+    sum.textContent = `All ${c.electrodes.length} electrodes below ${fmt(c.threshold_kohm, 3)} kΩ${when}.`;
+  } else {
+    sum.className = "msg msg-bad";
+    const byE = new Map(c.electrodes.map((e) => [e.electrode, e]));
+    const parts = [];
+    if (bad.length) parts.push(`High: ${bad.map((e) => `${e} (${fmt(byE.get(e) && byE.get(e).contact_kohm, 3)} kΩ)`).join(", ")}`);
+    if (open.length) parts.push(`Open: ${open.join(", ")}`);
+    sum.textContent = `${parts.join(" · ")} — threshold ${fmt(c.threshold_kohm, 3)} kΩ${when}. Check those stakes (water, depth, cable).`;
+  }
+  ps.setBadElectrodes([...bad, ...open]);
+}
+
+// ---- surveys & downloads ----------------------------------------------------------------------
+let surveysTimer = null;
+function loadSurveys() {
+  clearTimeout(surveysTimer);
+  surveysTimer = setTimeout(async () => {
+    try {
+      state.surveys = await get("/api/surveys");
+      renderSurveys();
+      renderSectionTitle();
+    } catch (err) {
+      $("surveys").replaceChildren(h("li", { class: "msg msg-bad", text: describeError(err, "listing surveys") }));
+    }
+  }, 250);
+}
+
+function renderSurveys() {
+  const ul = $("surveys");
+  if (!state.surveys.length) { ul.replaceChildren(h("li", { class: "muted", text: "No survey stored yet." })); return; }
+  ul.replaceChildren(...state.surveys.slice(0, 50).map((s) => {
+    const id = encodeURIComponent(s.survey_id);
+    const link = (fmtName, label) => h("a", { class: "btn small", href: `/api/surveys/${id}/export?format=${fmtName}`, download: "", "data-format": fmtName, text: label });
+    const show = h("button", { type: "button", class: "small ghost", text: "view", title: "show in the pseudo-section" });
+    show.addEventListener("click", () => {
+      state.ps.follow = false;
+      loadSection(s.survey_id, s.passes > 1 ? s.passes - 1 : null);
+      $("card-pseudo").scrollIntoView({ behavior: "smooth", block: "start" });
+    });
+    const flagged = s.flagged ? h("span", { class: "flag flag-high_std", text: `${s.flagged} flagged` }) : null;
+    return h("li", { "data-survey": s.survey_id },
+      h("div", { class: "sv-line" }, h("b", { text: s.name || s.survey_id }), h("span", { class: `sv-state sv-${s.state}`, text: s.state })),
+      h("div", { class: "muted small-text" }, `${s.survey_id} · ${s.created ? new Date(s.created).toLocaleString() : ""} · ${s.measurements}/${(s.total || 0) * (s.repeat || 1)} measured${s.passes > 1 ? ` · ${s.passes} passes` : ""} `, flagged),
+      h("div", { class: "sv-links" }, link("ohm", ".ohm (pyGIMLi)"), link("protocol", "protocol.dat"), link("csv", "CSV"), show));
+  }));
+}
+
+// ---- logs -------------------------------------------------------------------------------------
+const logRows = [];
+function levelOk(level) { return (LEVELS[level] ?? 20) >= LEVELS[$("log-level").value]; }
+function addLog(l, live) {
+  if (live) logRows.unshift(l); else logRows.push(l);
+  if (logRows.length > 400) logRows.length = 400;
+  if (!levelOk(l.level)) return;
+  const li = h("li", { class: `log log-${l.level}` }, h("span", { class: "muted", text: clock(l.ts || l.time) }),
+    h("span", { class: `lvl lvl-${l.level}`, text: l.level }), h("b", { text: l.process || "" }), h("span", { class: "lmsg", text: l.message }));
+  const ol = $("logs");
+  if (live) ol.prepend(li); else ol.append(li);
+  while (ol.children.length > 200) ol.lastChild.remove();
+}
+
+async function loadLogs() {
+  const level = $("log-level").value;
+  try {
+    const rows = await get(`/api/logs?limit=200&level=${level}`);
+    const list = Array.isArray(rows) ? rows : rows.logs || rows.rows || [];
+    $("logs").replaceChildren();
+    logRows.length = 0;
+    const newestFirst = list.length > 1 && String(list[0].ts || list[0].time) < String(list[list.length - 1].ts || list[list.length - 1].time)
+      ? list.slice().reverse() : list;
+    for (const l of newestFirst) addLog(l, false);
+    if (!list.length) $("logs").append(h("li", { class: "muted", text: "No log lines at this level." }));
+  } catch (err) {
+    $("logs").replaceChildren(h("li", { class: "msg msg-bad", text: describeError(err, "loading the log") }));
+  }
+}
+
+// ---- wiring -----------------------------------------------------------------------------------
+function wire() {
+  const theme = localStorage.getItem("ohmpi-theme");
+  if (theme) document.documentElement.dataset.theme = theme;
+  $("theme").addEventListener("click", () => {
+    const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+    document.documentElement.dataset.theme = next;
+    localStorage.setItem("ohmpi-theme", next);
+    ps.schedule();
+    redrawCharts();
+  });
+  $("abort").addEventListener("click", (e) => busy(e.currentTarget, "abort", () => post("/api/abort", {}, 10000),
+    (r) => (r && r.aborted ? `aborted: ${r.aborted} — injection off, relays released` : "abort sent: injection off, relays released")));
+  for (const a of ["start", "pause", "resume", "stop"]) $(`sv-${a}`).addEventListener("click", (e) => surveyAction(a, e.currentTarget));
+  $("ps-live").addEventListener("click", () => {
+    state.ps.follow = true;
+    const s = state.survey;
+    if (s && s.survey_id) loadSection(s.survey_id, s.pass_index); else renderSectionTitle();
+  });
+
+  // sequence tabs
+  for (const tab of document.querySelectorAll("[data-tab]")) {
+    tab.addEventListener("click", () => {
+      for (const t of document.querySelectorAll("[data-tab]")) t.setAttribute("aria-selected", String(t === tab));
+      for (const p of document.querySelectorAll("[data-pane]")) p.hidden = p.dataset.pane !== tab.dataset.tab;
+    });
+  }
+  $("gen-go").addEventListener("click", (e) => {
+    const body = { array: $("gen-array").value };
+    const n = parseInt($("gen-n").value, 10);
+    if (n) body.electrodes = n;
+    sequenceCall(e.currentTarget, "generate", "/api/sequence/generate", body, true);
+  });
+  $("file-go").addEventListener("click", async (e) => {
+    const btn = e.currentTarget;
+    let f;
+    try { f = await readFile(); } catch (err) { toast(err.message); return; }
+    $("seq-text").value = f.text;
+    sequenceCall(btn, `load ${f.name}`, "/api/sequence", f, true);
+  });
+  $("paste-check").addEventListener("click", (e) => sequenceCall(e.currentTarget, "check", "/api/sequence/validate", { text: $("seq-text").value, name: "pasted" }, false));
+  $("paste-go").addEventListener("click", (e) => sequenceCall(e.currentTarget, "load", "/api/sequence", { text: $("seq-text").value, name: "pasted" }, true));
+
+  // settings
+  $("settings-save").addEventListener("click", async (e) => {
+    const form = $("settings-form");
+    markField(form, null);
+    if (!state.spec) { toast("settings not loaded (controller down?)"); return; }
+    const changes = settingsChanges();
+    if (!Object.keys(changes).length) { toast("no change to save", "ok", 2500); return; }
+    const res = await busy(e.currentTarget, "save settings", () => api("PUT", "/api/settings", { settings: changes }), "settings saved");
+    if (res instanceof ApiError) { markField(form, res.arg, res.reason || res.message); return; }
+    if (res && !(res instanceof Error)) {
+      state.settings = res.settings || { ...state.settings, ...changes };
+      buildSettings(form, state.spec, state.settings);
+    }
+  });
+  $("settings-reload").addEventListener("click", (e) => busy(e.currentTarget, "reload settings", loadSettings));
+
+  // single measurement
+  $("measure-go").addEventListener("click", async (e) => {
+    const form = $("measure-form");
+    markField(form, null);
+    const f = form.elements;
+    const body = {};
+    for (const k of ["a", "b", "m", "n"]) body[k] = parseInt(f[k].value, 10);
+    const bad = Object.entries(body).find(([, v]) => !Number.isInteger(v));
+    if (bad) { markField(form, bad[0], "an electrode number"); return; }
+    $("measure-result").hidden = true;
+    const res = await busy(e.currentTarget, `measure ${body.a} ${body.b} ${body.m} ${body.n}`, () => post("/api/measure", body, 180000));
+    if (res instanceof ApiError) {
+      if (res.arg && res.arg in body) markField(form, res.arg, res.reason || res.message);
+      return;
+    }
+    if (res && res.record) showMeasurement(res);
+  });
+
+  $("rs-go").addEventListener("click", async (e) => {
+    const res = await busy(e.currentTarget, "contact check", () => post("/api/rs-check", {}, 600000));
+    if (res && !(res instanceof Error)) showContacts(res);
+  });
+  $("dl-reload").addEventListener("click", () => loadSurveys());
+  $("log-level").addEventListener("change", loadLogs);
+
+  let resizeTimer = null;
+  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(redrawCharts, 150); });
+}
+
+let lastWave = null;
+function drawWaveform(canvas, wf) { lastWave = wf; paintWaveform(canvas, wf); }
+function redrawCharts() {
+  drawContacts($("rs"), state.rs);
+  drawTimeseries($("ts"), state.series);
+  drawWaveform($("wave"), lastWave);
+}
+
+async function init() {
+  wire();
+  redrawCharts();
+  renderLive();
+  renderHeader();
+  // every panel loads on its own: a dead service empties its panel, never the page
+  const geometry = get("/api/geometry").then((g) => {
+    state.geometry = g;
+    $("instrument").textContent = `${g.instrument || ""} · ${g.n_electrodes} electrodes`;
+    if (!$("gen-n").value) $("gen-n").value = g.n_electrodes;
+    $("gen-n").max = g.n_electrodes;
+    for (const k of ["a", "b", "m", "n"]) $("measure-form").elements[k].max = g.n_electrodes;
+    ps.setPositions(g.positions || []);
+  }).catch((err) => { $("instrument").textContent = "geometry unavailable"; console.warn(err); });
+  await Promise.allSettled([refreshStatus(), geometry]);
+  connect();
+  loadSettings();
+  loadSurveys();
+  loadLogs();
+  get("/api/rs-checks?limit=1").then((list) => {
+    const arr = Array.isArray(list) ? list : list.checks || list.rows || [];
+    if (arr.length) showContacts(arr[0]);
+  }).catch(() => {});
+  setInterval(refreshStatus, 10000);
+  setInterval(() => { if (state.survey && state.survey.state === "waiting") renderHeader(); }, 1000);
+  document.body.dataset.ready = "1";
+}
+
+init();
