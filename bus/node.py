@@ -73,6 +73,7 @@ class Node:
         self._poller.register(self._wake_r, zmq.POLLIN)
         self._finished: queue.SimpleQueue = queue.SimpleQueue()
         self._lanes: dict[str, _Lane] = {}
+        self._workers: dict[str, tuple[threading.Thread, queue.SimpleQueue]] = {}
         self._recent: OrderedDict[str, dict] = OrderedDict()
         self._reply_session = Session(name)
         self.dealer: zmq.Socket | None = None
@@ -238,8 +239,7 @@ class Node:
                            f"(for {time.monotonic() - busy.started:.1f} s)", running=busy.cmd)
                 return self._send_reply(route, error_reply(req_id, err))
             self._lanes[cmd.lane] = _Lane(cmd.name)
-            threading.Thread(target=self._run_background, args=(cmd, kwargs, route, req_id),
-                             name=f"cmd-{cmd.name}", daemon=True).start()
+            self._lane_queue(cmd.lane).put((cmd, kwargs, route, req_id))
             return
         self._send_reply(route, self._execute(cmd, kwargs, req_id))
 
@@ -252,6 +252,22 @@ class Node:
             self.log("error", f"command {cmd.name!r} failed: {type(exc).__name__}: {exc}",
                      traceback=traceback.format_exc(limit=8))
             return error_reply(req_id, InternalError(f"{cmd.name}: {type(exc).__name__}: {exc}"))
+
+    def _lane_queue(self, lane: str) -> queue.SimpleQueue:
+        """The job queue of the lane's worker thread, started on first use and kept (a thread
+        per command would cost its start-up on every measurement). A lane runs one command at
+        a time: the next is accepted only once the previous reply is out."""
+        worker = self._workers.get(lane)
+        if worker is None or not worker[0].is_alive():
+            jobs: queue.SimpleQueue = queue.SimpleQueue()
+            thread = threading.Thread(target=self._lane_worker, args=(jobs,), name=f"lane-{lane}", daemon=True)
+            thread.start()
+            worker = self._workers[lane] = (thread, jobs)
+        return worker[1]
+
+    def _lane_worker(self, jobs: queue.SimpleQueue) -> None:
+        while (job := jobs.get()) is not None:
+            self._run_background(*job)
 
     def _run_background(self, cmd, kwargs, route, req_id) -> None:
         reply = self._execute(cmd, kwargs, req_id)
@@ -324,6 +340,8 @@ class Node:
         if self._closed:
             return
         self._closed = True
+        for _, jobs in self._workers.values():
+            jobs.put(None)  # idle lane workers end; a running command finishes on its own (daemon)
         for hook in self.stop_hooks:
             try:
                 hook()

@@ -41,12 +41,13 @@ class Outbox:
 
     def __init__(self, path: str | Path, service: str, command: str, *,
                  client_factory: Callable, batch_bytes: int = 256 * 1024, keep_delivered: int = 20_000,
-                 call_timeout: float = 10.0, stats: Counter | None = None):
+                 call_timeout: float = 10.0, stats: Counter | None = None, coalesce_s: float = 0.02):
         self.service, self.command = service, command
         self.client_factory = client_factory
         self.batch_bytes = batch_bytes
         self.keep_delivered = keep_delivered
         self.call_timeout = call_timeout
+        self.coalesce_s = coalesce_s  # after a delivery, let items gather this long: fewer, larger batches
         self.stats = stats if stats is not None else Counter()
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -142,6 +143,10 @@ class Outbox:
                 if not sent:
                     self._wake.wait(1.0)
                     self._wake.clear()
+                elif self.coalesce_s > 0:
+                    # a steady producer (a survey) then costs one call and one commit on each side
+                    # per batch rather than per item; an item waits at most this much longer
+                    self._stop.wait(self.coalesce_s)
         finally:
             client.close()
 

@@ -1,8 +1,19 @@
 """A survey's progress: what to measure next, persisted so a restart resumes, never repeats.
 
-The sequencer process owns one `SurveyState`; every transition is written atomically to a
-JSON file (write, fsync, rename) before it is announced, so after a crash or a power cut
-the survey continues at `next_index`. Measurement ids are deterministic
+The sequencer process owns one `SurveyState`; every transition is written atomically
+(write, fsync, rename, fsync the directory) before it is announced, so after a crash or a
+power cut the survey continues at `next_index`. The state lives in two files:
+
+* the **plan** (`sequencer.json`): the loaded sequence and the current survey's immutable
+  part (id, sequence, settings, positions, repeat, ...), rewritten only when a sequence is
+  loaded or a survey starts;
+* the **progress** (`sequencer.progress.json`, a few hundred bytes): state, pass, next
+  index, failures, ... of that survey, rewritten at every transition — after every stored
+  quadrupole — so the cost per quadrupole does not grow with the sequence.
+
+A progress file names its survey; one that does not match the plan's survey (a crash
+between writing the plan of a new survey and its first progress) is ignored, and the
+progress embedded in the plan is used. Measurement ids are deterministic
 (`<survey>:<pass>:<index>`), and the controller answers an id it already measured with the
 stored result, so the quadrupole in flight when the sequencer died is never measured twice.
 """
@@ -19,6 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ACTIVE = ("running", "paused", "waiting")
+# the fields of a Survey that change while it runs (the rest is fixed when it starts)
+PROGRESS_FIELDS = ("state", "pass_index", "next_index", "done_all", "failed", "updated", "pass_started",
+                   "next_pass_at", "message")
 STATES = ("idle", *ACTIVE, "finished", "stopped", "failed")
 
 
@@ -91,32 +105,65 @@ class SurveyState:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.progress_path = self.path.with_name(self.path.stem + ".progress.json")
         self.loaded: dict | None = None  # {"name", "sequence", "array"}
         self.survey: Survey | None = None
         self._durations: deque[float] = deque(maxlen=50)
+        self._plan_of: tuple = (None, None)  # the (loaded, survey) objects the plan file holds
+        self._rev = 0  # grows with every save: the newer of plan and progress wins on reload
         if self.path.exists():
             data = json.loads(self.path.read_text())
             self.loaded = data.get("loaded")
+            self._rev = data.get("rev", 0)
             if data.get("survey"):
-                self.survey = Survey(**data["survey"])
+                survey = dict(data["survey"])
+                progress = self._read_progress()
+                if (progress is not None and progress.get("survey_id") == survey["survey_id"]
+                        and progress.get("rev", -1) >= self._rev):
+                    survey.update({k: progress[k] for k in PROGRESS_FIELDS if k in progress})
+                    self._rev = progress["rev"]
+                self.survey = Survey(**survey)
+            self._plan_of = (self.loaded, self.survey)
 
-    def save(self) -> None:
-        """Atomically replace the state file (a crash leaves the old or the new, never half)."""
-        if self.survey is not None:
-            self.survey.updated = utc_now()
-        data = {"version": 1, "loaded": self.loaded,
-                "survey": asdict(self.survey) if self.survey else None}
-        tmp = self.path.with_suffix(".tmp")
+    def _read_progress(self) -> dict | None:
+        try:
+            data = json.loads(self.progress_path.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _write(self, path: Path, data: dict) -> None:
+        """Atomically replace `path` (a crash leaves the old or the new, never half)."""
+        tmp = path.with_suffix(".tmp")
         with open(tmp, "w") as fh:
-            json.dump(data, fh)
+            json.dump(data, fh, separators=(",", ":"))
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+    def save(self) -> None:
+        """Persist the state durably: the plan when the loaded sequence or the survey changed,
+        and the survey's progress (small, whatever the sequence length) every time."""
+        s = self.survey
+        if s is not None:
+            s.updated = utc_now()
+        self._rev += 1
+        if self._plan_of[0] is not self.loaded or self._plan_of[1] is not s:
+            # the full survey (its progress included), so the plan alone is a complete state
+            self._write(self.path, {"version": 2, "rev": self._rev, "loaded": self.loaded,
+                                    "survey": asdict(s) if s else None})
+            self._plan_of = (self.loaded, s)
+        if s is not None:
+            progress = {"survey_id": s.survey_id, "rev": self._rev}
+            for key in PROGRESS_FIELDS:
+                value = getattr(s, key)
+                progress[key] = [list(f) for f in value] if key == "failed" else value
+            self._write(self.progress_path, progress)
 
     def record_duration(self, seconds: float) -> None:
         self._durations.append(seconds)

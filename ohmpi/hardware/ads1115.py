@@ -143,6 +143,10 @@ class ConversionTimeout(OSError):
     """The ADC never reported the end of a conversion."""
 
 
+# (mux, fsr, data_rate, comp_que) → (Config, word) of a single-shot start: Config is frozen
+_SINGLE_SHOT: dict = {}
+
+
 class ADS1115:
     """One ADS1115 on an SMBus-like object; conversions wait on the given clock."""
 
@@ -166,9 +170,20 @@ class ADS1115:
     # -- conversions ---------------------------------------------------------
     def start_single(self, mux="AIN0-AIN1", fsr: float = 2.048, data_rate: int = 128) -> Config:
         """Write the config with OS=1 in single-shot mode: one conversion starts now."""
-        config = Config(os=1, mux=parse_mux(mux), fsr=check_fsr(fsr), single_shot=True,
-                        data_rate=check_rate(data_rate), comp_que=self._comp_que)
-        self.write_register(REG_CONFIG, config.word())
+        key = (mux, fsr, data_rate, self._comp_que)
+        try:
+            config, word = _SINGLE_SHOT[key]
+        except KeyError:  # validated and encoded once per distinct request (an invalid one raises here)
+            config = Config(os=1, mux=parse_mux(mux), fsr=check_fsr(fsr), single_shot=True,
+                            data_rate=check_rate(data_rate), comp_que=self._comp_que)
+            word = config.word()
+            if len(_SINGLE_SHOT) < 4096:
+                _SINGLE_SHOT[key] = (config, word)
+        except TypeError:  # an unhashable mux (e.g. a list): no caching
+            config = Config(os=1, mux=parse_mux(mux), fsr=check_fsr(fsr), single_shot=True,
+                            data_rate=check_rate(data_rate), comp_que=self._comp_que)
+            word = config.word()
+        self.write_register(REG_CONFIG, word)
         return config
 
     def start_continuous(self, mux="AIN0-AIN1", fsr: float = 2.048, data_rate: int = 128) -> Config:

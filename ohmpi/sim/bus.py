@@ -36,6 +36,7 @@ class FakeSMBus:
         self.clock = clock
         self.bit_rate = bit_rate
         self.devices: dict[int, I2CDevice] = {}
+        self._routers: list = []  # `downstream` of the attached switches (TCA9548A), in attach order
         self.transfers = 0
         self.errors = 0
         self.chip_seconds = 0.0  # wall time spent inside emulated chips (for the bench)
@@ -48,17 +49,21 @@ class FakeSMBus:
         if address in self.devices:
             raise ValueError(f"I2C address 0x{address:02x} already taken")
         self.devices[address] = device
+        downstream = getattr(device, "downstream", None)
+        if downstream is not None:
+            self._routers.append(downstream)
         return device
 
     # -- routing -----------------------------------------------------------------
     def _find(self, address: int) -> I2CDevice:
-        found = []
-        if address in self.devices:
-            found.append(self.devices[address])
-        for device in self.devices.values():
-            downstream = getattr(device, "downstream", None)
-            if downstream is not None:
-                found.extend(downstream(address))
+        direct = self.devices.get(address)
+        if not self._routers:
+            if direct is None:
+                raise _no_ack(address)
+            return direct
+        found = [] if direct is None else [direct]
+        for downstream in self._routers:
+            found.extend(downstream(address))
         if not found:
             raise _no_ack(address)
         if len(found) > 1:
@@ -80,7 +85,7 @@ class FakeSMBus:
             started = time.perf_counter()
             try:
                 if write is not None:
-                    device.i2c_write([int(b) & 0xFF for b in write])
+                    device.i2c_write([b & 0xFF for b in map(int, write)])
                 result = device.i2c_read(read_length) if read_length else None
             finally:
                 self.chip_seconds += time.perf_counter() - started

@@ -51,15 +51,20 @@ class Physics:
         self.vdd = vdd
         self.rng = random.Random(seed)
         self._circuits: dict = {}
+        self._last_circuit: tuple | None = None  # (state object, circuit)
         self._sp_terms: dict = {}
 
     # -- the circuit for one relay state ------------------------------------------------------
     def circuit(self, state: dict) -> tuple[float, float | None]:
         """(contact resistance A+B in ohm, earth transfer resistance V_MN/I or None if
         M or N is floating), cached per relay state."""
+        last = self._last_circuit
+        if last is not None and last[0] is state:  # relay_state() returns one object per relay state
+            return last[1]
         key = tuple(state.get(role, frozenset()) for role in ROLES)
         if key not in self._circuits:
             self._circuits[key] = self._solve(*key)
+        self._last_circuit = (state, self._circuits[key])
         return self._circuits[key]
 
     def _solve(self, a_set, b_set, m_set, n_set):

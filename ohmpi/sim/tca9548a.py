@@ -6,6 +6,10 @@ from __future__ import annotations
 from ohmpi.sim.bus import I2CDevice
 
 
+# the channel numbers whose bit is set, for each control byte
+_ENABLED = tuple(tuple(ch for ch in range(8) if value >> ch & 1) for value in range(256))
+
+
 class EmulatedTCA9548A(I2CDevice):
     def __init__(self):
         self.control = 0
@@ -18,8 +22,8 @@ class EmulatedTCA9548A(I2CDevice):
         return device
 
     def downstream(self, address: int) -> list[I2CDevice]:
-        return [chips[address] for ch, chips in enumerate(self.channels)
-                if self.control >> ch & 1 and address in chips]
+        channels = self.channels
+        return [channels[ch][address] for ch in _ENABLED[self.control] if address in channels[ch]]
 
     def i2c_write(self, data):
         if data:

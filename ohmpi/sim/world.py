@@ -6,6 +6,7 @@ emulated DPS5005 when configured, and the physics reading all of them.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,7 @@ from ohmpi.sim.mcp230xx import EmulatedMCP23008, EmulatedMCP23017
 from ohmpi.sim.physics import Physics
 from ohmpi.sim.tca9548a import EmulatedTCA9548A
 
+_VERSION = operator.attrgetter("version")
 EMULATED = {"mcp23017": EmulatedMCP23017, "mcp23008": EmulatedMCP23008}
 
 
@@ -46,7 +48,7 @@ class SimulatedHardware:
 
     def relay_state(self) -> dict[str, frozenset]:
         """The electrodes each role bus is connected to, read from the chips' pins."""
-        key = tuple(chip.version for chip in self.expanders)
+        key = tuple(map(_VERSION, self.expanders))
         if key != getattr(self, "_state_key", None):
             outputs = [chip.outputs() for chip in self.expanders]
             state = {role: set() for role in ROLES}
@@ -58,7 +60,12 @@ class SimulatedHardware:
         return self._state
 
     def pin_state(self, pin: int) -> bool:
-        return bool(self.pin_factory.pin(pin).state)
+        cache = self.__dict__.setdefault("_pins", {})
+        obj = cache.get(pin)
+        # the factory's own pin object (still registered: a factory reset drops the cache)
+        if obj is None or self.pin_factory.pins.get(obj.info) is not obj:
+            obj = cache[pin] = self.pin_factory.pin(pin)
+        return bool(obj.state)
 
 
 def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:

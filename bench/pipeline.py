@@ -1,0 +1,223 @@
+"""Benchmark the whole system end to end: sequencer → controller → recorder, committed.
+
+One run: starts the real system (`supervisord -c supervisor.conf` from the venv) in a
+temporary OHMPI_VAR with its own config (`time_scale = 0`: the simulated instrument never
+waits), measures
+
+* `startup_s` — from starting supervisord to hub, recorder, controller and sequencer all
+  answering `ping` (target ≤ 5 s);
+* `quadrupoles_per_s` — a survey of N quadrupoles (default 1,000: the first N of a
+  64-electrode dipole-dipole sequence, loaded through the sequencer's `load` command as
+  text), from `start` to the last measurement committed in the recorder's SQLite
+  (target ≥ 300/s);
+* `rss_mb` — resident memory of each process at the end (psutil; target ≤ 60 MB each);
+
+then the instrument alone (`Instrument.from_config(..., time_scale=0)` measuring the same
+quadrupoles in this process, as bench/instrument.py does) so the pipeline's overhead per
+quadrupole is visible: `1000/pipeline_rate − 1000/instrument_rate` ms.
+
+    python bench/pipeline.py [--json] [--quadrupoles 1000] [--electrodes 64] [--array dipole-dipole]
+
+Prints a table (with targets, pass/miss), then one final JSON line. Everything it starts
+it stops (the supervisord process group), and the temporary directory is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from bus.config import BusConfig  # noqa: E402
+from bus.errors import BusError  # noqa: E402
+from bus.rpc import Client  # noqa: E402
+from ohmpi import sequences  # noqa: E402
+from ohmpi.instrument import Instrument  # noqa: E402
+
+BIN = Path(sys.executable).parent
+PROGRAMS = ("hub", "recorder", "controller", "sequencer")
+TARGETS = {"quadrupoles_per_s": (">=", 300.0), "startup_s": ("<=", 5.0), "rss_mb": ("<=", 60.0)}
+
+
+class System:
+    """supervisord with the repository's supervisor.conf in a temporary OHMPI_VAR."""
+
+    def __init__(self, electrodes: int):
+        self.var = Path(tempfile.mkdtemp(prefix="ohmpi-bench-", dir="/tmp"))  # short: ipc paths ≤ 107 bytes
+        (self.var / "log").mkdir()
+        self.config = self.var / "ohmpi.toml"
+        self.config.write_text(f"[instrument]\nn_electrodes = {electrodes}\ntime_scale = 0\n")
+        self.env = {**os.environ, "OHMPI_VAR": str(self.var), "OHMPI_CONFIG": str(self.config)}
+        for key in ("OHMPI_BUS", "OHMPI_TIME_SCALE"):
+            self.env.pop(key, None)
+        self.address = f"ipc://{self.var}/bus"
+        self.proc: subprocess.Popen | None = None
+        self.client: Client | None = None
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start supervisord; return the seconds until every program answers `ping`."""
+        started = time.monotonic()
+        self.proc = subprocess.Popen([str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")], cwd=ROOT,
+                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self.client = Client(self.address, cfg=BusConfig(), timeout=5.0, name="bench")
+        waiting = list(PROGRAMS)
+        while waiting:
+            name = waiting[0]
+            try:
+                self.client.call(name, "ping", timeout=0.2, retries=0)
+                waiting.pop(0)
+                continue
+            except BusError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"supervisord exited with status {self.proc.returncode}")
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"{name} did not answer ping within {timeout:g} s")
+            time.sleep(0.01)
+        return time.monotonic() - started
+
+    def pids(self) -> dict[str, int]:
+        return {name: self.client.call(name, "ping")["pid"] for name in PROGRAMS}
+
+    def close(self) -> None:
+        try:
+            if self.client is not None:
+                self.client.close()
+        finally:
+            try:
+                if self.proc is not None and self.proc.poll() is None:
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                    try:
+                        self.proc.wait(60)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(self.proc.pid, signal.SIGKILL)
+                        self.proc.wait(10)
+            finally:
+                shutil.rmtree(self.var, ignore_errors=True)
+
+
+def stored(db: Path, survey_id: str) -> tuple[int, int]:
+    """(rows, distinct seq_index) of the survey in the recorder's database."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        return 0, 0
+    try:
+        return con.execute("SELECT COUNT(*), COUNT(DISTINCT seq_index) FROM measurements WHERE survey_id = ?",
+                           (survey_id,)).fetchone()
+    except sqlite3.OperationalError:  # the recorder has not created its tables yet
+        return 0, 0
+    finally:
+        con.close()
+
+
+def run_pipeline(quads, electrodes: int, timeout: float) -> dict:
+    system = System(electrodes)
+    try:
+        startup = system.start()
+        text = sequences.format_sequence(quads)
+        loaded = system.client.call("sequencer", "load", text=text, name=f"bench-{len(quads)}")
+        assert loaded["count"] == len(quads), loaded
+        db = system.var / "ohmpi.db"
+        t0 = time.monotonic()
+        survey_id = system.client.call("sequencer", "start")["survey_id"]
+        deadline = t0 + timeout
+        while True:
+            rows, distinct = stored(db, survey_id)
+            if rows >= len(quads):
+                elapsed = time.monotonic() - t0
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {rows} of {len(quads)} measurements stored after {timeout:g} s")
+            time.sleep(0.005)
+        status = system.client.call("sequencer", "status")
+        rss = {name: round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+               for name, pid in system.pids().items()}
+        time.sleep(0.3)  # anything stored twice would show up by now
+        rows, distinct = stored(db, survey_id)
+        return {"startup_s": startup, "elapsed_s": elapsed, "quadrupoles_per_s": len(quads) / elapsed,
+                "rss_mb": rss, "stored": rows, "distinct": distinct, "survey_state": status["state"],
+                "survey_done": status["done"]}
+    finally:
+        system.close()
+
+
+def run_instrument(quads, electrodes: int) -> dict:
+    with Instrument.from_config({"n_electrodes": electrodes}, time_scale=0) as inst:
+        start = time.perf_counter()
+        for a, b, m, n in quads:
+            inst.measure(int(a), int(b), int(m), int(n))
+        wall = time.perf_counter() - start
+    return {"instrument_s": wall, "instrument_quadrupoles_per_s": len(quads) / wall}
+
+
+def verdict(key: str, value: float) -> str:
+    op, target = TARGETS[key]
+    ok = value >= target if op == ">=" else value <= target
+    return "pass" if ok else "MISS"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quadrupoles", type=int, default=1000, help="survey length (default 1000)")
+    parser.add_argument("--electrodes", type=int, default=64)
+    parser.add_argument("--array", default="dipole-dipole")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed for the survey")
+    parser.add_argument("--json", action="store_true", help="only the JSON line")
+    args = parser.parse_args(argv)
+
+    quads = sequences.generate(args.array, args.electrodes)[: args.quadrupoles]
+    if len(quads) < args.quadrupoles:
+        parser.error(f"{args.array} on {args.electrodes} electrodes has only {len(quads)} quadrupoles")
+    pipe = run_pipeline(quads, args.electrodes, args.timeout)
+    inst = run_instrument(quads, args.electrodes)
+    overhead = 1000 / pipe["quadrupoles_per_s"] - 1000 / inst["instrument_quadrupoles_per_s"]
+    result = {
+        "quadrupoles_per_s": round(pipe["quadrupoles_per_s"], 1),
+        "rss_mb": pipe["rss_mb"],
+        "startup_s": round(pipe["startup_s"], 3),
+        "instrument_quadrupoles_per_s": round(inst["instrument_quadrupoles_per_s"], 1),
+        "overhead_ms_per_quadrupole": round(overhead, 3),
+        "quadrupoles": len(quads),
+        "survey_s": round(pipe["elapsed_s"], 3),
+        "stored": pipe["stored"],
+        "stored_distinct": pipe["distinct"],
+        "survey_state": pipe["survey_state"],
+    }
+    if not args.json:
+        rows = [
+            ("quadrupoles per second", f"{result['quadrupoles_per_s']:.1f}", "≥ 300",
+             verdict("quadrupoles_per_s", result["quadrupoles_per_s"])),
+            ("  survey start → last commit", f"{result['survey_s']:.2f} s", "", ""),
+            ("  stored / distinct", f"{pipe['stored']} / {pipe['distinct']} ({pipe['survey_state']})", "",
+             "pass" if pipe["stored"] == pipe["distinct"] == len(quads) else "MISS"),
+            ("startup (supervisord → all ping)", f"{result['startup_s']:.2f} s", "≤ 5",
+             verdict("startup_s", result["startup_s"])),
+            *[(f"rss {name}", f"{mb:.1f} MB", "≤ 60", verdict("rss_mb", mb)) for name, mb in pipe["rss_mb"].items()],
+            ("instrument alone", f"{result['instrument_quadrupoles_per_s']:.1f} quadrupoles/s", "", ""),
+            ("pipeline overhead", f"{overhead:.2f} ms per quadrupole", "", ""),
+        ]
+        print(f"survey: {len(quads)} quadrupoles ({args.array}, {args.electrodes} electrodes), time_scale 0")
+        w = [max(len(r[i]) for r in rows) for i in range(3)]
+        for name, value, target, ok in rows:
+            print(f"{name:<{w[0]}}  {value:<{w[1]}}  {target:<{w[2]}}  {ok}")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
