@@ -174,8 +174,12 @@ class EventHub:
                 self.stats["subscribe_errors"] += 1
                 self.stop.wait(1.0)
                 continue
-            self.ready.set()
             try:
+                for _ in range(len(sub._pending)):  # the hub's snapshot first: then the cache is ready
+                    msg = sub.recv(timeout=0)
+                    if msg is not None:
+                        self.publish_message(msg.topic, msg.body, msg.ts)
+                self.ready.set()
                 while not self.stop.is_set():
                     msg = sub.recv(timeout=0.5)
                     self.stats["missed"] = sub.missed
@@ -233,6 +237,7 @@ class EventHub:
     def connect(self, last_event_id: int | None = None) -> Stream | None:
         """A new client's stream primed with what it missed and the snapshot; None when full."""
         self.start()
+        self.ready.wait(2.0)
         stream = Stream()
         with self.lock:
             if len(self.clients) >= self.max_clients:

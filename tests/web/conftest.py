@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from tests.procs import wait_until
 from tests.system.conftest import System
 
 
@@ -45,6 +46,10 @@ def start_web_system(**kw) -> System:
     system.web_url = f"http://127.0.0.1:{port}"
     try:
         wait_http(system.web_url + "/api/health")
+        # settled: the services have published their state once (the hub caches it for late joiners)
+        wait_until(lambda: {"state.sequencer", "state.recorder"} <= {
+            t for t, _ in system.client.call("hub", "snapshot", patterns=["state.#"])}, timeout=30,
+            what="sequencer and recorder state published")
     except BaseException:
         system.close()
         raise

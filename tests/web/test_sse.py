@@ -1,0 +1,235 @@
+"""Server-Sent Events from the real gateway (waitress under supervisord) to a real HTTP client."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from urllib.parse import urlsplit
+
+from tests.procs import wait_until
+from web.events import EventHub
+
+
+class SSEClient:
+    """A minimal EventSource over http.client: parses `id`, `event`, `data`, `retry` and comments."""
+
+    def __init__(self, base_url: str, last_event_id: str | None = None, timeout: float = 30.0):
+        url = urlsplit(base_url)
+        self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        self.conn.request("GET", "/api/events", headers=headers)
+        self.resp = self.conn.getresponse()
+        self.comments: list[str] = []
+        self.retry: int | None = None
+
+    def next(self) -> dict | None:
+        """The next event as {"id", "event", "data"}; None when the stream ends."""
+        event: dict = {"id": None, "event": "message", "data": []}
+        while True:
+            raw = self.resp.readline()
+            if not raw:
+                return None
+            line = raw.decode("utf-8").rstrip("\r\n")
+            if line == "":
+                if event["data"]:
+                    event["data"] = json.loads("\n".join(event["data"]))
+                    return event
+                continue
+            if line.startswith(":"):
+                self.comments.append(line[1:].strip())
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                event["data"].append(value)
+            elif name == "id":
+                event["id"] = value
+            elif name == "event":
+                event["event"] = value
+            elif name == "retry":
+                self.retry = int(value)
+
+    def until(self, predicate, timeout: float = 30.0, what: str = "event") -> list[dict]:
+        """Read events until `predicate(event)`; return all read (the last one matched)."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ev = self.next()
+            assert ev is not None, f"stream ended waiting for {what}"
+            seen.append(ev)
+            if predicate(ev):
+                return seen
+        raise AssertionError(f"timed out waiting for {what}; got {[e['event'] for e in seen][-20:]}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def post(base_url: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    url = urlsplit(base_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    data = json.dumps(body or {})
+    conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    out = resp.status, json.loads(resp.read())
+    conn.close()
+    return out
+
+
+def test_snapshot_first_then_processes(web_system):
+    c = SSEClient(web_system.web_url)
+    try:
+        assert c.resp.status == 200 and c.resp.getheader("Content-Type").startswith("text/event-stream")
+        events = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ev = c.next()
+            events.append(ev)
+            names = {e["event"] for e in events}
+            procs = {e["data"]["process"] for e in events if e["event"] == "soh"}
+            if {"survey", "recorder", "processes"} <= names and {"hub", "controller", "sequencer", "recorder"} <= procs:
+                break
+        assert c.retry == 2000
+        assert events[0]["event"] == "survey" and events[0]["id"] is None  # snapshot: no id
+        assert events[0]["data"]["state"] in ("idle", "finished", "stopped", "running", "paused", "waiting")
+        assert any(e["event"] == "recorder" and "measurements" in e["data"] for e in events)
+        procs = [e["data"] for e in events if e["event"] == "processes"]
+        assert procs and {"hub", "controller", "web"} <= {p["name"] for p in procs[0]}
+        soh = [e["data"] for e in events if e["event"] == "soh"]
+        assert all("pid" in s and "uptime_s" in s for s in soh)
+    finally:
+        c.close()
+
+
+def test_measurements_logs_and_progress_during_a_survey(web_system):
+    c = SSEClient(web_system.web_url)
+    try:
+        c.until(lambda e: e["event"] == "soh", timeout=10, what="snapshot")
+        status, gen = post(web_system.web_url, "/api/sequence/generate", {"array": "wenner", "electrodes": 8})
+        assert status == 200, gen
+        wait_until(lambda: web_system.survey()["state"] not in ("running", "paused", "waiting"), timeout=60)
+        status, started = post(web_system.web_url, "/api/survey/start", {"name": "sse", "stacks": 1})
+        assert status == 200, started
+        sid = started["survey_id"]
+        seen = c.until(lambda e: e["event"] == "survey" and e["data"].get("survey_id") == sid
+                       and e["data"].get("state") == "finished", timeout=120, what="survey finished")
+        measurements = [e for e in seen if e["event"] == "measurement" and e["data"]["survey_id"] == sid]
+        if len(measurements) < 7:  # the last measurement event may trail the finished state
+            seen += c.until(lambda e: e["event"] == "measurement" and e["data"]["seq_index"] == 6, timeout=20)
+            measurements = [e for e in seen if e["event"] == "measurement" and e["data"]["survey_id"] == sid]
+        assert [e["data"]["seq_index"] for e in measurements] == list(range(7))
+        m = measurements[0]["data"]
+        assert {"measurement_id", "survey_id", "pass_index", "seq_index", "a", "b", "m", "n", "r_ohm",
+                "rhoa_ohmm", "flags"} <= set(m)
+        waveforms = [e["data"] for e in seen if e["event"] == "waveform"]
+        assert waveforms and "t_s" in waveforms[0] and waveforms[0]["measurement_id"]
+        ids = [int(e["id"]) for e in seen if e["id"] is not None]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+        progress = [e["data"]["done"] for e in seen if e["event"] == "survey" and e["data"].get("survey_id") == sid]
+        assert progress == sorted(progress) and progress[-1] == 7
+        logs = [e["data"] for e in seen if e["event"] == "log"]
+        assert any(lg["process"] == "sequencer" and "started" in lg["message"] for lg in logs)
+        assert all({"process", "level", "message", "ts"} <= set(lg) for lg in logs)
+    finally:
+        c.close()
+
+
+def test_reconnect_with_last_event_id_replays_what_was_missed(web_system):
+    c = SSEClient(web_system.web_url)
+    seen = c.until(lambda e: e["id"] is not None, timeout=10, what="a live event")
+    last = int(seen[-1]["id"])
+    c.close()
+    time.sleep(1.5)  # heartbeats (soh) go on meanwhile
+    c2 = SSEClient(web_system.web_url, last_event_id=str(last))
+    try:
+        first = c2.until(lambda e: e["id"] is not None, timeout=10, what="a replayed event")[-1]
+        assert int(first["id"]) == last + 1
+    finally:
+        c2.close()
+
+
+def test_rs_check_event(web_system):
+    c = SSEClient(web_system.web_url)
+    try:
+        c.until(lambda e: e["event"] == "soh", timeout=10, what="snapshot")
+        wait_until(lambda: web_system.survey()["state"] not in ("running", "paused", "waiting"), timeout=60)
+        result = {}
+        t = threading.Thread(target=lambda: result.update(r=post(web_system.web_url, "/api/rs-check")))
+        t.start()
+        ev = c.until(lambda e: e["event"] == "rs_check", timeout=60, what="rs_check event")[-1]
+        t.join(60)
+        assert result["r"][0] == 200 and ev["data"]["id"] == result["r"][1]["id"]
+    finally:
+        c.close()
+
+
+def _test_app(web_system, **config):
+    from web.app import create_app
+    return create_app({"SUPERVISOR_SOCKET": str(web_system.var / "supervisor.sock"), **config},
+                      bus_address=web_system.address)
+
+
+def test_keepalive_comment_and_client_limit(web_system):
+    app = _test_app(web_system, SSE_KEEPALIVE_S=0.02, MAX_SSE_CLIENTS=1)
+    try:
+        client = app.test_client()
+        resp = client.get("/api/events", buffered=False)
+        assert resp.status_code == 200
+        chunks = iter(resp.response)
+        text = ""
+        deadline = time.monotonic() + 10
+        while ": keep-alive" not in text and time.monotonic() < deadline:
+            text += _chunk(next(chunks))
+        assert text.startswith("retry: 2000\n") and ": keep-alive" in text
+        second = app.test_client().get("/api/events")
+        assert second.status_code == 503 and second.get_json()["error"]["service"] == "web"
+        resp.close()
+        wait_until(lambda: app.extensions["ohmpi"].events.status()["clients"] == 0, timeout=5, what="client gone")
+        again = app.test_client().get("/api/events", buffered=False)
+        assert again.status_code == 200
+        again.close()
+    finally:
+        app.extensions["ohmpi_close"]()
+
+
+def _chunk(data) -> str:
+    return data.decode() if isinstance(data, bytes) else data
+
+
+def test_slow_client_loses_oldest_counted_and_never_blocks_others(web_system):
+    hub = EventHub(web_system.address, web_system.cfg, max_clients=5)
+    try:
+        slow = hub.connect()
+        fast = hub.connect()
+        got = []
+        stop = threading.Event()
+
+        def drain():
+            while not stop.is_set() or fast.queue:
+                got.extend(fast.take(0.05))
+        reader = threading.Thread(target=drain)
+        reader.start()
+        started = time.monotonic()
+        for batch in range(6):  # bursts of 500 (half a client queue); the fast reader keeps up between them
+            for i in range(batch * 500, batch * 500 + 500):
+                hub.broadcast("measurement", {"i": i})
+            wait_until(lambda: not fast.queue, timeout=10, what="the fast client drained")
+        elapsed = time.monotonic() - started
+        stop.set()
+        reader.join(10)
+        mine = [t for t in got if '"i":' in t]
+        assert len(mine) == 3000  # the fast client lost nothing
+        assert slow.dropped >= 2000 and len(slow.queue) <= 1000
+        assert '"i":2999' in [t for t in slow.queue if '"i":' in t][-1]  # the newest are kept
+        frames = hub.serve(slow)
+        assert next(frames).startswith("retry: 2000")
+        burst = next(frames)
+        assert burst.startswith("event: dropped\n") and f'"dropped":{slow.dropped}' in burst
+        frames.close()
+        assert elapsed < 30  # no blocking on the slow reader (a generous bound, not a speed test)
+    finally:
+        hub.close()
