@@ -123,7 +123,7 @@ export function bytes(b) {
 
 export function clock(iso) {
   if (!iso) return "–";
-  const d = new Date(iso);
+  const d = new Date(typeof iso === "number" ? iso * 1000 : iso); // epoch seconds or ISO 8601
   if (Number.isNaN(d.getTime())) return String(iso);
   return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }

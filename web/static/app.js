@@ -37,6 +37,7 @@ window.ohmpi = {
   state,
   pseudosection: {
     count: () => ps.count(),
+    points: () => [...ps.points.values()].map((p) => ({ key: p.key, x: p.px, y: p.py, depth: p.z, rhoa: p.rec.rhoa_ohmm })),
     // render(points?): draw now (replacing the data with `points` if given); returns the ms taken
     render: (points) => {
       const t0 = performance.now();
@@ -196,6 +197,7 @@ async function refreshStatus() {
     state.controller = st.controller;
     state.recorder = st.recorder;
     state.errors = st.errors || {};
+    if (st.survey && ACTIVE.includes(st.survey.state)) loadSurveys(); // keep the counts moving
     if (st.survey && st.survey.survey_id && state.ps.follow && st.survey.survey_id !== state.ps.surveyId) {
       loadSection(st.survey.survey_id, st.survey.pass_index);
     }
@@ -782,14 +784,24 @@ async function init() {
   renderLive();
   renderHeader();
   // every panel loads on its own: a dead service empties its panel, never the page
-  const geometry = get("/api/geometry").then((g) => {
+  // the geometry is kept in the browser too, so the section keeps its electrodes when the controller is down
+  const useGeometry = (g) => {
     state.geometry = g;
     $("instrument").textContent = `${g.instrument || ""} · ${g.n_electrodes} electrodes`;
     if (!$("gen-n").value) $("gen-n").value = g.n_electrodes;
     $("gen-n").max = g.n_electrodes;
     for (const k of ["a", "b", "m", "n"]) $("measure-form").elements[k].max = g.n_electrodes;
     ps.setPositions(g.positions || []);
-  }).catch((err) => { $("instrument").textContent = "geometry unavailable"; console.warn(err); });
+  };
+  const geometry = get("/api/geometry").then((g) => {
+    useGeometry(g);
+    try { localStorage.setItem("ohmpi-geometry", JSON.stringify(g)); } catch { /* private mode */ }
+  }).catch(() => {
+    let saved = null;
+    try { saved = JSON.parse(localStorage.getItem("ohmpi-geometry") || "null"); } catch { saved = null; }
+    if (saved && saved.positions) { useGeometry(saved); $("instrument").textContent += " (saved)"; }
+    else $("instrument").textContent = "geometry unavailable";
+  });
   await Promise.allSettled([refreshStatus(), geometry]);
   connect();
   loadSettings();

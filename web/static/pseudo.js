@@ -212,10 +212,11 @@ export class PseudoSection {
     if (xmax <= xmin) xmax = xmin + 1;
     let zmax = 0;
     for (const p of pts) if (p.z > zmax) zmax = p.z;
-    if (!(zmax > 0)) zmax = (xmax - xmin) * 0.25;
+    // a depth frame of at least 0.15 × the spread, so a survey fills in downwards in a stable frame
+    zmax = Math.max(zmax, (xmax - xmin) * 0.15);
     zmax *= 1.08;
 
-    const L = 46, R = 12, T = 30, B = 58;
+    const L = 54, R = 12, T = 30, B = 58;
     const pw = W - L - R, ph = H - T - B;
     const sx = pw / (xmax - xmin), sz = ph / zmax;
     const X = (x) => L + (x - xmin) * sx;
