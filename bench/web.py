@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Web gateway benchmark: `python bench/web.py [--json] [--samples N]`.
+
+Starts the whole system under supervisord (temporary OHMPI_VAR, simulated instrument, the
+gateway on a free port) and runs each measurement part against it. Every part is a function
+`part(system) -> dict` of figures; PARTS lists them in order and their dicts are merged into
+one JSON line (`--json`) or printed one figure per line.
+
+Parts:
+  sse_latency   sse_latency_ms_p50 / _p95: a measurement event published on the bus
+                (`bus.events.Publisher`, `data.bench.measurement`, the controller's event shape
+                plus a send timestamp) to its arrival at an SSE client of the real gateway
+                (waitress under supervisord, over HTTP). Paced at 50 events/s after a warm-up
+                (slow joiner); target p95 <= 250 ms.
+  (page_kb, pseudosection_render_ms: added by the page's own part functions, same pattern.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import zmq  # noqa: E402
+
+from bus.config import BusConfig  # noqa: E402
+from bus.envelope import Session  # noqa: E402
+from bus.events import Publisher  # noqa: E402
+from bus.rpc import Client  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+# ---- the system under test ----------------------------------------------------------------------
+@dataclass
+class RunningSystem:
+    var: Path
+    address: str
+    web_url: str
+    env: dict
+    cfg: BusConfig
+    extra: dict = field(default_factory=dict)  # parts may leave things for later parts here
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_system(electrodes: int = 32, time_scale: float = 20.0):
+    """supervisord with the real supervisor.conf in a temp OHMPI_VAR; yields a RunningSystem."""
+    var = Path(tempfile.mkdtemp(prefix="obw-", dir="/tmp"))
+    (var / "log").mkdir()
+    port = _free_port()
+    config = var / "ohmpi.toml"
+    config.write_text(f"[bus]\nheartbeat_s = 0.5\n\n[instrument]\nn_electrodes = {electrodes}\n"
+                      f"time_scale = {time_scale}\n\n[web]\nport = {port}\n")
+    env = {**os.environ, "OHMPI_VAR": str(var), "OHMPI_CONFIG": str(config)}
+    env.pop("OHMPI_BUS", None)
+    proc = subprocess.Popen([str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cfg = BusConfig(heartbeat_s=0.5)
+    system = RunningSystem(var, f"ipc://{var}/bus", f"http://127.0.0.1:{port}", env, cfg)
+    try:
+        with Client(system.address, cfg=cfg) as client:
+            for name in ("hub", "recorder", "controller", "sequencer", "web"):
+                client.wait_for(name, timeout=60)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(system.web_url + "/api/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the gateway did not answer at {system.web_url}") from None
+                time.sleep(0.1)
+        yield system
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(var, ignore_errors=True)
+
+
+# ---- an SSE client ----------------------------------------------------------------------------------
+class SSEReader:
+    """Reads `event`/`data` frames from the gateway's /api/events in a thread; calls on_event(name, data)."""
+
+    def __init__(self, base_url: str, on_event):
+        host, port = base_url.split("//", 1)[1].split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        self.conn.request("GET", "/api/events", headers={"Accept": "text/event-stream"})
+        self.sock = self.conn.sock  # the response takes it over
+        self.resp = self.conn.getresponse()
+        self.on_event = on_event
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        name, data = "message", []
+        try:
+            while True:
+                raw = self.resp.readline()
+                if not raw:
+                    return
+                line = raw.decode("utf-8").rstrip("\r\n")
+                if not line:
+                    if data:
+                        self.on_event(name, "\n".join(data))
+                    name, data = "message", []
+                elif line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip(" "))
+        except (OSError, ValueError):
+            return
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.conn.close()
+
+
+# ---- parts ----------------------------------------------------------------------------------------
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def sse_latency(system: RunningSystem, samples: int = 300, rate_hz: float = 50.0) -> dict:
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    arrived = threading.Event()
+    done = threading.Event()
+
+    def on_event(name: str, text: str) -> None:
+        if name != "measurement":
+            return
+        now = time.perf_counter()
+        body = json.loads(text)
+        mid = body.get("measurement_id", "")
+        if mid.startswith("warmup-"):
+            arrived.set()
+        elif mid in sent:
+            latencies.append((now - sent.pop(mid)) * 1000)
+            if len(latencies) >= samples:
+                done.set()
+
+    reader = SSEReader(system.web_url, on_event)
+    publisher = Publisher(Session("bench"), system.address, system.cfg, zmq.Context.instance())
+    record = {"a": 1, "b": 4, "m": 2, "n": 3, "time": "", "r_ohm": 12.5, "rhoa_ohmm": 78.5, "r_std_pct": 0.1,
+              "k_m": 6.28, "iab_mA": 50.0, "vmn_mV": 625.0, "flags": []}
+    try:
+        for i in range(400):  # slow joiner: until a warm-up event reaches the browser side
+            publisher.publish("data.bench.measurement", {"measurement_id": f"warmup-{i}", **record})
+            if arrived.wait(0.05):
+                break
+        else:
+            raise RuntimeError("no event reached the SSE client")
+        time.sleep(0.2)
+        period = 1.0 / rate_hz
+        for i in range(samples):
+            mid = f"bench-{i}"
+            body = {"measurement_id": mid, "survey_id": None, "pass_index": None, "seq_index": i,
+                    "sent_ts": time.time(), **record}
+            sent[mid] = time.perf_counter()
+            publisher.publish("data.bench.measurement", body)
+            time.sleep(period)
+        done.wait(10)
+    finally:
+        publisher.close()
+        reader.close()
+    lost = samples - len(latencies)
+    return {"sse_latency_ms_p50": round(statistics.median(latencies), 2),
+            "sse_latency_ms_p95": round(_percentile(latencies, 95), 2),
+            "sse_latency_samples": len(latencies), "sse_latency_lost": lost}
+
+
+PARTS = [sse_latency]  # the page's parts (page_kb, pseudosection_render_ms) are appended here
+
+
+def run(parts=None) -> dict:
+    result: dict = {}
+    with running_system() as system:
+        for part in parts or PARTS:
+            result.update(part(system))
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="one JSON line")
+    args = parser.parse_args()
+    result = run()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
