@@ -121,7 +121,9 @@ def test_page_survey_download_offline_and_dead_controller(web_system, browser, t
     a, b, m, n = pt["key"].split(",")
     assert f"A {a} · B {b} · M {m} · N {n}" in tip.inner_text()
     assert "Ω·m" in tip.inner_text()
+    page.mouse.move(5, 5)
     page.wait_for_timeout(300)
+    page.evaluate("document.querySelectorAll('.toast').forEach((t) => t.remove())")  # fixed, not for the full-page shot
     page.screenshot(path=str(ARTIFACTS / "desktop.png"), full_page=True)
 
     phone = ctx.new_page()
