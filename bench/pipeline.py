@@ -93,6 +93,18 @@ class System:
     def pids(self) -> dict[str, int]:
         return {name: self.client.call(name, "ping")["pid"] for name in PROGRAMS}
 
+    def rss_mb(self) -> dict[str, float]:
+        """Resident memory of every program supervisord runs (`python -m workers.NAME`)."""
+        pids = self.pids()
+        for child in psutil.Process(self.proc.pid).children():
+            try:
+                cmd = child.cmdline()
+            except psutil.Error:
+                continue
+            if "-m" in cmd and cmd[cmd.index("-m") + 1:][:1] and cmd[cmd.index("-m") + 1].startswith("workers."):
+                pids.setdefault(cmd[cmd.index("-m") + 1].split(".", 1)[1], child.pid)
+        return {name: round(psutil.Process(pid).memory_info().rss / 2**20, 1) for name, pid in pids.items()}
+
     def close(self) -> None:
         try:
             if self.client is not None:
@@ -145,8 +157,7 @@ def run_pipeline(quads, electrodes: int, timeout: float) -> dict:
                 raise RuntimeError(f"only {rows} of {len(quads)} measurements stored after {timeout:g} s")
             time.sleep(0.005)
         status = system.client.call("sequencer", "status")
-        rss = {name: round(psutil.Process(pid).memory_info().rss / 2**20, 1)
-               for name, pid in system.pids().items()}
+        rss = system.rss_mb()
         time.sleep(0.3)  # anything stored twice would show up by now
         rows, distinct = stored(db, survey_id)
         return {"startup_s": startup, "elapsed_s": elapsed, "quadrupoles_per_s": len(quads) / elapsed,

@@ -7,9 +7,13 @@ power cut the survey continues at `next_index`. The state lives in two files:
 * the **plan** (`sequencer.json`): the loaded sequence and the current survey's immutable
   part (id, sequence, settings, positions, repeat, ...), rewritten only when a sequence is
   loaded or a survey starts;
-* the **progress** (`sequencer.progress.json`, a few hundred bytes): state, pass, next
-  index, failures, ... of that survey, rewritten at every transition — after every stored
-  quadrupole — so the cost per quadrupole does not grow with the sequence.
+* the **progress** (`sequencer.progress`, a few hundred bytes): state, pass, next index,
+  failures, ... of that survey, written at every transition — after every stored
+  quadrupole — so the cost per quadrupole does not grow with the sequence. The file holds
+  two slots, each `rev, length, crc32, JSON`; a save overwrites the older slot in place
+  and `fdatasync`s it (one flush, no rename). A write torn by a crash fails its checksum
+  and the other slot — the previous durable state — is used. When a record outgrows its
+  slot the file is rewritten atomically with larger slots.
 
 A progress file names its survey; one that does not match the plan's survey (a crash
 between writing the plan of a new survey and its first progress) is ignored, and the
@@ -23,12 +27,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import struct
 import time
+import zlib
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+SLOT_HEADER = struct.Struct("<QII")  # rev, payload length, crc32 of the payload
+MIN_SLOT = 4096
 ACTIVE = ("running", "paused", "waiting")
 # the fields of a Survey that change while it runs (the rest is fixed when it starts)
 PROGRESS_FIELDS = ("state", "pass_index", "next_index", "done_all", "failed", "updated", "pass_started",
@@ -105,7 +113,9 @@ class SurveyState:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.progress_path = self.path.with_name(self.path.stem + ".progress.json")
+        self.progress_path = self.path.with_name(self.path.stem + ".progress")
+        self._progress_fd: int | None = None
+        self._slot = 0  # slot size of the open progress file
         self.loaded: dict | None = None  # {"name", "sequence", "array"}
         self.survey: Survey | None = None
         self._durations: deque[float] = deque(maxlen=50)
@@ -126,11 +136,67 @@ class SurveyState:
             self._plan_of = (self.loaded, self.survey)
 
     def _read_progress(self) -> dict | None:
+        """The newest intact slot of the progress file, or None."""
         try:
-            data = json.loads(self.progress_path.read_text())
-        except (OSError, ValueError):
+            raw = self.progress_path.read_bytes()
+        except OSError:
             return None
-        return data if isinstance(data, dict) else None
+        best = None
+        slot = len(raw) // 2
+        for start in (0, slot):
+            header = raw[start:start + SLOT_HEADER.size]
+            if slot < SLOT_HEADER.size or len(header) < SLOT_HEADER.size:
+                continue
+            rev, length, crc = SLOT_HEADER.unpack(header)
+            payload = raw[start + SLOT_HEADER.size:start + SLOT_HEADER.size + length]
+            if length > slot - SLOT_HEADER.size or zlib.crc32(payload) != crc:
+                continue  # torn or never written
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and data.get("rev") == rev and (best is None or rev > best["rev"]):
+                best = data
+        return best
+
+    def _write_progress(self, rev: int, data: dict) -> None:
+        payload = json.dumps(data, separators=(",", ":")).encode()
+        record = SLOT_HEADER.pack(rev, len(payload), zlib.crc32(payload)) + payload
+        if self._progress_fd is None or len(record) > self._slot:
+            # (re)create with slots that fit: both hold this record, replaced atomically
+            slot = MIN_SLOT
+            while slot < len(record):
+                slot *= 2
+            self._close_progress()
+            image = record.ljust(slot, b"\0") * 2
+            tmp = self.progress_path.with_suffix(".ptmp")
+            with open(tmp, "wb") as fh:
+                fh.write(image)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.progress_path)
+            self._fsync_dir()
+            self._progress_fd = os.open(self.progress_path, os.O_WRONLY)
+            self._slot = slot
+            return
+        # the older slot: the other one keeps the previous state until this one is durable
+        os.pwrite(self._progress_fd, record, (rev % 2) * self._slot)
+        os.fdatasync(self._progress_fd)
+
+    def _close_progress(self) -> None:
+        if self._progress_fd is not None:
+            os.close(self._progress_fd)
+            self._progress_fd = None
+
+    def close(self) -> None:
+        self._close_progress()
+
+    def _fsync_dir(self) -> None:
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     def _write(self, path: Path, data: dict) -> None:
         """Atomically replace `path` (a crash leaves the old or the new, never half)."""
@@ -140,11 +206,7 @@ class SurveyState:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        self._fsync_dir()
 
     def save(self) -> None:
         """Persist the state durably: the plan when the loaded sequence or the survey changed,
@@ -163,7 +225,7 @@ class SurveyState:
             for key in PROGRESS_FIELDS:
                 value = getattr(s, key)
                 progress[key] = [list(f) for f in value] if key == "failed" else value
-            self._write(self.progress_path, progress)
+            self._write_progress(self._rev, progress)
 
     def record_duration(self, seconds: float) -> None:
         self._durations.append(seconds)
