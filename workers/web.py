@@ -87,6 +87,9 @@ def main() -> int:
     node.log("info", f"serving http://{opts['host']}:{opts['port']} ({opts['threads']} threads)")
 
     def stop(*_):
+        # waitress's run() catches SystemExit and closes at once, waiting for its task threads:
+        # end the live event streams first so none is left holding a thread.
+        gateway.events.close()
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -233,3 +233,22 @@ def test_slow_client_loses_oldest_counted_and_never_blocks_others(web_system):
         assert elapsed < 30  # no blocking on the slow reader (a generous bound, not a speed test)
     finally:
         hub.close()
+
+
+def test_restart_the_gateway_itself_over_http(web_system):
+    """Restarting `web` from its own page: answered first, then supervisord brings it back."""
+    before = web_system.pid("web")
+    c = SSEClient(web_system.web_url)
+    c.until(lambda e: e["event"] == "soh", timeout=10, what="snapshot")
+    status, body = post(web_system.web_url, "/api/processes/web/restart")
+    assert status == 200 and body["self"] is True and body["restarting"] is True
+    deadline = time.monotonic() + 30
+    while c.next() is not None and time.monotonic() < deadline:
+        pass  # the stream ends when the old gateway exits
+    c.close()
+    wait_until(lambda: web_system._answers_with_new_pid("web", before), timeout=60, what="web restarted")
+    c2 = SSEClient(web_system.web_url)
+    try:
+        assert c2.until(lambda e: e["event"] == "soh", timeout=10, what="events from the new gateway")
+    finally:
+        c2.close()
