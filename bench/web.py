@@ -198,7 +198,13 @@ def sse_latency(system: RunningSystem, samples: int = 300, rate_hz: float = 50.0
             "sse_latency_samples": len(latencies), "sse_latency_lost": lost}
 
 
-PARTS = [sse_latency]  # the page's parts (page_kb, pseudosection_render_ms) are appended here
+def page(system: RunningSystem) -> dict:
+    """page_kb and pseudosection_render_ms, measured in the real browser (bench/web_page.py)."""
+    from bench.web_page import page_metrics
+    return page_metrics(url=system.web_url)
+
+
+PARTS = [sse_latency, page]
 
 
 def run(parts=None) -> dict:

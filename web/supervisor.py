@@ -7,13 +7,14 @@ fresh transport per call: xmlrpc proxies are not thread-safe and the socket is l
 from __future__ import annotations
 
 import os
+import socket
 import signal
 import threading
 import time
 import xmlrpc.client
 from pathlib import Path
 
-from supervisor.xmlrpc import SupervisorTransport
+from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
 
 from .bus_access import ApiError
 
@@ -28,6 +29,17 @@ class SupervisorUnavailable(ApiError):
         super().__init__(503, "unavailable", message, service="supervisord")
 
 
+class _TimedUnixConnection(UnixStreamHTTPConnection):
+    """supervisor's unix-socket HTTP connection, with a bound on connect and every read."""
+
+    limit_s = 5.0
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.limit_s)
+        self.sock.connect(self.socketfile)
+
+
 class Supervisor:
     def __init__(self, socket_path: str | os.PathLike, *, self_program: str | None = None, timeout: float = 5.0):
         self.socket_path = Path(socket_path)
@@ -36,6 +48,13 @@ class Supervisor:
 
     def _proxy(self):
         transport = SupervisorTransport(None, None, f"unix://{self.socket_path}")
+        socket_path, timeout = str(self.socket_path), self.timeout
+
+        def timed_connection():  # a hung supervisord must not hang the request that asked it
+            conn = _TimedUnixConnection("localhost")
+            conn.socketfile, conn.limit_s = socket_path, timeout
+            return conn
+        transport._get_connection = timed_connection
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     def _call(self, method: str, *args):

@@ -15,7 +15,7 @@ import pytest
 
 from bus.config import BusConfig
 from bus.rpc import Client
-from tests.procs import ROOT, short_tmpdir, wait_until
+from tests.procs import ROOT, free_tcp_base, short_tmpdir, wait_until
 
 BIN = Path(sys.executable).parent
 PROGRAMS = ("hub", "recorder", "controller", "sequencer")
@@ -26,6 +26,8 @@ class System:
         self.var = Path(short_tmpdir())
         (self.var / "log").mkdir()
         self.config = self.var / "ohmpi.toml"
+        if "[web]" not in extra:  # never the default 8080: a `make run` may be using it
+            extra += f"\n[web]\nport = {free_tcp_base()}\n"
         self.config.write_text(f"[bus]\nheartbeat_s = 0.5\n\n[instrument]\nn_electrodes = {electrodes}\n"
                                f"time_scale = {time_scale}\n{extra}")
         self.env = {**os.environ, "OHMPI_VAR": str(self.var), "OHMPI_CONFIG": str(self.config)}
