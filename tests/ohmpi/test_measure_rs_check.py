@@ -20,7 +20,10 @@ def test_high_contact_electrode_is_named(bad, ohm):
     for e in range(1, 13):
         if e != bad:
             truth = hw.physics.contact_ohm[e - 1] / 1000
-            assert result["electrodes"][e - 1]["contact_kohm"] == pytest.approx(truth, rel=0.1, abs=0.2)
+            # an electrode sharing a pair with the bad one inherits a little of that pair's noise
+            # (0.1 % of 200 kOhm is 0.2 kOhm): allow for it there, and only there
+            leak = 0.002 * ohm / 1000 if abs(e - bad) <= 2 else 0.0
+            assert result["electrodes"][e - 1]["contact_kohm"] == pytest.approx(truth, rel=0.1, abs=0.2 + leak)
     assert len(result["pairs"]) == 11 + 10
     assert all(chip.outputs() == 0 for chip in hw.expanders)
 
