@@ -102,6 +102,27 @@ def check_bindable(address: str) -> None:
             "binds only loopback tcp (127.0.0.1, ::1) or ipc; network access waits for the security issue")
 
 
+def check_table(section: str, table: dict, types: dict[str, type]) -> dict:
+    """Check a config table's keys and value types; errors name the key and what is allowed.
+
+    Unknown keys are refused; a float key accepts an integer (returned as float); a bool is
+    never taken for a number. Returns the table's own keys with checked values: callers add
+    their defaults and range checks.
+    """
+    unknown = sorted(set(table) - set(types))
+    if unknown:
+        raise ConfigError(f"[{section}]: unknown key(s) {', '.join(unknown)}; known: {', '.join(types)}")
+    out = {}
+    for key, value in table.items():
+        expected = types[key]
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+            raise ConfigError(f"[{section}].{key} must be {expected.__name__}, got {value!r}")
+        out[key] = value
+    return out
+
+
 @dataclass(frozen=True)
 class BusConfig:
     """The `[bus]` table of the config file. Sizes in bytes, times in seconds."""
@@ -116,20 +137,11 @@ class BusConfig:
 
     @classmethod
     def from_dict(cls, table: dict) -> "BusConfig":
-        known = {f.name: f for f in fields(cls) if f.name != "extra"}
-        unknown = sorted(set(table) - set(known))
-        if unknown:
-            raise ConfigError(f"[bus]: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
-        values = {}
-        for key, value in table.items():
-            expected = type(getattr(cls, key))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, expected) or isinstance(value, bool):
-                raise ConfigError(f"[bus].{key} must be {expected.__name__}, got {value!r}")
-            if expected in (int, float) and value <= 0:
+        types = {f.name: type(f.default) for f in fields(cls) if f.name != "extra"}
+        values = check_table("bus", table, types)
+        for key, value in values.items():
+            if types[key] in (int, float) and value <= 0:
                 raise ConfigError(f"[bus].{key} must be > 0, got {value!r}")
-            values[key] = value
         return cls(**values)
 
     def resolved_address(self) -> str:

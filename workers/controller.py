@@ -15,7 +15,7 @@ import secrets
 import threading
 from datetime import datetime, timezone
 
-from bus.config import load_file
+from bus.config import check_table, load_file
 from bus.errors import Aborted, BadRequest, Fault
 from bus.node import Node
 from bus.outbox import Outbox
@@ -31,12 +31,8 @@ CONTROLLER_KEYS = {"instrument_name": str, "simulated": bool}
 
 
 def controller_config() -> dict:
-    table = dict(load_file().get("controller", {}))
-    for key, value in table.items():
-        if key not in CONTROLLER_KEYS:
-            raise ValueError(f"[controller].{key}: unknown key; allowed: {', '.join(CONTROLLER_KEYS)}")
-        if not isinstance(value, CONTROLLER_KEYS[key]):
-            raise ValueError(f"[controller].{key} must be {CONTROLLER_KEYS[key].__name__}")
+    """The `[controller]` table, checked; errors name the key."""
+    table = check_table("controller", dict(load_file().get("controller", {})), CONTROLLER_KEYS)
     return {"instrument_name": "sim", "simulated": True, **table}
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import msgpack
 
-from bus.config import ConfigError, load_file, var_dir
+from bus.config import ConfigError, check_table, load_file, var_dir
 from bus.envelope import plain
 from bus.errors import BadRequest, InternalError
 from bus.node import Node
@@ -42,28 +42,23 @@ MAX_BUFFER = 20_000  # log/SOH events held while the database cannot be written
 EXPORT_CACHE_BYTES = 32 << 20
 
 DEFAULTS = {"db": "ohmpi.db", "log_retention_days": 30.0, "soh_retention_days": 30.0, "soh_every_s": 60.0}
+TYPES = {"db": str, "log_retention_days": float, "soh_retention_days": float, "soh_every_s": float}
 
 
 def load_settings(table: dict | None = None) -> dict:
     """The `[recorder]` config table, checked; errors name the key and what is allowed."""
     table = dict(load_file().get("recorder", {}) if table is None else table)
-    unknown = sorted(set(table) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"[recorder]: unknown key(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
-    out = dict(DEFAULTS)
-    for key, value in table.items():
+    out = {**DEFAULTS, **check_table("recorder", table, TYPES)}
+    if not out["db"].strip():
+        raise ConfigError(f"[recorder].db must be a non-empty path string, got {out['db']!r}")
+    for key, value in out.items():
         if key == "db":
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"[recorder].db must be a non-empty path string, got {value!r}")
-        else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(f"[recorder].{key} must be a number, got {value!r}")
-            low_ok = value >= 0 if key == "soh_every_s" else value > 0
-            if not low_ok:
-                raise ConfigError(f"[recorder].{key} must be {'>= 0' if key == 'soh_every_s' else '> 0'}, "
-                                  f"got {value!r}")
-            value = float(value)
-        out[key] = value
+            continue
+        if not math.isfinite(value):
+            raise ConfigError(f"[recorder].{key} must be a finite number, got {value!r}")
+        if not (value >= 0 if key == "soh_every_s" else value > 0):
+            raise ConfigError(f"[recorder].{key} must be {'>= 0' if key == 'soh_every_s' else '> 0'}, "
+                              f"got {value!r}")
     path = Path(out["db"]).expanduser()
     out["db"] = str(path if path.is_absolute() else var_dir() / path)
     return out

@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 
-from bus.config import ConfigError, load_file
+from bus.config import ConfigError, check_table, load_file
 from bus.node import Node
 
 DEFAULTS = {"host": "127.0.0.1", "port": 8080, "threads": 8, "max_sse_clients": None}
@@ -30,14 +30,7 @@ TYPES = {"host": str, "port": int, "threads": int, "max_sse_clients": int}
 def web_config(table: dict | None = None) -> dict:
     """The `[web]` table, checked; errors name the key."""
     table = dict(load_file().get("web", {}) if table is None else table)
-    unknown = sorted(set(table) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"[web]: unknown key(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
-    out = dict(DEFAULTS)
-    for key, value in table.items():
-        if not isinstance(value, TYPES[key]) or isinstance(value, bool):
-            raise ConfigError(f"[web].{key} must be {TYPES[key].__name__}, got {value!r}")
-        out[key] = value
+    out = {**DEFAULTS, **check_table("web", table, TYPES)}
     if not out["host"].strip():
         raise ConfigError("[web].host must not be empty")
     if not 1 <= out["port"] <= 65535:
