@@ -113,7 +113,6 @@ class Node:
                 except zmq.Again:
                     break
                 msg = sub.handle(frames)
-                self.stats["missed"] = sum(s.missed for s in self.subscribers)
                 if msg is not None:
                     handler(msg)
         self.subscribers.append(sub)
@@ -141,8 +140,13 @@ class Node:
         except (ValueError, zmq.ZMQError):
             pass
 
+    def _sample(self) -> dict:
+        """Health now; gaps are summed over the subscribers here, not on every event."""
+        self.stats["missed"] = sum(sub.missed for sub in self.subscribers)
+        return self.health.sample()
+
     def _heartbeat(self) -> None:
-        body = self.health.sample()
+        body = self._sample()
         for provider in self.soh_providers:
             try:
                 body.update(provider())
@@ -162,7 +166,7 @@ class Node:
 
     def _status(self) -> dict:
         """This process's health and state."""
-        body = self.health.sample()
+        body = self._sample()
         body["busy"] = {lane: {"cmd": l.cmd, "for_s": round(time.monotonic() - l.started, 3)}
                         for lane, l in self._lanes.items()}
         for provider in self.status_providers:
