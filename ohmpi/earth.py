@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from ohmpi.geometry import check_quadrupoles
+from ohmpi.geometry import SIGNS, pole_distances
 
 TWO_PI = 2.0 * np.pi
 
@@ -45,32 +45,12 @@ class EarthModel:
 
     def transfer_resistances(self, positions, abmn) -> np.ndarray:
         """R = (V_M − V_N) / I for +I at A and −I at B, for each row of abmn (k, 4)."""
-        pos = np.asarray(positions, dtype=float)
-        quads = np.atleast_2d(np.asarray(abmn, dtype=int))
-        check_quadrupoles(quads, len(pos))
-        padded = np.vstack([np.full((1, 3), np.nan), pos])  # index 0 = infinity
-        a, b, m, n = quads.T
-        pairs = [(a, m, 1.0), (b, m, -1.0), (a, n, -1.0), (b, n, 1.0)]
-        dists = [np.linalg.norm(padded[i] - padded[j], axis=1) for i, j, _ in pairs]
-        present = [(i > 0) & (j > 0) for i, j, _ in pairs]
-        for (i, j, _), d, p in zip(pairs, dists, present):
-            touching = p & (d == 0)
-            if touching.any():
-                row = int(np.argmax(touching))
-                raise ValueError(
-                    f"quadrupole {row + 1}: electrodes {i[row]} and {j[row]} coincide "
-                    "(a potential electrode on a current electrode)"
-                )
-        needed = np.concatenate([d[p] for d, p in zip(dists, present)])
+        distances, present = pole_distances(positions, abmn)
+        needed = distances[present]
         unique, inverse = np.unique(needed, return_inverse=True)
-        values = self.potential_at_distance(unique)[inverse] if len(unique) else needed
-        total = np.zeros(len(quads))
-        start = 0
-        for (_, _, sign), p in zip(pairs, present):
-            count = int(p.sum())
-            total[p] += sign * values[start : start + count]
-            start += count
-        return total
+        potentials = np.zeros_like(distances)
+        potentials[present] = self.potential_at_distance(unique)[inverse] if len(unique) else needed
+        return (potentials * SIGNS).sum(axis=1)
 
     def transfer_resistance(self, positions, a: int, b: int, m: int, n: int) -> float:
         """R (Ω) of one quadrupole; see transfer_resistances."""

@@ -60,28 +60,39 @@ def check_quadrupoles(abmn: np.ndarray, n_electrodes: int) -> None:
         )
 
 
-def _inverse_distance_terms(positions, abmn) -> np.ndarray:
-    """(k, 4) array of 1/AM, −1/BM, −1/AN, 1/BN (terms with a pole at 0 are 0)."""
+SIGNS = np.array([1.0, -1.0, -1.0, 1.0])  # of the AM, BM, AN, BN terms
+
+
+def pole_distances(positions, abmn) -> tuple[np.ndarray, np.ndarray]:
+    """Distances AM, BM, AN, BN, each (k, 4), and where both poles exist (B or N = 0: infinity).
+
+    The one place that pairs current and potential electrodes: the geometric factor and the
+    earth models' transfer resistances both start here. Raises ValueError on a bad electrode
+    number or a potential electrode on a current electrode.
+    """
     pos = _as_positions(positions)
     quads = np.atleast_2d(np.asarray(abmn, dtype=int))
     check_quadrupoles(quads, len(pos))
     padded = np.vstack([np.full((1, 3), np.nan), pos])  # index 0 = infinity
-
-    def inv_dist(i, j):
-        present = (i > 0) & (j > 0)
-        d = np.linalg.norm(padded[i] - padded[j], axis=1)
-        coincident = present & (d == 0)
-        if coincident.any():
-            row = int(np.argmax(coincident))
-            raise ValueError(
-                f"quadrupole {row + 1}: electrodes {i[row]} and {j[row]} coincide "
-                "(zero distance between a current and a potential electrode)"
-            )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(present, 1.0 / np.where(present, d, 1.0), 0.0)
-
     a, b, m, n = quads.T
-    return np.stack([inv_dist(a, m), -inv_dist(b, m), -inv_dist(a, n), inv_dist(b, n)], axis=1)
+    first, second = np.stack([a, b, a, b], axis=1), np.stack([m, m, n, n], axis=1)
+    distances = np.linalg.norm(padded[first] - padded[second], axis=2)
+    present = (first > 0) & (second > 0)
+    coincident = present & (distances == 0)
+    if coincident.any():
+        row, col = np.argwhere(coincident)[0]
+        raise ValueError(
+            f"quadrupole {row + 1}: electrodes {first[row, col]} and {second[row, col]} coincide "
+            "(zero distance between a current and a potential electrode)"
+        )
+    return distances, present
+
+
+def _inverse_distance_terms(positions, abmn) -> np.ndarray:
+    """(k, 4) array of 1/AM, −1/BM, −1/AN, 1/BN (terms with a pole at 0 are 0)."""
+    distances, present = pole_distances(positions, abmn)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return SIGNS * np.where(present, 1.0 / np.where(present, distances, 1.0), 0.0)
 
 
 def inverse_distance_sums(positions, abmn) -> np.ndarray:
