@@ -11,10 +11,15 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import BadRequest, UnknownCommand
+from .errors import BadRequest, Forbidden, UnknownCommand
+from .roles import Caller, allows, check_role
+
+# Who is calling the command being run (set by the Node around each handler, thread by thread).
+current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default=None)
 
 _TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool", list: "list", dict: "dict",
                Any: "any", object: "any"}
@@ -84,13 +89,14 @@ class Command:
     name: str
     handler: Callable
     params: list[Param]
+    role: str  # the least role a caller needs (bus.roles)
     doc: str = ""
     background: bool = False  # run in a thread so the service keeps answering meanwhile
     lane: str | None = None  # background commands sharing a lane exclude each other (busy)
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_function(cls, name: str, fn: Callable, **options) -> "Command":
+    def from_function(cls, name: str, fn: Callable, *, role: str, **options) -> "Command":
         hints = typing.get_type_hints(fn)
         params = []
         for p in inspect.signature(fn).parameters.values():
@@ -98,7 +104,13 @@ class Command:
                 raise TypeError(f"command {name!r}: *args/**kwargs are not allowed; name every argument")
             params.append(Param(p.name, hints.get(p.name, Any), p.default))
         doc = inspect.getdoc(fn) or ""
-        return cls(name, fn, params, doc.split("\n\n")[0].replace("\n", " "), **options)
+        return cls(name, fn, params, check_role(role), doc.split("\n\n")[0].replace("\n", " "), **options)
+
+    def authorize(self, caller: Caller) -> None:
+        """Raise Forbidden unless `caller` has the role this command needs."""
+        if not allows(caller.role, self.role):
+            raise Forbidden(f"{self.name} needs the {self.role} role; {caller.user} has {caller.role}",
+                            role=self.role, have=caller.role)
 
     def bind(self, args: object) -> dict:
         """Check request arguments against the signature; raise BadRequest naming the culprit."""
@@ -127,8 +139,8 @@ class Command:
         return args
 
     def describe(self) -> dict:
-        return {"name": self.name, "doc": self.doc, "args": [p.describe() for p in self.params],
-                "background": self.background}
+        return {"name": self.name, "doc": self.doc, "role": self.role,
+                "args": [p.describe() for p in self.params], "background": self.background}
 
 
 class Registry:
@@ -137,12 +149,13 @@ class Registry:
     def __init__(self):
         self.commands: dict[str, Command] = {}
 
-    def add(self, name: str, fn: Callable, *, replace: bool = False, **options) -> Command:
+    def add(self, name: str, fn: Callable, *, role: str, replace: bool = False, **options) -> Command:
+        """Register `fn` as command `name`; `role` is the least role allowed to call it."""
         if not name.replace("_", "").isalnum() or not name.islower() or not name[0].isalpha():
             raise ValueError(f"command name {name!r} must be lowercase letters, digits and '_'")
         if name in self.commands and not replace:
             raise ValueError(f"command {name!r} is already registered")
-        cmd = self.commands[name] = Command.from_function(name, fn, **options)
+        cmd = self.commands[name] = Command.from_function(name, fn, role=role, **options)
         return cmd
 
     def lookup(self, name: object) -> Command:

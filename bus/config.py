@@ -14,6 +14,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .files import private_dir
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_IPC_PATH = 100  # unix socket paths are limited to 107 bytes; keep a margin
 
@@ -23,10 +25,9 @@ class ConfigError(ValueError):
 
 
 def var_dir() -> Path:
-    """The runtime directory: `$OHMPI_VAR`, else `var/` in the project checkout."""
-    path = Path(os.environ.get("OHMPI_VAR") or PROJECT_ROOT / "var")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The runtime directory: `$OHMPI_VAR`, else `var/` in the project checkout (kept 0700:
+    whoever can enter it can reach the keyless ipc bus, read the keys and the database)."""
+    return private_dir(os.environ.get("OHMPI_VAR") or PROJECT_ROOT / "var")
 
 
 def config_path() -> Path | None:
@@ -84,22 +85,32 @@ def endpoints(address: str) -> Endpoints:
     raise ConfigError(f"bus address {address!r}: scheme must be tcp, ipc or inproc")
 
 
-def check_bindable(address: str) -> None:
-    """Refuse to bind tcp on anything but loopback: the bus has no security yet."""
-    scheme, _, rest = address.partition("://")
-    if scheme != "tcp":
-        return
-    host = rest.rpartition(":")[0].strip("[]")
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
     if host == "localhost":
-        return
+        return True
     try:
-        loopback = ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loopback = False
-    if not loopback:
+        return False
+
+
+def check_bindable(address: str, curve: bool = True) -> str | None:
+    """Refuse a tcp bus beyond loopback without CURVE; return a warning for plain loopback tcp."""
+    scheme, _, rest = address.partition("://")
+    if scheme != "tcp" or curve:
+        return None
+    if not is_loopback(rest.rpartition(":")[0]):
         raise ConfigError(
-            f"refusing to bind {address}: the bus has no authentication or encryption yet, so the hub "
-            "binds only loopback tcp (127.0.0.1, ::1) or ipc; network access waits for the security issue")
+            f"refusing to bind {address} with [bus] curve = false: without CurveZMQ anyone who reaches "
+            "the port controls the instrument; remove `curve = false` (or bind 127.0.0.1 / ipc)")
+    return (f"bus {address} without CurveZMQ ([bus] curve = false): every local program that reaches "
+            "the port has full rights, as on ipc")
+
+
+def uses_curve(address: str, cfg: "BusConfig") -> bool:
+    """Does this bus address speak CurveZMQ? (tcp does, unless `[bus] curve = false`.)"""
+    return address.startswith("tcp://") and cfg.curve
 
 
 def check_table(section: str, table: dict, types: dict[str, type]) -> dict:
@@ -133,6 +144,7 @@ class BusConfig:
     event_hwm: int = 10_000  # messages queued per PUB/SUB peer before the newest are dropped
     command_hwm: int = 1_000  # messages queued per command peer
     linger_ms: int = 250  # how long close() may wait to flush on shutdown
+    curve: bool = True  # tcp buses use CurveZMQ (false is accepted on loopback only)
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod

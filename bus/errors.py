@@ -43,6 +43,12 @@ class BadRequest(BusError):
         super().__init__(message, **details)
 
 
+class Forbidden(BusError):
+    """The caller's role is below the one the command needs (`role` names it, `have` is the caller's)."""
+
+    code = "forbidden"
+
+
 class Busy(BusError):
     """The service is doing something that excludes this command; try again later."""
 
@@ -80,7 +86,7 @@ class InternalError(BusError):
 
 
 ERRORS: dict[str, type[BusError]] = {
-    cls.code: cls for cls in (UnknownCommand, BadRequest, Busy, Timeout, Unavailable, Aborted, Fault, InternalError)
+    cls.code: cls for cls in (UnknownCommand, BadRequest, Forbidden, Busy, Timeout, Unavailable, Aborted, Fault, InternalError)
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 
 import zmq
 
@@ -42,12 +42,12 @@ class Publisher:
     """Publishes events to the hub. Thread-safe: a lock serialises the socket."""
 
     def __init__(self, session: Session, address: str, cfg: BusConfig, ctx: zmq.Context,
-                 stats: Counter | None = None):
-        from .sockets import make_socket
+                 stats: Counter | None = None, *, key=None):
+        from .sockets import client_socket
         self.session = session
         self.max_bytes = cfg.max_message_bytes
         self.stats = stats if stats is not None else Counter()
-        self._sock = make_socket(ctx, zmq.PUB, cfg)
+        self._sock = client_socket(ctx, zmq.PUB, cfg, address, key=key)
         self._sock.connect(endpoints(address).pub)
         self._lock = threading.Lock()
         self._topics: dict[str, bytes] = {}
@@ -76,13 +76,21 @@ class Publisher:
 
 
 class GapTracker:
-    """Counts messages missed per source, from gaps in per-(source, topic) sequence numbers."""
+    """Counts messages missed per source, from gaps in per-(source, topic) sequence numbers.
 
-    def __init__(self):
-        self._last: dict[tuple[str, str], tuple[str, int]] = {}
+    Bounded against hostile or buggy peers: it remembers the newest `max_keys` (source, topic)
+    pairs, and a `seq` that jumps by more than `max_gap` (far beyond any queue) is counted as
+    one `anomalies`, not as millions of missed messages.
+    """
+
+    def __init__(self, max_keys: int = 4096, max_gap: int = 1_000_000):
+        self._last: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
+        self.max_keys = max_keys
+        self.max_gap = max_gap
         self.missed = 0
         self.missed_by_source: Counter = Counter()
         self.duplicates = 0
+        self.anomalies = 0
 
     def accept(self, msg: Message) -> bool:
         """Record `msg`; False if it is a duplicate (already seen) and should be dropped."""
@@ -97,9 +105,17 @@ class GapTracker:
             return False
         else:
             gap = msg.seq - last[1] - 1
-        if gap > 0:
+        if gap > self.max_gap:
+            self.anomalies += 1
+        elif gap > 0:
             self.missed += gap
-            self.missed_by_source[msg.src] += gap
+            if msg.src in self.missed_by_source or len(self.missed_by_source) < self.max_keys:
+                self.missed_by_source[msg.src] += gap
+        if last is None:
+            if len(self._last) >= self.max_keys:
+                self._last.popitem(last=False)
+        else:
+            self._last.move_to_end(key)
         self._last[key] = (instance, msg.seq)
         return True
 
@@ -123,7 +139,7 @@ class Subscriber:
 
     def __init__(self, patterns: list[str] | str = "#", *, address: str | None = None,
                  cfg: BusConfig | None = None, ctx: zmq.Context | None = None, snapshot: bool = True,
-                 stats: Counter | None = None, snapshot_timeout: float = 2.0):
+                 stats: Counter | None = None, snapshot_timeout: float = 2.0, key=None):
         self.cfg = cfg or load_bus_config()
         self.address = address or self.cfg.resolved_address()
         self.ctx = ctx or zmq.Context.instance()
@@ -133,8 +149,9 @@ class Subscriber:
         self.stats = stats if stats is not None else Counter()
         self.tracker = GapTracker()
         self.max_bytes = self.cfg.max_message_bytes
-        from .sockets import make_socket
-        self.socket = make_socket(self.ctx, zmq.SUB, self.cfg)
+        from .sockets import client_socket
+        self.key = key
+        self.socket = client_socket(self.ctx, zmq.SUB, self.cfg, self.address, key=key)
         for prefix in sorted({p.prefix for p in self.patterns}):
             self.socket.setsockopt(zmq.SUBSCRIBE, prefix.encode("ascii"))
         self.socket.connect(endpoints(self.address).sub)
@@ -152,9 +169,9 @@ class Subscriber:
     def _load_snapshot(self, wanted: list[str], timeout: float) -> None:
         from .rpc import Client
         from .errors import BusError
-        client = Client(self.address, cfg=self.cfg, ctx=self.ctx, timeout=timeout, retries=0)
+        client = Client(self.address, cfg=self.cfg, ctx=self.ctx, timeout=timeout, retries=0, key=self.key)
         try:
-            cached = client.call("hub", "snapshot", patterns=wanted)
+            cached = client.call_paged("hub", "snapshot", patterns=wanted)
         except BusError:
             self.stats["snapshot_failed"] += 1
             return

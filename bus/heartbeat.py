@@ -39,4 +39,5 @@ class ProcessHealth:
             "dropped": self.stats["dropped"],
             "dropped_by_reason": dropped,
             "missed": self.stats["missed"],
+            "seq_anomalies": self.stats["seq_anomalies"],
         }

@@ -22,16 +22,20 @@ from typing import Callable
 
 import zmq
 
-from .commands import Registry, error_reply, ok_reply, parse_request
+import msgpack
+
+from .commands import Registry, current_caller, error_reply, ok_reply, parse_request
 from .config import BusConfig, endpoints, load_bus_config
 from .envelope import FrameError, Session, unpack_envelope
-from .errors import BadRequest, BusError, Busy, InternalError
+from .errors import BadRequest, BusError, Busy, Forbidden, InternalError
+from .roles import Caller
 from .events import Publisher, Subscriber, recv_frames
 from .heartbeat import ProcessHealth
-from .sockets import make_socket
+from .sockets import client_socket
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 DEDUP_SIZE = 512
+MAX_LOG_TEXT = 4096  # characters of a log message (and of each text field) put on the bus
 
 log = logging.getLogger("bus.node")
 
@@ -48,15 +52,17 @@ class Node:
     """One process on the bus. `serve=False` for processes that only publish/subscribe."""
 
     def __init__(self, name: str, *, address: str | None = None, cfg: BusConfig | None = None,
-                 ctx: zmq.Context | None = None, serve: bool = True):
+                 ctx: zmq.Context | None = None, serve: bool = True, key=None):
         self.cfg = cfg or load_bus_config()
         self.address = address or self.cfg.resolved_address()
         self.ctx = ctx or zmq.Context.instance()
         self.name = name
+        self.key = key  # key file for a CURVE bus (None: $OHMPI_KEY or this machine's service key)
+        os.umask(0o077)  # what a bus process creates (databases, outboxes, settings) is private
         self.session = Session(name)
         self.stats: Counter = Counter()
         self.health = ProcessHealth(name, self.stats)
-        self.publisher = Publisher(self.session, self.address, self.cfg, self.ctx, self.stats)
+        self.publisher = Publisher(self.session, self.address, self.cfg, self.ctx, self.stats, key=key)
         self.registry = Registry()
         self.status_providers: list[Callable[[], dict]] = []
         self.soh_providers: list[Callable[[], dict]] = []
@@ -74,25 +80,28 @@ class Node:
         self._finished: queue.SimpleQueue = queue.SimpleQueue()
         self._lanes: dict[str, _Lane] = {}
         self._workers: dict[str, tuple[threading.Thread, queue.SimpleQueue]] = {}
-        self._recent: OrderedDict[str, dict] = OrderedDict()
+        self._recent: OrderedDict[tuple, dict] = OrderedDict()
+        self._audit_budget = RateLimit(per_minute=30)
         self._reply_session = Session(name)
         self.dealer: zmq.Socket | None = None
-        self.registry.add("ping", self._ping)
-        self.registry.add("help", self._help)
-        self.registry.add("status", self._status)
+        self.registry.add("ping", self._ping, role="viewer")
+        self.registry.add("help", self._help, role="viewer")
+        self.registry.add("status", self._status, role="viewer")
         if serve:
-            self.dealer = make_socket(self.ctx, zmq.DEALER, self.cfg, max_bytes=4 * self.cfg.max_message_bytes)
+            self.dealer = client_socket(self.ctx, zmq.DEALER, self.cfg, self.address, key=key,
+                                        max_bytes=4 * self.cfg.max_message_bytes)
             self.dealer.connect(endpoints(self.address).cmd)
             self.add_socket(self.dealer, self._on_request)
             self.every(self.cfg.heartbeat_s, self._register, first=0.0)
         self.every(self.cfg.heartbeat_s, self._heartbeat, first=0.05)
 
     # ---- registration -------------------------------------------------------------------
-    def command(self, fn: Callable | None = None, *, name: str | None = None, background: bool = False,
-                lane: str | None = None, replace: bool = False):
-        """Decorator: register `fn` as a command (its name unless `name` is given)."""
+    def command(self, fn: Callable | None = None, *, role: str, name: str | None = None,
+                background: bool = False, lane: str | None = None, replace: bool = False):
+        """Register `fn` as a command (its name unless `name` is given) that callers of at least
+        `role` may run (bus.roles); usable as `node.command(fn, role=...)` or as a decorator."""
         def register(f: Callable) -> Callable:
-            self.registry.add(name or f.__name__, f, replace=replace, background=background,
+            self.registry.add(name or f.__name__, f, role=role, replace=replace, background=background,
                               lane=(lane or name or f.__name__) if background else None)
             return f
         return register(fn) if fn is not None else register
@@ -104,7 +113,7 @@ class Node:
     def subscribe(self, patterns: list[str] | str, handler: Callable, *, snapshot: bool = False) -> Subscriber:
         """Call `handler(message)` in the loop for each event matching `patterns`."""
         sub = Subscriber(patterns, address=self.address, cfg=self.cfg, ctx=self.ctx,
-                         snapshot=snapshot, stats=self.stats)
+                         snapshot=snapshot, stats=self.stats, key=self.key)
 
         def on_ready():
             for _ in range(1000):  # bounded batch so timers and commands still get their turn
@@ -131,18 +140,36 @@ class Node:
         self.publisher.publish(topic, body)
 
     def log(self, level: str, message: str, **fields) -> None:
-        """Publish a log record on `log.<process>.<level>` and echo it to stderr."""
+        """Publish a log record on `log.<process>.<level>` and echo it to stderr (texts capped)."""
         if level not in LOG_LEVELS:
             raise ValueError(f"log level {level!r} must be one of {', '.join(LOG_LEVELS)}")
+        message = _cap(str(message))
         print(f"{self.name} {level.upper()}: {message}", file=sys.stderr, flush=True)
         try:
-            self.publish(f"log.{self.name}.{level}", {"message": message, **fields})
-        except (ValueError, zmq.ZMQError):
+            self.publish(f"log.{self.name}.{level}",
+                         {"message": message, **{k: _cap(v) if isinstance(v, str) else v for k, v in fields.items()}})
+        except (ValueError, TypeError, zmq.ZMQError):
+            pass
+
+    def audit(self, action: str, *, ok: bool = True, **fields) -> None:
+        """Publish an audit record on `audit.<process>`: who (the current caller) did what.
+
+        The recorder stores these apart from logs (`ohmpi audit`). `fields` add details."""
+        caller = current_caller.get()
+        if not ok and not self._audit_budget.take(action):
+            return  # refusals are rate-limited: a flood of them must not flood the store
+        body = {"action": action, "ok": ok, "user": fields.pop("user", caller.user if caller else self.name),
+                "role": fields.pop("role", caller.role if caller else None),
+                **{k: _cap(v) if isinstance(v, str) else v for k, v in fields.items()}}
+        try:
+            self.publish(f"audit.{self.name}", body)
+        except (ValueError, TypeError, zmq.ZMQError):
             pass
 
     def _sample(self) -> dict:
         """Health now; gaps are summed over the subscribers here, not on every event."""
         self.stats["missed"] = sum(sub.missed for sub in self.subscribers)
+        self.stats["seq_anomalies"] = sum(sub.tracker.anomalies for sub in self.subscribers)
         return self.health.sample()
 
     def _heartbeat(self) -> None:
@@ -180,7 +207,8 @@ class Node:
         except zmq.Again:  # the hub is away and the queue is full: the next beat tries again
             self.stats["register_skipped"] += 1
 
-    def _send_reply(self, route: bytes, reply: dict) -> None:
+    def _send_reply(self, route: bytes, reply: dict, key: tuple | None = None) -> None:
+        """Send `reply` to `route`; `key` (caller, request id) files it for retries of that request."""
         try:
             data = self._reply_session.pack("reply", reply)
         except (TypeError, ValueError) as exc:
@@ -190,7 +218,7 @@ class Node:
             reply = error_reply(reply.get("id"), InternalError(
                 f"reply of {len(data)} bytes exceeds the limit of {self.cfg.max_message_bytes}; ask for less"))
             data = self._reply_session.pack("reply", reply)
-        entry = self._recent.get(reply.get("id") or "")
+        entry = self._recent.get(key) if key is not None else None
         if entry is not None:
             entry["reply"] = data
             route = entry["route"]  # a retry may have come in on a newer route meanwhile
@@ -211,29 +239,41 @@ class Node:
             self._handle_request(frames)
 
     def _handle_request(self, frames: list[bytes]) -> None:
-        if len(frames) != 2:
+        if frames[0][:1] == b"!":
+            return self._from_hub(frames)
+        if len(frames) != 3:
             self.stats["dropped"] += 1
             self.stats["dropped:frames"] += 1
             return
-        route, data = frames
+        route, caller_frame, data = frames
         self.stats["requests"] += 1
         req_id = None
         try:
+            try:
+                caller = Caller.from_wire(msgpack.unpackb(caller_frame, raw=False))
+            except Exception as exc:
+                raise BadRequest(f"the hub's caller frame is unreadable: {exc}", arg="caller") from None
             env = unpack_envelope(data, self.cfg.max_message_bytes)
             req_id, cmd_name, args = parse_request(env["body"])
-            seen = self._recent.get(req_id)
+            key = (caller.user, req_id)  # ids are unique per caller: another caller's id is not ours
+            seen = self._recent.get(key)
             if seen is not None:  # a retry: never run twice
                 seen["route"] = route
                 if seen["reply"] is not None:
                     self.dealer.send_multipart([b"!reply", route, seen["reply"]], zmq.NOBLOCK)
                 return
             cmd = self.registry.lookup(cmd_name)
+            cmd.authorize(caller)
             kwargs = cmd.bind(args)
         except FrameError as exc:
             return self._send_reply(route, error_reply(req_id, BadRequest(str(exc), arg="envelope")))
+        except Forbidden as exc:
+            self.audit("forbidden", ok=False, user=caller.user, role=caller.role, command=cmd_name,
+                       needed=exc.details.get("role"))
+            return self._send_reply(route, error_reply(req_id, exc))
         except BusError as exc:
             return self._send_reply(route, error_reply(req_id, exc))
-        self._recent[req_id] = {"route": route, "reply": None}
+        self._recent[key] = {"route": route, "reply": None}
         while len(self._recent) > DEDUP_SIZE:
             self._recent.popitem(last=False)
         if cmd.background:
@@ -241,13 +281,25 @@ class Node:
             if busy is not None:
                 err = Busy(f"{cmd.name!r} refused: {busy.cmd!r} is running "
                            f"(for {time.monotonic() - busy.started:.1f} s)", running=busy.cmd)
-                return self._send_reply(route, error_reply(req_id, err))
+                return self._send_reply(route, error_reply(req_id, err), key)
             self._lanes[cmd.lane] = _Lane(cmd.name)
-            self._lane_queue(cmd.lane).put((cmd, kwargs, route, req_id))
+            self._lane_queue(cmd.lane).put((cmd, kwargs, route, req_id, caller))
             return
-        self._send_reply(route, self._execute(cmd, kwargs, req_id))
+        self._send_reply(route, self._execute(cmd, kwargs, req_id, caller), key)
 
-    def _execute(self, cmd, kwargs: dict, req_id: str) -> dict:
+    def _from_hub(self, frames: list[bytes]) -> None:
+        """Control frames from the hub: `!probe` (are you there?), `!refused` (our name is taken)."""
+        if frames[0] == b"!refused" and len(frames) == 2:
+            reason = frames[1][:300].decode("utf-8", "replace")
+            self.stats["register_refused"] += 1
+            if self.stats["register_refused"] in (1, 10, 100) or self.stats["register_refused"] % 1000 == 0:
+                self.log("error", f"the hub refused our registration: {reason}")
+        elif frames[0] != b"!probe":
+            self.stats["dropped"] += 1
+            self.stats["dropped:frames"] += 1
+
+    def _execute(self, cmd, kwargs: dict, req_id: str, caller: Caller) -> dict:
+        token = current_caller.set(caller)
         try:
             return ok_reply(req_id, cmd.handler(**kwargs))
         except BusError as exc:
@@ -256,6 +308,8 @@ class Node:
             self.log("error", f"command {cmd.name!r} failed: {type(exc).__name__}: {exc}",
                      traceback=traceback.format_exc(limit=8))
             return error_reply(req_id, InternalError(f"{cmd.name}: {type(exc).__name__}: {exc}"))
+        finally:
+            current_caller.reset(token)
 
     def _lane_queue(self, lane: str) -> queue.SimpleQueue:
         """The job queue of the lane's worker thread, started on first use and kept (a thread
@@ -273,9 +327,9 @@ class Node:
         while (job := jobs.get()) is not None:
             self._run_background(*job)
 
-    def _run_background(self, cmd, kwargs, route, req_id) -> None:
-        reply = self._execute(cmd, kwargs, req_id)
-        self._finished.put((cmd.lane, route, reply))
+    def _run_background(self, cmd, kwargs, route, req_id, caller) -> None:
+        reply = self._execute(cmd, kwargs, req_id, caller)
+        self._finished.put((cmd.lane, route, reply, (caller.user, req_id)))
         self.wake()
 
     def _drain_finished(self) -> None:
@@ -286,11 +340,11 @@ class Node:
             pass
         while True:
             try:
-                lane, route, reply = self._finished.get_nowait()
+                lane, route, reply, key = self._finished.get_nowait()
             except queue.Empty:
                 return
             self._lanes.pop(lane, None)
-            self._send_reply(route, reply)
+            self._send_reply(route, reply, key)
 
     # ---- loop ---------------------------------------------------------------------------
     def wake(self) -> None:
@@ -367,3 +421,35 @@ class Node:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _cap(text: str, limit: int = MAX_LOG_TEXT) -> str:
+    """`text`, cut to `limit` characters with a note of how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} characters cut]"
+
+
+class RateLimit:
+    """At most `per_minute` events per key in any minute (a token bucket per key, bounded in keys)."""
+
+    def __init__(self, per_minute: int, max_keys: int = 1024):
+        self.rate = per_minute / 60.0
+        self.burst = float(per_minute)
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, list[float]] = OrderedDict()
+        self.suppressed: Counter = Counter()
+
+    def take(self, key: str) -> bool:
+        now = time.monotonic()
+        bucket = self._buckets.pop(key, None) or [self.burst, now]
+        bucket[0] = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+        bucket[1] = now
+        self._buckets[key] = bucket
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        if bucket[0] >= 1.0:
+            bucket[0] -= 1.0
+            return True
+        self.suppressed[key] += 1
+        return False

@@ -16,14 +16,14 @@ import zmq
 from .config import BusConfig, endpoints, load_bus_config
 from .envelope import FrameError, Session, check_name, unpack_envelope
 from .errors import BusError, Timeout, Unavailable, from_wire
-from .sockets import make_socket
+from .sockets import client_socket
 
 
 class Client:
     """Calls commands of any service on the bus. One per thread (sockets are not thread-safe)."""
 
     def __init__(self, address: str | None = None, *, name: str | None = None, timeout: float = 3.0,
-                 retries: int = 2, cfg: BusConfig | None = None, ctx: zmq.Context | None = None):
+                 retries: int = 2, cfg: BusConfig | None = None, ctx: zmq.Context | None = None, key=None):
         self.cfg = cfg or load_bus_config()
         self.address = address or self.cfg.resolved_address()
         self.endpoint = endpoints(self.address).cmd
@@ -31,11 +31,13 @@ class Client:
         self.session = Session(name or f"client-{os.getpid()}")
         self.timeout = timeout
         self.retries = retries
+        self.key = key  # key file for a CURVE bus (None: $OHMPI_KEY or this machine's service key)
         self._sock: zmq.Socket | None = None
 
     def _socket(self) -> zmq.Socket:
         if self._sock is None:
-            self._sock = make_socket(self.ctx, zmq.DEALER, self.cfg, max_bytes=4 * self.cfg.max_message_bytes)
+            self._sock = client_socket(self.ctx, zmq.DEALER, self.cfg, self.address, key=self.key,
+                                       max_bytes=4 * self.cfg.max_message_bytes)
             self._sock.connect(self.endpoint)
         return self._sock
 
@@ -45,13 +47,19 @@ class Client:
             self._sock = None
 
     def call(self, service: str, cmd: str, *, timeout: float | None = None, retries: int | None = None,
-             **args) -> object:
-        """Run `cmd` on `service` with keyword `args`; return its result or raise a BusError."""
+             on_behalf: tuple[str, str] | None = None, **args) -> object:
+        """Run `cmd` on `service` with keyword `args`; return its result or raise a BusError.
+
+        `on_behalf=(user, role)`: a gateway acting for one of its own users; the hub lowers
+        the call to that role and names the user (`gateway:user`), never raises it."""
         check_name(service, "service name")
         timeout = self.timeout if timeout is None else timeout
         retries = self.retries if retries is None else retries
         request_id = self.session.next_id()
-        envelope = self.session.pack("request", {"id": request_id, "cmd": cmd, "args": args})
+        body = {"id": request_id, "cmd": cmd, "args": args}
+        if on_behalf is not None:
+            body["as"] = {"user": on_behalf[0], "role": on_behalf[1]}
+        envelope = self.session.pack("request", body)
         if len(envelope) > self.cfg.max_message_bytes:
             raise ValueError(f"request is {len(envelope)} bytes, over the limit of {self.cfg.max_message_bytes}")
         frames = [service.encode("ascii"), envelope]
@@ -77,8 +85,9 @@ class Client:
             except FrameError:
                 continue
             body = env.get("body")
-            if isinstance(body, dict) and body.get("id") in (request_id, None):
-                return body  # id None: the hub could not read our request at all
+            if isinstance(body, dict) and (body.get("id") == request_id
+                                           or (body.get("id") is None and env.get("src") == "hub")):
+                return body  # id None: the hub could not read our request at all (only it may say so)
             # a late reply to an earlier request on this socket: ignore it
         return None
 
@@ -93,6 +102,22 @@ class Client:
                                f"({attempts} attempt(s)); the hub is up", service=service)
         return Unavailable(f"no hub answering at {self.address} ({attempts} attempt(s) of {timeout:g} s): "
                            "is the system running (make run)?", service=service)
+
+    def call_paged(self, service: str, cmd: str, **args) -> list:
+        """All items of a paged command (`{"items", "next_offset"}` pages, following `offset`)."""
+        items: list = []
+        offset = 0
+        while True:
+            page = self.call(service, cmd, offset=offset, **args)
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                raise BusError(f"{service}.{cmd} did not answer a page {{items, next_offset}}")
+            items.extend(page["items"])
+            following = page.get("next_offset")
+            if following is None:
+                return items
+            if not isinstance(following, int) or following <= offset:
+                raise BusError(f"{service}.{cmd} answered a page that does not advance (next_offset {following!r})")
+            offset = following
 
     def wait_for(self, service: str, timeout: float = 10.0) -> dict:
         """Ping `service` until it answers or `timeout` passes (for start-up ordering)."""

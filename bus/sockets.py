@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zmq
 
-from .config import BusConfig
+from .config import BusConfig, uses_curve
 
 _EVENT_TYPES = {zmq.PUB, zmq.SUB, zmq.XPUB, zmq.XSUB}
 
@@ -24,4 +24,19 @@ def make_socket(ctx: zmq.Context, kind: int, cfg: BusConfig, *, max_bytes: int |
     sock.setsockopt(zmq.MAXMSGSIZE, max_bytes or cfg.max_message_bytes + 4096)
     sock.setsockopt(zmq.RECONNECT_IVL, 100)
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+    return sock
+
+
+def client_socket(ctx: zmq.Context, kind: int, cfg: BusConfig, address: str, *, key=None,
+                  max_bytes: int | None = None) -> zmq.Socket:
+    """A socket that connects to the hub at `address`: CURVE client on a tcp bus (with the key
+    file `key`, `$OHMPI_KEY`, or this machine's own service key), plain on ipc."""
+    sock = make_socket(ctx, kind, cfg, max_bytes=max_bytes)
+    if uses_curve(address, cfg):
+        from .keys import client_credentials
+        try:
+            client_credentials(key).apply(sock)
+        except BaseException:
+            sock.close(linger=0)
+            raise
     return sock

@@ -1,7 +1,10 @@
 """Call a command with nothing but pyzmq and msgpack (no project code), as docs/protocol.md says.
 
     python examples/plain_pyzmq_call.py ipc://var/bus hub ping
-    python examples/plain_pyzmq_call.py tcp://127.0.0.1:5550 controller status
+    OHMPI_KEY=keys/alice.key_secret python examples/plain_pyzmq_call.py tcp://HOST:5550 controller status
+
+On tcp the bus speaks CurveZMQ: `$OHMPI_KEY` names your key file (made by `ohmpi keys create`),
+with the hub's public key `server.key` beside it.
 """
 
 import os
@@ -11,6 +14,7 @@ import uuid
 
 import msgpack
 import zmq
+import zmq.auth
 
 address, service, cmd = sys.argv[1:4]
 args = dict(arg.split("=", 1) for arg in sys.argv[4:])  # values stay strings in this tiny example
@@ -34,6 +38,10 @@ envelope = {
 ctx = zmq.Context()
 sock = ctx.socket(zmq.REQ)
 sock.setsockopt(zmq.LINGER, 0)
+if address.startswith("tcp://"):  # CurveZMQ: our keypair, and the hub's public key to check who answers
+    key_file = os.environ["OHMPI_KEY"]
+    sock.curve_publickey, sock.curve_secretkey = zmq.auth.load_certificate(key_file)
+    sock.curve_serverkey, _ = zmq.auth.load_certificate(os.path.join(os.path.dirname(key_file), "server.key"))
 sock.connect(command_endpoint)
 sock.send_multipart([service.encode(), msgpack.packb(envelope)])
 if not sock.poll(5000):  # never wait forever: a REQ socket with a lost reply is stuck, so drop it

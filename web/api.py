@@ -47,7 +47,7 @@ class Gateway:
         """Hub heartbeats merged with supervisord's view (either may be missing)."""
         hub_error = sup_error = None
         try:
-            beats = self.bus.call("hub", "processes", timeout=timeout, retries=0)
+            beats = self.bus.call_paged("hub", "processes", timeout=timeout, retries=0)
         except ApiError as exc:
             beats, hub_error = [], exc
         try:

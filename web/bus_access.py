@@ -106,6 +106,13 @@ class BusAccess:
                                reason="too large") from None
             raise bad_request("body", f"cannot be sent to {service}: {type(exc).__name__}: {text}") from None
 
+    def call_paged(self, service: str, cmd: str, *, timeout: float = 3.0, retries: int = 1, **args) -> list:
+        """All items of a paged command (`{items, next_offset}`); ApiError on any failure."""
+        try:
+            return self.client().call_paged(service, cmd, timeout=timeout, retries=retries, **args)
+        except BusError as exc:
+            raise from_bus_error(exc, service) from None
+
     def close(self) -> None:
         """Close every client (at shutdown only: other threads must be done with theirs)."""
         with self._lock:

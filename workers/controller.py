@@ -62,11 +62,13 @@ class Controller:
         self.outbox = Outbox(var_path("controller-outbox.db"), "recorder", "ingest",
                              client_factory=lambda: Client(node.address, cfg=node.cfg, name="controller-out"),
                              stats=node.stats)
-        node.command(self.measure, background=True, lane="hardware")
-        node.command(self.rs_check, background=True, lane="hardware")
-        node.command(self.self_test, background=True, lane="hardware")
-        for fn in (self.abort, self.get_settings, self.set_settings, self.geometry):
-            node.command(fn)
+        node.command(self.measure, role="operator", background=True, lane="hardware")
+        node.command(self.rs_check, role="operator", background=True, lane="hardware")
+        node.command(self.self_test, role="operator", background=True, lane="hardware")
+        node.command(self.abort, role="operator")  # anyone operating may stop any injection
+        node.command(self.set_settings, role="operator")
+        node.command(self.get_settings, role="viewer")
+        node.command(self.geometry, role="viewer")
         node.status_providers.append(self._status)
         node.soh_providers.append(self._soh)
         node.stop_hooks.append(self.close)

@@ -102,19 +102,12 @@ class Recorder:
     # ---- commands ----------------------------------------------------------------------------
     def register(self) -> None:
         n = self.node
-        n.command(self.ingest, name="ingest")
-        n.command(self.surveys, name="surveys")
-        n.command(self.survey, name="survey")
-        n.command(self.data, name="data")
-        n.command(self.export, name="export")
-        n.command(self.stats, name="stats")
-        n.command(self.has, name="has")
-        n.command(self.indices, name="indices")
-        n.command(self.waveform, name="waveform")
-        n.command(self.rs_checks, name="rs_checks")
-        n.command(self.timeseries, name="timeseries")
-        n.command(self.logs_cmd, name="logs")
-        n.command(self.soh_cmd, name="soh")
+        n.command(self.ingest, role="service")  # only the system's own producers deliver items
+        for fn in (self.surveys, self.survey, self.data, self.export, self.stats, self.has, self.indices,
+                   self.waveform, self.rs_checks, self.timeseries):
+            n.command(fn, role="viewer")
+        n.command(self.logs_cmd, name="logs", role="viewer")
+        n.command(self.soh_cmd, name="soh", role="viewer")
 
     def ingest(self, items: list[dict]) -> dict:
         """Store outbox items (measurement, rs_check, survey) in one transaction; acknowledge their keys."""

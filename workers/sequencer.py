@@ -38,8 +38,10 @@ class Sequencer:
         self.outbox = Outbox(var_path("sequencer-outbox.db"), "recorder", "ingest",
                              client_factory=lambda: Client(node.address, cfg=node.cfg, name="sequencer-out"),
                              stats=node.stats)
-        for fn in (self.validate, self.load, self.generate, self.start, self.pause, self.resume, self.stop, self.sequence):
-            node.registry.add(fn.__name__, fn)
+        for fn in (self.load, self.generate, self.start, self.pause, self.resume, self.stop):
+            node.command(fn, role="operator")
+        for fn in (self.validate, self.sequence):
+            node.command(fn, role="viewer")
         node.status_providers.append(self.state.summary)
         node.soh_providers.append(lambda: {"outbox_pending": self.outbox.pending()})
         node.every(node.cfg.heartbeat_s, self.publish)

@@ -17,7 +17,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     with client(args) as c:
-        processes = c.call("hub", "processes")
+        processes = c.call_paged("hub", "processes")
     if not args.all:
         processes = [p for p in processes if p.get("alive")]
     if args.json:

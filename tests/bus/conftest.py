@@ -6,8 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import zmq
 
 from bus.config import BusConfig
+from bus.keys import client_credentials
 from bus.rpc import Client
 from tests.procs import free_tcp_base, short_tmpdir, spawn, stop, wait_until
 
@@ -23,6 +25,10 @@ class Bus:
         config.write_text(f'[bus]\nheartbeat_s = {heartbeat_s}\n')
         self.cfg = BusConfig(heartbeat_s=heartbeat_s)
         self.env = {"OHMPI_VAR": str(self.dir), "OHMPI_BUS": self.address, "OHMPI_CONFIG": str(config)}
+        # On tcp the bus speaks CurveZMQ: clients of this test use the system's own key of this bus.
+        self.key = self.dir / "keys" / "local.key_secret" if kind == "tcp" else None
+        if self.key is not None:
+            self.env["OHMPI_KEY"] = str(self.key)
         self.procs = []
         self.hub = None
 
@@ -31,6 +37,9 @@ class Bus:
 
     def start_hub(self):
         self.hub = self.spawn(["-m", "workers.hub"], "hub")
+        if self.key is not None:  # the hub makes the keys at its first start
+            wait_until(lambda: (self.dir / "keys" / "server.key").exists() and self.key.exists(),
+                       timeout=30, what="the hub's keys")
         with self.client() as c:
             c.wait_for("hub", timeout=30)
         return self.hub
@@ -46,6 +55,13 @@ class Bus:
             c.wait_for(name, timeout=30)
         return proc
 
+    def raw(self, kind: int) -> zmq.Socket:
+        """A bare pyzmq socket for this bus (CURVE client with this bus's own key on tcp)."""
+        sock = zmq.Context.instance().socket(kind)
+        if self.key is not None:
+            client_credentials(self.key).apply(sock)
+        return sock
+
     def client(self, **kw) -> Client:
         kw.setdefault("timeout", 5.0)
         return Client(self.address, cfg=self.cfg, **kw)
@@ -57,8 +73,10 @@ class Bus:
 
 
 @pytest.fixture(params=["ipc", "tcp"])
-def bus(request):
+def bus(request, monkeypatch):
     b = Bus(request.param)
+    if b.key is not None:
+        monkeypatch.setenv("OHMPI_KEY", str(b.key))
     b.start_hub()
     yield b
     b.close()

@@ -98,7 +98,7 @@ def test_watch_starts_with_cached_state(live):
     with live.client() as c:
         c.call("demo", "emit", topic="state.demo", count=1, body={"phase": "idle"})
         deadline = time.monotonic() + 20
-        while not any(t == "state.demo" for t, _ in c.call("hub", "snapshot")) and time.monotonic() < deadline:
+        while not any(t == "state.demo" for t, _ in c.call_paged("hub", "snapshot")) and time.monotonic() < deadline:
             c.call("demo", "emit", topic="state.demo", count=1, body={"phase": "idle"})
             time.sleep(0.1)
     out = ohmpi(live, "watch", "state.#", "--for", "0.5", "--json")

@@ -21,7 +21,7 @@ RECEIVER = textwrap.dedent("""
     db = sqlite3.connect(sys.argv[1], isolation_level=None)
     db.execute("CREATE TABLE IF NOT EXISTS items(key TEXT PRIMARY KEY, kind TEXT, value INTEGER)")
 
-    @node.command
+    @node.command(role="service")
     def ingest(items: list[dict]) -> dict:
         db.execute("BEGIN")
         for it in items:

@@ -78,7 +78,7 @@ def test_late_joiner_gets_latest_state_and_soh_at_once(bus):
     _drain_until(watcher, lambda m: m.body.get("index") == 4)
     with bus.client() as c:  # the hub has cached it once it answers with it
         def cached():
-            topics = {t: msgpack.unpackb(d)["body"] for t, d in c.call("hub", "snapshot")}
+            topics = {t: msgpack.unpackb(d)["body"] for t, d in c.call_paged("hub", "snapshot")}
             return topics.get("state.stateful") == {"index": 4} and "soh.hub" in topics
         wait_until(cached, what="the hub to cache the last state and its own heartbeat")
     late = Subscriber(["state.#", "soh.#", "data.#"], address=bus.address, cfg=bus.cfg)
@@ -98,7 +98,7 @@ def test_late_joiner_gets_latest_state_and_soh_at_once(bus):
 def test_gaps_are_counted_per_source(bus):
     """Frames with seq 1, 2, 5, 6 then a restart (new instance) from 3: 2 + 2 missed."""
     sub = Subscriber(["data.gap.#"], address=bus.address, cfg=bus.cfg, snapshot=False)
-    raw = zmq.Context.instance().socket(zmq.PUB)
+    raw = bus.raw(zmq.PUB)
     raw.connect(endpoints(bus.address).pub)
 
     def send(topic, seq, instance="aaaa", n=0):
@@ -126,7 +126,7 @@ def test_gaps_are_counted_per_source(bus):
 
 def test_bad_event_frames_are_dropped_and_counted(bus):
     sub = Subscriber(["data.#"], address=bus.address, cfg=bus.cfg, snapshot=False)
-    raw = zmq.Context.instance().socket(zmq.PUB)
+    raw = bus.raw(zmq.PUB)
     raw.connect(endpoints(bus.address).pub)
     good = Session("good")
     wait_until(lambda: (raw.send_multipart([b"data.p", good.pack("event", 1, "data.p")]),

@@ -176,8 +176,7 @@ def test_restarted_hub_is_reached_again_by_the_same_client_and_service(service):
 
 def test_a_retried_request_runs_once(service):
     """Send the same request id twice (what a Lazy Pirate retry does): one execution."""
-    ctx = zmq.Context.instance()
-    sock = ctx.socket(zmq.DEALER)
+    sock = service.raw(zmq.DEALER)
     sock.connect(endpoints(service.address).cmd)
     session = Session("tester")
     with service.client() as c:
@@ -194,8 +193,7 @@ def test_a_retried_request_runs_once(service):
 def test_plain_req_socket_works(service):
     """A REQ client written with nothing but pyzmq and msgpack (as docs/protocol.md shows)."""
     import os
-    ctx = zmq.Context.instance()
-    req = ctx.socket(zmq.REQ)
+    req = service.raw(zmq.REQ)
     req.connect(endpoints(service.address).cmd)
     envelope = {"v": 1, "id": f"plain-{os.getpid()}-1", "src": "plain", "seq": 1, "ts": time.time(),
                 "type": "request", "body": {"id": "r1", "cmd": "add", "args": {"x": 40, "y": 2}}}
@@ -209,8 +207,7 @@ def test_plain_req_socket_works(service):
 
 
 def test_oversized_request_is_refused_with_a_clear_error(service):
-    ctx = zmq.Context.instance()
-    sock = ctx.socket(zmq.DEALER)
+    sock = service.raw(zmq.DEALER)
     sock.connect(endpoints(service.address).cmd)
     session = Session("tester")
     big = session.pack("request", {"id": "big", "cmd": "echo", "args": {"value": "x" * (2 << 20)}})

@@ -128,7 +128,7 @@ def _measure(a: int, b: int, m: int, n: int, nb_stack: int = 4, gain: float | No
 @given(st.dictionaries(st.text(max_size=8), st.none() | st.integers() | st.text(max_size=3) | st.floats()
                        | st.lists(st.integers(), max_size=3), max_size=6))
 def test_bind_accepts_only_matching_arguments(args):
-    cmd = Command.from_function("measure", _measure)
+    cmd = Command.from_function("measure", _measure, role="operator")
     try:
         bound = cmd.bind(args)
     except BadRequest as exc:
@@ -141,7 +141,7 @@ def test_bind_accepts_only_matching_arguments(args):
 
 
 def test_bind_coerces_int_to_float_and_checks_list_items():
-    cmd = Command.from_function("measure", _measure)
+    cmd = Command.from_function("measure", _measure, role="operator")
     assert cmd.bind({"a": 1, "b": 2, "m": 3, "n": 4, "gain": 2})["gain"] == 2.0
     with pytest.raises(BadRequest) as err:
         cmd.bind({"a": 1, "b": 2, "m": 3, "n": 4, "electrodes": [1, "2"]})
@@ -152,15 +152,20 @@ def test_bind_coerces_int_to_float_and_checks_list_items():
 
 def test_registry_refuses_varargs_duplicates_and_unknown_names():
     reg = Registry()
-    reg.add("measure", _measure)
+    reg.add("measure", _measure, role="operator")
     with pytest.raises(ValueError):
-        reg.add("measure", _measure)
+        reg.add("measure", _measure, role="operator")
     with pytest.raises(TypeError):
-        reg.add("bad", lambda *args: None)
+        reg.add("bad", lambda *args: None, role="viewer")
+    with pytest.raises(TypeError):  # every command says who may call it
+        reg.add("norole", _measure)
+    with pytest.raises(ValueError, match="role"):
+        reg.add("badrole", _measure, role="root")
     with pytest.raises(UnknownCommand) as err:
         reg.lookup("__class__")
     assert err.value.details["known"] == ["measure"]
     assert reg.help()[0]["args"][0] == {"name": "a", "type": "int", "required": True}
+    assert reg.help()[0]["role"] == "operator"
     assert reg.help()[0]["args"][5] == {"name": "gain", "type": "float | null", "required": False,
                                          "default": None}
 
@@ -184,15 +189,18 @@ def test_endpoints_derivation():
 
 @pytest.mark.parametrize("address", ["tcp://0.0.0.0:5550", "tcp://192.168.1.10:5550", "tcp://*:5550",
                                      "tcp://example.org:5550"])
-def test_binding_beyond_loopback_is_refused_with_the_reason(address):
-    with pytest.raises(ConfigError, match="no authentication or encryption"):
-        check_bindable(address)
+def test_binding_beyond_loopback_without_curve_is_refused_with_the_reason(address):
+    assert check_bindable(address) is None  # CurveZMQ (the default) may bind any address
+    with pytest.raises(ConfigError, match="curve = false"):
+        check_bindable(address, curve=False)
 
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:5550", "tcp://localhost:5550", "tcp://[::1]:5550",
                                      "ipc:///tmp/bus"])
-def test_binding_loopback_or_ipc_is_allowed(address):
-    check_bindable(address)
+def test_binding_loopback_or_ipc_without_curve_is_allowed(address):
+    assert check_bindable(address) is None
+    warning = check_bindable(address, curve=False)
+    assert (warning is None) == address.startswith("ipc") and (warning is None or "full rights" in warning)
 
 
 def test_bus_config_validation():

@@ -48,7 +48,7 @@ def start_web_system(**kw) -> System:
         wait_http(system.web_url + "/api/health")
         # settled: the services have published their state once (the hub caches it for late joiners)
         wait_until(lambda: {"state.sequencer", "state.recorder"} <= {
-            t for t, _ in system.client.call("hub", "snapshot", patterns=["state.#"])}, timeout=30,
+            t for t, _ in system.client.call_paged("hub", "snapshot", patterns=["state.#"])}, timeout=30,
             what="sequencer and recorder state published")
     except BaseException:
         system.close()
