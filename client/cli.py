@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for key, default in (("json", False), ("bus", None), ("timeout", 3.0)):
+    for key, default in (("json", False), ("bus", None), ("key", None), ("timeout", 3.0)):
         if not hasattr(args, key):
             setattr(args, key, default)
     try:

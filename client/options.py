@@ -10,6 +10,9 @@ def common_options() -> argparse.ArgumentParser:
                         help="print machine-readable JSON")
     parent.add_argument("--bus", metavar="ADDRESS", default=argparse.SUPPRESS,
                         help="bus address (tcp://HOST:PORT or ipc://PATH; default from config / $OHMPI_BUS)")
+    parent.add_argument("--key", metavar="FILE", default=argparse.SUPPRESS,
+                        help="CurveZMQ key file NAME.key_secret for a tcp bus, with the hub's server.key beside it "
+                             "(default $OHMPI_KEY, else this machine's own key)")
     parent.add_argument("--timeout", type=float, metavar="S", default=argparse.SUPPRESS,
                         help="seconds to wait for each reply (default 3)")
     return parent

@@ -6,4 +6,4 @@ by client.cli in that order.
 """
 
 COMMANDS = ["status", "ping", "watch", "call", "measure", "abort", "rs_check", "settings",
-            "sequence", "survey", "surveys", "export", "simulate"]
+            "sequence", "survey", "surveys", "export", "simulate", "keys"]

@@ -4,7 +4,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..connect import client
+from ..connect import client, subscriber
 from ..options import add_actions
 from ..output import to_json
 
@@ -93,8 +93,7 @@ def bar(s: dict, width: int = 30) -> str:
 
 def wait(args) -> int:
     """Follow state.sequencer until the survey ends; exit 0 if it finished."""
-    from bus.events import Subscriber
-    sub = Subscriber(["state.sequencer"], address=args.bus)
+    sub = subscriber(args, ["state.sequencer"])
     tty = sys.stdout.isatty() and not args.json
     last = None
     try:

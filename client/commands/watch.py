@@ -2,8 +2,7 @@
 
 import sys
 
-from bus.events import Subscriber
-
+from ..connect import subscriber
 from ..output import to_json
 
 NAME = "watch"
@@ -22,7 +21,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     import time
-    sub = Subscriber(args.patterns, address=args.bus, snapshot=not args.no_snapshot,
+    sub = subscriber(args, args.patterns, snapshot=not args.no_snapshot,
                      snapshot_timeout=min(args.timeout, 2.0))
     seen = 0
     end = time.monotonic() + args.duration if args.duration else None
