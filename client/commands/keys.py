@@ -8,11 +8,13 @@ key goes to the hub, with the role. The files it writes are what a remote client
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import zmq
 
 from bus.envelope import check_name
 from bus.keys import SERVER, certificate_text, write_keypair
-from bus.files import atomic_write, private_dir
+from bus.files import atomic_write
 from bus.roles import ROLES
 
 from ..connect import client
@@ -51,7 +53,8 @@ def run(args) -> int:
 
 def _create(args, c) -> int:
     check_name(args.name, "key name")
-    out = private_dir(args.output)
+    out = Path(args.output)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)  # files are 0600; an existing directory is left as is
     secret_file = out / f"{args.name}.key_secret"
     if secret_file.exists():
         raise ValueError(f"{secret_file} exists: choose another name or directory")
