@@ -20,9 +20,9 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 run: venv
-	@mkdir -p "$(OHMPI_VAR)/log"
+	@install -d -m 700 "$(OHMPI_VAR)" "$(OHMPI_VAR)/log"
 	@echo "ohmpi: starting under supervisord (runtime files in $(OHMPI_VAR)); Ctrl-C stops everything"
-	$(BIN)/supervisord -c supervisor.conf
+	umask 077 && exec $(BIN)/supervisord -c supervisor.conf
 
 test: venv
 	$(BIN)/python -m pytest

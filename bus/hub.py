@@ -574,7 +574,9 @@ class Hub:
     def _soh(self) -> dict:
         return {"services": len([s for s in self.services.values() if self._alive(s)]),
                 "cached_topics": len(self.cache), "cached_bytes": self.cache_bytes,
-                "pending_replies": len(self.pending), "curve": self.curve, **self._proxy_stats()}
+                "pending_replies": len(self.pending), "curve": self.curve,
+                **{k: self.node.stats[k] for k in ("auth_refused", "register_refused", "proxy_restarts")},
+                **self._proxy_stats()}
 
     # ---- lifecycle ----------------------------------------------------------------------
     def run(self) -> None:

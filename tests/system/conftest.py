@@ -22,23 +22,30 @@ PROGRAMS = ("hub", "recorder", "controller", "sequencer")
 
 
 class System:
-    def __init__(self, *, electrodes: int = 32, time_scale: float = 0.0, extra: str = ""):
+    def __init__(self, *, electrodes: int = 32, time_scale: float = 0.0, extra: str = "", tcp: bool = False):
         self.var = Path(short_tmpdir())
-        (self.var / "log").mkdir()
+        (self.var / "log").mkdir(mode=0o700)
         self.config = self.var / "ohmpi.toml"
         if "[web]" not in extra:  # never the default 8080: a `make run` may be using it
             extra += f"\n[web]\nport = {free_tcp_base()}\n"
-        self.config.write_text(f"[bus]\nheartbeat_s = 0.5\n\n[instrument]\nn_electrodes = {electrodes}\n"
-                               f"time_scale = {time_scale}\n{extra}")
+        # tcp: the bus on loopback with CurveZMQ; the test's clients use the system's own key
+        self.address = f"tcp://127.0.0.1:{free_tcp_base()}" if tcp else f"ipc://{self.var}/bus"
+        self.config.write_text(f"[bus]\nheartbeat_s = 0.5\naddress = \"{self.address}\"\n\n"
+                               f"[instrument]\nn_electrodes = {electrodes}\ntime_scale = {time_scale}\n{extra}")
         self.env = {**os.environ, "OHMPI_VAR": str(self.var), "OHMPI_CONFIG": str(self.config)}
-        self.env.pop("OHMPI_BUS", None)
-        self.env.pop("OHMPI_TIME_SCALE", None)
-        self.address = f"ipc://{self.var}/bus"
+        for name in ("OHMPI_BUS", "OHMPI_TIME_SCALE", "OHMPI_KEY"):
+            self.env.pop(name, None)
+        self.key = self.var / "keys" / "local.key_secret" if tcp else None
+        if tcp:
+            self.env["OHMPI_KEY"] = str(self.key)
         self.cfg = BusConfig(heartbeat_s=0.5)
         self.proc = subprocess.Popen([str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")], cwd=ROOT,
                                      env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        self.client = Client(self.address, cfg=self.cfg, timeout=5.0)
+                                     start_new_session=True, umask=0o077)  # as `make run` does
+        if tcp:
+            wait_until(lambda: self.key.exists() and (self.var / "keys" / "server.key").exists(), timeout=60,
+                       what="the hub's keys")
+        self.client = Client(self.address, cfg=self.cfg, timeout=5.0, key=self.key)
         for name in PROGRAMS:
             self.client.wait_for(name, timeout=60)
 
