@@ -28,7 +28,7 @@ test: venv
 	$(BIN)/python -m pytest
 
 bench: venv
-	$(BIN)/python bench/bus.py
+	$(BIN)/python bench/bus_speed.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Bus benchmark: `python bench/bus.py [--json] [--messages N] [--seconds S]`.
+"""Bus benchmark: `python bench/bus_speed.py [--json] [--messages N] [--seconds S]`.
 
 One command, one run, every system measured side by side:
 
@@ -19,7 +19,7 @@ warm-up records until the subscriber has seen one (slow joiner), then sends the 
 records as fast as it can, then end markers. Records the publisher's or the subscriber's
 high-water mark dropped are reported as loss, never hidden.
 
-The script starts its helpers as `python bench/bus.py --role ...` in their own process
+The script starts its helpers as `python bench/bus_speed.py --role ...` in their own process
 groups and kills those groups on any exit (Ctrl-C, error); its temp directory is removed.
 """
 
@@ -40,8 +40,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# This file is called bus.py: keep its folder off sys.path so `import bus` is the package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
 import msgpack  # noqa: E402
@@ -57,7 +55,7 @@ TARGETS = {"bus_vs_raw": 0.5, "bus_vs_mqtt": 3.0, "rpc_p99_us": 2000.0}
 IDLE_S = 3.0  # a subscriber gives up this long after its last record if no end marker arrives
 
 
-# ==== helper processes (run as `bench/bus.py --role NAME --arg JSON`) =========================
+# ==== helper processes (run as `bench/bus_speed.py --role NAME --arg JSON`) =========================
 
 def _say(obj) -> None:
     """Tell the parent something: one JSON line on stdout."""
@@ -294,7 +292,7 @@ def role_bus_svc(arg: dict) -> None:
     from bus.node import Node
     node = Node("benchsvc")
 
-    @node.command
+    @node.command(role="viewer")
     def echo(x: int = 0) -> dict:
         """Return x (benchmark round trip)."""
         return {"x": x}
