@@ -374,3 +374,16 @@ def test_gap_tracker_memory_is_bounded():
     for i in range(5000):
         tracker.accept(Message(f"data.t{i}", 1, f"a{i}-1", f"s{i}", 1, 0.0, "event", None))
     assert len(tracker._last) == 100 and len(tracker.missed_by_source) <= 100
+
+
+def test_the_plain_pyzmq_example_with_a_viewer_key(curve_bus):
+    """docs/protocol.md §9: a client with nothing but pyzmq, msgpack and a key made for it."""
+    viewer = make_key(curve_bus, "plain-viewer", "viewer")
+    env = {**os.environ, **curve_bus.env, "OHMPI_KEY": str(viewer)}
+    example = str(Path(__file__).resolve().parents[2] / "examples" / "plain_pyzmq_call.py")
+    ok = subprocess.run([sys.executable, example, curve_bus.address, "demo", "echo", "value=hi"], env=env,
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.strip() == "hi", ok.stderr
+    refused = subprocess.run([sys.executable, example, curve_bus.address, "demo", "unblock"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "forbidden" in refused.stderr and "operator" in refused.stderr
