@@ -13,10 +13,12 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from flask import Flask, Response, current_app, request, send_from_directory, stream_with_context
+from flask import Flask, Response, current_app, g, request, send_from_directory, stream_with_context
 
+from . import accounts
+from .auth import audit, authorize, store
 from .bus_access import ApiError, BusAccess, bad_request
-from .events import EventHub
+from .events import EventHub, peer_gone
 from .openapi import Field, Route, document
 from .supervisor import Supervisor
 
@@ -35,19 +37,20 @@ PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><tit
 class Gateway:
     """What the handlers share: the bus, supervisord, the SSE hub, a small pool for parallel status."""
 
-    def __init__(self, bus: BusAccess, supervisor: Supervisor, *, max_sse_clients: int = 5,
-                 keepalive_s: float = 15.0):
+    def __init__(self, bus: BusAccess, supervisor: Supervisor, *, max_sse_clients: int = 16,
+                 max_sse_per_client: int = 4, keepalive_s: float = 15.0):
         self.bus = bus
         self.supervisor = supervisor
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="web-status")
         self.events = EventHub(bus.address, bus.cfg, processes=self._processes_quiet,
-                               max_clients=max_sse_clients, keepalive_s=keepalive_s)
+                               max_clients=max_sse_clients, max_per_client=max_sse_per_client,
+                               keepalive_s=keepalive_s)
 
-    def processes(self, timeout: float = 2.0) -> list[dict]:
+    def processes(self, timeout: float = 2.0, on_behalf: tuple[str, str] | None = None) -> list[dict]:
         """Hub heartbeats merged with supervisord's view (either may be missing)."""
         hub_error = sup_error = None
         try:
-            beats = self.bus.call_paged("hub", "processes", timeout=timeout, retries=0)
+            beats = self.bus.call_paged("hub", "processes", timeout=timeout, retries=0, on_behalf=on_behalf)
         except ApiError as exc:
             beats, hub_error = [], exc
         try:
@@ -88,8 +91,14 @@ def gw() -> Gateway:
     return current_app.extensions["ohmpi"]
 
 
+def acting() -> tuple[str, str] | None:
+    """(user, role) the bus is told the gateway acts for: services check the role again."""
+    who = getattr(g, "principal", None)
+    return (who.user, who.role) if who is not None else None
+
+
 def call(service: str, cmd: str, **kw):
-    return gw().bus.call(service, cmd, **kw)
+    return gw().bus.call(service, cmd, on_behalf=acting(), **kw)
 
 
 def _present(args: dict, *names: str) -> dict:
@@ -102,14 +111,17 @@ def health(args):
 
 
 def status(args):
-    g = gw()
+    gate, who = gw(), acting()  # the pool's threads have no request context: take the caller along
     parts = {
-        "survey": ("sequencer", lambda: g.bus.call("sequencer", "status", timeout=STATUS_TIMEOUT, retries=0)),
-        "controller": ("controller", lambda: g.bus.call("controller", "status", timeout=STATUS_TIMEOUT, retries=0)),
-        "recorder": ("recorder", lambda: g.bus.call("recorder", "stats", timeout=STATUS_TIMEOUT, retries=0)),
-        "processes": ("hub", lambda: g.processes(timeout=STATUS_TIMEOUT)),
+        "survey": ("sequencer", lambda: gate.bus.call("sequencer", "status", timeout=STATUS_TIMEOUT, retries=0,
+                                                      on_behalf=who)),
+        "controller": ("controller", lambda: gate.bus.call("controller", "status", timeout=STATUS_TIMEOUT,
+                                                           retries=0, on_behalf=who)),
+        "recorder": ("recorder", lambda: gate.bus.call("recorder", "stats", timeout=STATUS_TIMEOUT, retries=0,
+                                                       on_behalf=who)),
+        "processes": ("hub", lambda: gate.processes(timeout=STATUS_TIMEOUT, on_behalf=who)),
     }
-    futures = {key: g.pool.submit(fn) for key, (_, fn) in parts.items()}
+    futures = {key: gate.pool.submit(fn) for key, (_, fn) in parts.items()}
     out: dict = {"errors": {}}
     for key, fut in futures.items():
         service = parts[key][0]
@@ -121,12 +133,12 @@ def status(args):
         except Exception as exc:  # the pool timed out or a worker thread failed
             out[key] = [] if key == "processes" else None
             out["errors"][service] = f"{type(exc).__name__}: {exc}"
-    out["web"] = g.events.status()
+    out["web"] = gate.events.status()
     return out
 
 
 def processes(args):
-    return gw().processes()
+    return gw().processes(on_behalf=acting())
 
 
 def restart_process(args):
@@ -134,7 +146,13 @@ def restart_process(args):
     if not PROGRAM_RE.match(name):
         raise ApiError(404, "not_found", f"no program {name[:64]!r} under supervisord", arg="name",
                        reason="unknown program")
-    return gw().supervisor.restart(name)
+    try:
+        result = gw().supervisor.restart(name)
+    except ApiError as exc:
+        audit("process_restart", ok=False, target=name, reason=exc.message)
+        raise
+    audit("process_restart", target=name)
+    return result
 
 
 def get_settings(args):
@@ -266,15 +284,25 @@ def soh(args):
     return call("recorder", "soh", **_present(args, "process", "since", "limit"))
 
 
+def audit_log(args):
+    return call("recorder", "audit", **_present(args, "limit", "since", "user", "action"))
+
+
 def events(args):
     hub = gw().events
     last = request.headers.get("Last-Event-ID", "").strip()
-    stream = hub.connect(int(last) if last.isdigit() and len(last) < 18 else None)
-    if stream is None:
+    stream = hub.connect(int(last) if last.isdigit() and len(last) < 18 else None, client=request.remote_addr or "")
+    if stream == "client":
+        raise ApiError(429, "too_many_requests", f"this address already has {hub.max_per_client} live event "
+                       "streams: close another page", service="web", retry_after=5)
+    if stream == "full":
         raise ApiError(503, "unavailable", f"too many live event streams ({hub.max_clients}); close another page",
                        service="web")
-    return Response(stream_with_context(hub.serve(stream)), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    sock = request.environ.get("ohmpi.socket")
+    who, accounts_db = g.principal, store()
+    return Response(stream_with_context(hub.serve(stream, gone=(lambda: peer_gone(sock)) if sock else None,
+                                                  still_allowed=lambda: accounts_db.still_valid(who))),
+                    mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def openapi(args):
@@ -318,88 +346,159 @@ PROCESS = {"type": "object", "properties": {
         "state": {"type": "string"}, "pid": {"type": "integer", "nullable": True},
         "uptime_s": {"type": "number"}, "description": {"type": "string"}}}}}
 SETTINGS = Field("settings", "object", description="measurement settings overrides (see GET /api/settings spec)")
+ROLE = Field("role", "str", required=True, enum=("viewer", "operator", "admin"))
+USER = Field("name", "str", required=True, max_length=200)
+SESSION = {"type": "object", "properties": {
+    "access_token": {"type": "string"}, "token_type": {"type": "string", "enum": ["Bearer"]},
+    "expires_in": {"type": "integer"}, "role": {"type": "string"}, "username": {"type": "string"},
+    "csrf_token": {"type": "string"}}}
 
 ROUTES: list[Route] = [
-    Route("GET", "/api/health", health, "the gateway answers", tag="meta",
+    Route("GET", "/api/health", health, "the gateway answers", role=None, tag="meta",
           response={"type": "object", "properties": {"ok": {"type": "boolean"}}}),
-    Route("GET", "/api/openapi.json", openapi, "this document", tag="meta"),
-    Route("GET", "/api/status", status, "everything at a glance; a dead service gives null and an entry in errors",
+    Route("GET", "/api/openapi.json", openapi, "this document", role="viewer", tag="meta"),
+    Route("GET", "/api/status", status, "everything at a glance; a dead service gives null and an entry in errors", role="viewer",
           response={"type": "object", "properties": {
               "processes": {"type": "array", "items": PROCESS}, "survey": {**OBJ, "nullable": True},
               "controller": {**OBJ, "nullable": True}, "recorder": {**OBJ, "nullable": True},
               "errors": {"type": "object", "additionalProperties": {"type": "string"}}, "web": OBJ}}),
-    Route("GET", "/api/processes", processes, "processes: heartbeats merged with supervisord", tag="processes",
+    Route("GET", "/api/processes", processes, "processes: heartbeats merged with supervisord", role="viewer", tag="processes",
           response={"type": "array", "items": PROCESS}),
-    Route("POST", "/api/processes/<name>/restart", restart_process, "restart a program through supervisord",
+    Route("POST", "/api/processes/<name>/restart", restart_process, "restart a program through supervisord", role="admin",
           tag="processes", path_params=(Field("name", "str", required=True, max_length=64),), errors=(404, 502)),
-    Route("GET", "/api/settings", get_settings, "measurement settings and their spec", tag="controller",
+    Route("GET", "/api/settings", get_settings, "measurement settings and their spec", role="viewer", tag="controller",
           response={"type": "object", "properties": {"settings": OBJ, "spec": OBJ}}),
-    Route("PUT", "/api/settings", put_settings, "change some settings (all checked; nothing changes on error)",
+    Route("PUT", "/api/settings", put_settings, "change some settings (all checked; nothing changes on error)", role="operator",
           tag="controller", body=(Field("settings", "object", required=True),), body_required=True),
-    Route("POST", "/api/measure", measure, "measure one quadrupole (1-based electrodes)", tag="controller",
+    Route("POST", "/api/measure", measure, "measure one quadrupole (1-based electrodes)", role="operator", tag="controller",
           body=(Field("a", "int", required=True, **ELECTRODE), Field("b", "int", required=True, **ELECTRODE),
                 Field("m", "int", required=True, **ELECTRODE), Field("n", "int", required=True, **ELECTRODE),
                 SETTINGS), body_required=True, errors=(409, 502),
           response={"type": "object", "properties": {"measurement_id": {"type": "string"}, "record": OBJ,
                                                      "repeated": {"type": "boolean"}}}),
-    Route("POST", "/api/abort", abort, "stop the measurement in progress now", tag="controller"),
-    Route("POST", "/api/rs-check", rs_check, "contact-resistance check of every electrode", tag="controller",
+    Route("POST", "/api/abort", abort, "stop the measurement in progress now", role="operator", tag="controller"),
+    Route("POST", "/api/rs-check", rs_check, "contact-resistance check of every electrode", role="operator", tag="controller",
           body=(Field("survey_id", "str", max_length=200),), errors=(409, 502)),
-    Route("GET", "/api/rs-checks", rs_checks, "stored contact-resistance checks, newest first", tag="recorder",
+    Route("GET", "/api/rs-checks", rs_checks, "stored contact-resistance checks, newest first", role="viewer", tag="recorder",
           query=(_limit(20), Field("survey_id", "str", max_length=200)), response=LIST),
-    Route("GET", "/api/geometry", geometry, "electrode count and positions", tag="controller",
+    Route("GET", "/api/geometry", geometry, "electrode count and positions", role="viewer", tag="controller",
           response={"type": "object", "properties": {"instrument": {"type": "string"},
                                                      "n_electrodes": {"type": "integer"},
                                                      "positions": {"type": "array", "items": {"type": "array"}}}}),
-    Route("GET", "/api/sequence", get_sequence, "the loaded sequence (or null)", tag="sequencer",
+    Route("GET", "/api/sequence", get_sequence, "the loaded sequence (or null)", role="viewer", tag="sequencer",
           response={**OBJ, "nullable": True}),
-    Route("POST", "/api/sequence", load_sequence, "load a sequence; errors name the line", tag="sequencer",
+    Route("POST", "/api/sequence", load_sequence, "load a sequence; errors name the line", role="operator", tag="sequencer",
           body=SEQ_FIELDS, body_required=True),
-    Route("POST", "/api/sequence/validate", validate_sequence, "check a sequence without loading it",
+    Route("POST", "/api/sequence/validate", validate_sequence, "check a sequence without loading it", role="viewer",
           tag="sequencer", body=SEQ_FIELDS, body_required=True),
-    Route("POST", "/api/sequence/generate", generate_sequence, "generate and load a standard array",
+    Route("POST", "/api/sequence/generate", generate_sequence, "generate and load a standard array", role="operator",
           tag="sequencer", body=(Field("array", "str", required=True, max_length=64,
                                        description="wenner, schlumberger, dipole-dipole, gradient (or alias)"),
                                  Field("electrodes", "int", min=0, max=100_000)), body_required=True),
-    Route("GET", "/api/survey", survey_status, "survey progress (sequencer status)", tag="sequencer"),
-    Route("POST", "/api/survey/start", survey_start, "start a survey of the loaded sequence", tag="sequencer",
+    Route("GET", "/api/survey", survey_status, "survey progress (sequencer status)", role="viewer", tag="sequencer"),
+    Route("POST", "/api/survey/start", survey_start, "start a survey of the loaded sequence", role="operator", tag="sequencer",
           body=(Field("name", "str", max_length=200), Field("stacks", "int", min=0, max=100_000),
                 Field("injection_ms", "number"), SETTINGS, Field("reciprocals", "bool"),
                 Field("repeat", "int", min=0, max=10_000_000), Field("every_s", "number")),
           errors=(409,)),
-    Route("POST", "/api/survey/pause", survey_pause, "pause after the quadrupole being measured", tag="sequencer"),
-    Route("POST", "/api/survey/resume", survey_resume, "resume a paused survey", tag="sequencer"),
-    Route("POST", "/api/survey/stop", survey_stop, "stop the survey now", tag="sequencer"),
-    Route("GET", "/api/surveys", surveys, "stored surveys, newest first", tag="recorder", response=LIST),
-    Route("GET", "/api/surveys/<survey_id>", survey, "one stored survey", tag="recorder", path_params=(SURVEY_ID,)),
-    Route("GET", "/api/surveys/<survey_id>/data", survey_data, "a page of a survey's measurements", tag="recorder",
+    Route("POST", "/api/survey/pause", survey_pause, "pause after the quadrupole being measured", role="operator", tag="sequencer"),
+    Route("POST", "/api/survey/resume", survey_resume, "resume a paused survey", role="operator", tag="sequencer"),
+    Route("POST", "/api/survey/stop", survey_stop, "stop the survey now", role="operator", tag="sequencer"),
+    Route("GET", "/api/surveys", surveys, "stored surveys, newest first", role="viewer", tag="recorder", response=LIST),
+    Route("GET", "/api/surveys/<survey_id>", survey, "one stored survey", role="viewer", tag="recorder", path_params=(SURVEY_ID,)),
+    Route("GET", "/api/surveys/<survey_id>/data", survey_data, "a page of a survey's measurements", role="viewer", tag="recorder",
           path_params=(SURVEY_ID,), query=(Field("offset", "int", min=0, default=0), _limit(500), PASS)),
-    Route("GET", "/api/surveys/<survey_id>/export", survey_export, "download a survey as a file", tag="recorder",
+    Route("GET", "/api/surveys/<survey_id>/export", survey_export, "download a survey as a file", role="viewer", ticket=True, tag="recorder",
           path_params=(SURVEY_ID,), query=(Field("format", "str", enum=("ohm", "protocol", "csv"), default="ohm"),
                                            PASS),
           content="text/plain", response={"type": "string"}, errors=(502,),
           description="`.ohm` for pyGIMLi, `protocol.dat` for ResIPy, OhmPi CSV; sent as an attachment"),
-    Route("GET", "/api/measurements/<measurement_id>/waveform", waveform, "the full waveform of one measurement",
+    Route("GET", "/api/measurements/<measurement_id>/waveform", waveform, "the full waveform of one measurement", role="viewer",
           tag="recorder", path_params=(Field("measurement_id", "str", required=True, max_length=200),)),
-    Route("GET", "/api/timeseries", timeseries, "R of one quadrupole over time, oldest first", tag="recorder",
+    Route("GET", "/api/timeseries", timeseries, "R of one quadrupole over time, oldest first", role="viewer", tag="recorder",
           query=(Field("a", "int", required=True, **ELECTRODE), Field("b", "int", required=True, **ELECTRODE),
                  Field("m", "int", required=True, **ELECTRODE), Field("n", "int", required=True, **ELECTRODE),
                  _limit(1000)),
           response={"type": "array", "items": {"type": "object", "properties": {
               k: {} for k in ("time", "r_ohm", "rhoa_ohmm", "r_std_pct", "survey_id", "pass_index", "flags")}}}),
-    Route("GET", "/api/logs", logs, "stored log lines, newest first", tag="recorder",
+    Route("GET", "/api/logs", logs, "stored log lines, newest first", role="viewer", tag="recorder",
           query=(_limit(200), Field("level", "str", enum=("debug", "info", "warning", "error", "critical")),
                  Field("process", "str", max_length=64), Field("since", "number", description="epoch seconds")),
           response=LIST),
-    Route("GET", "/api/soh", soh, "stored state-of-health samples, newest first", tag="recorder",
+    Route("GET", "/api/soh", soh, "stored state-of-health samples, newest first", role="viewer", tag="recorder",
           query=(Field("process", "str", max_length=64), Field("since", "number"), _limit(500)), response=LIST),
-    Route("GET", "/api/events", events, "live events (Server-Sent Events)", tag="events", content="text/event-stream",
-          response={"type": "string"}, errors=(503,),
+    Route("GET", "/api/events", events, "live events (Server-Sent Events)", role="viewer", ticket=True, tag="events", content="text/event-stream",
+          response={"type": "string"}, errors=(429, 503),
           description="Events: measurement, waveform, rs_check, survey, recorder, soh, log, processes, state, "
-                      "dropped. `retry: 2000`, incrementing `id:`, a keep-alive comment every 15 s; on connect the "
-                      "latest survey, recorder, processes and every soh first. Honours `Last-Event-ID`."),
-    Route("GET", "/", index, "the control page", tag="page", content="text/html", response={"type": "string"}),
-    Route("GET", "/static/<path:filename>", static_file, "the page's assets (cached)", tag="page",
+                      "dropped, revoked (the stream's credential ended: the stream closes). `retry: 2000`, "
+                      "incrementing `id:`, a keep-alive comment every 15 s; on connect the latest survey, "
+                      "recorder, processes and every soh first. Honours `Last-Event-ID`. At most "
+                      "`[web] max_sse_per_client` streams per client address (429) and `max_sse_clients` in all "
+                      "(503). EventSource cannot send headers: use `?ticket=` (POST /api/tickets)."),
+    # ---- accounts ----
+    Route("POST", "/api/login", accounts.login, "log in: an access token, and a refresh cookie", role=None,
+          tag="auth", body=(Field("username", "str", required=True, max_length=200),
+                            Field("password", "str", required=True, max_length=1024)), body_required=True,
+          errors=(401, 429), response=SESSION,
+          description="Sets cookies `ohmpi_refresh` (HttpOnly, SameSite=Strict, Path=/api/) and `ohmpi_csrf` "
+                      "(readable, SameSite=Strict): send its value as `X-CSRF-Token` with cookie-authenticated "
+                      "writes. 5 failures a minute per user name or per address give 429 with `Retry-After`."),
+    Route("POST", "/api/refresh", accounts.refresh, "a new access token from the refresh cookie (rotated)",
+          role=None, tag="auth", errors=(401, 403), response=SESSION,
+          description="Needs the `ohmpi_refresh` cookie and `X-CSRF-Token` equal to the `ohmpi_csrf` cookie. A "
+                      "refresh token already rotated, presented again, ends its whole session (401, reason "
+                      "`reused`), except within a few seconds of its rotation (a concurrent refresh: 401, reason "
+                      "`rotated`, nothing revoked: retry)."),
+    Route("POST", "/api/logout", accounts.logout, "end this login session (its access and refresh tokens)",
+          role="viewer", cookie_auth=True, tag="auth",
+          response={"type": "object", "properties": {"ok": {"type": "boolean"}, "revoked": {"type": "boolean"}}}),
+    Route("GET", "/api/me", accounts.me, "who is calling", role="viewer", tag="auth",
+          response={"type": "object", "properties": {
+              "username": {"type": "string"}, "role": {"type": "string"},
+              "auth": {"type": "string", "enum": ["password", "token"]},
+              "expires_in": {"type": "integer", "nullable": True}}}),
+    Route("POST", "/api/tickets", accounts.tickets, "a 60 s ticket for ?ticket= (EventSource, downloads)",
+          role="viewer", tag="auth",
+          response={"type": "object", "properties": {"ticket": {"type": "string"}, "expires_in": {"type": "integer"}}}),
+    Route("POST", "/api/setup", accounts.setup, "create the first admin with the one-time setup token", role=None,
+          tag="auth", body=(Field("token", "str", required=True, max_length=200),
+                            Field("username", "str", required=True, max_length=200),
+                            Field("password", "str", required=True, max_length=1024)), body_required=True,
+          errors=(401, 409, 429), response=SESSION,
+          description="The token is in the link the gateway prints at its first start (and in "
+                      "`$OHMPI_VAR/setup-url`; `ohmpi web setup-link`). Answers like /api/login."),
+    Route("GET", "/api/users", accounts.users, "the users", role="admin", tag="auth", response=LIST),
+    Route("POST", "/api/users", accounts.add_user, "add a user", role="admin", tag="auth",
+          body=(Field("username", "str", required=True, max_length=200), ROLE,
+                Field("password", "str", required=True, max_length=1024)), body_required=True, errors=(409,)),
+    Route("DELETE", "/api/users/<name>", accounts.remove_user, "remove a user (their sessions end)", role="admin",
+          tag="auth", path_params=(USER,), errors=(404, 409)),
+    Route("PUT", "/api/users/<name>/password", accounts.set_password, "change a password (their other sessions end)",
+          role="viewer", self_param="name", tag="auth", path_params=(USER,),
+          body=(Field("password", "str", required=True, max_length=1024),
+                Field("current_password", "str", max_length=1024,
+                      description="required when changing one's own password without the admin role")),
+          body_required=True, errors=(404, 429),
+          description="Admins may change anyone's; other users only their own (`x-role-others`)."),
+    Route("GET", "/api/tokens", accounts.tokens, "the API tokens (never their values)", role="admin", tag="auth",
+          response=LIST),
+    Route("POST", "/api/tokens", accounts.create_token, "create an API token (its value is shown once)",
+          role="admin", tag="auth",
+          body=(Field("name", "str", required=True, max_length=200), ROLE,
+                Field("expires_days", "number", min=0.001, max=36500, description="default: never expires")),
+          body_required=True, errors=(409,),
+          response={"type": "object", "properties": {"name": {"type": "string"}, "role": {"type": "string"},
+                                                     "token": {"type": "string"},
+                                                     "expires": {"type": "number", "nullable": True}}}),
+    Route("DELETE", "/api/tokens/<name>", accounts.revoke_token, "revoke an API token (at once)", role="admin",
+          tag="auth", path_params=(Field("name", "str", required=True, max_length=200),), errors=(404,)),
+    Route("GET", "/api/audit", audit_log, "the audit log, newest first", role="admin", tag="auth",
+          query=(_limit(200), Field("since", "number", description="epoch seconds"),
+                 Field("user", "str", max_length=200), Field("action", "str", max_length=64)), response=LIST),
+    Route("GET", "/", index, "the control page", role=None, tag="page", content="text/html", response={"type": "string"}),
+    Route("GET", "/setup", index, "the control page, creating the first admin (?token=)", role=None, tag="page",
+          content="text/html", response={"type": "string"}),
+    Route("GET", "/static/<path:filename>", static_file, "the page's assets (cached)", role=None, tag="page",
           content="application/octet-stream", response={"type": "string"}, errors=(404,),
           path_params=(Field("filename", "str", required=True),)),
 ]
@@ -453,6 +552,7 @@ def _query(route: Route) -> dict:
 
 def _view(route: Route):
     def view(**path):
+        authorize(route)  # before anything is parsed: an anonymous caller learns nothing
         args = {}
         for f in route.path_params:
             args[f.target] = f.check(path[f.name])

@@ -4,9 +4,18 @@ The app reaches the instrument only through the bus (`web.bus_access`) and super
 (`web.supervisor`). Every error is JSON `{"error": {"code", "message", ...}}`; bad input is
 a 4xx naming the field, never a 500.
 
+Every route but the public ones needs a credential (`web.auth`); every request passes the
+host, origin and content-type checks of `web.guard`.
+
 Config keys (all optional): BUS_ADDRESS, SUPERVISOR_SOCKET (default: beside the ipc bus socket,
 else `$OHMPI_VAR/supervisor.sock`), SELF_PROGRAM (our supervisord program name),
-MAX_SSE_CLIENTS (5), SSE_KEEPALIVE_S (15), MAX_CONTENT_LENGTH (2 MiB).
+MAX_SSE_CLIENTS (16), MAX_SSE_PER_CLIENT (4), SSE_KEEPALIVE_S (15), MAX_CONTENT_LENGTH (2 MiB),
+AUTH_DB (`$OHMPI_VAR/auth.db`), ALLOWED_HOSTS (None: this machine's names), BOUND_HOST (the
+address served), HTTPS (served over TLS: Secure cookies), REFRESH_GRACE_S (5).
+
+`audit(action, ok=True, **fields)` records security events (the web worker passes its bus
+node's `audit`); `on_setup_done()` runs once the first admin exists (the worker removes the
+setup link file).
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from __future__ import annotations
 import logging
 import traceback
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Callable
 
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
@@ -22,16 +31,20 @@ from werkzeug.exceptions import HTTPException
 
 from bus.config import load_bus_config, var_dir
 
-from . import api
+from . import api, guard
+from .auth import clear_session_cookies
+from .auth_store import AuthStore
 from .bus_access import ApiError, BusAccess
 from .events import to_json
+from .hosts import AllowedHosts
+from .ratelimit import FailureLimit
 from .supervisor import Supervisor
 
 MAX_BODY = 2 * 1024 * 1024
 log = logging.getLogger("web")
 
-HTTP_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-              413: "too_large", 415: "unsupported_media_type"}
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
 
 
 class SafeJSON(DefaultJSONProvider):
@@ -48,48 +61,45 @@ def _supervisor_socket(address: str) -> Path:
     return var_dir() / "supervisor.sock"
 
 
-def create_app(config: dict | None = None, *, bus_address: str | None = None) -> Flask:
+def create_app(config: dict | None = None, *, bus_address: str | None = None,
+               audit: Callable[..., None] | None = None, on_setup_done: Callable[[], None] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.json = SafeJSON(app)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, MAX_SSE_CLIENTS=5, SSE_KEEPALIVE_S=15.0)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, MAX_SSE_CLIENTS=16, MAX_SSE_PER_CLIENT=4, SSE_KEEPALIVE_S=15.0,
+                      REFRESH_GRACE_S=5.0, ALLOWED_HOSTS=None, BOUND_HOST=None, HTTPS=False)
     app.config.update(config or {})
     cfg = load_bus_config()
     address = bus_address or app.config.get("BUS_ADDRESS") or cfg.resolved_address()
     bus = BusAccess(address, cfg, name="web")
     sup = Supervisor(app.config.get("SUPERVISOR_SOCKET") or _supervisor_socket(address),
                      self_program=app.config.get("SELF_PROGRAM"))
+    accounts = AuthStore(app.config.get("AUTH_DB") or var_dir() / "auth.db",
+                         refresh_grace_s=float(app.config["REFRESH_GRACE_S"]))
     gateway = api.Gateway(bus, sup, max_sse_clients=int(app.config["MAX_SSE_CLIENTS"]),
+                          max_sse_per_client=int(app.config["MAX_SSE_PER_CLIENT"]),
                           keepalive_s=float(app.config["SSE_KEEPALIVE_S"]))
-    app.extensions["ohmpi"] = gateway
-    app.extensions["ohmpi_close"] = gateway.close
+    app.extensions.update(ohmpi=gateway, ohmpi_auth=accounts, ohmpi_audit=audit, ohmpi_setup_done=on_setup_done,
+                          ohmpi_login_limit=FailureLimit(limit=5, window_s=60.0))
+
+    def close():
+        gateway.close()
+        accounts.close()
+    app.extensions["ohmpi_close"] = close
     gateway.events.start()  # subscribe now: the first browser gets the snapshot at once
+    guard.install(app, AllowedHosts(app.config["BOUND_HOST"], app.config["ALLOWED_HOSTS"]))
     api.register(app)
-
-    @app.before_request
-    def same_origin_only():
-        # No login yet: at least refuse state changes from other sites' pages (CSRF via a form
-        # or fetch in the operator's browser). Browsers send Origin on cross-origin writes.
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return None
-        origin = request.headers.get("Origin")
-        site = request.headers.get("Sec-Fetch-Site")
-        if site == "cross-site" or (origin and origin != "null" and urlsplit(origin).netloc != request.host) \
-                or origin == "null":
-            raise ApiError(403, "forbidden", "cross-origin request refused: use the page served by this gateway",
-                           origin=origin)
-        return None
-
-    @app.after_request
-    def headers(resp):
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.path.startswith("/api/") and "Cache-Control" not in resp.headers:
-            resp.headers["Cache-Control"] = "no-store"
-        return resp
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        return app.response_class(to_json(exc.body()) + "\n", status=exc.status, mimetype="application/json")
+        details = exc.body()
+        resp = app.response_class(to_json(details) + "\n", status=exc.status, mimetype="application/json")
+        if exc.status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="ohmpi"'
+        if exc.details.get("retry_after"):
+            resp.headers["Retry-After"] = str(exc.details["retry_after"])
+        if getattr(exc, "clear_session", False):
+            clear_session_cookies(resp)
+        return resp
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

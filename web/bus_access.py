@@ -20,6 +20,7 @@ from bus.rpc import Client
 STATUS = {
     "bad_request": 400,
     "unknown_command": 400,
+    "forbidden": 403,  # the service refused the role the gateway acts with (it checks it again)
     "busy": 409,
     "aborted": 409,
     "fault": 502,
@@ -91,10 +92,12 @@ class BusAccess:
                 self._clients.append(c)
         return c
 
-    def call(self, service: str, cmd: str, *, timeout: float = 3.0, retries: int = 1, **args):
-        """Run a command; raise ApiError (with the HTTP status) on any failure."""
+    def call(self, service: str, cmd: str, *, timeout: float = 3.0, retries: int = 1,
+             on_behalf: tuple[str, str] | None = None, **args):
+        """Run a command (for the user `on_behalf=(user, role)` when acting for one: the service
+        checks that role again and names the user in its audit); raise ApiError on any failure."""
         try:
-            return self.client().call(service, cmd, timeout=timeout, retries=retries, **args)
+            return self.client().call(service, cmd, timeout=timeout, retries=retries, on_behalf=on_behalf, **args)
         except BusError as exc:
             raise from_bus_error(exc, service) from None
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
@@ -106,10 +109,12 @@ class BusAccess:
                                reason="too large") from None
             raise bad_request("body", f"cannot be sent to {service}: {type(exc).__name__}: {text}") from None
 
-    def call_paged(self, service: str, cmd: str, *, timeout: float = 3.0, retries: int = 1, **args) -> list:
+    def call_paged(self, service: str, cmd: str, *, timeout: float = 3.0, retries: int = 1,
+                   on_behalf: tuple[str, str] | None = None, **args) -> list:
         """All items of a paged command (`{items, next_offset}`); ApiError on any failure."""
         try:
-            return self.client().call_paged(service, cmd, timeout=timeout, retries=retries, **args)
+            return self.client().call_paged(service, cmd, timeout=timeout, retries=retries, on_behalf=on_behalf,
+                                            **args)
         except BusError as exc:
             raise from_bus_error(exc, service) from None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import select
 import threading
 import time
 from collections import deque
@@ -30,6 +31,7 @@ KEEPALIVE_S = 15.0
 RETRY_MS = 2000
 PROCESSES_EVERY_S = 5.0
 PROCESSES_POLL_S = 1.0
+GONE_CHECK_S = 1.0  # how often a quiet stream checks that its client is still there
 
 
 def _finite(obj):
@@ -92,7 +94,8 @@ def translate(topic: str, body, ts: float) -> tuple[str, object] | None:
 class Stream:
     """One connected client's bounded queue."""
 
-    def __init__(self, maxlen: int = CLIENT_QUEUE):
+    def __init__(self, maxlen: int = CLIENT_QUEUE, client: str = ""):
+        self.client = client  # the peer address: streams per address are capped
         self.queue: deque[str] = deque()
         self.maxlen = maxlen
         self.cond = threading.Condition()
@@ -126,11 +129,12 @@ class EventHub:
     """The per-app bus subscription and its fan-out to SSE clients."""
 
     def __init__(self, address: str, cfg: BusConfig, *, processes: Callable[[], list] | None = None,
-                 max_clients: int = 5, keepalive_s: float = KEEPALIVE_S):
+                 max_clients: int = 16, max_per_client: int = 4, keepalive_s: float = KEEPALIVE_S):
         self.address = address
         self.cfg = cfg
         self.processes_fn = processes
         self.max_clients = max_clients
+        self.max_per_client = max_per_client
         self.keepalive_s = keepalive_s
         self.lock = threading.Lock()
         self.clients: set[Stream] = set()
@@ -140,7 +144,8 @@ class EventHub:
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.started = False
-        self.stats = {"events": 0, "dropped": 0, "clients_total": 0, "missed": 0, "subscribe_errors": 0}
+        self.stats = {"events": 0, "dropped": 0, "clients_total": 0, "missed": 0, "subscribe_errors": 0,
+                      "refused_full": 0, "refused_client": 0, "ended_gone": 0, "ended_revoked": 0}
         self.ready = threading.Event()
 
     # ---- threads --------------------------------------------------------------------------
@@ -234,14 +239,19 @@ class EventHub:
             c.put(text)
 
     # ---- clients --------------------------------------------------------------------------
-    def connect(self, last_event_id: int | None = None) -> Stream | None:
-        """A new client's stream primed with what it missed and the snapshot; None when full."""
+    def connect(self, last_event_id: int | None = None, client: str = "") -> Stream | str:
+        """A new client's stream primed with what it missed and the snapshot; when full, why not:
+        "full" (every stream in use) or "client" (this address has its share)."""
         self.start()
         self.ready.wait(2.0)
-        stream = Stream()
+        stream = Stream(client=client)
         with self.lock:
+            if sum(c.client == client for c in self.clients) >= self.max_per_client:
+                self.stats["refused_client"] += 1
+                return "client"
             if len(self.clients) >= self.max_clients:
-                return None
+                self.stats["refused_full"] += 1
+                return "full"
             if last_event_id is not None and self.ring and self.ring[0][0] <= last_event_id + 1:
                 for event_id, text in self.ring:
                     if event_id > last_event_id:
@@ -257,21 +267,51 @@ class EventHub:
             self.clients.discard(stream)
             self.stats["dropped"] += stream.dropped
 
-    def serve(self, stream: Stream) -> Iterator[str]:
-        """The SSE body for one client; ends when the client goes (the server closes us)."""
+    def serve(self, stream: Stream, *, gone: Callable[[], bool] | None = None,
+              still_allowed: Callable[[], bool] | None = None) -> Iterator[str]:
+        """The SSE body for one client. Ends when the client goes (`gone()`: checked every
+        second, so its slot is free at once), when its credential is revoked
+        (`still_allowed()`, checked at each keep-alive) or when the hub closes."""
         try:
             yield f"retry: {RETRY_MS}\n: connected\n\n"
+            quiet_since = checked = time.monotonic()
             while not self.stop.is_set() and not stream.closed:
-                texts = stream.take(self.keepalive_s)
+                texts = stream.take(min(GONE_CHECK_S, self.keepalive_s))
+                if gone is not None and gone():
+                    self.stats["ended_gone"] += 1
+                    return
+                now = time.monotonic()
+                if still_allowed is not None and now - checked >= self.keepalive_s:
+                    checked = now
+                    if not still_allowed():
+                        self.stats["ended_revoked"] += 1
+                        yield frame("revoked", {"message": "the credential of this stream was revoked or expired"})
+                        return
                 if stream.dropped != stream.reported:
                     texts.insert(0, frame("dropped", {"dropped": stream.dropped,
                                                       "new": stream.dropped - stream.reported}))
                     stream.reported = stream.dropped
-                yield "".join(texts) if texts else ": keep-alive\n\n"
+                if texts:
+                    yield "".join(texts)
+                    quiet_since = now
+                elif now - quiet_since >= self.keepalive_s:
+                    yield ": keep-alive\n\n"
+                    quiet_since = now
         finally:
             self.disconnect(stream)
 
     def status(self) -> dict:
         with self.lock:
-            return {"clients": len(self.clients), "max_clients": self.max_clients, **self.stats,
+            return {"clients": len(self.clients), "max_clients": self.max_clients,
+                    "max_per_client": self.max_per_client, **self.stats,
                     "dropped_live": sum(c.dropped for c in self.clients)}
+
+
+def peer_gone(sock) -> bool:
+    """Has the client of a streaming response gone? An EventSource sends nothing after its
+    request, so a readable socket means it closed (or broke the protocol): either way, done."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)

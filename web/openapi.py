@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from bus.roles import HUMAN_ROLES
+
 from .bus_access import bad_request
 
 MAX_INT = 2**53  # beyond this JSON numbers are not exact in a browser, and msgpack stops at 64 bits
@@ -162,15 +164,24 @@ def _check_nested(value, name: str, depth: int = 0) -> None:
             raise bad_request(name, "contains a lone surrogate (not valid Unicode)") from None
 
 
+ROLE_UNSET = "<unset>"
+
+
 @dataclass(frozen=True)
 class Route:
-    """One HTTP route: how it is called, checked, answered and documented."""
+    """One HTTP route: who may call it, how it is called, checked, answered and documented.
+
+    `role` must be given: None (public) or the least role (bus.roles) a caller needs. `ticket`:
+    a `?ticket=` from POST /api/tickets is accepted as the credential (EventSource, downloads).
+    `cookie_auth`: the refresh cookie plus `X-CSRF-Token` is accepted (logout). `self_param`:
+    the path parameter naming a user; callers below admin may only name themselves."""
 
     method: str
     path: str  # Flask syntax: /api/surveys/<survey_id>
     handler: Callable
     summary: str
     tag: str = "api"
+    role: str | None = ROLE_UNSET
     query: tuple[Field, ...] = ()
     body: tuple[Field, ...] | None = None  # None: the route takes no body (one sent is ignored)
     body_required: bool = False
@@ -179,6 +190,16 @@ class Route:
     errors: tuple[int, ...] = ()
     path_params: tuple[Field, ...] = ()
     description: str = ""
+    ticket: bool = False
+    cookie_auth: bool = False
+    self_param: str | None = None
+
+    def __post_init__(self):
+        if self.role == ROLE_UNSET:
+            raise TypeError(f"route {self.method} {self.path}: declare its role (None for a public route)")
+        if self.role is not None and self.role not in HUMAN_ROLES:
+            raise ValueError(f"route {self.method} {self.path}: role {self.role!r} must be None or one of "
+                             f"{', '.join(HUMAN_ROLES)}")
 
     @property
     def endpoint(self) -> str:
@@ -212,10 +233,13 @@ ERROR_SCHEMA = {
 
 STATUS_TEXT = {
     400: "bad input: `arg` names the field, `reason` says why",
-    403: "cross-origin request refused",
+    401: "no credential, or an expired or revoked one (`WWW-Authenticate: Bearer`)",
+    403: "`forbidden`: the caller's role (`have`) is below the one needed (`role`); or a cross-origin request",
+    409: "busy or aborted: something else is running / the operation was stopped; or a name already taken",
+    415: "a body must be sent as `Content-Type: application/json`",
+    429: "too many failed attempts: wait `Retry-After` seconds",
     404: "not found",
     405: "method not allowed",
-    409: "busy or aborted: something else is running / the operation was stopped",
     413: "request body over 2 MiB (or too large for the bus)",
     502: "the device faulted or the service failed",
     503: "a service is not running (`service` names it)",
@@ -247,11 +271,17 @@ def document(routes: list[Route], *, title: str = "OhmPi gateway", version: str 
                                  "content": {"application/json": {"schema": schema}}}
         content = {r.content: {"schema": r.response}}
         responses = {"200": {"description": "success", "content": content}}
+        op["x-role"] = r.role
+        op["security"] = [] if r.role is None else [{"bearer": []}] + ([{"ticket": []}] if r.ticket else [])
+        if r.self_param:
+            op["x-role-others"] = "admin"
         codes = set(r.errors)
+        if r.role is not None:
+            codes |= {401, 403}
         if r.query or r.body is not None or r.path_params:
             codes.add(400)
         if r.body is not None:
-            codes.add(413)
+            codes |= {413, 415}
         if r.path.startswith("/api/") and r.tag not in ("meta",):
             codes |= set(COMMON_ERRORS)
         for code in sorted(codes):
@@ -262,9 +292,15 @@ def document(routes: list[Route], *, title: str = "OhmPi gateway", version: str 
     return {
         "openapi": "3.0.3",
         "info": {"title": title, "version": version,
-                 "description": "JSON API of the OhmPi-style resistivity meter gateway. Errors are "
+                 "description": "JSON API of the OhmPi-style resistivity meter gateway. Every operation "
+                                "but the public ones needs a bearer token; `x-role` is the least role "
+                                "(viewer < operator < admin) it needs, null when public. Errors are "
                                 "`{\"error\": {\"code\", \"message\", ...}}`. Live events: `GET /api/events` "
                                 "(Server-Sent Events)."},
         "paths": paths,
-        "components": {"schemas": {"Error": ERROR_SCHEMA}},
+        "components": {"schemas": {"Error": ERROR_SCHEMA}, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "an access token (POST /api/login, 30 min) or an API token"},
+            "ticket": {"type": "apiKey", "in": "query", "name": "ticket",
+                       "description": "a 60 s ticket from POST /api/tickets (EventSource, downloads)"}}},
     }

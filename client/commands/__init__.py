@@ -5,5 +5,5 @@ arguments, and run(args) -> int (the exit status). Modules listed in COMMANDS ar
 by client.cli in that order.
 """
 
-COMMANDS = ["status", "ping", "watch", "call", "measure", "abort", "rs_check", "settings",
-            "sequence", "survey", "surveys", "export", "simulate", "keys"]
+COMMANDS = ["status", "ping", "watch", "call", "measure", "abort", "rs_check", "settings", "sequence",
+            "survey", "surveys", "export", "simulate", "keys", "users", "tokens", "web_cmd"]
