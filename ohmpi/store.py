@@ -1,10 +1,14 @@
-"""The data store: every survey, measurement, waveform, contact check, log line and SOH sample.
+"""The data store: every survey, measurement, waveform, contact check, log line, SOH sample
+and audit record.
 
 One SQLite file in WAL mode with ``synchronous=FULL``: once ``ingest()`` returns a key, that
 item survives a killed process and a power cut. ``ingest()`` takes the items of a durable
-outbox (``{"key", "kind", "body"}``), checks all of them before writing anything, writes them
-in ONE transaction, and is idempotent: an item delivered twice is acknowledged twice and
-stored once (measurement id, check id and survey update are the keys).
+outbox (``{"key", "kind", "body"}``), checks each with ``ohmpi.items`` (the validator the
+producers use too), writes the batch in ONE transaction, and is idempotent: an item
+delivered twice is acknowledged twice and stored once (measurement id, check id and survey
+update are the keys). A refused item is kept in ``dead_letters`` and acknowledged: one bad
+item never blocks the items behind it. Logs and SOH are size-capped per row and are the
+first (and only) data deleted when the database is over its quota.
 
 Pure Python + sqlite3 (+ numpy, msgpack): the bus binding lives in ``workers/recorder.py``.
 """
@@ -28,18 +32,22 @@ import numpy as np
 
 from ohmpi import formats
 from ohmpi.geometry import line_positions
+from ohmpi.items import ItemError, check_item, iso_ts
 from ohmpi.record import FIELD_INFO, FIELDS
 
-SCHEMA_VERSION = 2
-KINDS = ("measurement", "rs_check", "survey")
+SCHEMA_VERSION = 3
 EXPORT_FORMATS = tuple(formats.FORMATS)  # ohm, protocol, csv
 EXTENSION = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv"}
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 WAVEFORM_FLOAT64 = frozenset({"t_s"})  # time keeps double precision; samples are float32
+MAX_MESSAGE_CHARS = 8192  # a stored log message (longer ones are cut, saying how much)
+MAX_EXTRA_BYTES = 16 * 1024  # JSON of a log's extra fields or an audit record's details
+PRUNE_CHUNK = 2000  # rows deleted per transaction when the database is over its quota
 
 _SQL_TYPE = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "list[str]": "TEXT"}
 _FIELD_TYPE = {info.name: info.type for info in FIELD_INFO}
 _ELECTRODES = ("a", "b", "m", "n")
+TABLES = ("surveys", "measurements", "waveforms", "rs_checks", "logs", "soh", "dead_letters", "audit")
 
 
 def _q(name: str) -> str:
@@ -120,30 +128,35 @@ CREATE INDEX soh_process ON soh(process, ts);
     """
 CREATE INDEX measurements_quadrupole ON measurements(a, b, m, n, time);
 """,
+    # 3: items refused on ingest are kept (acknowledged, never blocking the queue); the audit log
+    """
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    key TEXT,
+    kind TEXT,
+    reason TEXT NOT NULL,
+    body TEXT,
+    received TEXT NOT NULL,
+    producer TEXT
+);
+CREATE UNIQUE INDEX dead_letters_key ON dead_letters(key) WHERE key IS NOT NULL;
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    process TEXT,
+    action TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    user TEXT,
+    role TEXT,
+    details TEXT
+);
+CREATE INDEX audit_ts ON audit(ts);
+""",
 ]
 
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _iso_ts(text: object, what: str) -> float:
-    if not isinstance(text, str) or not text:
-        raise ValueError(f"{what} must be an ISO 8601 time string, got {text!r}")
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError:
-        raise ValueError(f"{what} is not an ISO 8601 time: {text!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
-
-
-def _json(value, what: str) -> str:
-    try:
-        return json.dumps(value, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from None
 
 
 def _is_int(v) -> bool:
@@ -190,119 +203,50 @@ def decode_waveform(blob: bytes) -> dict:
     return out
 
 
-# ---- validation of outbox items ---------------------------------------------------------------
-def _check_record(record, key: str) -> dict:
-    if not isinstance(record, dict):
-        raise ValueError(f"item {key!r}: body.record must be a map of result fields, got {type(record).__name__}")
-    unknown = sorted(str(k) for k in record if k not in _FIELD_TYPE)
-    if unknown:
-        raise ValueError(f"item {key!r}: body.record has unknown field(s) {', '.join(unknown)}")
-    out = {}
-    for name in FIELDS:
-        value = record.get(name)
-        kind = _FIELD_TYPE[name]
-        if name in _ELECTRODES:
-            if not _is_int(value) or value < 0:
-                raise ValueError(f"item {key!r}: body.record.{name} must be an electrode number >= 0, got {value!r}")
-        elif kind == "list[str]":
-            if value is None:
-                value = []
-            if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
-                raise ValueError(f"item {key!r}: body.record.{name} must be a list of strings, got {value!r}")
-            value = _json(value, f"item {key!r}: body.record.{name}")
-        elif value is not None:
-            ok = {"int": _is_int, "float": _is_num, "str": lambda v: isinstance(v, str)}[kind](value)
-            if not ok:
-                raise ValueError(f"item {key!r}: body.record.{name} must be {kind} or null, got {value!r}")
-            if kind == "float":
-                value = float(value)
-        out[name] = value
-    return out
+# ---- rows of checked items (ohmpi.items validated them) --------------------------------------
+def _measurement_row(key: str, body: dict, received: str) -> tuple[tuple, bytes | None]:
+    record = body["record"]
+    values = [json.dumps(record[f]) if f == "flags" else record[f] for f in FIELDS]
+    blob = None if body["waveform"] is None else encode_waveform(body["waveform"])
+    return (key, body["survey_id"], body["pass_index"], body["seq_index"], body["instrument"], received,
+            *values), blob
 
 
-def _opt_index(body: dict, name: str, key: str):
-    value = body.get(name)
-    if value is not None and (not _is_int(value) or value < 0):
-        raise ValueError(f"item {key!r}: body.{name} must be an integer >= 0 or null, got {value!r}")
-    return value
+def _rs_check_row(key: str, body: dict, received: str) -> tuple:
+    return (key, body["survey_id"], body["time"], body["instrument"], received, json.dumps(body["result"]))
 
 
-def _opt_id(body: dict, name: str, key: str):
-    value = body.get(name)
-    if value is not None and (not isinstance(value, str) or not value):
-        raise ValueError(f"item {key!r}: body.{name} must be a non-empty string or null, got {value!r}")
-    return value
+def _survey_row(key: str, body: dict) -> tuple:
+    return (body["survey_id"], body["name"], body["created"], body["updated"], iso_ts(body["updated"], "updated"),
+            body["state"], body["array"], body["n_electrodes"], body["total"], body["repeat"], body["every_s"],
+            json.dumps(body["settings"]), json.dumps(body["positions"]), json.dumps(body["sequence"]),
+            json.dumps(body), key)
 
 
-def _check_measurement(key: str, body: dict, received: str) -> tuple[tuple, bytes | None]:
-    if body.get("measurement_id") != key:
-        raise ValueError(f"item {key!r}: body.measurement_id must equal the item key, got {body.get('measurement_id')!r}")
-    instrument = body.get("instrument")
-    if not isinstance(instrument, str) or not instrument:
-        raise ValueError(f"item {key!r}: body.instrument must be a non-empty string, got {instrument!r}")
-    record = _check_record(body.get("record"), key)
-    waveform = body.get("waveform")
-    blob = None
-    if waveform is not None:
-        if not isinstance(waveform, dict):
-            raise ValueError(f"item {key!r}: body.waveform must be a map of lists or null")
-        lengths = {len(v) for v in waveform.values() if isinstance(v, list)}
-        if len(lengths) > 1:
-            raise ValueError(f"item {key!r}: body.waveform lists differ in length {sorted(lengths)}")
-        try:
-            blob = encode_waveform(waveform)
-        except ValueError as exc:
-            raise ValueError(f"item {key!r}: body.{exc}") from None
-    row = (key, _opt_id(body, "survey_id", key), _opt_index(body, "pass_index", key),
-           _opt_index(body, "seq_index", key), instrument, received, *(record[f] for f in FIELDS))
-    return row, blob
+def _as_text(value) -> str:
+    """JSON of `value`, or a JSON string of its repr when it is not JSON (binary, odd keys)."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return json.dumps(repr(value))
 
 
-def _check_rs_check(key: str, body: dict, received: str) -> tuple:
-    if body.get("id") != key:
-        raise ValueError(f"item {key!r}: body.id must equal the item key, got {body.get('id')!r}")
-    _iso_ts(body.get("time"), f"item {key!r}: body.time")
-    instrument = body.get("instrument")
-    if not isinstance(instrument, str) or not instrument:
-        raise ValueError(f"item {key!r}: body.instrument must be a non-empty string, got {instrument!r}")
-    result = body.get("result")
-    if not isinstance(result, dict):
-        raise ValueError(f"item {key!r}: body.result must be a map, got {type(result).__name__}")
-    return (key, _opt_id(body, "survey_id", key), body["time"], instrument, received,
-            _json(result, f"item {key!r}: body.result"))
+def cap_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` cut to `limit` characters, with a note of how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} characters cut]"
 
 
-def _check_survey(key: str, body: dict) -> tuple:
-    def need(name, test, what):
-        value = body.get(name)
-        if not test(value):
-            raise ValueError(f"item {key!r}: body.{name} must be {what}, got {value!r}")
-        return value
-
-    sid = need("survey_id", lambda v: isinstance(v, str) and v, "a non-empty string")
-    name = need("name", lambda v: v is None or isinstance(v, str), "a string")
-    created = body.get("created")
-    if created is not None:
-        _iso_ts(created, f"item {key!r}: body.created")
-    updated_ts = _iso_ts(body.get("updated"), f"item {key!r}: body.updated")
-    state = need("state", lambda v: isinstance(v, str) and v, "a non-empty string")
-    array = need("array", lambda v: v is None or isinstance(v, str), "a string or null")
-    n_el = need("n_electrodes", lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0")
-    total = need("total", lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0")
-    repeat = need("repeat", lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0")
-    every = need("every_s", lambda v: v is None or (_is_num(v) and v >= 0), "a number >= 0")
-    settings = need("settings", lambda v: v is None or isinstance(v, dict), "a map")
-    positions = need("positions", lambda v: v is None or (isinstance(v, list) and all(
-        isinstance(p, list) and len(p) == 3 and all(_is_num(c) for c in p) for p in v)), "a list of [x, y, z]")
-    sequence = need("sequence", lambda v: v is None or (isinstance(v, list) and all(
-        isinstance(q, list) and len(q) == 4 and all(_is_int(e) and e >= 0 for e in q) for q in v)),
-        "a list of [a, b, m, n]")
-    return (sid, name, created, body["updated"], updated_ts, state, array, n_el, total, repeat,
-            None if every is None else float(every),
-            None if settings is None else _json(settings, f"item {key!r}: body.settings"),
-            None if positions is None else _json(positions, f"item {key!r}: body.positions"),
-            None if sequence is None else _json(sequence, f"item {key!r}: body.sequence"),
-            _json(body, f"item {key!r}: body"), key)
+def cap_json(value, what: str, limit: int = MAX_EXTRA_BYTES) -> str | None:
+    """JSON of `value`, replaced by a note naming its keys when it is over `limit` bytes."""
+    if value is None:
+        return None
+    text = _as_text(value)
+    if len(text.encode("utf-8", "replace")) <= limit:
+        return text
+    keys = sorted(map(str, value))[:50] if isinstance(value, dict) else None
+    return json.dumps({"cut": f"{what} of {len(text)} characters over the {limit}-byte cap", "keys": keys})
 
 
 _SURVEY_COLS = ("survey_id", "name", "created", "updated", "updated_ts", "state", "array", "n_electrodes",
@@ -359,7 +303,7 @@ class Store:
     def _count_rows(self) -> dict:
         with self._lock:
             return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                    for t in ("surveys", "measurements", "waveforms", "rs_checks", "logs", "soh")}
+                    for t in TABLES}
 
     def close(self) -> None:
         with self._lock:
@@ -376,41 +320,49 @@ class Store:
         self.close()
 
     # ---- ingest ------------------------------------------------------------------------------
-    def ingest(self, items: Iterable[dict]) -> list[str]:
-        """Store outbox items in one transaction; return their keys (all of them, in order).
+    def ingest(self, items: Iterable[dict], producer: str | None = None) -> dict:
+        """Store outbox items in one transaction, item by item: `{"acked": keys, "refused": [...]}`.
 
-        Raises ValueError naming the item key and the problem, storing nothing, when any
-        item is malformed or of an unknown kind.
+        A valid item is stored (idempotently); an item `ohmpi.items` refuses goes to the
+        `dead_letters` table with the reason and is acknowledged too, so the producer's queue
+        behind it keeps flowing. `acked` lists every key handled (stored or dead-lettered),
+        in order; `refused` says which of them were dead-lettered and why ({key, reason}).
+        An item without a string key cannot be acknowledged: it is dead-lettered with key
+        null and named in `refused` only. A storage error (disk full) raises and stores nothing.
         """
         received = utc_now()
-        meas, waves, checks, surveys, keys = [], [], [], [], []
+        meas, waves, checks, surveys, keys, dead, refused = [], [], [], [], [], [], []
         for index, item in enumerate(items if isinstance(items, list) else list(items)):
-            if not isinstance(item, dict):
-                raise ValueError(f"item {index}: must be a map with key, kind and body")
-            key, kind, body = item.get("key"), item.get("kind"), item.get("body")
-            if not isinstance(key, str) or not key:
-                raise ValueError(f"item {index}: 'key' must be a non-empty string, got {key!r}")
-            if kind not in KINDS:
-                raise ValueError(f"item {key!r}: unknown kind {kind!r}; known: {', '.join(KINDS)}")
-            if not isinstance(body, dict):
-                raise ValueError(f"item {key!r}: body must be a map, got {type(body).__name__}")
+            try:
+                key, kind, body = check_item(item)
+            except ItemError as exc:
+                raw = item if isinstance(item, dict) else {"body": item}
+                key = raw.get("key") if isinstance(raw.get("key"), str) else None
+                kind = raw.get("kind") if isinstance(raw.get("kind"), str) else None
+                where = f"item {key!r}" if key is not None else f"item {index}"
+                reason = f"{where}: {'' if exc.field in ('key', 'kind', 'item', 'body') else 'body.'}{exc}"
+                dead.append((key, kind, reason, _as_text(raw.get("body")), received, producer))
+                refused.append({"key": key, "reason": reason})
+                if key is not None:
+                    keys.append(key)
+                continue
             if kind == "measurement":
-                row, blob = _check_measurement(key, body, received)
+                row, blob = _measurement_row(key, body, received)
                 meas.append(row)
                 if blob is not None:
                     waves.append((key, blob))
             elif kind == "rs_check":
-                checks.append(_check_rs_check(key, body, received))
+                checks.append(_rs_check_row(key, body, received))
             else:
-                surveys.append(_check_survey(key, body))
+                surveys.append(_survey_row(key, body))
             keys.append(key)
-        if not keys:
-            return []
+        if not keys and not dead:
+            return {"acked": [], "refused": []}
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                added = {"measurements": 0, "waveforms": 0, "rs_checks": 0}
+                added = {"measurements": 0, "waveforms": 0, "rs_checks": 0, "dead_letters": 0}
                 conflicts: list[str] = []
                 if meas:
                     before = db.total_changes
@@ -442,6 +394,12 @@ class Store:
                         f"{sets}, created = COALESCE(surveys.created, excluded.created) "
                         "WHERE excluded.updated_ts >= surveys.updated_ts", surveys)
                     n_surveys = db.execute("SELECT COUNT(*) FROM surveys").fetchone()[0]
+                if dead:
+                    before = db.total_changes
+                    # OR IGNORE: a refused item delivered again is kept once
+                    db.executemany("INSERT OR IGNORE INTO dead_letters(key, kind, reason, body, received, producer) "
+                                   "VALUES (?,?,?,?,?,?)", dead)
+                    added["dead_letters"] = db.total_changes - before
                 db.execute("COMMIT")
             except BaseException:
                 self._rollback()
@@ -452,7 +410,14 @@ class Store:
             self.counts["surveys"] = n_surveys
         self.slot_conflicts += len(conflicts)
         self.last_conflicts = conflicts
-        return keys
+        return {"acked": keys, "refused": refused}
+
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        """Items refused on ingest, newest first (key, kind, reason, body, received, producer)."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, kind, reason, body, received, producer FROM dead_letters "
+                                    "ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+        return [dict(zip(("key", "kind", "reason", "body", "received", "producer"), r)) for r in rows]
 
     def _has_locked(self, ids: list[str]) -> set[str]:
         found = set()
@@ -622,17 +587,45 @@ class Store:
 
     # ---- logs and SOH ------------------------------------------------------------------------
     def add_logs(self, rows: Iterable[dict]) -> int:
-        """Insert log rows {ts, process, level, message, extra}; return how many."""
+        """Insert log rows {ts, process, level, message, extra}; return how many.
+
+        A message is cut at MAX_MESSAGE_CHARS and `extra` replaced by a note over
+        MAX_EXTRA_BYTES, so one oversized event cannot bloat the database."""
         values = [(float(r["ts"]), r.get("process"), r.get("level"), LEVELS.get(r.get("level"), 20),
-                   r.get("message"), None if r.get("extra") is None else _json(r["extra"], "log extra"))
-                  for r in rows]
+                   None if r.get("message") is None else cap_text(str(r["message"])),
+                   cap_json(r.get("extra"), "extra")) for r in rows]
         return self._insert_many("logs", "INSERT INTO logs(ts, process, level, level_no, message, extra) "
                                          "VALUES (?,?,?,?,?,?)", values)
 
     def add_soh(self, rows: Iterable[dict]) -> int:
-        """Insert SOH samples {ts, process, data}; return how many."""
-        values = [(float(r["ts"]), r.get("process"), _json(r.get("data"), "soh data")) for r in rows]
+        """Insert SOH samples {ts, process, data}; return how many (data over MAX_EXTRA_BYTES: a note)."""
+        values = [(float(r["ts"]), r.get("process"), cap_json(r.get("data"), "SOH sample")) for r in rows]
         return self._insert_many("soh", "INSERT INTO soh(ts, process, data) VALUES (?,?,?)", values)
+
+    def add_audit(self, rows: Iterable[dict]) -> int:
+        """Insert audit records {ts, process, action, ok, user, role, details}; return how many."""
+        def short(value):
+            return None if value is None else cap_text(str(value), 200)
+        values = [(float(r["ts"]), short(r.get("process")), short(r.get("action")) or "?", bool(r.get("ok")),
+                   short(r.get("user")), short(r.get("role")), cap_json(r.get("details") or None, "details"))
+                  for r in rows]
+        return self._insert_many("audit", "INSERT INTO audit(ts, process, action, ok, user, role, details) "
+                                          "VALUES (?,?,?,?,?,?,?)", values)
+
+    def audit(self, limit: int = 200, since: float | None = None, user: str | None = None,
+              action: str | None = None) -> list[dict]:
+        """Audit records, newest first, optionally since epoch `since`, of one user or one action."""
+        where, args = ["1"], []
+        for column, value in (("ts >= ?", since), ("user = ?", user), ("action = ?", action)):
+            if value is not None:
+                where.append(column)
+                args.append(value)
+        with self._lock:
+            rows = self._db.execute("SELECT ts, process, action, ok, user, role, details FROM audit WHERE "
+                                    f"{' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
+                                    (*args, limit)).fetchall()
+        return [{"ts": r[0], "process": r[1], "action": r[2], "ok": bool(r[3]), "user": r[4], "role": r[5],
+                 "details": json.loads(r[6]) if r[6] else {}} for r in rows]
 
     def _insert_many(self, table: str, sql: str, values: list) -> int:
         if not values:
@@ -684,21 +677,64 @@ class Store:
                                     "ORDER BY ts DESC, id DESC LIMIT ?", (*args, limit)).fetchall()
         return [{"ts": r[0], "process": r[1], "data": json.loads(r[2])} for r in rows]
 
-    def prune(self, logs_days: float, soh_days: float, now: float | None = None) -> dict:
-        """Delete log rows older than `logs_days` and SOH samples older than `soh_days`."""
+    def prune(self, logs_days: float, soh_days: float, now: float | None = None,
+              audit_days: float | None = None) -> dict:
+        """Delete log rows older than `logs_days`, SOH samples older than `soh_days` and audit
+        records older than `audit_days` (None: keep them)."""
         now = time.time() if now is None else now
+        ages = {"logs": logs_days, "soh": soh_days, "audit": audit_days}
+        deleted = {}
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                logs = self._db.execute("DELETE FROM logs WHERE ts < ?", (now - logs_days * 86400,)).rowcount
-                soh = self._db.execute("DELETE FROM soh WHERE ts < ?", (now - soh_days * 86400,)).rowcount
+                for table, days in ages.items():
+                    deleted[table] = 0 if days is None else self._db.execute(
+                        f"DELETE FROM {table} WHERE ts < ?", (now - days * 86400,)).rowcount
                 self._db.execute("COMMIT")
             except BaseException:
                 self._rollback()
                 raise
-            self.counts["logs"] -= logs
-            self.counts["soh"] -= soh
-        return {"logs": logs, "soh": soh}
+            for table, n in deleted.items():
+                self.counts[table] -= n
+        return deleted
+
+    # ---- size quota --------------------------------------------------------------------------
+    def used_bytes(self) -> int:
+        """Bytes the data takes in the database: (page_count - freelist_count) × page_size."""
+        with self._lock:
+            pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+            free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+            size = self._db.execute("PRAGMA page_size").fetchone()[0]
+        return (pages - free) * size
+
+    def enforce_quota(self, max_bytes: int, max_chunks: int = 50) -> dict:
+        """Delete the oldest log rows and SOH samples, PRUNE_CHUNK rows per transaction, until the
+        used size is within `max_bytes` (at most `max_chunks` chunks per call, so a caller keeps
+        answering meanwhile). Measurements, surveys, checks, dead letters and audit are never
+        deleted. Returns {"logs", "soh" (rows deleted), "used_bytes", "over" (still over)}."""
+        deleted = {"logs": 0, "soh": 0}
+        used = self.used_bytes()
+        for _ in range(max_chunks):
+            if used <= max_bytes:
+                break
+            with self._lock:
+                oldest = {t: self._db.execute(f"SELECT MIN(ts) FROM {t}").fetchone()[0] for t in deleted}
+                candidates = [t for t, ts in oldest.items() if ts is not None]
+                if not candidates:
+                    break
+                table = min(candidates, key=lambda t: oldest[t])
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    n = self._db.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
+                                         "ORDER BY ts, id LIMIT ?)", (PRUNE_CHUNK,)).rowcount
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+                deleted[table] += n
+                self.counts[table] -= n
+            used = self.used_bytes()
+        return {**deleted, "used_bytes": used, "over": used > max_bytes}
 
     # ---- statistics --------------------------------------------------------------------------
     def db_bytes(self) -> int:
@@ -719,7 +755,7 @@ class Store:
             oldest, newest = self._db.execute("SELECT MIN(time), MAX(time) FROM measurements").fetchone()
         self.counts = dict(counts)
         return {"path": str(self.path), "schema_version": self.schema_version, "counts": counts,
-                "db_bytes": self.db_bytes(), "free_disk_bytes": self.free_bytes(),
+                "db_bytes": self.db_bytes(), "db_used_bytes": self.used_bytes(), "free_disk_bytes": self.free_bytes(),
                 "oldest_measurement": oldest, "newest_measurement": newest,
                 "slot_conflicts": self.slot_conflicts}
 
@@ -739,4 +775,4 @@ def _statements(script: str) -> list[str]:
 
 
 __all__ = ["Store", "SCHEMA_VERSION", "MIGRATIONS", "EXPORT_FORMATS", "encode_waveform", "decode_waveform",
-           "utc_now"]
+           "utc_now", "cap_text", "cap_json"]

@@ -1,4 +1,5 @@
-"""The SQLite store on a real file: idempotent ingest, rollback, survey ordering, exports, retention."""
+"""The SQLite store on a real file: idempotent ingest, dead letters, rollback, survey ordering, exports,
+retention, the size quota and the caps on log rows."""
 
 from __future__ import annotations
 
@@ -79,11 +80,15 @@ def test_reopening_keeps_data_and_a_newer_schema_is_refused(tmp_path):
         Store(path)
 
 
+def acked(items) -> dict:
+    return {"acked": [it["key"] for it in items], "refused": []}
+
+
 def test_ingest_is_idempotent(store):
     items = [meas(i) for i in range(20)] + [survey_item()]
-    assert store.ingest(items) == [it["key"] for it in items]
-    assert store.ingest(items) == [it["key"] for it in items]  # a replay: acked again ...
-    assert store.ingest(items[:5] + items[:5]) == [it["key"] for it in items[:5] + items[:5]]
+    assert store.ingest(items) == acked(items)
+    assert store.ingest(items) == acked(items)  # a replay: acked again ...
+    assert store.ingest(items[:5] + items[:5]) == acked(items[:5] + items[:5])
     assert raw_count(store.path) == 20  # ... never stored twice
     assert raw_count(store.path, "waveforms") == 20
     assert raw_count(store.path, "surveys") == 1
@@ -91,33 +96,73 @@ def test_ingest_is_idempotent(store):
     assert store.measurement_ids("S1") == [f"S1:0:{i}" for i in range(20)]
 
 
-def test_a_malformed_item_rolls_back_the_whole_batch(store):
+BAD_CASES = [
+    ({"key": "x", "kind": "telemetry", "body": {}}, "kind must be one of"),
+    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
+                                                  "record": {"a": 1}}}, "body.record.b"),
+    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
+                                                  "record": {**record(1), "zz": 1}}}, "unknown field"),
+    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
+                                                  "record": {**record(1), "r_ohm": "big"}}}, "body.record.r_ohm"),
+    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
+                                                  "waveform": {"t_s": [1.0, "a"]}}}, "body.waveform.t_s"),
+    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"]}}, "must equal the item key"),
+    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
+                                                  "survey_id": ""}}, "body.survey_id"),
+    ({"key": "x", "kind": "rs_check", "body": {"id": "x", "time": "not a time", "survey_id": None,
+                                              "instrument": "sim", "result": {}}}, "body.time"),
+    ({"key": "x", "kind": "rs_check", "body": {"id": "x", "time": "2026-03-01T10:00:00Z", "survey_id": "",
+                                              "instrument": "sim", "result": {}}}, "body.survey_id"),
+    ({"key": "x", "kind": "survey", "body": {**survey_item()["body"], "sequence": [[1, 2, 3]]}}, "sequence"),
+    ({"key": "x", "kind": "survey", "body": {**survey_item()["body"], "total": 3}}, "body.total"),
+    ({"key": "x", "kind": "survey", "body": {**survey_item()["body"], "sequence": [[1, 2, 3, 40]] * 10}},
+     "beyond n_electrodes"),
+    ({"key": "", "kind": "survey", "body": {}}, "key must be"),
+]
+
+
+@pytest.mark.parametrize("bad, words", BAD_CASES)
+def test_a_malformed_item_is_dead_lettered_and_the_rest_stored(store, bad, words):
     good = [meas(i) for i in range(5)]
-    bad_cases = [
-        ({"key": "x", "kind": "telemetry", "body": {}}, "unknown kind"),
-        ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
-                                                      "record": {"a": 1}}}, "record.b"),
-        ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
-                                                      "record": {**record(1), "zz": 1}}}, "unknown field"),
-        ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
-                                                      "record": {**record(1), "r_ohm": "big"}}}, "r_ohm"),
-        ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
-                                                      "waveform": {"t_s": [1.0, "a"]}}}, "waveform"),
-        ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"]}}, "must equal the item key"),
-        ({"key": "x", "kind": "rs_check", "body": {"id": "x", "time": "not a time", "instrument": "sim",
-                                                  "result": {}}}, "body.time"),
-        ({"key": "x", "kind": "survey", "body": {**survey_item()["body"], "sequence": [[1, 2, 3]]}}, "sequence"),
-        ({"key": "", "kind": "survey", "body": {}}, "'key'"),
-        ("not a map", "must be a map"),
-    ]
-    for bad, words in bad_cases:
-        with pytest.raises(ValueError, match=words) as info:
-            store.ingest(good + [bad] + [survey_item()])
-        if isinstance(bad, dict) and bad["key"]:
-            assert "'x'" in str(info.value)  # the message names the culprit item
-        assert raw_count(store.path) == 0 and raw_count(store.path, "surveys") == 0
-    assert store.counts["measurements"] == 0
-    assert store.ingest(good) == [g["key"] for g in good]
+    batch = good[:2] + [bad] + good[2:] + [survey_item()]
+    result = store.ingest(batch, producer="tester")
+    assert result["acked"] == [it["key"] for it in batch]  # all of them: nothing waits behind the bad one
+    (refusal,) = result["refused"]
+    assert refusal["key"] == bad["key"] and words in refusal["reason"], refusal
+    if bad["key"]:
+        assert f"item {bad['key']!r}" in refusal["reason"]  # the message names the culprit item
+    assert raw_count(store.path) == 5 and raw_count(store.path, "surveys") == 1
+    (letter,) = store.dead_letters()
+    assert letter["key"] == bad["key"] and letter["kind"] == bad["kind"] and letter["producer"] == "tester"
+    assert letter["reason"] == refusal["reason"] and json.loads(letter["body"]) == bad["body"]
+    assert store.ingest([bad])["refused"][0]["key"] == bad["key"]  # delivered again: kept once
+    assert raw_count(store.path, "dead_letters") == 1
+    assert store.stats()["counts"]["dead_letters"] == 1 == store.counts["dead_letters"]
+
+
+def test_an_item_without_a_key_cannot_be_acknowledged_but_is_kept(store):
+    result = store.ingest(["not a map", {"key": 5, "kind": "survey", "body": {}}, meas(0)])
+    assert result["acked"] == ["S1:0:0"]
+    assert [r["key"] for r in result["refused"]] == [None, None]
+    assert "item 0: item must be a map" in result["refused"][0]["reason"]
+    assert "item 1: key must be" in result["refused"][1]["reason"]
+    assert [d["body"] for d in store.dead_letters()] == ["{}", '"not a map"']
+
+
+def test_migrating_a_version_2_database_keeps_its_data(tmp_path):
+    from ohmpi.store import MIGRATIONS, _statements
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as con:  # a database as the previous version left it
+        for script in MIGRATIONS[:2]:
+            for statement in _statements(script):
+                con.execute(statement)
+        con.execute("PRAGMA user_version = 2")
+        con.execute("INSERT INTO logs(ts, process, level, level_no, message) VALUES (1, 'p', 'info', 20, 'old')")
+    with Store(path) as s:
+        assert s.counts["logs"] == 1
+        assert s.schema_version == SCHEMA_VERSION == 3
+        s.ingest([meas(0), {"key": "bad", "kind": "nope", "body": {}}])
+        assert s.counts["measurements"] == 1 and s.counts["dead_letters"] == 1 and s.counts["audit"] == 0
 
 
 def test_a_failed_write_stores_nothing(store):
@@ -129,7 +174,7 @@ def test_a_failed_write_stores_nothing(store):
         store.ingest([meas(0), check])
     assert raw_count(store.path) == 0 and store.counts["measurements"] == 0
     store._db.execute("DROP TRIGGER boom")
-    assert store.ingest([meas(0), check]) == ["S1:0:0", "c1"]
+    assert store.ingest([meas(0), check])["acked"] == ["S1:0:0", "c1"]
     assert store.rs_checks()[0]["result"] == {"rab_kohm": [1.0, 2.0]}
 
 
@@ -197,7 +242,7 @@ def test_a_second_id_for_a_taken_slot_is_acknowledged_not_stored(store):
     store.ingest([meas(0)])
     other = meas(0)
     other["key"] = other["body"]["measurement_id"] = "retry-of-0"
-    assert store.ingest([other]) == ["retry-of-0"]
+    assert store.ingest([other]) == {"acked": ["retry-of-0"], "refused": []}
     assert store.measurement_ids("S1") == ["S1:0:0"] and store.last_conflicts == ["retry-of-0"]
     single = meas(5)
     single["body"].update(survey_id=None, pass_index=None, seq_index=None)
@@ -259,9 +304,68 @@ def test_logs_soh_and_retention(store):
     assert [r["message"] for r in store.logs(level="warning")] == ["2 days", "10 days"]
     assert store.logs(process="controller", since=now - 3 * 86400)[0]["extra"] == {"d": 0}
     assert [r["data"]["v"] for r in store.soh(process="a")] == [0, 5, 20]
-    assert store.prune(logs_days=7, soh_days=10, now=now) == {"logs": 2, "soh": 2}
+    store.add_audit([{"ts": now - d * 86400, "process": "web", "action": "login", "ok": True, "user": "ann",
+                      "role": "admin", "details": {"d": d}} for d in (1, 400)])
+    assert store.prune(logs_days=7, soh_days=10, now=now) == {"logs": 2, "soh": 2, "audit": 0}
     assert [r["message"] for r in store.logs()] == ["0 days", "2 days"]
     assert len(store.soh()) == 4 and store.counts["soh"] == 4 and store.counts["logs"] == 2
+    assert store.prune(logs_days=7, soh_days=10, now=now, audit_days=365)["audit"] == 1
+    assert [r["details"] for r in store.audit()] == [{"d": 1}] and store.counts["audit"] == 1
+
+
+def test_audit_records_newest_first_with_filters(store):
+    store.add_audit([{"ts": 1000.0 + i, "process": "controller" if i % 2 else "web", "action": a, "ok": i != 3,
+                      "user": u, "role": "operator", "details": {"i": i}}
+                     for i, (a, u) in enumerate([("login", "ann"), ("settings_change", "bob"), ("login", "bob"),
+                                                 ("login", "eve"), ("survey_start", "ann")])])
+    assert [r["details"]["i"] for r in store.audit()] == [4, 3, 2, 1, 0]
+    assert [r["details"]["i"] for r in store.audit(user="bob")] == [2, 1]
+    assert [r["details"]["i"] for r in store.audit(action="login", since=1001.5)] == [3, 2]
+    assert [r["ok"] for r in store.audit(action="login")] == [False, True, True]
+    assert store.audit(limit=1)[0] == {"ts": 1004.0, "process": "web", "action": "survey_start", "ok": True,
+                                       "user": "ann", "role": "operator", "details": {"i": 4}}
+    store.add_audit([{"ts": 2000.0, "action": "x" * 5000, "details": {"blob": "y" * 40_000}}])
+    big = store.audit(limit=1)[0]
+    assert len(big["action"]) < 300 and "cut" in big["details"] and big["details"]["keys"] == ["blob"]
+
+
+def test_log_messages_and_extras_are_capped_saying_what_was_cut(store):
+    store.add_logs([{"ts": 1.0, "process": "p", "level": "info", "message": "m" * 100_000,
+                     "extra": {"trace": "t" * 100_000, "n": 1}},
+                    {"ts": 2.0, "process": "p", "level": "info", "message": "fine", "extra": {"b": b"\x00\x01"}}])
+    odd, big = store.logs()
+    assert odd["message"] == "fine" and isinstance(odd["extra"], str)  # not JSON: kept as its repr
+    assert len(big["message"]) < 8300 and big["message"].endswith("[91808 characters cut]")
+    assert big["extra"]["keys"] == ["n", "trace"] and "16384-byte cap" in big["extra"]["cut"]
+    assert len(json.dumps(big)) < 9000
+
+
+def test_quota_prunes_oldest_logs_and_soh_never_measurements(store):
+    store.ingest([meas(i) for i in range(300)])
+    store.add_audit([{"ts": 1.0, "action": "login", "ok": True}])
+    base = store.used_bytes()
+    filler = "x" * 900
+    for start in range(0, 6000, 1000):
+        store.add_logs([{"ts": 1000.0 + i, "process": "p", "level": "info", "message": f"{i} {filler}"}
+                        for i in range(start, start + 1000)])
+        store.add_soh([{"ts": 1000.5 + i, "process": "p", "data": {"i": i, "f": filler}}
+                       for i in range(start, start + 1000)])
+    assert store.used_bytes() > base + 10_000_000
+    quota = base + 6_000_000
+    result = store.enforce_quota(quota)
+    assert result["over"] is False and result["used_bytes"] <= quota
+    assert 0 < result["logs"] < 6000 and 0 < result["soh"] < 6000
+    assert store.counts["logs"] == 6000 - result["logs"] and store.counts["soh"] == 6000 - result["soh"]
+    # the oldest went first, whichever table they were in
+    assert min(r["ts"] for r in store.logs(limit=5000)) == 1000.0 + result["logs"]
+    assert min(r["ts"] for r in store.soh(limit=5000)) == 1000.5 + result["soh"]
+    assert raw_count(store.path) == 300 and raw_count(store.path, "audit") == 1
+    assert store.enforce_quota(quota) == {"logs": 0, "soh": 0, "used_bytes": result["used_bytes"], "over": False}
+    tiny = store.enforce_quota(1000)  # below what the measurements need: logs and SOH go, data stays
+    assert tiny["over"] is True and store.counts["logs"] == 0 and store.counts["soh"] == 0
+    assert raw_count(store.path) == 300 and raw_count(store.path, "waveforms") == 300
+    assert raw_count(store.path, "audit") == 1
+    assert store.stats()["db_used_bytes"] == store.used_bytes() > 0
 
 
 def test_stats(store):
@@ -306,7 +410,7 @@ def test_any_order_and_duplicates_store_exactly_the_set(tmp_path_factory, recs, 
         pos = 0
         while pos < len(stream):
             size = data.draw(st.integers(1, 8))
-            assert s.ingest(stream[pos:pos + size]) == [it["key"] for it in stream[pos:pos + size]]
+            assert s.ingest(stream[pos:pos + size]) == acked(stream[pos:pos + size])
             pos += size
         ids = s.measurement_ids("P")
         assert sorted(ids) == sorted(it["key"] for it in items) and len(ids) == len(set(ids))
