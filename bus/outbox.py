@@ -7,6 +7,13 @@ command and marks them delivered only when the receiver acknowledges them. A kil
 producer replays what was not acknowledged when it comes back; a killed receiver is retried
 with back-off. Receivers must insert idempotently by key (items can arrive twice, never zero
 times). Delivered items are kept for a while so a producer can answer "already done".
+
+One bad item must not block the queue behind it. The producer checks each body with its
+`check` before it is stored (the same validator the receiver uses); a receiver answers
+`{"acked": [keys], "refused": [{"key", "reason"}]}` (a refused item is one it kept aside);
+and if a receiver refuses a whole batch (`bad_request`), the batch is delivered item by
+item and an item refused on its own is marked refused here, with the reason, and skipped.
+Transient errors (unavailable, timeout, internal) are retried with back-off.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from typing import Callable
 import msgpack
 
 from .envelope import plain
-from .errors import BusError
+from .errors import BadRequest, BusError
 
+# `delivered` is when the item was settled; `refused` (the reason) says it was refused, not stored
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -30,10 +38,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     kind TEXT NOT NULL,
     body BLOB NOT NULL,
     created REAL NOT NULL,
-    delivered REAL
+    delivered REAL,
+    refused TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(seq) WHERE delivered IS NULL;
 """
+INDEXES = "CREATE INDEX IF NOT EXISTS outbox_refused ON outbox(seq) WHERE refused IS NOT NULL;"
 
 
 class Outbox:
@@ -41,7 +51,8 @@ class Outbox:
 
     def __init__(self, path: str | Path, service: str, command: str, *,
                  client_factory: Callable, batch_bytes: int = 256 * 1024, keep_delivered: int = 20_000,
-                 call_timeout: float = 10.0, stats: Counter | None = None, coalesce_s: float = 0.02):
+                 call_timeout: float = 10.0, stats: Counter | None = None, coalesce_s: float = 0.02,
+                 check: Callable[[str, str, object], object] | None = None):
         self.service, self.command = service, command
         self.client_factory = client_factory
         self.batch_bytes = batch_bytes
@@ -49,20 +60,31 @@ class Outbox:
         self.call_timeout = call_timeout
         self.coalesce_s = coalesce_s  # after a delivery, let items gather this long: fewer, larger batches
         self.stats = stats if stats is not None else Counter()
+        self.check = check  # (key, kind, body) -> raises ValueError for a body the receiver would refuse
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a power cut must not lose an acknowledged item
         self._db.executescript(SCHEMA)
+        if "refused" not in {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}:
+            self._db.execute("ALTER TABLE outbox ADD COLUMN refused TEXT")  # a file of an older version
+        self._db.executescript(INDEXES)
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)  # notified when items are delivered or refused
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self.last_refused: str | None = None
 
     # ---- producer side -------------------------------------------------------------------
     def put(self, key: str, kind: str, body: object) -> bool:
-        """Store an item durably; False if `key` was already there (nothing changes then)."""
+        """Store an item durably; False if `key` was already there (nothing changes then).
+
+        With a `check`, the body is checked as the receiver will see it (after encoding);
+        its ValueError propagates and nothing is stored."""
         data = msgpack.packb(body, use_bin_type=True, default=plain)
+        if self.check is not None:
+            self.check(key, kind, msgpack.unpackb(data, raw=False))
         with self._lock:
             cur = self._db.execute("INSERT OR IGNORE INTO outbox(key, kind, body, created) VALUES (?,?,?,?)",
                                    (key, kind, data, time.time()))
@@ -79,6 +101,42 @@ class Outbox:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM outbox WHERE delivered IS NULL").fetchone()[0]
 
+    def refused_count(self) -> int:
+        """How many items held here were refused by the receiver (kept, never retried)."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM outbox WHERE refused IS NOT NULL").fetchone()[0]
+
+    def refusals(self, limit: int = 20) -> list[dict]:
+        """The newest refused items: key, kind, reason, created (epoch seconds)."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, kind, refused, created FROM outbox WHERE refused IS NOT NULL "
+                                    "ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [{"key": r[0], "kind": r[1], "reason": r[2], "created": r[3]} for r in rows]
+
+    def _state_locked(self, key: str) -> str | None:
+        row = self._db.execute("SELECT delivered, refused FROM outbox WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return "pending" if row[0] is None else "refused" if row[1] is not None else "delivered"
+
+    def state(self, key: str) -> str | None:
+        """"pending", "delivered", "refused", or None for a key this outbox does not hold."""
+        with self._lock:
+            return self._state_locked(key)
+
+    def wait_delivered(self, key: str, timeout: float) -> bool:
+        """Wait at most `timeout` s until the receiver has acknowledged `key`; True if it has
+        (False: refused, unknown, or still pending at the deadline)."""
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        with self._settled:
+            while (state := self._state_locked(key)) == "pending":
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._settled.wait(min(left, 1.0))
+        return state == "delivered"
+
     # ---- delivery ------------------------------------------------------------------------
     def _next_batch(self) -> list[tuple[int, str, str, bytes]]:
         with self._lock:
@@ -93,30 +151,65 @@ class Outbox:
         return batch
 
     def deliver_once(self, client) -> int:
-        """Send one batch and mark what the receiver acknowledged; return how many."""
+        """Send one batch and settle what the receiver answered for; return how many.
+
+        A batch refused as a whole (`bad_request`) is sent again item by item; an item refused
+        on its own is marked refused and skipped. Other errors propagate (the caller retries)."""
         batch = self._next_batch()
         if not batch:
             return 0
         items = [{"key": key, "kind": kind, "body": msgpack.unpackb(body, raw=False)}
                  for _, key, kind, body in batch]
+        try:
+            return self._send(client, items)
+        except BadRequest as exc:
+            if len(items) == 1:
+                self._settle([], {items[0]["key"]: f"{self.service}.{self.command} refused it: {exc.message}"[:1000]})
+                return 1
+        settled = 0
+        for item in items:  # find the culprit(s); the rest is delivered as usual
+            try:
+                settled += self._send(client, [item])
+            except BadRequest as exc:
+                self._settle([], {item["key"]: f"{self.service}.{self.command} refused it: {exc.message}"[:1000]})
+                settled += 1
+        return settled
+
+    def _send(self, client, items: list[dict]) -> int:
         result = client.call(self.service, self.command, items=items, timeout=self.call_timeout, retries=0)
-        acked = set(result.get("acked", [])) if isinstance(result, dict) else set()
+        result = result if isinstance(result, dict) else {}
+        keys = {item["key"] for item in items}
+        refused = {r["key"]: str(r.get("reason") or "refused")[:1000] for r in _list(result.get("refused"))
+                   if isinstance(r, dict) and isinstance(r.get("key"), str) and r["key"] in keys}
+        acked = [k for k in _list(result.get("acked")) if isinstance(k, str) and k in keys and k not in refused]
+        self._settle(acked, refused)
+        if len(set(acked)) + len(refused) < len(items):
+            raise BusError(f"{self.service}.{self.command} acknowledged {len(set(acked)) + len(refused)} "
+                           f"of {len(items)} items")
+        return len(items)
+
+    def _settle(self, delivered: list[str], refused: dict[str, str]) -> None:
+        """Mark `delivered` keys delivered and `refused` keys refused (with the reason), durably."""
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN")
             self._db.executemany("UPDATE outbox SET delivered = ? WHERE key = ? AND delivered IS NULL",
-                                 [(now, key) for key in acked])
+                                 [(now, key) for key in delivered])
+            self._db.executemany("UPDATE outbox SET delivered = ?, refused = ? WHERE key = ? AND delivered IS NULL",
+                                 [(now, reason, key) for key, reason in refused.items()])
             self._db.execute("COMMIT")
-        self.stats["outbox_delivered"] += len(acked)
-        if len(acked) < len(batch):
-            raise BusError(f"{self.service}.{self.command} acknowledged {len(acked)} of {len(batch)} items")
-        return len(acked)
+            self._settled.notify_all()
+        self.stats["outbox_delivered"] += len(delivered)
+        if refused:
+            self.stats["outbox_refused"] += len(refused)
+            self.last_refused = next(iter(refused.values()))
 
     def prune(self) -> None:
-        """Forget delivered items beyond the newest `keep_delivered`."""
+        """Forget delivered items beyond the newest `keep_delivered` (refused ones are kept: here may
+        be their only copy)."""
         with self._lock:
             self._db.execute(
-                "DELETE FROM outbox WHERE delivered IS NOT NULL AND seq < (SELECT COALESCE(MIN(seq), 0) FROM "
+                "DELETE FROM outbox WHERE delivered IS NOT NULL AND refused IS NULL AND seq < (SELECT COALESCE(MIN(seq), 0) FROM "
                 "(SELECT seq FROM outbox WHERE delivered IS NOT NULL ORDER BY seq DESC LIMIT ?))",
                 (self.keep_delivered,))
 
@@ -162,3 +255,6 @@ class Outbox:
         with self._lock:
             self._db.close()
 
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
