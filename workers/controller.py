@@ -5,6 +5,12 @@ every relay released). Every measurement is committed to a durable outbox before
 command is answered, then delivered to the recorder with acknowledgement; the events it
 publishes on `data.<instrument>.*` are for watching, not for storage. A measurement id
 it already has is answered from the outbox, never measured twice.
+
+What enters the outbox is checked first with the store's own validator (`ohmpi.items`): a
+request the store would refuse (`rs_check(survey_id="")`) is refused here, naming the field,
+before the hardware runs. A manual measurement or contact check (one not part of a survey)
+answers once the recorder holds it (`stored: true`), or after STORE_WAIT_S (`stored: false`,
+still safe in the outbox); survey measurements never wait.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ import secrets
 import threading
 from datetime import datetime, timezone
 
-from bus.config import check_table, load_file
+from bus.config import ConfigError, check_table, load_file
 from bus.errors import Aborted, BadRequest, Fault
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
 from ohmpi.instrument import Instrument
+from ohmpi.items import ItemError, check_fields, check_item
 from ohmpi.measure.procedure import Aborted as MeasurementAborted
 from ohmpi.safety import SafetyTrip
 from ohmpi.measure.settings import SETTINGS_SPEC, validate_settings
@@ -28,12 +35,27 @@ from ohmpi.measure.settings import SETTINGS_SPEC, validate_settings
 from .common import instrument, positions, var_path
 
 CONTROLLER_KEYS = {"instrument_name": str, "simulated": bool}
+STORE_WAIT_S = 10.0  # a manual measurement or check waits at most this long for the recorder
 
 
 def controller_config() -> dict:
     """The `[controller]` table, checked; errors name the key."""
     table = check_table("controller", dict(load_file().get("controller", {})), CONTROLLER_KEYS)
-    return {"instrument_name": "sim", "simulated": True, **table}
+    out = {"instrument_name": "sim", "simulated": True, **table}
+    try:
+        check_fields("measurement", {"instrument": out["instrument_name"]})
+    except ItemError as exc:
+        raise ConfigError(f"[controller].instrument_name {exc.reason}") from None
+    return out
+
+
+def check_outbox_item(key: str, kind: str, body: object) -> None:
+    """What the recorder's store would refuse never enters the outbox (ohmpi.items)."""
+    check_item({"key": key, "kind": kind, "body": body})
+
+
+def _refused(what: str, exc: ItemError) -> BadRequest:
+    return BadRequest(f"{what}: {exc}", arg=exc.field, reason=exc.reason)
 
 
 def _bad_setting(exc: ValueError) -> BadRequest:
@@ -61,7 +83,7 @@ class Controller:
         self.activity: str | None = None
         self.outbox = Outbox(var_path("controller-outbox.db"), "recorder", "ingest",
                              client_factory=lambda: Client(node.address, cfg=node.cfg, name="controller-out"),
-                             stats=node.stats)
+                             stats=node.stats, check=check_outbox_item)
         node.command(self.measure, role="operator", background=True, lane="hardware")
         node.command(self.rs_check, role="operator", background=True, lane="hardware")
         node.command(self.self_test, role="operator", background=True, lane="hardware")
@@ -98,8 +120,10 @@ class Controller:
         tmp = self.settings_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(merged))
         os.replace(tmp, self.settings_path)
+        changes = {k: {"from": self.settings.get(k), "to": v} for k, v in merged.items() if self.settings.get(k) != v}
         self.settings = merged
         self.node.log("info", f"settings changed: {settings}")
+        self.node.audit("settings_change", changes=changes)
         return merged
 
     def geometry(self) -> dict:
@@ -123,14 +147,18 @@ class Controller:
     def measure(self, a: int, b: int, m: int, n: int, settings: dict | None = None,
                 measurement_id: str | None = None, survey_id: str | None = None,
                 pass_index: int | None = None, seq_index: int | None = None) -> dict:
-        """Measure one quadrupole (1-based electrodes); stored durably before answering."""
+        """Measure one quadrupole (1-based electrodes); stored durably before answering. A measurement
+        outside a survey answers once the recorder holds it (`stored`, waiting at most 10 s)."""
+        try:
+            check_fields("measurement", {"measurement_id": measurement_id or "M", "survey_id": survey_id,
+                                         "pass_index": pass_index, "seq_index": seq_index})
+        except ItemError as exc:
+            raise _refused("measure refused", exc) from None
         if measurement_id is not None:
-            if not 1 <= len(measurement_id) <= 200:
-                raise BadRequest("measurement_id must be 1..200 characters", arg="measurement_id",
-                                 reason="bad length")
             stored = self.outbox.get(measurement_id)
             if stored is not None:
-                return {"measurement_id": measurement_id, "record": stored["record"], "repeated": True}
+                return self._stored({"measurement_id": measurement_id, "record": stored["record"],
+                                     "repeated": True}, measurement_id, survey_id)
         try:
             merged = validate_settings({**self.settings, **(settings or {})}).as_dict()
         except ValueError as exc:
@@ -143,21 +171,39 @@ class Controller:
         mid = measurement_id or "M" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(2)
         body = {"measurement_id": mid, "survey_id": survey_id, "pass_index": pass_index, "seq_index": seq_index,
                 "instrument": self.name, "record": record, "waveform": waveform}
-        self.outbox.put(mid, "measurement", body)  # durable before anyone hears of it
+        try:
+            self.outbox.put(mid, "measurement", body)  # durable before anyone hears of it
+        except ItemError as exc:
+            raise _refused(f"measure {a} {b} {m} {n}: the result cannot be stored", exc) from None
         event = {k: body[k] for k in ("measurement_id", "survey_id", "pass_index", "seq_index")} | record
         self.node.publish(f"data.{self.name}.measurement", event)
         self.node.publish(f"data.{self.name}.waveform", {"measurement_id": mid, **waveform})
-        return {"measurement_id": mid, "record": record, "repeated": False}
+        return self._stored({"measurement_id": mid, "record": record, "repeated": False}, mid, survey_id)
+
+    def _stored(self, reply: dict, key: str, survey_id: str | None) -> dict:
+        """Outside a survey, wait (bounded) until the recorder holds `key`: what the caller lists
+        next shows it. A survey's measurements do not wait: the sequencer moves on at once."""
+        if survey_id is not None:
+            return reply
+        return {**reply, "stored": self.outbox.wait_delivered(key, STORE_WAIT_S)}
 
     def rs_check(self, survey_id: str | None = None) -> dict:
-        """Contact resistance of each adjacent electrode pair, and which electrodes are bad."""
+        """Contact resistance of each adjacent electrode pair, and which electrodes are bad; answers
+        once the recorder holds the check (`stored`, waiting at most 10 s)."""
+        try:
+            check_fields("rs_check", {"survey_id": survey_id})
+        except ItemError as exc:
+            raise _refused("rs_check refused", exc) from None
         result = self._run("rs_check", lambda: self.instrument.rs_check(abort=self.abort_event))
         check_id = "C" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(2)
         time = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        self.outbox.put(check_id, "rs_check", {"id": check_id, "time": time, "survey_id": survey_id,
-                                               "instrument": self.name, "result": result})
+        try:
+            self.outbox.put(check_id, "rs_check", {"id": check_id, "time": time, "survey_id": survey_id,
+                                                   "instrument": self.name, "result": result})
+        except ItemError as exc:
+            raise _refused("rs_check: the result cannot be stored", exc) from None
         self.node.publish(f"data.{self.name}.rs_check", {"id": check_id, "time": time, **result})
-        return {"id": check_id, **result}
+        return {"id": check_id, **result, "stored": self.outbox.wait_delivered(check_id, STORE_WAIT_S)}
 
     def self_test(self) -> dict:
         """Check every chip answers and the relays and injection switch as commanded."""
@@ -175,11 +221,11 @@ class Controller:
     # ---- health ---------------------------------------------------------------------------
     def _soh(self) -> dict:
         return {"instrument": self.name, "activity": self.activity, "outbox_pending": self.outbox.pending(),
-                **self.instrument.soh()}
+                "outbox_refused": self.outbox.refused_count(), **self.instrument.soh()}
 
     def _status(self) -> dict:
         return {**self._soh(), "settings": self.settings, "n_electrodes": self.cfg["n_electrodes"],
-                "outbox_error": self.outbox.last_error}
+                "outbox_error": self.outbox.last_error, "outbox_refusals": self.outbox.refusals(5)}
 
     def close(self) -> None:
         self.abort_event.set()

@@ -2,16 +2,21 @@
 
 Binds the SQLite store (`ohmpi.store`) to the bus. Measurements, contact checks and survey
 updates arrive through acknowledged delivery (producers' outboxes call `ingest`; a key is
-acknowledged only once committed). Logs (`log.#`) and SOH (`soh.#`) are events: buffered,
-written in batches every second, SOH down-sampled to one sample per process per
-`soh_every_s`, and pruned by retention. Commands serve the stored data (`surveys`, `data`,
-`export` in chunks, `stats`, `has`, `logs`, `soh`, ...).
+acknowledged only once committed; an item the store refuses is kept in `dead_letters`, with
+a rate-limited warning, and acknowledged so the producer's queue keeps flowing). Logs
+(`log.#`), SOH (`soh.#`) and audit records (`audit.#`) are events: buffered, written in
+batches every second, SOH down-sampled to one sample per process per `soh_every_s`, and
+pruned by retention; when the database is over `max_db_mb`, the oldest logs and SOH samples
+go first (never measurements, nor audit). Commands serve the stored data (`surveys`, `data`,
+`export` in chunks, `stats`, `has`, `logs`, `soh`, ...; `audit` and `dead_letters` for admins).
 
 Config (`[recorder]` in ohmpi.toml, every key optional):
     db = "ohmpi.db"              # relative paths are under $OHMPI_VAR
     log_retention_days = 30
     soh_retention_days = 30
+    audit_retention_days = 365
     soh_every_s = 60
+    max_db_mb = 2048             # MiB of data in the database before logs/SOH are pruned
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from pathlib import Path
 
 import msgpack
 
+from bus.commands import current_caller
 from bus.config import ConfigError, check_table, load_file, var_dir
 from bus.envelope import plain
 from bus.errors import BadRequest, InternalError
-from bus.node import Node
+from bus.node import Node, RateLimit
 from ohmpi.store import EXPORT_FORMATS, LEVELS, Store
 
 CHUNK_BYTES = 512 * 1024  # export text per reply: far below the bus's 1 MiB message limit
@@ -37,12 +43,17 @@ REPLY_BUDGET = 900 * 1024  # list replies are cut to stay under the limit
 MAX_LIMIT = 5000
 FLUSH_S = 1.0
 PRUNE_S = 3600.0
+QUOTA_S = 10.0  # how often the database size is checked against max_db_mb (three PRAGMAs)
 STATE_S = 5.0
 MAX_BUFFER = 20_000  # log/SOH events held while the database cannot be written
 EXPORT_CACHE_BYTES = 32 << 20
+SHOWN_BODY_CHARS = 4096  # of a dead letter's body in the `dead_letters` listing (the store keeps it whole)
 
-DEFAULTS = {"db": "ohmpi.db", "log_retention_days": 30.0, "soh_retention_days": 30.0, "soh_every_s": 60.0}
-TYPES = {"db": str, "log_retention_days": float, "soh_retention_days": float, "soh_every_s": float}
+DEFAULTS = {"db": "ohmpi.db", "log_retention_days": 30.0, "soh_retention_days": 30.0,
+            "audit_retention_days": 365.0, "soh_every_s": 60.0, "max_db_mb": 2048.0}
+TYPES = {"db": str, "log_retention_days": float, "soh_retention_days": float, "audit_retention_days": float,
+         "soh_every_s": float, "max_db_mb": float}
+MIB = 1 << 20
 
 
 def load_settings(table: dict | None = None) -> dict:
@@ -89,8 +100,12 @@ class Recorder:
         self.node = node
         self.settings = settings
         self.store = Store(settings["db"])
+        self.quota_bytes = int(settings["max_db_mb"] * MIB)
+        self.over_quota = False
         self.logs: deque = deque()
         self.soh: deque = deque()
+        self.audits: deque = deque()
+        self.dead_letter_warnings = RateLimit(per_minute=10)
         self.last_soh: dict[str, float] = {}
         self.dropped_events = 0
         self.write_errors = 0
@@ -108,13 +123,15 @@ class Recorder:
             n.command(fn, role="viewer")
         n.command(self.logs_cmd, name="logs", role="viewer")
         n.command(self.soh_cmd, name="soh", role="viewer")
+        n.command(self.audit, role="admin")
+        n.command(self.dead_letters, role="admin")
 
     def ingest(self, items: list[dict]) -> dict:
-        """Store outbox items (measurement, rs_check, survey) in one transaction; acknowledge their keys."""
+        """Store outbox items (measurement, rs_check, survey) in one transaction, item by item:
+        {acked: every key handled, refused: [{key, reason}] of those kept aside as dead letters}."""
+        caller = current_caller.get()
         try:
-            acked = self.store.ingest(items)
-        except ValueError as exc:
-            raise BadRequest(str(exc), arg="items", reason="malformed item") from None
+            result = self.store.ingest(items, producer=caller.user if caller else None)
         except sqlite3.Error as exc:  # disk full, I/O error: nothing acknowledged, the producer retries
             self.write_errors += 1
             self.node.log("error", f"ingest failed, nothing stored: {type(exc).__name__}: {exc}")
@@ -123,8 +140,42 @@ class Recorder:
             self.node.log("warning", f"{len(self.store.last_conflicts)} measurement(s) ignored: their "
                                      "(survey, pass, index) already holds another measurement id",
                           ids=self.store.last_conflicts[:20])
+        for refusal in result["refused"]:
+            self._warn_dead_letter(refusal, caller.user if caller else None)
         self.publish_state()
-        return {"acked": acked}
+        return result
+
+    def _warn_dead_letter(self, refusal: dict, producer: str | None) -> None:
+        """One warning per refused item, at most 10 a minute (then a count of the ones not logged)."""
+        if not self.dead_letter_warnings.take("dead_letter"):
+            return
+        suppressed = self.dead_letter_warnings.suppressed.pop("dead_letter", 0)
+        more = f" ({suppressed} more not logged)" if suppressed else ""
+        self.node.log("warning", f"dead letter from {producer or 'an unknown producer'}: "
+                                 f"{refusal['reason']}{more}", key=refusal["key"], producer=producer)
+
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> dict:
+        """Items refused on ingest (kept, acknowledged), newest first: key, kind, reason, body,
+        received, producer. Follow `next_offset` for more."""
+        _check_range("limit", limit, 1, MAX_LIMIT)
+        _check_range("offset", offset, 0)
+        rows = self.store.dead_letters(limit, offset)
+        for row in rows:  # one huge body must not hide the others: the listing shows its start
+            if row["body"] is not None and len(row["body"]) > SHOWN_BODY_CHARS:
+                row["body_chars"] = len(row["body"])
+                row["body"] = row["body"][:SHOWN_BODY_CHARS] + "…"
+        rows = _fit(rows)
+        total = self.store.counts["dead_letters"]
+        end = offset + len(rows)
+        return {"items": rows, "total": total, "next_offset": end if rows and end < total else None}
+
+    def audit(self, limit: int = 200, since: float | None = None, user: str | None = None,
+              action: str | None = None) -> list:
+        """Audit records (who did what: logins, refusals, restarts, settings, surveys), newest first;
+        `since` is epoch seconds; `user` and `action` filter."""
+        _check_range("limit", limit, 1, MAX_LIMIT)
+        self.flush()
+        return _fit(self.store.audit(limit, since, user, action))
 
     def _known(self, survey_id: str) -> None:
         if not self.store.survey_exists(survey_id):
@@ -196,9 +247,12 @@ class Recorder:
                 "measurements": entry["measurements"], "notes": entry["notes"]}
 
     def stats(self) -> dict:
-        """Rows per table, database size, oldest/newest measurement, free disk space."""
+        """Rows per table (dead letters too), database size and quota, oldest/newest measurement,
+        free disk space."""
         out = self.store.stats()
-        out.update({"pending_logs": len(self.logs), "pending_soh": len(self.soh),
+        out.update({"db_quota_bytes": self.quota_bytes, "over_quota": self.over_quota,
+                    "dead_letters": out["counts"]["dead_letters"], "pending_logs": len(self.logs),
+                    "pending_soh": len(self.soh), "pending_audit": len(self.audits),
                     "dropped_events": self.dropped_events, "write_errors": self.write_errors})
         return out
 
@@ -258,6 +312,12 @@ class Recorder:
             self._buffer(self.logs, {"ts": msg.ts, "process": parts[1], "level": parts[-1],
                                      "message": message if isinstance(message, str) else repr(message),
                                      "extra": extra or None})
+        elif parts[0] == "audit" and len(parts) >= 2:
+            body = msg.body if isinstance(msg.body, dict) else {"body": msg.body}
+            details = {k: v for k, v in body.items() if k not in ("action", "ok", "user", "role")}
+            self._buffer(self.audits, {"ts": msg.ts, "process": ".".join(parts[1:]), "action": body.get("action"),
+                                       "ok": body.get("ok", True), "user": body.get("user"),
+                                       "role": body.get("role"), "details": details})
         elif parts[0] == "soh" and len(parts) >= 2:
             process = ".".join(parts[1:])
             last = self.last_soh.get(process)
@@ -266,17 +326,21 @@ class Recorder:
             self.last_soh[process] = msg.ts
             self._buffer(self.soh, {"ts": msg.ts, "process": process, "data": msg.body})
 
+    def _buffered(self) -> int:
+        return len(self.logs) + len(self.soh) + len(self.audits)
+
     def _buffer(self, queue: deque, row: dict) -> None:
-        if len(self.logs) + len(self.soh) >= MAX_BUFFER:
+        if self._buffered() >= MAX_BUFFER:
             queue.popleft() if queue else None
             self.dropped_events += 1
         queue.append(row)
-        if len(self.logs) + len(self.soh) >= 1000 and not self.store_failing:
+        if self._buffered() >= 1000 and not self.store_failing:
             self.flush()
 
     def flush(self) -> None:
-        """Write buffered logs and SOH samples (kept for the next try if the database fails)."""
-        for queue, add in ((self.logs, self.store.add_logs), (self.soh, self.store.add_soh)):
+        """Write buffered logs, SOH samples and audit records (kept for the next try if the database fails)."""
+        for queue, add in ((self.logs, self.store.add_logs), (self.soh, self.store.add_soh),
+                           (self.audits, self.store.add_audit)):
             if not queue:
                 continue
             rows = list(queue)
@@ -285,7 +349,7 @@ class Recorder:
             except (sqlite3.Error, ValueError, TypeError) as exc:
                 self.write_errors += 1
                 if not self.store_failing:
-                    self.node.log("error", f"could not store {len(rows)} log/SOH rows: {exc}")
+                    self.node.log("error", f"could not store {len(rows)} log/SOH/audit rows: {exc}")
                 self.store_failing = True
                 if isinstance(exc, sqlite3.Error):
                     return
@@ -304,9 +368,26 @@ class Recorder:
                 pass
 
     def prune(self) -> None:
-        deleted = self.store.prune(self.settings["log_retention_days"], self.settings["soh_retention_days"])
-        if deleted["logs"] or deleted["soh"]:
-            self.node.log("info", f"retention: deleted {deleted['logs']} log rows and {deleted['soh']} SOH samples")
+        deleted = self.store.prune(self.settings["log_retention_days"], self.settings["soh_retention_days"],
+                                   audit_days=self.settings["audit_retention_days"])
+        if any(deleted.values()):
+            self.node.log("info", f"retention: deleted {deleted['logs']} log rows, {deleted['soh']} SOH samples "
+                                  f"and {deleted['audit']} audit records")
+
+    def enforce_quota(self) -> None:
+        """Keep the database within max_db_mb: the oldest logs and SOH samples go first, never data."""
+        self.flush()
+        result = self.store.enforce_quota(self.quota_bytes)
+        if result["logs"] or result["soh"]:
+            self.node.log("warning", f"database over its quota of {self.settings['max_db_mb']:g} MiB: deleted the "
+                                     f"oldest {result['logs']} log rows and {result['soh']} SOH samples "
+                                     f"(now {result['used_bytes'] / MIB:.1f} MiB used)")
+        if result["over"] and not self.over_quota:
+            self.node.log("error", f"database holds {result['used_bytes'] / MIB:.1f} MiB, over its quota of "
+                                   f"{self.settings['max_db_mb']:g} MiB, with no log or SOH left to prune "
+                                   "(measurements are never deleted): export and remove old surveys, or raise "
+                                   "[recorder] max_db_mb")
+        self.over_quota = result["over"]
 
     # ---- state -------------------------------------------------------------------------------
     def state(self) -> dict:
@@ -324,7 +405,9 @@ class Recorder:
             self.last_state, self.last_state_at = state, now
 
     def heartbeat(self) -> dict:
-        return {**self.state(), "free_disk_bytes": self.store.free_bytes(), "pending_logs": len(self.logs),
+        return {**self.state(), "free_disk_bytes": self.store.free_bytes(), "db_used_bytes": self.store.used_bytes(),
+                "db_quota_bytes": self.quota_bytes, "over_quota": self.over_quota,
+                "dead_letters": self.store.counts["dead_letters"], "pending_logs": len(self.logs),
                 "pending_soh": len(self.soh), "dropped_events": self.dropped_events,
                 "write_errors": self.write_errors, "slot_conflicts": self.store.slot_conflicts}
 
@@ -348,9 +431,10 @@ def main() -> int:
     node = Node("recorder")
     rec = Recorder(node, settings)
     rec.register()
-    node.subscribe(["log.#", "soh.#"], rec.on_event)
+    node.subscribe(["log.#", "soh.#", "audit.#"], rec.on_event)
     node.every(FLUSH_S, rec.tick, first=FLUSH_S)
     node.every(PRUNE_S, rec.prune, first=0.0)
+    node.every(QUOTA_S, rec.enforce_quota, first=0.0)
     node.soh_providers.append(rec.heartbeat)
     node.status_providers.append(rec.heartbeat)
     node.stop_hooks.append(rec.close)

@@ -3,7 +3,8 @@
 It owns no hardware: it asks the controller to measure each quadrupole in turn, with a
 deterministic measurement id, and persists its progress after every stored quadrupole
 (ohmpi.survey). Survey descriptions reach the recorder through an outbox, like
-measurements do from the controller.
+measurements do from the controller, checked first with the store's own validator
+(ohmpi.items): a survey the store would refuse is refused at `start`, naming the field.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bus.errors import Aborted, BadRequest, Busy, BusError, Fault, Timeout, Unav
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
+from ohmpi.items import ItemError, check_body, check_item, survey_body
 from ohmpi.measure.settings import validate_settings
 from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as generate_sequence
 from ohmpi.sequences import parse_sequence, with_reciprocals
@@ -37,16 +39,22 @@ class Sequencer:
         self.control = Client(node.address, cfg=node.cfg, name="sequencer-ctl", timeout=1.0, retries=0)
         self.outbox = Outbox(var_path("sequencer-outbox.db"), "recorder", "ingest",
                              client_factory=lambda: Client(node.address, cfg=node.cfg, name="sequencer-out"),
-                             stats=node.stats)
+                             stats=node.stats,
+                             check=lambda key, kind, body: check_item({"key": key, "kind": kind, "body": body}))
         for fn in (self.load, self.generate, self.start, self.pause, self.resume, self.stop):
             node.command(fn, role="operator")
         for fn in (self.validate, self.sequence):
             node.command(fn, role="viewer")
-        node.status_providers.append(self.state.summary)
-        node.soh_providers.append(lambda: {"outbox_pending": self.outbox.pending()})
+        node.status_providers.append(lambda: {**self.state.summary(), **self._outbox_health(),
+                                              "outbox_error": self.outbox.last_error,
+                                              "outbox_refusals": self.outbox.refusals(5)})
+        node.soh_providers.append(self._outbox_health)
         node.every(node.cfg.heartbeat_s, self.publish)
         node.stop_hooks.append(self.close)
         self.runner = threading.Thread(target=self._run, name="survey-runner", daemon=True)
+
+    def _outbox_health(self) -> dict:
+        return {"outbox_pending": self.outbox.pending(), "outbox_refused": self.outbox.refused_count()}
 
     # ---- commands -----------------------------------------------------------------------
     def _parse(self, text: str, name: str):
@@ -122,13 +130,19 @@ class Sequencer:
             if current is not None and current.state in ACTIVE:
                 raise Busy(f"survey {current.survey_id} is {current.state}; stop it first",
                            running=current.survey_id)
-            self.state.survey = Survey(
+            survey = Survey(
                 survey_id=new_survey_id(), name=name or self.state.loaded["name"], sequence=seq,
                 settings=overrides, positions=positions(self.cfg), n_electrodes=self.n_electrodes,
                 array=self.state.loaded.get("array"), repeat=repeat, every_s=float(every_s))
+            try:  # what the recorder would refuse is refused now, before anything changes
+                check_body("survey", survey_body(survey, utc_now()))
+            except ItemError as exc:
+                raise BadRequest(f"survey refused: {exc}", arg=exc.field, reason=exc.reason) from None
+            self.state.survey = survey
             self._changed()
-        self.node.log("info", f"survey {self.state.survey.survey_id} started: {len(seq)} quadrupoles × {repeat}")
-        return {"survey_id": self.state.survey.survey_id, "total": len(seq), "repeat": repeat}
+        self.node.log("info", f"survey {survey.survey_id} started: {len(seq)} quadrupoles × {repeat}")
+        self.node.audit("survey_start", survey_id=survey.survey_id, name=survey.name, total=len(seq), repeat=repeat)
+        return {"survey_id": survey.survey_id, "total": len(seq), "repeat": repeat}
 
     def pause(self) -> dict:
         """Pause after the quadrupole being measured."""
@@ -141,6 +155,7 @@ class Sequencer:
     def stop(self) -> dict:
         """Stop the survey now: the injection in progress is aborted."""
         summary = self._transition(ACTIVE, "stopped")
+        self.node.audit("survey_stop", survey_id=summary.get("survey_id"))
         try:
             self.control.call("controller", "abort")
         except BusError:
@@ -167,11 +182,11 @@ class Sequencer:
         self.state.save()
         s = self.state.survey
         if s is not None and describe:
-            self.outbox.put(f"survey:{s.survey_id}:{time.time_ns()}", "survey", {
-                "survey_id": s.survey_id, "name": s.name, "created": s.created, "updated": utc_now(),
-                "state": s.state, "array": s.array, "n_electrodes": s.n_electrodes, "total": s.total,
-                "repeat": s.repeat, "every_s": s.every_s, "settings": s.settings, "positions": s.positions,
-                "sequence": s.sequence})
+            try:
+                self.outbox.put(f"survey:{s.survey_id}:{time.time_ns()}", "survey", survey_body(s, utc_now()))
+            except ItemError as exc:  # checked at start: only a bug gets here; never poison the outbox
+                self.node.log("error", f"survey {s.survey_id}: description not stored, the store would refuse it: "
+                                       f"{exc}")
         self.cv.notify_all()
         self.publish()
 

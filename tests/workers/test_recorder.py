@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import signal
 import sqlite3
 import subprocess
@@ -108,7 +109,7 @@ def test_chunked_export_over_the_bus_reassembles(rec):
     items = [meas(i, "BIG", i // half, seq_index=i % half) for i in range(n)] + [survey_item("BIG", n_el=32)]
     for start in range(0, len(items), 400):
         batch = items[start:start + 400]
-        assert rec.call("ingest", items=batch) == {"acked": [it["key"] for it in batch]}
+        assert rec.call("ingest", items=batch) == {"acked": [it["key"] for it in batch], "refused": []}
     assert rec.call("ingest", items=items[:100])["acked"] == [it["key"] for it in items[:100]]  # replay
     for fmt in ("csv", "ohm", "protocol"):
         first = rec.call("export", survey_id="BIG", format=fmt)
@@ -157,18 +158,67 @@ def test_bad_arguments_are_refused_naming_them(rec):
         (dict(cmd="soh", limit=0), "limit"),
         (dict(cmd="has", measurement_ids="S:0:0"), "measurement_ids"),
         (dict(cmd="waveform", measurement_id="zz"), "measurement_id"),
-        (dict(cmd="ingest", items=[{"key": "k9", "kind": "bogus", "body": {}}]), "items"),
-        (dict(cmd="ingest", items=[meas(1, "S"), {"key": "k9", "kind": "measurement", "body": {"x": 1}}]), "items"),
+        (dict(cmd="ingest", items={"key": "k9"}), "items"),
+        (dict(cmd="ingest", items=[1, 2]), "items"),
+        (dict(cmd="dead_letters", limit=0), "limit"),
+        (dict(cmd="audit", limit=99999), "limit"),
+        (dict(cmd="audit", user=3), "user"),
     ]
     for args, culprit in cases:
         cmd = args.pop("cmd")
         with pytest.raises(BadRequest) as info:
             rec.call(cmd, **args)
         assert info.value.details.get("arg") == culprit, (cmd, args, info.value)
-    with pytest.raises(BadRequest, match="'k9'"):
-        rec.call("ingest", items=[{"key": "k9", "kind": "bogus", "body": {}}])
-    assert rec.sql("SELECT measurement_id FROM measurements") == [("S:0:0",)]  # nothing of bad batches
+    assert rec.sql("SELECT measurement_id FROM measurements") == [("S:0:0",)]  # nothing of bad requests
     assert rec.call("ping")["pong"] is True
+
+
+def test_bad_items_become_dead_letters_and_the_rest_is_stored(rec):
+    poison = {"key": "C-poison", "kind": "rs_check", "body": {"id": "C-poison", "time": "2026-03-01T10:00:00Z",
+                                                            "survey_id": "", "instrument": "sim", "result": {}}}
+    items = [meas(0, "S"), poison, {"key": "k9", "kind": "bogus", "body": {"x": 1}}, meas(1, "S")]
+    result = rec.call("ingest", items=items)
+    assert result["acked"] == [it["key"] for it in items]
+    assert [(r["key"], "body.survey_id" in r["reason"]) for r in result["refused"]] == [("C-poison", True),
+                                                                                      ("k9", False)]
+    assert "kind must be one of" in result["refused"][1]["reason"]
+    assert rec.sql("SELECT measurement_id FROM measurements ORDER BY 1") == [("S:0:0",), ("S:0:1",)]
+    page = rec.call("dead_letters")
+    assert [d["key"] for d in page["items"]] == ["k9", "C-poison"] and page["next_offset"] is None
+    assert page["items"][1]["producer"] and json.loads(page["items"][1]["body"])["survey_id"] == ""
+    assert rec.call("stats")["dead_letters"] == 2
+    rows = wait_until(lambda: [r for r in rec.call("logs", process="recorder", level="warning")
+                               if r["message"].startswith("dead letter")], timeout=30, what="dead letter warnings")
+    assert any("C-poison" in r["message"] and "survey_id" in r["message"] for r in rows)
+    huge = {"key": "big", "kind": "survey", "body": {"blob": "z" * 700_000}}
+    rec.call("ingest", items=[huge])
+    first = rec.call("dead_letters", limit=1)["items"][0]  # a huge body is shown cut, kept whole
+    assert first["key"] == "big" and first["body_chars"] > 700_000 and len(first["body"]) < 5000
+    assert len(rec.sql("SELECT body FROM dead_letters WHERE key = 'big'")[0][0]) > 700_000
+    assert len(rec.call("dead_letters", limit=1, offset=1)["items"]) == 1
+
+
+def test_audit_events_are_stored_and_listed_for_admins(rec):
+    node = Node("auditor", address=rec.bus.address, cfg=rec.bus.cfg, serve=False)
+    try:
+        def stored():
+            node.audit("settings_change", changes={"nb_stack": {"from": 1, "to": 3}})
+            node.audit("login", ok=False, user="eve", role="viewer", address="10.0.0.9")
+            return [r for r in rec.call("audit", limit=50) if r["process"] == "auditor"]
+        rows = wait_until(lambda: len(stored()) >= 4 and stored(), timeout=30, what="audit records stored")
+    finally:
+        node.close()
+    change = next(r for r in rows if r["action"] == "settings_change")
+    assert change["ok"] is True and change["user"] == "auditor" and change["details"] == {
+        "changes": {"nb_stack": {"from": 1, "to": 3}}}
+    login = rec.call("audit", user="eve", limit=1)[0]
+    assert login == {**login, "action": "login", "ok": False, "role": "viewer", "details": {"address": "10.0.0.9"}}
+    assert {r["action"] for r in rec.call("audit", action="login")} == {"login"}
+    newest = rec.call("audit", limit=50)
+    assert [r["ts"] for r in newest] == sorted((r["ts"] for r in newest), reverse=True)
+    assert rec.call("audit", since=newest[0]["ts"] + 1) == []
+    assert {c["name"]: c["role"] for c in rec.call("help")}.items() >= {"audit": "admin", "dead_letters": "admin",
+                                                                         "ingest": "service"}.items()
 
 
 def test_logs_soh_state_and_heartbeat_are_recorded(rec):
@@ -230,7 +280,8 @@ def test_retention_prunes_at_start_and_config_errors_name_the_key():
     finally:
         r.close()
     for table, words in (("log_retention_days = -1", "log_retention_days"), ("colour = 1", "colour"),
-                         ("db = 3", "db"), ("soh_every_s = 'x'", "soh_every_s")):
+                         ("db = 3", "db"), ("soh_every_s = 'x'", "soh_every_s"), ("max_db_mb = 0", "max_db_mb"),
+                         ("audit_retention_days = 'x'", "audit_retention_days")):
         bad = Rec(f"\n[recorder]\n{table}\n")
         try:
             proc = bad.bus.spawn(["-m", "workers.recorder"], "recorder")
@@ -240,3 +291,31 @@ def test_retention_prunes_at_start_and_config_errors_name_the_key():
             pytest.fail(f"the recorder should refuse [recorder] {table}")
         finally:
             bad.close()
+
+
+def test_over_its_quota_the_recorder_prunes_the_oldest_logs_and_soh_never_data():
+    r = Rec("\n[recorder]\nmax_db_mb = 1.5\n")
+    try:
+        from ohmpi.store import Store
+        with Store(r.db) as s:
+            s.ingest([meas(i, "Q") for i in range(200)])
+            now = time.time()
+            s.add_logs([{"ts": now - 5000 + i, "process": "old", "level": "info", "message": "x" * 1000}
+                        for i in range(3000)])
+            s.add_soh([{"ts": now - 5000 + i, "process": "old", "data": {"f": "y" * 1000}} for i in range(1000)])
+            assert s.used_bytes() > 3 * 2**20
+        r.start()
+        stats = wait_until(lambda: (st := r.call("stats"))["db_used_bytes"] <= 1.5 * 2**20 and st, timeout=60,
+                           what="the database pruned to its quota")
+        assert stats["db_quota_bytes"] == int(1.5 * 2**20) and stats["over_quota"] is False
+        assert stats["counts"]["measurements"] == 200 and stats["counts"]["waveforms"] == 200
+        kept = r.sql("SELECT MIN(ts) FROM logs WHERE process = 'old'")[0][0]
+        assert kept is None or kept > time.time() - 5000 + 1000  # the oldest went first
+        (line,) = wait_until(lambda: [x for x in r.call("logs", process="recorder", level="warning")
+                                      if "over its quota" in x["message"]], timeout=30, what="the pruning logged")
+        assert "log rows" in line["message"] and "SOH samples" in line["message"]
+        soh = wait_until(lambda: [x for x in r.call("soh", process="recorder") if "db_quota_bytes" in x["data"]],
+                         timeout=30, what="quota in the recorder's SOH")
+        assert soh[0]["data"]["db_quota_bytes"] == int(1.5 * 2**20) and soh[0]["data"]["db_used_bytes"] > 0
+    finally:
+        r.close()
