@@ -6,4 +6,4 @@ by client.cli in that order.
 """
 
 COMMANDS = ["status", "ping", "watch", "call", "measure", "abort", "rs_check", "settings", "sequence",
-            "survey", "surveys", "export", "simulate", "keys", "users", "tokens", "web_cmd"]
+            "survey", "surveys", "export", "simulate", "keys", "users", "tokens", "web_cmd", "audit"]
