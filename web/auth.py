@@ -70,14 +70,23 @@ def authorize(route) -> Principal | None:
     if who is None:
         raise unauthorized()
     g.principal = who
+    what = f"{route.method} {route.path}"
     if not allows(who.role, route.role):
-        audit("forbidden", ok=False, route=f"{route.method} {route.path}", needed=route.role)
-        raise forbidden(route.role, who)
+        audit("forbidden", ok=False, route=what, needed=route.role)
+        raise forbidden(route.role, who, what)
+    if route.self_param and not allows(who.role, "admin") and not acts_on_self(who, route):
+        audit("forbidden", ok=False, route=what, needed="admin", target=str(request.view_args.get(route.self_param)))
+        raise forbidden("admin", who, f"{what} for another user")
     return who
 
 
-def forbidden(needed: str, who: Principal, what: str | None = None) -> AuthError:
-    return AuthError(403, "forbidden", f"{what or 'this'} needs the {needed} role; {who.user} has {who.role}",
+def acts_on_self(who: Principal, route) -> bool:
+    """Does the request name its own caller (a logged-in user) in `route.self_param`?"""
+    return who.auth == "password" and (request.view_args or {}).get(route.self_param) == who.name
+
+
+def forbidden(needed: str, who: Principal, what: str) -> AuthError:
+    return AuthError(403, "forbidden", f"{what} needs the {needed} role; {who.user} has {who.role}",
                      role=needed, have=who.role)
 
 

@@ -1,22 +1,30 @@
 """Shared fixtures of the web tests: the whole system (with the `web` gateway) under supervisord.
 
 `web_system` (module scope): `System(electrodes=32, time_scale=20.0)` with `[web] port` set to a
-free port; `.web_url` is the gateway served by waitress under supervisord (for real HTTP
-clients: SSE, browsers). `client`: a Flask test client of an app built in this process against
-the same bus.
+free port; `.web_url` is the gateway served under supervisord (for real HTTP clients: SSE,
+browsers). Accounts are made through the bus (`web.users_add`, as `ohmpi users add` does): one
+user per role, `.passwords[role]` = (name, password), and one API token per role,
+`.tokens[role]`. `client`: a Flask test client of an app built in this process against the same
+bus and accounts database, sending the admin's token; `client_as(role)` for the others.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
+import secrets
 import socket
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.procs import wait_until
 from tests.system.conftest import System
+
+ROLES = ("viewer", "operator", "admin")
 
 
 def free_port() -> int:
@@ -25,11 +33,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 60.0) -> None:
+def wait_http(url: str, timeout: float = 60.0, context=None) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=2, context=context) as resp:
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -39,21 +47,81 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def start_web_system(**kw) -> System:
+def add_accounts(system: System) -> None:
+    """One user and one API token per role, made over the bus like `ohmpi users add`."""
+    system.passwords, system.tokens = {}, {}
+    for role in ROLES:
+        name, password = f"test-{role}", secrets.token_urlsafe(12)
+        system.client.call("web", "users_add", name=name, role=role, password=password)
+        system.passwords[role] = (name, password)
+        system.tokens[role] = system.client.call("web", "tokens_create", name=f"test-{role}", role=role)["token"]
+
+
+def start_web_system(web_extra: str = "", accounts: bool = True, scheme: str = "http", **kw) -> System:
     port = free_port()
-    system = System(extra=f"\n[web]\nhost = \"127.0.0.1\"\nport = {port}\n", **kw)
+    system = System(extra=f"\n[web]\nhost = \"127.0.0.1\"\nport = {port}\n{web_extra}", **kw)
     system.web_port = port
-    system.web_url = f"http://127.0.0.1:{port}"
+    system.web_url = f"{scheme}://127.0.0.1:{port}"
     try:
-        wait_http(system.web_url + "/api/health")
+        context = None
+        if scheme == "https":
+            import ssl
+            context = ssl._create_unverified_context()
+        wait_http(system.web_url + "/api/health", context=context)
+        system.client.wait_for("web", timeout=30)
         # settled: the services have published their state once (the hub caches it for late joiners)
         wait_until(lambda: {"state.sequencer", "state.recorder"} <= {
             t for t, _ in system.client.call_paged("hub", "snapshot", patterns=["state.#"])}, timeout=30,
             what="sequencer and recorder state published")
+        if accounts:
+            add_accounts(system)
     except BaseException:
         system.close()
         raise
     return system
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def fetch(base_url: str, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None,
+         timeout: float = 30.0, raw: bytes | None = None) -> tuple[int, dict, object]:
+    """One real HTTP request: (status, headers, JSON body or text)."""
+    url = urlsplit(base_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    hdrs = dict(headers or {})
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    if token:
+        hdrs.update(bearer(token))
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        text = resp.read()
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = text.decode("utf-8", "replace")
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
+    finally:
+        conn.close()
+
+
+def make_app(system: System, **config):
+    """The gateway's app in this process, on the system's bus and accounts database."""
+    from web.app import create_app
+    return create_app({"TESTING": True, "SUPERVISOR_SOCKET": str(system.var / "supervisor.sock"),
+                       "AUTH_DB": str(system.var / "auth.db"), **config}, bus_address=system.address)
+
+
+def authed_client(app, token: str | None):
+    c = app.test_client()
+    if token:
+        c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return c
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +133,16 @@ def web_system():
 
 @pytest.fixture(scope="module")
 def app(web_system):
-    from web.app import create_app
-    app = create_app({"TESTING": True, "SUPERVISOR_SOCKET": str(web_system.var / "supervisor.sock")},
-                     bus_address=web_system.address)
+    app = make_app(web_system)
     yield app
-    closer = app.extensions.get("ohmpi_close")
-    if closer:
-        closer()
+    app.extensions["ohmpi_close"]()
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def client(app, web_system):
+    return authed_client(app, web_system.tokens["admin"])
+
+
+@pytest.fixture
+def client_as(app, web_system):
+    return lambda role: authed_client(app, web_system.tokens[role] if role else None)

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from tests.procs import wait_until
+from tests.web.conftest import authed_client, make_app
 
 QUAD = {"a": 1, "b": 4, "m": 2, "n": 3}
 
@@ -39,7 +40,7 @@ def wait_idle(client, timeout=60):
 @pytest.fixture(scope="module")
 def finished_survey(web_system, app):
     """A finished two-pass Wenner survey on 8 electrodes (7 quadrupoles per pass)."""
-    client = app.test_client()
+    client = authed_client(app, web_system.tokens["admin"])
     wait_idle(client)
     gen = ok(client.post("/api/sequence/generate", json={"array": "wenner", "electrodes": 8}))
     assert gen["count"] == 7
@@ -304,10 +305,9 @@ def test_restart_through_supervisord(client, web_system):
 
 
 def test_supervisord_unreachable_is_503(web_system):
-    from web.app import create_app
-    app = create_app({"SUPERVISOR_SOCKET": str(web_system.var / "no-such.sock")}, bus_address=web_system.address)
+    app = make_app(web_system, SUPERVISOR_SOCKET=str(web_system.var / "no-such.sock"))
     try:
-        c = app.test_client()
+        c = authed_client(app, web_system.tokens["admin"])
         body = err(c.post("/api/processes/sequencer/restart"), 503, "unavailable")
         assert body["service"] == "supervisord"
         procs = ok(c.get("/api/processes"))  # heartbeats alone still answer

@@ -13,12 +13,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from web.api import ROUTES
 
-ALLOWED = {200, 400, 403, 404, 405, 409, 413, 502, 503, 504}
+ALLOWED = {200, 400, 401, 403, 404, 405, 409, 413, 429, 502, 503, 504}
 WRITE_ROUTES = [r for r in ROUTES if r.body is not None]
 GET_ROUTES = [r for r in ROUTES if r.method == "GET" and r.path not in ("/api/events",)]
 NAMES = ["a", "b", "m", "n", "settings", "text", "name", "array", "electrodes", "stacks", "injection_ms",
          "repeat", "every_s", "reciprocals", "survey_id", "limit", "offset", "pass", "format", "level",
-         "process", "since", "nb_stack", "x"]
+         "process", "since", "nb_stack", "x", "username", "password", "token", "role", "current_password",
+         "expires_days"]
 
 scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30))

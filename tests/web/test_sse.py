@@ -1,4 +1,4 @@
-"""Server-Sent Events from the real gateway (waitress under supervisord) to a real HTTP client."""
+"""Server-Sent Events from the real gateway (cheroot under supervisord) to a real HTTP client."""
 
 from __future__ import annotations
 
@@ -9,19 +9,29 @@ import time
 from urllib.parse import urlsplit
 
 from tests.procs import wait_until
+from tests.web.conftest import authed_client, make_app
 from web.events import EventHub
 
 
 class SSEClient:
     """A minimal EventSource over http.client: parses `id`, `event`, `data`, `retry` and comments."""
 
-    def __init__(self, base_url: str, last_event_id: str | None = None, timeout: float = 30.0):
+    def __init__(self, base_url: str, last_event_id: str | None = None, timeout: float = 30.0, *,
+                 token: str | None = None, ticket: str | None = None, source: str | None = None, context=None):
         url = urlsplit(base_url)
-        self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+        source_address = (source, 0) if source else None
+        if url.scheme == "https":
+            self.conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=timeout, context=context,
+                                                    source_address=source_address)
+        else:
+            self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout,
+                                                   source_address=source_address)
         headers = {"Accept": "text/event-stream"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         if last_event_id is not None:
             headers["Last-Event-ID"] = last_event_id
-        self.conn.request("GET", "/api/events", headers=headers)
+        self.conn.request("GET", "/api/events" + (f"?ticket={ticket}" if ticket else ""), headers=headers)
         self.resp = self.conn.getresponse()
         self.comments: list[str] = []
         self.retry: int | None = None
@@ -69,11 +79,14 @@ class SSEClient:
         self.conn.close()
 
 
-def post(base_url: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+def post(base_url: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
     url = urlsplit(base_url)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     data = json.dumps(body or {})
-    conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    conn.request("POST", path, body=data, headers=headers)
     resp = conn.getresponse()
     out = resp.status, json.loads(resp.read())
     conn.close()
@@ -81,7 +94,7 @@ def post(base_url: str, path: str, body: dict | None = None) -> tuple[int, dict]
 
 
 def test_snapshot_first_then_processes(web_system):
-    c = SSEClient(web_system.web_url)
+    c = SSEClient(web_system.web_url, token=web_system.tokens["viewer"])
     try:
         assert c.resp.status == 200 and c.resp.getheader("Content-Type").startswith("text/event-stream")
         events = []
@@ -106,13 +119,13 @@ def test_snapshot_first_then_processes(web_system):
 
 
 def test_measurements_logs_and_progress_during_a_survey(web_system):
-    c = SSEClient(web_system.web_url)
+    c = SSEClient(web_system.web_url, token=web_system.tokens["viewer"])
     try:
         c.until(lambda e: e["event"] == "soh", timeout=10, what="snapshot")
-        status, gen = post(web_system.web_url, "/api/sequence/generate", {"array": "wenner", "electrodes": 8})
+        status, gen = post(web_system.web_url, "/api/sequence/generate", {"array": "wenner", "electrodes": 8}, token=web_system.tokens["admin"])
         assert status == 200, gen
         wait_until(lambda: web_system.survey()["state"] not in ("running", "paused", "waiting"), timeout=60)
-        status, started = post(web_system.web_url, "/api/survey/start", {"name": "sse", "stacks": 1})
+        status, started = post(web_system.web_url, "/api/survey/start", {"name": "sse", "stacks": 1}, token=web_system.tokens["admin"])
         assert status == 200, started
         sid = started["survey_id"]
         seen = c.until(lambda e: e["event"] == "survey" and e["data"].get("survey_id") == sid
@@ -139,12 +152,12 @@ def test_measurements_logs_and_progress_during_a_survey(web_system):
 
 
 def test_reconnect_with_last_event_id_replays_what_was_missed(web_system):
-    c = SSEClient(web_system.web_url)
+    c = SSEClient(web_system.web_url, token=web_system.tokens["viewer"])
     seen = c.until(lambda e: e["id"] is not None, timeout=10, what="a live event")
     last = int(seen[-1]["id"])
     c.close()
     time.sleep(1.5)  # heartbeats (soh) go on meanwhile
-    c2 = SSEClient(web_system.web_url, last_event_id=str(last))
+    c2 = SSEClient(web_system.web_url, last_event_id=str(last), token=web_system.tokens["viewer"])
     try:
         first = c2.until(lambda e: e["id"] is not None, timeout=10, what="a replayed event")[-1]
         assert int(first["id"]) == last + 1
@@ -153,12 +166,12 @@ def test_reconnect_with_last_event_id_replays_what_was_missed(web_system):
 
 
 def test_rs_check_event(web_system):
-    c = SSEClient(web_system.web_url)
+    c = SSEClient(web_system.web_url, token=web_system.tokens["viewer"])
     try:
         c.until(lambda e: e["event"] == "soh", timeout=10, what="snapshot")
         wait_until(lambda: web_system.survey()["state"] not in ("running", "paused", "waiting"), timeout=60)
         result = {}
-        t = threading.Thread(target=lambda: result.update(r=post(web_system.web_url, "/api/rs-check")))
+        t = threading.Thread(target=lambda: result.update(r=post(web_system.web_url, "/api/rs-check", token=web_system.tokens["admin"])))
         t.start()
         ev = c.until(lambda e: e["event"] == "rs_check", timeout=60, what="rs_check event")[-1]
         t.join(60)
@@ -168,15 +181,13 @@ def test_rs_check_event(web_system):
 
 
 def _test_app(web_system, **config):
-    from web.app import create_app
-    return create_app({"SUPERVISOR_SOCKET": str(web_system.var / "supervisor.sock"), **config},
-                      bus_address=web_system.address)
+    return make_app(web_system, **config)
 
 
 def test_keepalive_comment_and_client_limit(web_system):
     app = _test_app(web_system, SSE_KEEPALIVE_S=0.02, MAX_SSE_CLIENTS=1)
     try:
-        client = app.test_client()
+        client = authed_client(app, web_system.tokens["viewer"])
         resp = client.get("/api/events", buffered=False)
         assert resp.status_code == 200
         chunks = iter(resp.response)
@@ -185,11 +196,11 @@ def test_keepalive_comment_and_client_limit(web_system):
         while ": keep-alive" not in text and time.monotonic() < deadline:
             text += _chunk(next(chunks))
         assert text.startswith("retry: 2000\n") and ": keep-alive" in text
-        second = app.test_client().get("/api/events")
+        second = authed_client(app, web_system.tokens["operator"]).get("/api/events")
         assert second.status_code == 503 and second.get_json()["error"]["service"] == "web"
         resp.close()
         wait_until(lambda: app.extensions["ohmpi"].events.status()["clients"] == 0, timeout=5, what="client gone")
-        again = app.test_client().get("/api/events", buffered=False)
+        again = authed_client(app, web_system.tokens["viewer"]).get("/api/events", buffered=False)
         assert again.status_code == 200
         again.close()
     finally:
@@ -238,16 +249,16 @@ def test_slow_client_loses_oldest_counted_and_never_blocks_others(web_system):
 def test_restart_the_gateway_itself_over_http(web_system):
     """Restarting `web` from its own page: answered first, then supervisord brings it back."""
     before = web_system.pid("web")
-    c = SSEClient(web_system.web_url)
+    c = SSEClient(web_system.web_url, token=web_system.tokens["viewer"])
     c.until(lambda e: e["event"] == "soh", timeout=10, what="snapshot")
-    status, body = post(web_system.web_url, "/api/processes/web/restart")
+    status, body = post(web_system.web_url, "/api/processes/web/restart", token=web_system.tokens["admin"])
     assert status == 200 and body["self"] is True and body["restarting"] is True
     deadline = time.monotonic() + 30
     while c.next() is not None and time.monotonic() < deadline:
         pass  # the stream ends when the old gateway exits
     c.close()
     wait_until(lambda: web_system._answers_with_new_pid("web", before), timeout=60, what="web restarted")
-    c2 = SSEClient(web_system.web_url)
+    c2 = SSEClient(web_system.web_url, token=web_system.tokens["viewer"])
     try:
         assert c2.until(lambda e: e["event"] == "soh", timeout=10, what="events from the new gateway")
     finally:
