@@ -10,8 +10,10 @@ Parts:
   sse_latency   sse_latency_ms_p50 / _p95: a measurement event published on the bus
                 (`bus.events.Publisher`, `data.bench.measurement`, the controller's event shape
                 plus a send timestamp) to its arrival at an SSE client of the real gateway
-                (waitress under supervisord, over HTTP). Paced at 50 events/s after a warm-up
-                (slow joiner); target p95 <= 250 ms.
+                (cheroot under supervisord, over HTTP, logged in with a viewer token). Paced at
+                50 events/s after a warm-up (slow joiner); target p95 <= 250 ms.
+  login         login_ms_p50 / _max: POST /api/login with the right password (the scrypt
+                check dominates), sequential.
   (page_kb, pseudosection_render_ms: added by the page's own part functions, same pattern.)
 """
 
@@ -22,6 +24,7 @@ import contextlib
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -56,6 +59,9 @@ class RunningSystem:
     web_url: str
     env: dict
     cfg: BusConfig
+    user: str = ""  # an admin made over the bus (`ohmpi users add`)
+    password: str = ""
+    token: str = ""  # a viewer API token
     extra: dict = field(default_factory=dict)  # parts may leave things for later parts here
 
 
@@ -84,6 +90,9 @@ def running_system(electrodes: int = 32, time_scale: float = 20.0):
         with Client(system.address, cfg=cfg) as client:
             for name in ("hub", "recorder", "controller", "sequencer", "web"):
                 client.wait_for(name, timeout=60)
+            system.user, system.password = "bench", secrets.token_urlsafe(16)
+            client.call("web", "users_add", name=system.user, role="admin", password=system.password)
+            system.token = client.call("web", "tokens_create", name="bench", role="viewer")["token"]
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -108,10 +117,11 @@ def running_system(electrodes: int = 32, time_scale: float = 20.0):
 class SSEReader:
     """Reads `event`/`data` frames from the gateway's /api/events in a thread; calls on_event(name, data)."""
 
-    def __init__(self, base_url: str, on_event):
+    def __init__(self, base_url: str, on_event, token: str):
         host, port = base_url.split("//", 1)[1].split(":")
         self.conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        self.conn.request("GET", "/api/events", headers={"Accept": "text/event-stream"})
+        self.conn.request("GET", "/api/events", headers={"Accept": "text/event-stream",
+                                                         "Authorization": f"Bearer {token}"})
         self.sock = self.conn.sock  # the response takes it over
         self.resp = self.conn.getresponse()
         self.on_event = on_event
@@ -134,8 +144,8 @@ class SSEReader:
                     name = line[6:].strip()
                 elif line.startswith("data:"):
                     data.append(line[5:].lstrip(" "))
-        except (OSError, ValueError):
-            return
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            return  # the stream was cut (closing the reader ends it mid-read)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -168,7 +178,7 @@ def sse_latency(system: RunningSystem, samples: int = 300, rate_hz: float = 50.0
             if len(latencies) >= samples:
                 done.set()
 
-    reader = SSEReader(system.web_url, on_event)
+    reader = SSEReader(system.web_url, on_event, system.token)
     publisher = Publisher(Session("bench"), system.address, system.cfg, zmq.Context.instance())
     record = {"a": 1, "b": 4, "m": 2, "n": 3, "time": "", "r_ohm": 12.5, "rhoa_ohmm": 78.5, "r_std_pct": 0.1,
               "k_m": 6.28, "iab_mA": 50.0, "vmn_mV": 625.0, "flags": []}
@@ -198,13 +208,26 @@ def sse_latency(system: RunningSystem, samples: int = 300, rate_hz: float = 50.0
             "sse_latency_samples": len(latencies), "sse_latency_lost": lost}
 
 
+def login(system: RunningSystem, samples: int = 5) -> dict:
+    times = []
+    body = json.dumps({"username": system.user, "password": system.password}).encode()
+    for _ in range(samples):
+        request = urllib.request.Request(system.web_url + "/api/login", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            resp.read()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"login_ms_p50": round(statistics.median(times), 1), "login_ms_max": round(max(times), 1)}
+
+
 def page(system: RunningSystem) -> dict:
     """page_kb and pseudosection_render_ms, measured in the real browser (bench/web_page.py)."""
     from bench.web_page import page_metrics
-    return page_metrics(url=system.web_url)
+    return page_metrics(url=system.web_url, user=system.user, password=system.password)
 
 
-PARTS = [sse_latency, page]
+PARTS = [sse_latency, login, page]
 
 
 def run(parts=None) -> dict:

@@ -375,8 +375,9 @@ class AuthStore:
         if raw.startswith("ohmpi_at_"):
             with self.lock:
                 row = self.db.execute(
-                    "SELECT a.expires, s.id, s.username, u.role FROM access_tokens a JOIN sessions s ON s.id = a.session "
-                    "JOIN users u ON u.username = s.username WHERE a.hash = ? AND s.revoked = 0",
+                    "SELECT a.expires, s.id, s.username, u.role FROM access_tokens a "
+                    "JOIN sessions s ON s.id = a.session JOIN users u ON u.username = s.username "
+                    "WHERE a.hash = ? AND s.revoked = 0",
                     (digest(raw),)).fetchone()
             if row is None:
                 raise unauthorized("unknown or revoked access token: log in again")

@@ -14,7 +14,6 @@ import stat
 import subprocess
 import sys
 import time
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -195,7 +194,8 @@ def test_login_rate_limit_per_user_and_per_address(fresh):
     ensure_admin(fresh)
     add_user(fresh, "victim", "viewer", "victim-password")
     for _ in range(5):
-        assert _post(fresh, "/api/login", {"username": "victim", "password": "guess-guess"}, source="127.0.0.2")[0] == 401
+        status, _, _ = _post(fresh, "/api/login", {"username": "victim", "password": "guess-guess"}, source="127.0.0.2")
+        assert status == 401
     status, headers, body = _post(fresh, "/api/login", {"username": "victim", "password": "guess-guess"},
                                   source="127.0.0.2")
     assert status == 429 and body["error"]["code"] == "too_many_requests"

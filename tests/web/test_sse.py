@@ -122,10 +122,11 @@ def test_measurements_logs_and_progress_during_a_survey(web_system):
     c = SSEClient(web_system.web_url, token=web_system.tokens["viewer"])
     try:
         c.until(lambda e: e["event"] == "soh", timeout=10, what="snapshot")
-        status, gen = post(web_system.web_url, "/api/sequence/generate", {"array": "wenner", "electrodes": 8}, token=web_system.tokens["admin"])
+        admin = web_system.tokens["admin"]
+        status, gen = post(web_system.web_url, "/api/sequence/generate", {"array": "wenner", "electrodes": 8}, admin)
         assert status == 200, gen
         wait_until(lambda: web_system.survey()["state"] not in ("running", "paused", "waiting"), timeout=60)
-        status, started = post(web_system.web_url, "/api/survey/start", {"name": "sse", "stacks": 1}, token=web_system.tokens["admin"])
+        status, started = post(web_system.web_url, "/api/survey/start", {"name": "sse", "stacks": 1}, admin)
         assert status == 200, started
         sid = started["survey_id"]
         seen = c.until(lambda e: e["event"] == "survey" and e["data"].get("survey_id") == sid
@@ -171,7 +172,8 @@ def test_rs_check_event(web_system):
         c.until(lambda e: e["event"] == "soh", timeout=10, what="snapshot")
         wait_until(lambda: web_system.survey()["state"] not in ("running", "paused", "waiting"), timeout=60)
         result = {}
-        t = threading.Thread(target=lambda: result.update(r=post(web_system.web_url, "/api/rs-check", token=web_system.tokens["admin"])))
+        t = threading.Thread(target=lambda: result.update(
+            r=post(web_system.web_url, "/api/rs-check", token=web_system.tokens["admin"])))
         t.start()
         ev = c.until(lambda e: e["event"] == "rs_check", timeout=60, what="rs_check event")[-1]
         t.join(60)
