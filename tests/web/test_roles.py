@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bus.roles import HUMAN_ROLES, allows
+from tests.procs import wait_until
 from tests.web.conftest import ROLES, fetch, make_app
 from web.api import ROUTES
 from web.openapi import Field, Route
@@ -131,3 +132,37 @@ def test_self_service_password_route_refuses_others(web_system):
     web_system.passwords["viewer"] = (name, "a-new-password")
     status, _, me = fetch(web_system.web_url, "GET", "/api/me", token=session["access_token"])
     assert status == 200 and me["username"] == name  # one's own session survives one's own change
+
+
+def test_a_refusal_by_the_service_is_http_403(web_system):
+    """The gateway acts on the bus for its user: the service checks the role again."""
+    from web.bus_access import ApiError, BusAccess
+    bus = BusAccess(web_system.address, web_system.cfg)
+    try:
+        with pytest.raises(ApiError) as refused:
+            bus.call("controller", "abort", on_behalf=("someone", "viewer"))
+        assert refused.value.status == 403 and refused.value.code == "forbidden"
+        assert refused.value.details["role"] == "operator" and refused.value.details["have"] == "viewer"
+    finally:
+        bus.close()
+
+
+def test_services_and_the_audit_name_the_user(web_system):
+    op = web_system.tokens["operator"]
+    status, _, before = fetch(web_system.web_url, "GET", "/api/settings", token=op)
+    stacks = before["settings"]["nb_stack"]
+    assert fetch(web_system.web_url, "PUT", "/api/settings", {"settings": {"nb_stack": stacks + 1}}, token=op)[0] == 200
+    fetch(web_system.web_url, "PUT", "/api/settings", {"settings": {"nb_stack": stacks}}, token=op)
+    admin = web_system.tokens["admin"]
+
+    def audited(action, user):
+        status, _, rows = fetch(web_system.web_url, "GET", f"/api/audit?action={action}&limit=50", token=admin)
+        assert status == 200, rows
+        return [r for r in rows if r["user"] == user]
+    changes = wait_until(lambda: audited("settings_change", "web:token-test-operator"), timeout=30,
+                         what="the settings change audited under the gateway's user")
+    assert changes[0]["process"] == "controller" and changes[0]["role"] == "operator"
+    name, password = web_system.passwords["admin"]
+    assert fetch(web_system.web_url, "POST", "/api/login", {"username": name, "password": password})[0] == 200
+    logins = wait_until(lambda: audited("login", name), timeout=30, what="the login audited")
+    assert logins[0]["process"] == "web" and logins[0]["ok"] is True
