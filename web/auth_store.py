@@ -459,6 +459,11 @@ class AuthStore:
             db.execute("INSERT INTO setup (hash, expires) VALUES (?, ?)", (digest(raw), time.time() + SETUP_S))
         return raw
 
+    def clear_setup(self) -> None:
+        """No setup token any more (the first user exists)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM setup")
+
     def setup_pending(self) -> bool:
         with self.lock:
             return self.db.execute("SELECT 1 FROM setup WHERE expires > ?", (time.time(),)).fetchone() is not None

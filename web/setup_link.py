@@ -60,7 +60,7 @@ class SetupLink:
     def start(self) -> None:
         """At the gateway's start: a new link if there is no user yet."""
         if self.accounts.has_users():
-            self._remove_file()
+            self.done()
             return
         with self.lock:
             self._new()
@@ -78,8 +78,10 @@ class SetupLink:
             return {"link": self.link, "expires": self.expires}
 
     def done(self) -> None:
+        """The first user exists: the link stops working and its file goes."""
         with self.lock:
             self.link = None
+            self.accounts.clear_setup()
             self._remove_file()
 
     def _new(self) -> None:

@@ -256,3 +256,13 @@ def test_hostile_host_and_origin_never_500(app, gw, host, origin):
         headers["Origin"] = origin
     resp = authed_client(app, gw.tokens["viewer"]).get("/api/health", headers=headers)
     assert resp.status_code in (200, 400, 403)
+
+
+def test_a_first_user_made_with_the_cli_ends_the_setup_link(gw):
+    """The fixture made its users over the bus (`ohmpi users add`): the printed link is dead."""
+    import re
+    printed = re.search(r"/setup\?token=(ohmpi_st_[\w-]+)", (gw.var / "log" / "web.log").read_text())
+    assert printed and not (gw.var / "setup-url").exists()
+    status, _, body = fetch(gw.web_url, "POST", "/api/setup", {"token": printed[1], "username": "late",
+                                                               "password": "late-password"})
+    assert status == 401 and body["error"]["code"] == "unauthorized"
