@@ -8,15 +8,18 @@
   quadrupole (mean x, Edwards median depth) and drawing the canvas with its axes and legend;
   `pseudosection_render_ms_max` is the slowest of the runs.
 
-Without `--url` the whole system is started (32 electrodes, time scale 0) in a temporary
-OHMPI_VAR under supervisord and stopped at the end. `page_metrics(url)` is the function the web
-benchmark calls.
+The page sits behind a login: the benchmark logs in through the page's own form first. Without
+`--url` the whole system is started (32 electrodes, time scale 0) in a temporary OHMPI_VAR under
+supervisord with an administrator of its own (made over the bus, like `ohmpi users add`), and it
+is stopped at the end. With `--url`, `--user NAME` and the password in `$OHMPI_PASSWORD` (never on the command
+line). `page_metrics(url, user, password)` is the function the web benchmark calls.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
@@ -79,13 +82,18 @@ def page_bytes(url: str) -> dict[str, int]:
     return sizes
 
 
-def render_times(url: str, runs: int = RUNS, points: int = POINTS) -> list[float]:
+def render_times(url: str, user: str, password: str, runs: int = RUNS, points: int = POINTS) -> list[float]:
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(30_000)
             page.goto(url.rstrip("/") + "/")
+            page.wait_for_selector("#login-form:visible")
+            page.fill("#login-form input[name=username]", user)
+            page.fill("#login-form input[name=password]", password)
+            page.click("#login-go")
             page.wait_for_selector("body[data-ready='1']")
             return page.evaluate(f"""(() => {{
                 const make = {MAKE_POINTS};
@@ -101,7 +109,7 @@ def render_times(url: str, runs: int = RUNS, points: int = POINTS) -> list[float
             browser.close()
 
 
-def page_metrics(url: str | None = None) -> dict:
+def page_metrics(url: str | None = None, user: str | None = None, password: str | None = None) -> dict:
     """page_kb and pseudosection_render_ms (median of several 2,000-point renders)."""
     system = None
     if url is None:
@@ -109,8 +117,12 @@ def page_metrics(url: str | None = None) -> dict:
         system = start_web_system(electrodes=32, time_scale=0.0)
         url = system.web_url
     try:
+        if system is not None:
+            user, password = system.passwords["admin"]
+        if not user or password is None:
+            raise SystemExit("the page needs a login: --user NAME and the password in $OHMPI_PASSWORD")
         sizes = page_bytes(url)
-        times = render_times(url)
+        times = render_times(url, user, password)
     finally:
         if system is not None:
             system.close()
@@ -126,9 +138,10 @@ def page_metrics(url: str | None = None) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="a running gateway (default: start the whole system)")
+    ap.add_argument("--user", help="log in as this user (with --url; the password in $OHMPI_PASSWORD)")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = ap.parse_args()
-    m = page_metrics(args.url)
+    m = page_metrics(args.url, args.user, os.environ.get("OHMPI_PASSWORD"))
     if args.json:
         print(json.dumps(m))
     else:

@@ -1,4 +1,7 @@
 // HTTP helpers: JSON calls with clear errors, toasts, and buttons that show progress.
+// Every call goes out in the logged-in user's name (`session.authFetch`).
+
+import { authFetch } from "./session.js";
 
 export class ApiError extends Error {
   constructor(status, body, fallback) {
@@ -19,7 +22,7 @@ export async function api(method, path, body, timeoutMs = 30000) {
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   let resp;
   try {
-    resp = await fetch(path, {
+    resp = await authFetch(path, {
       method,
       headers: body === undefined ? {} : { "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -43,6 +46,43 @@ export async function api(method, path, body, timeoutMs = 30000) {
 
 export const get = (path, timeoutMs) => api("GET", path, undefined, timeoutMs);
 export const post = (path, body = {}, timeoutMs) => api("POST", path, body, timeoutMs);
+export const del = (path, timeoutMs) => api("DELETE", path, undefined, timeoutMs);
+
+// Download a file in the user's name: fetched with the bearer token and saved from a Blob, so
+// no token ever appears in a URL. The name comes from the gateway's Content-Disposition.
+export async function download(path, fallbackName, timeoutMs = 120000) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  let resp, blob;
+  try {
+    resp = await authFetch(path, { cache: "no-store", signal: ctl.signal });
+    if (!resp.ok) {
+      let data = null;
+      try { data = await resp.json(); } catch { data = null; }
+      throw new ApiError(resp.status, data, `HTTP ${resp.status} ${resp.statusText}`);
+    }
+    blob = await resp.blob();
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw new ApiError(0, null, ctl.signal.aborted ? `no answer from the instrument after ${timeoutMs / 1000} s`
+      : "cannot reach the instrument (Wi-Fi or gateway down?)");
+  } finally {
+    clearTimeout(timer);
+  }
+  const cd = resp.headers.get("Content-Disposition") || "";
+  const m = /filename\*=UTF-8''([^;]+)/i.exec(cd) || /filename="?([^";]+)"?/i.exec(cd);
+  let name = fallbackName;
+  if (m) { try { name = decodeURIComponent(m[1]); } catch { name = m[1]; } }
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name.replace(/[\\/]/g, "_");
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return name;
+}
 
 // ---- toasts -------------------------------------------------------------------------------
 export function toast(message, kind = "error", ms = 7000) {
@@ -57,7 +97,7 @@ export function toast(message, kind = "error", ms = 7000) {
   close.className = "ghost small";
   close.textContent = "✕";
   close.setAttribute("aria-label", "dismiss");
-  close.onclick = () => el.remove();
+  close.addEventListener("click", () => el.remove());
   el.append(text, close);
   box.append(el);
   while (box.children.length > 4) box.firstChild.remove();
@@ -134,6 +174,7 @@ export function h(tag, attrs = {}, ...children) {
     if (v === undefined || v === null || v === false) continue;
     if (k === "class") el.className = v;
     else if (k === "text") el.textContent = v;
+    else if (k === "style") throw new Error("no style attributes (CSP): set el.style from code");
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? "" : v);
   }

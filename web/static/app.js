@@ -1,6 +1,10 @@
-// The control page: state from the gateway's JSON API, live updates from its SSE stream.
+// The control page: state from the gateway's JSON API, live updates from its SSE stream, behind
+// a login (session.js); what the user's role may not do is hidden (data-op, session.can).
 
-import { ApiError, api, get, post, busy, toast, describeError, fmt, duration, bytes, clock, h, flagBadges } from "./api.js";
+import { ApiError, api, get, post, busy, toast, describeError, fmt, duration, bytes, clock, h, flagBadges, download } from "./api.js";
+import { user, refresh, logout, loadPermissions, applyRoles, can, onSessionEnd, ended } from "./session.js";
+import { showGate, wireGate, wirePasswordDialog, openPasswordDialog } from "./login.js";
+import { showAdmin, wireAdmin } from "./admin.js";
 import { PseudoSection } from "./pseudo.js";
 import { drawContacts, drawWaveform as paintWaveform, drawTimeseries, SERIES } from "./charts.js";
 
@@ -166,17 +170,21 @@ function renderHealth() {
 
   const body = $("procs").tBodies[0];
   body.replaceChildren();
+  const mayRestart = can("POST", "/api/processes/{name}/restart");
   for (const p of state.processes) {
     const live = { ...p, ...(p.alive ? state.soh[p.name] || {} : {}) };
-    const btn = h("button", { type: "button", class: "small", text: "restart", "aria-label": `restart ${p.name}` });
-    btn.addEventListener("click", () => restart(p.name, btn));
+    let btn = null;
+    if (mayRestart) {
+      btn = h("button", { type: "button", class: "small", text: "restart", "aria-label": `restart ${p.name}` });
+      btn.addEventListener("click", () => restart(p.name, btn));
+    }
     body.append(h("tr", { class: p.alive ? "" : "row-dead" },
       h("th", { text: p.name, scope: "row" }),
       h("td", {}, h("span", { class: `chip ${p.alive ? "chip-alive" : "chip-dead"}` }, h("span", { class: "dot" }), p.alive ? "alive" : "dead")),
       h("td", { text: p.alive ? duration(live.uptime_s) : "–" }),
       h("td", { text: p.alive && Number.isFinite(live.rss_mb) ? `${live.rss_mb.toFixed(0)} MB` : "–" }),
       h("td", { text: p.alive && Number.isFinite(live.cpu_pct) ? `${live.cpu_pct.toFixed(0)} %` : "–" }),
-      h("td", {}, btn)));
+      btn ? h("td", {}, btn) : null));
   }
 }
 
@@ -322,8 +330,8 @@ async function pickQuadrupole(rec) {
 function renderSeriesChips() {
   const box = $("ts-chips");
   box.replaceChildren(...state.series.map((s, i) => {
-    const b = h("button", { type: "button", class: "serie small", title: "remove", style: `--c:${SERIES[i % SERIES.length]}` },
-      `${s.a} ${s.b} ${s.m} ${s.n} ✕`);
+    const b = h("button", { type: "button", class: "serie small", title: "remove" }, `${s.a} ${s.b} ${s.m} ${s.n} ✕`);
+    b.style.setProperty("--c", SERIES[i % SERIES.length]); // CSSOM, not a style attribute (CSP)
     b.addEventListener("click", () => { state.series = state.series.filter((x) => x !== s); renderSeriesChips(); drawTimeseries($("ts"), state.series); });
     return b;
   }));
@@ -341,27 +349,67 @@ function showWaveFollow() {
 }
 
 // ---- live events (SSE) ------------------------------------------------------------------------
+// EventSource cannot send an Authorization header: each (re)connect asks for a fresh short-lived
+// ticket and puts it in the URL. On an error the browser would retry with the spent ticket, so
+// the page closes the stream itself and reconnects with a new one (backing off to 10 s).
 let source = null;
 let everOpen = false;
-function connect() {
-  if (source) source.close();
-  source = new EventSource("/api/events");
+let sseGen = 0;
+let sseTimer = null;
+let sseFailures = 0;
+
+function stopLive() {
+  sseGen++;
+  clearTimeout(sseTimer);
+  if (source) { source.close(); source = null; }
+}
+
+function reconnectLater() {
+  clearTimeout(sseTimer);
+  const delay = Math.min(10000, 1000 * 2 ** Math.min(sseFailures++, 4));
+  sseTimer = setTimeout(connect, delay);
+}
+
+async function connect() {
+  stopLive();
+  if (!user()) return;
+  const gen = sseGen;
+  let ticket;
+  try {
+    ticket = (await post("/api/tickets", {}, 10000)).ticket;
+  } catch {
+    if (gen !== sseGen) return;
+    state.sse = "reconnecting";
+    renderHeader();
+    reconnectLater();
+    return;
+  }
+  if (gen !== sseGen || !user()) return;
+  source = new EventSource(`/api/events?ticket=${encodeURIComponent(ticket)}`);
   source.onopen = () => {
     const again = everOpen;
     everOpen = true;
+    sseFailures = 0;
     state.sse = "live";
     renderHeader();
     if (again) { refreshStatus(); if (state.ps.surveyId && state.ps.follow) loadSection(state.ps.surveyId, state.ps.pass); }
   };
   source.onerror = () => {
+    if (gen !== sseGen) return;
     state.sse = "reconnecting";
     renderHeader();
-    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+    if (source) { source.close(); source = null; }
+    reconnectLater();
   };
   const on = (name, fn) => source.addEventListener(name, (e) => {
     let data;
     try { data = JSON.parse(e.data); } catch { return; }
     try { fn(data); } catch (err) { console.error(name, err); }
+  });
+  // the gateway ends the stream when its session or token is revoked or expired
+  on("revoked", async () => {
+    stopLive();
+    if (await refresh()) connect(); else ended("your session has ended");
   });
   on("measurement", onMeasurement);
   on("waveform", (wf) => {
@@ -637,7 +685,12 @@ function renderSurveys() {
   if (!state.surveys.length) { ul.replaceChildren(h("li", { class: "muted", text: "No survey stored yet." })); return; }
   ul.replaceChildren(...state.surveys.slice(0, 50).map((s) => {
     const id = encodeURIComponent(s.survey_id);
-    const link = (fmtName, label) => h("a", { class: "btn small", href: `/api/surveys/${id}/export?format=${fmtName}`, download: "", "data-format": fmtName, text: label });
+    const link = (fmtName, label) => {
+      const b = h("button", { type: "button", class: "small dl", "data-format": fmtName, text: label, title: `download ${label}` });
+      b.addEventListener("click", () => busy(b, `download ${label}`,
+        () => download(`/api/surveys/${id}/export?format=${fmtName}`, `${s.survey_id}.${fmtName === "protocol" ? "dat" : fmtName}`)));
+      return b;
+    };
     const show = h("button", { type: "button", class: "small ghost", text: "view", title: "show in the pseudo-section" });
     show.addEventListener("click", () => {
       state.ps.follow = false;
@@ -683,7 +736,7 @@ async function loadLogs() {
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
-function wire() {
+function wireTheme() {
   const theme = localStorage.getItem("ohmpi-theme");
   if (theme) document.documentElement.dataset.theme = theme;
   $("theme").addEventListener("click", () => {
@@ -693,6 +746,9 @@ function wire() {
     ps.schedule();
     redrawCharts();
   });
+}
+
+function wire() {
   $("abort").addEventListener("click", (e) => busy(e.currentTarget, "abort", () => post("/api/abort", {}, 10000),
     (r) => (r && r.aborted ? `aborted: ${r.aborted} — injection off, relays released` : "abort sent: injection off, relays released")));
   for (const a of ["start", "pause", "resume", "stop"]) $(`sv-${a}`).addEventListener("click", (e) => surveyAction(a, e.currentTarget));
@@ -778,12 +834,8 @@ function redrawCharts() {
   drawWaveform($("wave"), lastWave);
 }
 
-async function init() {
-  wire();
-  redrawCharts();
-  renderLive();
-  renderHeader();
-  // every panel loads on its own: a dead service empties its panel, never the page
+// Load every panel. Each loads on its own: a dead service empties its panel, never the page.
+async function loadAll() {
   // the geometry is kept in the browser too, so the section keeps its electrodes when the controller is down
   const useGeometry = (g) => {
     state.geometry = g;
@@ -804,16 +856,91 @@ async function init() {
   });
   await Promise.allSettled([refreshStatus(), geometry]);
   connect();
-  loadSettings();
+  if (can("PUT", "/api/settings")) loadSettings();
   loadSurveys();
   loadLogs();
   get("/api/rs-checks?limit=1").then((list) => {
     const arr = Array.isArray(list) ? list : list.checks || list.rows || [];
     if (arr.length) showContacts(arr[0]);
   }).catch(() => {});
-  setInterval(refreshStatus, 10000);
-  setInterval(() => { if (state.survey && state.survey.state === "waiting") renderHeader(); }, 1000);
-  document.body.dataset.ready = "1";
 }
 
-init();
+// ---- who is logged in; the admin view ----------------------------------------------------------
+let apiDoc = null;
+function renderUser() {
+  const me = user();
+  $("user-name").textContent = me ? me.username : "";
+  $("user-role").textContent = me ? me.role : "";
+  $("user-who").textContent = me ? `${me.username} (${me.role})` : "";
+}
+
+// `#admin` shows the admin panel in place of the instrument (back/forward work as usual).
+function route() {
+  const admin = location.hash === "#admin" && can("GET", "/api/users");
+  $("admin").hidden = !admin;
+  $("control").hidden = admin;
+  document.body.dataset.view = admin ? "admin" : "control";
+  if (admin && apiDoc) showAdmin(apiDoc);
+  $("user-menu").open = false;
+}
+
+function wireSession() {
+  $("logout").addEventListener("click", async (e) => {
+    stopLive();
+    e.currentTarget.disabled = true;
+    await logout();
+    location.replace("/"); // a fresh page: nothing of this session stays in memory
+  });
+  $("open-passwd").addEventListener("click", () => { $("user-menu").open = false; openPasswordDialog(); });
+  window.addEventListener("hashchange", route);
+  document.addEventListener("click", (e) => {
+    const menu = $("user-menu");
+    if (menu.open && !menu.contains(e.target)) menu.open = false;
+  });
+  onSessionEnd((reason) => {
+    if (document.body.dataset.auth !== "in") return;
+    stopLive();
+    showGate("login", `${reason[0].toUpperCase()}${reason.slice(1)}: log in again.`);
+  });
+}
+
+let started = false;
+async function enter() {
+  document.body.dataset.auth = "in";
+  renderUser();
+  try {
+    apiDoc = await loadPermissions();
+  } catch (err) {
+    toast(describeError(err, "reading what this account may do"));
+  }
+  applyRoles();
+  route();
+  if (!started) {
+    started = true;
+    wire();
+    redrawCharts();
+    renderLive();
+    renderHeader();
+    await loadAll();
+    setInterval(() => { if (user()) refreshStatus(); }, 10000);
+    setInterval(() => { if (state.survey && state.survey.state === "waiting") renderHeader(); }, 1000);
+    document.body.dataset.ready = "1";
+  } else {
+    // back after the session ended (maybe as someone else): everything again, from the gateway
+    renderHealth();
+    await loadAll();
+  }
+}
+
+async function boot() {
+  wireTheme();
+  wireGate(() => enter());
+  wirePasswordDialog();
+  wireAdmin();
+  wireSession();
+  if (location.pathname === "/setup") { showGate("setup"); return; }
+  if (await refresh()) enter();
+  else showGate("login");
+}
+
+boot();

@@ -394,16 +394,23 @@ export class PseudoSection {
     if (!found) { if (pick || !this.hover || !this.hover.pinned) this._hideTip(); return; }
     const { p } = found;
     const r = p.rec;
+    // built from text nodes: record fields come from the bus and are never parsed as HTML
+    const b = (text) => { const el = document.createElement("b"); el.textContent = text; return el; };
     const lines = [
-      `<b>A ${r.a} · B ${r.b} · M ${r.m} · N ${r.n}</b>`,
-      `ρa <b>${fmt(r.rhoa_ohmm, 4)}</b> Ω·m`,
-      `R ${fmt(r.r_ohm, 4)} Ω ± ${fmt(r.r_std_pct, 2)} %`,
-      `k ${fmt(r.k_m, 4)} m · I ${fmt(r.iab_mA, 3)} mA`,
-      `Vmn ${fmt(r.vmn_mV, 4)} mV`,
-      `x ${fmt(p.x, 4)} m · depth ${fmt(p.z, 3)} m`,
+      [b(`A ${r.a} · B ${r.b} · M ${r.m} · N ${r.n}`)],
+      ["ρa ", b(fmt(r.rhoa_ohmm, 4)), " Ω·m"],
+      [`R ${fmt(r.r_ohm, 4)} Ω ± ${fmt(r.r_std_pct, 2)} %`],
+      [`k ${fmt(r.k_m, 4)} m · I ${fmt(r.iab_mA, 3)} mA`],
+      [`Vmn ${fmt(r.vmn_mV, 4)} mV`],
+      [`x ${fmt(p.x, 4)} m · depth ${fmt(p.z, 3)} m`],
     ];
-    if (r.flags && r.flags.length) lines.push(`<span class="tip-flag">⚑ ${r.flags.map((f) => FLAG_LABEL[f] || f).join(", ")}</span>`);
-    this.tip.innerHTML = lines.join("<br>");
+    if (r.flags && r.flags.length) {
+      const flag = document.createElement("span");
+      flag.className = "tip-flag";
+      flag.textContent = `⚑ ${r.flags.map((f) => FLAG_LABEL[f] || f).join(", ")}`;
+      lines.push([flag]);
+    }
+    this.tip.replaceChildren(...lines.flatMap((parts, i) => (i ? [document.createElement("br"), ...parts] : parts)));
     this.tip.hidden = false;
     const wrapW = this.canvas.clientWidth;
     const left = found.x + 14 + 200 > wrapW ? Math.max(0, found.x - 214) : found.x + 14;
