@@ -58,7 +58,7 @@ class AllowedHosts:
         base = set(LOOPBACK)
         if bound and bound not in ("0.0.0.0", "::", ""):
             base.add(bound.strip("[]").lower())
-        self.base = base | {h.strip().lower().strip("[]") for h in configured or ()}
+        self.base = base | {host_name(h) or h.strip().lower() for h in configured or ()}
         self._names = self.base if self.fixed else self.base | machine_names()
         self._scanned = time.monotonic()
         self._lock = threading.Lock()

@@ -266,3 +266,15 @@ def test_a_first_user_made_with_the_cli_ends_the_setup_link(gw):
     status, _, body = fetch(gw.web_url, "POST", "/api/setup", {"token": printed[1], "username": "late",
                                                                "password": "late-password"})
     assert status == 401 and body["error"]["code"] == "unauthorized"
+
+
+def test_configured_allowed_hosts_replace_the_machine_names(gw):
+    app = make_app(gw, ALLOWED_HOSTS=["ohmpi.example", "field-box:8080"])
+    try:
+        c = authed_client(app, gw.tokens["viewer"])
+        for host, status in (("ohmpi.example:8080", 200), ("OHMPI.example", 200), ("field-box", 200),
+                             ("localhost:8080", 200), ("127.0.0.1", 200), ("evil.example", 400),
+                             ("ohmpi.example.evil.example", 400)):
+            assert c.get("/api/health", headers={"Host": host}).status_code == status, host
+    finally:
+        app.extensions["ohmpi_close"]()
