@@ -36,6 +36,8 @@ REFRESH_S = 30 * 86400
 SETUP_S = 24 * 3600
 TICKET_S = 60
 LAST_USED_EVERY_S = 60.0  # write an API token's last use at most this often
+PRUNE_EVERY_S = 3600.0
+REUSE_MEMORY_S = 7 * 86400  # rotated refresh tokens are remembered (to detect reuse) this long
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")  # also a valid bus user name once prefixed
 TOKEN_USER_PREFIX = "token-"
 
@@ -77,7 +79,7 @@ class Principal:
     role: str
     auth: str  # "password" | "token"
     expires: float | None  # when the credential used for this request stops working
-    session: str | None = None  # the login session (password)
+    session: str | None = None  # the login session (password), or the start of the token's hash (token)
 
     @property
     def user(self) -> str:
@@ -151,6 +153,7 @@ class AuthStore:
             except OSError:
                 pass
         self._last_used: dict[str, float] = {}
+        self._pruned = 0.0
         self.secret = self._secret()
 
     def close(self) -> None:
@@ -255,15 +258,25 @@ class AuthStore:
         now = time.time()
         session, csrf = secrets.token_hex(16), secrets.token_urlsafe(32)
         with self._tx() as db:
-            db.execute("DELETE FROM access_tokens WHERE expires < ?", (now,))
-            stale = [r[0] for r in db.execute("SELECT id FROM sessions WHERE expires < ?", (now - REFRESH_S,))]
-            for sid in stale:
-                db.execute("DELETE FROM refresh_tokens WHERE session = ?", (sid,))
-                db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
+            self._prune(db, now)
             db.execute("INSERT INTO sessions (id, username, created, expires, csrf) VALUES (?, ?, ?, ?, ?)",
                        (session, username, now, now + REFRESH_S, digest(csrf)))
             access, refresh = self._issue(db, session, now)
         return Issued(Principal(username, role, "password", now + ACCESS_S, session), access, refresh, csrf)
+
+    def _prune(self, db, now: float) -> None:
+        """Forget what can no longer be used (at most hourly): expired access tokens, sessions over
+        for 30 days, and rotated refresh tokens older than a week (presented later they are
+        merely unknown, no longer a sign of theft)."""
+        if now - self._pruned < PRUNE_EVERY_S:
+            return
+        self._pruned = now
+        db.execute("DELETE FROM access_tokens WHERE expires < ?", (now,))
+        db.execute("DELETE FROM refresh_tokens WHERE used IS NOT NULL AND used < ?", (now - REUSE_MEMORY_S,))
+        for (sid,) in db.execute("SELECT id FROM sessions WHERE expires < ?", (now - REFRESH_S,)).fetchall():
+            db.execute("DELETE FROM refresh_tokens WHERE session = ?", (sid,))
+            db.execute("DELETE FROM access_tokens WHERE session = ?", (sid,))
+            db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
 
     def _issue(self, db, session: str, now: float) -> tuple[str, str]:
         access, refresh = new_token("at"), new_token("rt")
@@ -298,6 +311,7 @@ class AuthStore:
                 raise AuthError(403, "forbidden", "missing or wrong X-CSRF-Token header", arg="X-CSRF-Token",
                                 reason="csrf")
             else:
+                self._prune(db, now)
                 db.execute("UPDATE refresh_tokens SET used = ? WHERE hash = ?", (now, digest(refresh_token)))
                 db.execute("UPDATE sessions SET expires = ? WHERE id = ?", (now + REFRESH_S, session))
                 access, refresh = self._issue(db, session, now)
@@ -394,7 +408,7 @@ class AuthStore:
             if row[2] is not None and row[2] < now:
                 raise unauthorized(f"API token {row[0]!r} expired", reason="expired")
             self._touch(row[0], now)
-            return Principal(row[0], row[1], "token", row[2])
+            return Principal(row[0], row[1], "token", row[2], h[:16])
         raise unauthorized("not a token of this gateway")
 
     def _touch(self, name: str, now: float) -> None:
@@ -415,14 +429,14 @@ class AuthStore:
                 row = self.db.execute("SELECT s.expires FROM sessions s JOIN users u ON u.username = s.username "
                                       "WHERE s.id = ? AND s.revoked = 0 AND u.role = ?",
                                       (who.session, who.role)).fetchone()
-            else:
-                row = self.db.execute("SELECT COALESCE(expires, 1e300) FROM api_tokens WHERE name = ? AND role = ?",
-                                      (who.name, who.role)).fetchone()
+            else:  # the same token (a revoked name may have been given to a new one)
+                row = self.db.execute("SELECT COALESCE(expires, 1e300) FROM api_tokens WHERE name = ? AND role = ? "
+                                      "AND substr(hash, 1, 16) = ?", (who.name, who.role, who.session)).fetchone()
         return row is not None and row[0] > now
 
     # ---- tickets (for EventSource and downloads, which cannot send headers) -----------------
     def ticket(self, who: Principal) -> str:
-        ref = f"s:{who.session}" if who.auth == "password" else f"t:{who.name}"
+        ref = f"s:{who.session}" if who.auth == "password" else f"t:{who.name}.{who.session}"
         payload = f"{ref}:{int(time.time()) + TICKET_S}".encode("ascii")
         mac = hmac.new(self.secret, payload, hashlib.sha256).digest()
         return "ohmpi_ti_" + _b64(payload) + "." + _b64(mac)
@@ -444,8 +458,10 @@ class AuthStore:
                                       "ON u.username = s.username WHERE s.id = ? AND s.revoked = 0", (ref,)).fetchone()
                 who = row and Principal(row[0], row[1], "password", row[2], ref)
             else:
-                row = self.db.execute("SELECT name, role, expires FROM api_tokens WHERE name = ?", (ref,)).fetchone()
-                who = row and Principal(row[0], row[1], "token", row[2])
+                name, _, h = ref.partition(".")
+                row = self.db.execute("SELECT name, role, expires FROM api_tokens WHERE name = ? "
+                                      "AND substr(hash, 1, 16) = ?", (name, h)).fetchone()
+                who = row and Principal(row[0], row[1], "token", row[2], h)
         if not who or (who.expires is not None and who.expires < time.time()):
             raise unauthorized("the credential behind this ticket was revoked or expired")
         return who

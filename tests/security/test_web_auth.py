@@ -309,6 +309,9 @@ def test_token_revocation_takes_effect_on_the_next_request(fresh):
     status, headers, body = fetch(fresh.web_url, "GET", "/api/me", token=token)
     assert status == 401 and "bearer" in headers["www-authenticate"].lower()
     assert fetch(fresh.web_url, "GET", "/api/surveys/S-none/export?ticket=" + ticket["ticket"])[0] == 401
+    SECRETS.append(fresh.client.call("web", "tokens_create", name="probe", role="viewer")["token"])
+    assert fetch(fresh.web_url, "GET", "/api/surveys/S-none/export?ticket=" + ticket["ticket"])[0] == 401  # same name,
+    # another token: the old ticket stays dead
     # over HTTP too, by an admin
     _, _, admin = login(fresh, *fresh.admin)
     status, _, made = _post(fresh, "/api/tokens", {"name": "probe2", "role": "operator", "expires_days": 1},
