@@ -335,26 +335,37 @@ class Store:
         for index, item in enumerate(items if isinstance(items, list) else list(items)):
             try:
                 key, kind, body = check_item(item)
-            except ItemError as exc:
+                if kind == "measurement":
+                    row = _measurement_row(key, body, received)
+                elif kind == "rs_check":
+                    row = _rs_check_row(key, body, received)
+                else:
+                    row = _survey_row(key, body)
+            except (ValueError, TypeError, OverflowError) as exc:  # ItemError, or a row that cannot be made
                 raw = item if isinstance(item, dict) else {"body": item}
                 key = raw.get("key") if isinstance(raw.get("key"), str) else None
                 kind = raw.get("kind") if isinstance(raw.get("kind"), str) else None
                 where = f"item {key!r}" if key is not None else f"item {index}"
-                reason = f"{where}: {'' if exc.field in ('key', 'kind', 'item', 'body') else 'body.'}{exc}"
+                if not isinstance(exc, ItemError):
+                    why = f"cannot be stored: {type(exc).__name__}: {exc}"
+                elif exc.field in ("key", "kind", "item", "body"):
+                    why = str(exc)
+                else:
+                    why = f"body.{exc}"
+                reason = f"{where}: {why}"
                 dead.append((key, kind, reason, _as_text(raw.get("body")), received, producer))
                 refused.append({"key": key, "reason": reason})
                 if key is not None:
                     keys.append(key)
                 continue
             if kind == "measurement":
-                row, blob = _measurement_row(key, body, received)
-                meas.append(row)
-                if blob is not None:
-                    waves.append((key, blob))
+                meas.append(row[0])
+                if row[1] is not None:
+                    waves.append((key, row[1]))
             elif kind == "rs_check":
-                checks.append(_rs_check_row(key, body, received))
+                checks.append(row)
             else:
-                surveys.append(_survey_row(key, body))
+                surveys.append(row)
             keys.append(key)
         if not keys and not dead:
             return {"acked": [], "refused": []}
