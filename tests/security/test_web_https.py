@@ -118,7 +118,7 @@ def test_silent_and_half_done_handshakes_stall_nobody(tls, pair):
             stalled.append(s)
         started = time.monotonic()
         status, _, _ = https(tls, pair, "GET", "/api/health")
-        assert status == 200 and time.monotonic() - started < 5
+        assert status == 200 and time.monotonic() - started < 10  # stock cheroot: 15 s per silent client
         assert https(tls, pair, "GET", "/api/status", token=tls.tokens["viewer"])[0] == 200
     finally:
         for s in stalled:

