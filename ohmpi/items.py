@@ -285,5 +285,10 @@ def check_item(item) -> tuple[str, str, dict]:
     return key, kind, check_body(kind, item.get("body"), key)
 
 
-__all__ = ["KINDS", "ItemError", "check_body", "check_fields", "check_item", "check_record", "check_waveform",
+def check_entry(key: str, kind: str, body) -> None:
+    """The `check` of a producer's outbox: what the store would refuse never enters it."""
+    check_item({"key": key, "kind": kind, "body": body})
+
+
+__all__ = ["KINDS", "ItemError", "check_body", "check_entry", "check_fields", "check_item", "check_record", "check_waveform",
            "iso_ts", "survey_body"]

@@ -27,7 +27,7 @@ from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
 from ohmpi.instrument import Instrument
-from ohmpi.items import ItemError, check_fields, check_item
+from ohmpi.items import ItemError, check_entry, check_fields
 from ohmpi.measure.procedure import Aborted as MeasurementAborted
 from ohmpi.safety import SafetyTrip
 from ohmpi.measure.settings import SETTINGS_SPEC, validate_settings
@@ -47,11 +47,6 @@ def controller_config() -> dict:
     except ItemError as exc:
         raise ConfigError(f"[controller].instrument_name {exc.reason}") from None
     return out
-
-
-def check_outbox_item(key: str, kind: str, body: object) -> None:
-    """What the recorder's store would refuse never enters the outbox (ohmpi.items)."""
-    check_item({"key": key, "kind": kind, "body": body})
 
 
 def _refused(what: str, exc: ItemError) -> BadRequest:
@@ -83,7 +78,7 @@ class Controller:
         self.activity: str | None = None
         self.outbox = Outbox(var_path("controller-outbox.db"), "recorder", "ingest",
                              client_factory=lambda: Client(node.address, cfg=node.cfg, name="controller-out"),
-                             stats=node.stats, check=check_outbox_item)
+                             stats=node.stats, check=check_entry)
         node.command(self.measure, role="operator", background=True, lane="hardware")
         node.command(self.rs_check, role="operator", background=True, lane="hardware")
         node.command(self.self_test, role="operator", background=True, lane="hardware")

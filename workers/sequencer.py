@@ -17,7 +17,7 @@ from bus.errors import Aborted, BadRequest, Busy, BusError, Fault, Timeout, Unav
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
-from ohmpi.items import ItemError, check_body, check_item, survey_body
+from ohmpi.items import ItemError, check_body, check_entry, survey_body
 from ohmpi.measure.settings import validate_settings
 from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as generate_sequence
 from ohmpi.sequences import parse_sequence, with_reciprocals
@@ -39,8 +39,7 @@ class Sequencer:
         self.control = Client(node.address, cfg=node.cfg, name="sequencer-ctl", timeout=1.0, retries=0)
         self.outbox = Outbox(var_path("sequencer-outbox.db"), "recorder", "ingest",
                              client_factory=lambda: Client(node.address, cfg=node.cfg, name="sequencer-out"),
-                             stats=node.stats,
-                             check=lambda key, kind, body: check_item({"key": key, "kind": kind, "body": body}))
+                             stats=node.stats, check=check_entry)
         for fn in (self.load, self.generate, self.start, self.pause, self.resume, self.stop):
             node.command(fn, role="operator")
         for fn in (self.validate, self.sequence):

@@ -11,11 +11,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bus.outbox import Outbox
-from ohmpi.items import ItemError, check_body, check_fields, check_item, survey_body
+from ohmpi.items import ItemError, check_body, check_entry, check_fields, check_item, survey_body
 from ohmpi.store import Store
 from ohmpi.survey import Survey
 from tests.workers.test_store import meas, survey_item
-from workers.controller import check_outbox_item
 
 
 def rs_check_item(key="C1", **changes) -> dict:
@@ -78,7 +77,7 @@ def _producer_accepts(box: Outbox, item: dict) -> bool:
 @given(items=st.lists(mutated(), min_size=1, max_size=6))
 def test_the_producer_and_the_store_accept_exactly_the_same_bodies(tmp_path_factory, items):
     path = tmp_path_factory.mktemp("same")
-    box = Outbox(path / "out.db", "recorder", "ingest", client_factory=lambda: None, check=check_outbox_item)
+    box = Outbox(path / "out.db", "recorder", "ingest", client_factory=lambda: None, check=check_entry)  # as the controller's and the sequencer's
     try:
         with Store(path / "db.sqlite") as store:
             for n, item in enumerate(items):
