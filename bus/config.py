@@ -51,6 +51,16 @@ def load_file() -> dict:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+
+
+def config_table(section: str) -> dict:
+    """One table of the config file (a copy; {} when absent); ConfigError if it is not a table."""
+    table = load_file().get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}] must be a table of keys, got {table!r}")
+    return dict(table)
 
 
 @dataclass(frozen=True)
@@ -166,4 +176,4 @@ class BusConfig:
 
 
 def load_bus_config() -> BusConfig:
-    return BusConfig.from_dict(dict(load_file().get("bus", {})))
+    return BusConfig.from_dict(config_table("bus"))

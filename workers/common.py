@@ -1,17 +1,40 @@
-"""What every worker needs: the instrument description and paths under $OHMPI_VAR."""
+"""What every worker needs: its `main()` wrapper, the instrument description, paths under
+$OHMPI_VAR, the free-space floor and a watch on the wall clock."""
 
 from __future__ import annotations
 
+import shutil
+import sys
+import time
 from pathlib import Path
+from typing import Callable
 
-from bus.config import load_file, var_dir
+from bus.config import ConfigError, config_table, var_dir
 from ohmpi import config as instrument_config
 from ohmpi.geometry import line_positions, positions_from_xyz
+
+CONFIG_EXIT = 2  # supervisor.conf: exit status 2 is never restarted (exitcodes=2), quick ones end FATAL
+
+
+def worker_main(name: str, run: Callable[[], int | None]) -> int:
+    """Run a worker's `run()`; a bad configuration is one line on stderr and exit status 2.
+
+    supervisord restarts a worker that dies, which for a bad config table would only repeat
+    the same error: status 2 tells it not to (see supervisor.conf), and the one line names
+    the table, the key and what is allowed."""
+    try:
+        return run() or 0
+    except (ConfigError, instrument_config.ConfigError) as exc:
+        text = " ".join(str(exc).split())
+        if isinstance(exc, instrument_config.ConfigError):
+            text = f"[instrument].{text}"
+        print(f"{name}: configuration error: {text}", file=sys.stderr, flush=True)
+        return CONFIG_EXIT
 
 
 def instrument() -> dict:
     """The validated `[instrument]` table of the config file (defaults for missing keys)."""
-    return instrument_config.load(load_file().get("instrument", {}))
+    return instrument_config.load(config_table("instrument"))
 
 
 def positions(cfg: dict) -> list[list[float]]:
@@ -23,3 +46,64 @@ def positions(cfg: dict) -> list[list[float]]:
 
 def var_path(name: str) -> Path:
     return var_dir() / name
+
+
+class DiskFloor:
+    """The free-space floor (`[recorder] min_free_mb`) of the disks holding our files.
+
+    Below it nothing new is measured: a survey holds (paused, `hold: "disk_full"`) and
+    resumes by itself once space returns, so what is already measured always has room to
+    reach the database. One `statvfs` per check: cheap enough before every quadrupole."""
+
+    def __init__(self, floor_bytes: int, paths: list[Path] | None = None):
+        self.floor_bytes = floor_bytes
+        self.paths = list(dict.fromkeys(paths or [var_dir()]))
+
+    @classmethod
+    def from_config(cls, extra: list[Path] | None = None) -> "DiskFloor":
+        from workers.recorder import MIB, load_settings  # the [recorder] table owns the floor
+        settings = load_settings()
+        return cls(int(settings["min_free_mb"] * MIB), [var_dir(), Path(settings["db"]).parent, *(extra or [])])
+
+    def free_bytes(self) -> int:
+        """The least free space among the watched disks (0 for one that cannot be read)."""
+        free = []
+        for path in self.paths:
+            try:
+                free.append(shutil.disk_usage(path).free)
+            except OSError:
+                free.append(0)
+        return min(free)
+
+    def low(self) -> int | None:
+        """The free bytes when below the floor, else None."""
+        free = self.free_bytes()
+        return free if free < self.floor_bytes else None
+
+    def describe(self, free: int) -> str:
+        return (f"disk full: {free / 2**20:.1f} MiB free on {self.paths[0]}, below the floor of "
+                f"{self.floor_bytes / 2**20:g} MiB ([recorder] min_free_mb)")
+
+
+class ClockWatch:
+    """Notices the wall clock jumping (a Pi without a real-time clock when NTP or GPS arrives,
+    an operator setting the date): wall time and monotonic time elapsed disagree. Intervals
+    never use the wall clock; what records wall time (schedules shown to users) shifts."""
+
+    def __init__(self, threshold_s: float = 5.0):
+        self.threshold_s = threshold_s
+        self.wall, self.mono = time.time(), time.monotonic()
+
+    def check(self) -> float:
+        """Seconds the wall clock jumped since the last check (0.0 when within the threshold)."""
+        wall, mono = time.time(), time.monotonic()
+        jump = (wall - self.wall) - (mono - self.mono)
+        self.wall, self.mono = wall, mono
+        return jump if abs(jump) >= self.threshold_s else 0.0
+
+
+def describe_jump(jump: float) -> str:
+    way = "forward" if jump > 0 else "back"
+    size = abs(jump)
+    text = f"{size / 86400:.2f} days" if size >= 86400 else f"{size / 3600:.2f} h" if size >= 3600 else f"{size:.1f} s"
+    return f"wall clock jumped {way} by {text}"

@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 import threading
 from datetime import datetime, timezone
 
-from bus.config import ConfigError, check_table, load_file
+from bus.config import ConfigError, check_table, config_table
 from bus.errors import Aborted, BadRequest, Fault
 from bus.node import Node
 from bus.outbox import Outbox
@@ -32,7 +33,7 @@ from ohmpi.measure.procedure import Aborted as MeasurementAborted
 from ohmpi.safety import SafetyTrip
 from ohmpi.measure.settings import SETTINGS_SPEC, validate_settings
 
-from .common import instrument, positions, var_path
+from .common import instrument, positions, var_path, worker_main
 
 CONTROLLER_KEYS = {"instrument_name": str, "simulated": bool}
 STORE_WAIT_S = 10.0  # a manual measurement or check waits at most this long for the recorder
@@ -40,7 +41,7 @@ STORE_WAIT_S = 10.0  # a manual measurement or check waits at most this long for
 
 def controller_config() -> dict:
     """The `[controller]` table, checked; errors name the key."""
-    table = check_table("controller", dict(load_file().get("controller", {})), CONTROLLER_KEYS)
+    table = check_table("controller", config_table("controller"), CONTROLLER_KEYS)
     out = {"instrument_name": "sim", "simulated": True, **table}
     try:
         check_fields("measurement", {"instrument": out["instrument_name"]})
@@ -231,12 +232,17 @@ class Controller:
             self.instrument.close()
 
 
-def main() -> None:
+def run() -> None:
+    controller_config()  # a bad table ends here, before the hardware is touched
     node = Node("controller")
     controller = Controller(node)
     controller.outbox.start()
     node.run()
 
 
+def main() -> int:
+    return worker_main("controller", run)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -32,7 +32,7 @@ from pathlib import Path
 import msgpack
 
 from bus.commands import current_caller
-from bus.config import ConfigError, check_table, load_file, var_dir
+from bus.config import ConfigError, check_table, config_table, var_dir
 from bus.envelope import plain
 from bus.errors import BadRequest, InternalError
 from bus.node import Node, RateLimit
@@ -50,15 +50,16 @@ EXPORT_CACHE_BYTES = 32 << 20
 SHOWN_BODY_CHARS = 4096  # of a dead letter's body in the `dead_letters` listing (the store keeps it whole)
 
 DEFAULTS = {"db": "ohmpi.db", "log_retention_days": 30.0, "soh_retention_days": 30.0,
-            "audit_retention_days": 365.0, "soh_every_s": 60.0, "max_db_mb": 2048.0}
+            "audit_retention_days": 365.0, "soh_every_s": 60.0, "max_db_mb": 2048.0, "min_free_mb": 64.0}
 TYPES = {"db": str, "log_retention_days": float, "soh_retention_days": float, "audit_retention_days": float,
-         "soh_every_s": float, "max_db_mb": float}
+         "soh_every_s": float, "max_db_mb": float, "min_free_mb": float}
+AT_LEAST_ZERO = ("soh_every_s", "min_free_mb")  # 0 is allowed (every sample; no floor); others must be > 0
 MIB = 1 << 20
 
 
 def load_settings(table: dict | None = None) -> dict:
     """The `[recorder]` config table, checked; errors name the key and what is allowed."""
-    table = dict(load_file().get("recorder", {}) if table is None else table)
+    table = config_table("recorder") if table is None else dict(table)
     out = {**DEFAULTS, **check_table("recorder", table, TYPES)}
     if not out["db"].strip():
         raise ConfigError(f"[recorder].db must be a non-empty path string, got {out['db']!r}")
@@ -67,8 +68,8 @@ def load_settings(table: dict | None = None) -> dict:
             continue
         if not math.isfinite(value):
             raise ConfigError(f"[recorder].{key} must be a finite number, got {value!r}")
-        if not (value >= 0 if key == "soh_every_s" else value > 0):
-            raise ConfigError(f"[recorder].{key} must be {'>= 0' if key == 'soh_every_s' else '> 0'}, "
+        if not (value >= 0 if key in AT_LEAST_ZERO else value > 0):
+            raise ConfigError(f"[recorder].{key} must be {'>= 0' if key in AT_LEAST_ZERO else '> 0'}, "
                               f"got {value!r}")
     path = Path(out["db"]).expanduser()
     out["db"] = str(path if path.is_absolute() else var_dir() / path)

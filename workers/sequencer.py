@@ -10,6 +10,7 @@ measurements do from the controller, checked first with the store's own validato
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 
@@ -23,7 +24,7 @@ from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as gene
 from ohmpi.sequences import parse_sequence, with_reciprocals
 from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
 
-from .common import instrument, positions, var_path
+from .common import instrument, positions, var_path, worker_main
 
 MAX_REPEAT = 100_000
 
@@ -285,7 +286,8 @@ class Sequencer:
         self.control.close()
 
 
-def main() -> None:
+def run() -> None:
+    instrument()  # a bad [instrument] table ends here, before anything is opened
     node = Node("sequencer")
     seq = Sequencer(node)
     seq.outbox.start()
@@ -293,5 +295,9 @@ def main() -> None:
     node.run()
 
 
+def main() -> int:
+    return worker_main("sequencer", run)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,8 +22,11 @@ PROGRAMS = ("hub", "recorder", "controller", "sequencer")
 
 
 class System:
-    def __init__(self, *, electrodes: int = 32, time_scale: float = 0.0, extra: str = "", tcp: bool = False):
-        self.var = Path(short_tmpdir())
+    def __init__(self, *, electrodes: int = 32, time_scale: float = 0.0, extra: str = "", tcp: bool = False,
+                 var: Path | None = None, env: dict | None = None, wait: tuple = PROGRAMS):
+        """`var`: an empty directory to use as OHMPI_VAR (a small filesystem); `env`: added to the
+        system's environment; `wait`: the programs to wait for (none for a system meant to fail)."""
+        self.var = Path(var or short_tmpdir())
         (self.var / "log").mkdir(mode=0o700)
         self.config = self.var / "ohmpi.toml"
         if "[web]" not in extra:  # never the default 8080: a `make run` may be using it
@@ -32,21 +35,27 @@ class System:
         self.address = f"tcp://127.0.0.1:{free_tcp_base()}" if tcp else f"ipc://{self.var}/bus"
         self.config.write_text(f"[bus]\nheartbeat_s = 0.5\naddress = \"{self.address}\"\n\n"
                                f"[instrument]\nn_electrodes = {electrodes}\ntime_scale = {time_scale}\n{extra}")
-        self.env = {**os.environ, "OHMPI_VAR": str(self.var), "OHMPI_CONFIG": str(self.config)}
+        self.env = {**os.environ, "OHMPI_VAR": str(self.var), "OHMPI_CONFIG": str(self.config), **(env or {})}
         for name in ("OHMPI_BUS", "OHMPI_TIME_SCALE", "OHMPI_KEY"):
             self.env.pop(name, None)
         self.key = self.var / "keys" / "local.key_secret" if tcp else None
         if tcp:
             self.env["OHMPI_KEY"] = str(self.key)
         self.cfg = BusConfig(heartbeat_s=0.5)
+        self.client = None
+        self.start(wait)
+
+    def start(self, wait: tuple = PROGRAMS) -> None:
+        """Start supervisord as `make run` does (again after a power cut: same OHMPI_VAR)."""
         self.proc = subprocess.Popen([str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")], cwd=ROOT,
                                      env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True, umask=0o077)  # as `make run` does
-        if tcp:
+        if self.key is not None:
             wait_until(lambda: self.key.exists() and (self.var / "keys" / "server.key").exists(), timeout=60,
                        what="the hub's keys")
-        self.client = Client(self.address, cfg=self.cfg, timeout=5.0, key=self.key)
-        for name in PROGRAMS:
+        if self.client is None:
+            self.client = Client(self.address, cfg=self.cfg, timeout=5.0, key=self.key)
+        for name in wait:
             self.client.wait_for(name, timeout=60)
 
     def ctl(self, *args) -> str:
