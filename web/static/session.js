@@ -18,7 +18,6 @@ let refreshTimer = null;
 let refreshing = null;
 let ops = null; // "GET /api/users/{name}" -> { self: x-role, others: x-role-others }
 const endListeners = new Set();
-const changeListeners = new Set();
 
 export class AuthError extends Error {
   constructor(status, data, fallback, retryAfter) {
@@ -34,7 +33,6 @@ export class AuthError extends Error {
 
 export const user = () => (access ? { username: access.username, role: access.role } : null);
 export const onSessionEnd = (fn) => endListeners.add(fn);
-export const onSessionChange = (fn) => changeListeners.add(fn);
 
 function csrfCookie() {
   for (const part of document.cookie.split(";")) {
@@ -71,16 +69,12 @@ async function post(path, body, headers = {}) {
 }
 
 function adopt(data) {
-  const before = access;
-  access = { token: data.access_token, username: data.username, role: data.role,
-    expiresAt: Date.now() + 1000 * (data.expires_in || 60) };
+  const lifeMs = 1000 * (data.expires_in || 60);
+  access = { token: data.access_token, username: data.username, role: data.role, expiresAt: Date.now() + lifeMs };
   if (data.csrf_token) lastCsrf = data.csrf_token;
   clearTimeout(refreshTimer);
-  const lifeMs = 1000 * (data.expires_in || 60);
-  refreshTimer = setTimeout(() => refresh(), Math.max(5000, lifeMs * REFRESH_EARLY));
-  if (!before || before.username !== access.username || before.role !== access.role) {
-    for (const fn of changeListeners) fn(user());
-  }
+  refreshTimer = setTimeout(async () => { if (!(await refresh())) ended("your session has ended"); },
+    Math.max(5000, lifeMs * REFRESH_EARLY));
   return user();
 }
 
@@ -144,7 +138,7 @@ export async function logout() {
 export async function authFetch(path, init = {}) {
   if (!access && !(await refresh())) { ended("login required"); return new Response(null, { status: 401 }); }
   const send = () => fetch(path, { ...init, credentials: "same-origin",
-    headers: { ...(init.headers || {}), Authorization: `Bearer ${access.token}` } });
+    headers: { ...(init.headers || {}), Authorization: `Bearer ${access ? access.token : ""}` } });
   let resp = await send();
   if (resp.status === 401) {
     if (await refresh()) resp = await send();
@@ -196,6 +190,9 @@ export function allowedOps(spec) {
   });
 }
 
+// Until this first runs, CSS hides every [data-op] element (body:not([data-roles])): no flash of
+// controls the role may not use.
 export function applyRoles(root = document) {
   for (const el of root.querySelectorAll("[data-op]")) el.classList.toggle("denied", !allowedOps(el.dataset.op));
+  document.body.dataset.roles = "1";
 }
