@@ -414,12 +414,12 @@ class AuthStore:
     def _touch(self, name: str, now: float) -> None:
         if now - self._last_used.get(name, 0.0) < LAST_USED_EVERY_S:
             return
-        self._last_used[name] = now
         try:
             with self._tx() as db:
                 db.execute("UPDATE api_tokens SET last_used = ? WHERE name = ?", (now, name))
         except sqlite3.OperationalError:
-            pass  # busy: the next use records it
+            return  # busy: the next use records it
+        self._last_used[name] = now
 
     def still_valid(self, who: Principal) -> bool:
         """Is the credential behind `who` still alive (session not revoked, token not revoked)?"""

@@ -9,8 +9,10 @@ loop (so one silent client stalls everybody). Here instead:
 - the TLS handshake runs in the worker thread, once the client has sent its first bytes; a
   plain-HTTP request on the HTTPS port gets a plain 400 saying so;
 - at most `max_connections` are open, at most `max_per_client` of them from one address:
-  beyond that a connection is closed at once (after a short 503 when the socket takes it),
-  so one client cannot starve the others;
+  beyond that the longest-idle kept-alive connection (of that address, or of anyone when the
+  gateway is full) is closed to make room, and only when none is idle is the new connection
+  closed at once (after a short 503 when the socket takes it), so one client cannot starve
+  the others and a browser is never refused for its own idle connections;
 - a streaming response can see its client leave at once: the WSGI environ carries the
   connection's socket as `ohmpi.socket`.
 
@@ -95,7 +97,7 @@ class _Connections(connections.ConnectionManager):
         except OSError:  # timeout, EAGAIN, a connection reset before accept, descriptors exhausted
             return None
         client = addr[0] if isinstance(addr, tuple) else ""
-        if not self.server.admit(client):
+        if not self.server.admit(client) and not (self._evict_idle(client) and self.server.admit(client)):
             _refuse(sock)
             return None
         connections.prevent_socket_inheritance(sock)
@@ -107,6 +109,21 @@ class _Connections(connections.ConnectionManager):
         conn.ssl_env = {}
         self.put(conn)  # wait in the selector until it speaks: no thread is held meanwhile
         return None
+
+    def _evict_idle(self, client: str) -> bool:
+        """Make room by closing the longest-idle kept-alive connection (of `client` when it is at its
+        own cap, of anyone when the gateway is full): a browser reopening its pool, or a client
+        whose closed connections are not yet counted off, is never refused for its own idle ones."""
+        own = self.server.open[client] >= self.server.max_per_client
+        idle = [(conn.last_used, fd, conn) for fd, conn in self._selector.connections
+                if conn is not self.server and (not own or getattr(conn, "client", None) == client)]
+        if not idle:
+            return False
+        _, fd, conn = min(idle, key=lambda item: item[0])
+        self._selector.unregister(fd)
+        conn.close()  # releases its count
+        self.server.evicted += 1
+        return True
 
     def put(self, conn):
         pending = getattr(conn.socket, "pending", None)  # TLS may hold decrypted bytes the selector cannot see
@@ -151,6 +168,7 @@ class Server(wsgi.Server):
         self.max_per_client = max_per_client
         self.open: Counter = Counter()
         self.refused = 0
+        self.evicted = 0
         self._count_lock = threading.Lock()
         if certfile:
             self.ssl_adapter = BuiltinSSLAdapter(certfile, keyfile)
@@ -179,5 +197,6 @@ class Server(wsgi.Server):
     def status(self) -> dict:
         with self._count_lock:
             return {"connections": sum(self.open.values()), "clients": len(self.open), "refused": self.refused,
+                    "evicted": self.evicted,
                     "max_connections": self.max_connections, "max_per_client": self.max_per_client,
                     "tls": self.ssl_adapter is not None}
