@@ -17,7 +17,14 @@ power cut the survey continues at `next_index`. The state lives in two files:
 
 A progress file names its survey; one that does not match the plan's survey (a crash
 between writing the plan of a new survey and its first progress) is ignored, and the
-progress embedded in the plan is used. Measurement ids are deterministic
+progress embedded in the plan is used. A plan that cannot be read (a corrupt card) is set
+aside (`sequencer.json.corrupt-<time>`, never deleted) and the sequencer starts idle; what
+happened is in `notes` for the worker to log.
+
+Schedules use monotonic time: the wall clock of a Pi without a real-time clock jumps when
+NTP or GPS arrives. `pass_started`/`next_pass_at` (epoch seconds) are kept for display and
+for a restart; in a running process the pass schedule follows `time.monotonic()`, and
+`shift_wall` moves the displayed times when the wall clock jumps. Measurement ids are deterministic
 (`<survey>:<pass>:<index>`), and the controller answers an id it already measured with the
 stored result, so the quadrupole in flight when the sequencer died is never measured twice.
 """
@@ -35,12 +42,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ohmpi.durable import set_aside, write_atomic
+
 SLOT_HEADER = struct.Struct("<QII")  # rev, payload length, crc32 of the payload
 MIN_SLOT = 4096
 ACTIVE = ("running", "paused", "waiting")
 # the fields of a Survey that change while it runs (the rest is fixed when it starts)
 PROGRESS_FIELDS = ("state", "pass_index", "next_index", "done_all", "failed", "updated", "pass_started",
-                   "next_pass_at", "message")
+                   "next_pass_at", "message", "hold")
+HOLDS = ("disk_full",)  # why a survey is paused by the system (it resumes by itself), not by a user
 STATES = ("idle", *ACTIVE, "finished", "stopped", "failed")
 
 
@@ -49,7 +59,8 @@ def utc_now() -> str:
 
 
 def new_survey_id() -> str:
-    return datetime.now(timezone.utc).strftime("S%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+    # the random part keeps ids unique when the wall clock jumps back over a second already used
+    return datetime.now(timezone.utc).strftime("S%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
 
 
 def measurement_id(survey_id: str, pass_index: int, seq_index: int) -> str:
@@ -79,10 +90,29 @@ class Survey:
     pass_started: float = field(default_factory=time.time)
     next_pass_at: float | None = None
     message: str | None = None
+    hold: str | None = None  # one of HOLDS while paused by the system
+
+    def __post_init__(self) -> None:
+        # the schedule on monotonic time (not saved: rebuilt from the wall times after a restart,
+        # each elapsed time kept within one `every_s` so a clock changed meanwhile cannot stall it)
+        now, mono = time.time(), time.monotonic()
+        self.pass_started_mono = mono - min(max(now - self.pass_started, 0.0), max(self.every_s, 0.0))
+        self.next_pass_mono = (None if self.next_pass_at is None else
+                               mono + min(max(self.next_pass_at - now, 0.0), max(self.every_s, 0.0)))
 
     @property
     def total(self) -> int:
         return len(self.sequence)
+
+    def wait_s(self) -> float:
+        """Seconds until the next pass may start (0 when it may now)."""
+        return 0.0 if self.next_pass_mono is None else max(0.0, self.next_pass_mono - time.monotonic())
+
+    def shift_wall(self, jump: float) -> None:
+        """The wall clock jumped by `jump` s: the displayed times of the schedule move with it."""
+        self.pass_started += jump
+        if self.next_pass_at is not None:
+            self.next_pass_at += jump
 
     def current(self) -> tuple[str, list[int]]:
         """The measurement id and quadrupole to measure next."""
@@ -99,13 +129,14 @@ class Survey:
             return
         self.pass_index += 1
         self.next_index = 0
-        self.next_pass_at = self.pass_started + self.every_s
-        self.state = "waiting" if self.next_pass_at > time.time() else "running"
+        self.next_pass_mono = self.pass_started_mono + self.every_s
+        self.next_pass_at = time.time() + self.wait_s()
+        self.state = "waiting" if self.wait_s() > 0 else "running"
 
     def start_pass(self) -> None:
         self.state = "running"
-        self.pass_started = time.time()
-        self.next_pass_at = None
+        self.pass_started, self.pass_started_mono = time.time(), time.monotonic()
+        self.next_pass_at = self.next_pass_mono = None
 
 
 class SurveyState:
@@ -121,19 +152,37 @@ class SurveyState:
         self._durations: deque[float] = deque(maxlen=50)
         self._plan_of: tuple = (None, None)  # the (loaded, survey) objects the plan file holds
         self._rev = 0  # grows with every save: the newer of plan and progress wins on reload
+        self.notes: list[str] = []  # what loading had to repair, for the worker to log
         if self.path.exists():
-            data = json.loads(self.path.read_text())
-            self.loaded = data.get("loaded")
-            self._rev = data.get("rev", 0)
-            if data.get("survey"):
-                survey = dict(data["survey"])
-                progress = self._read_progress()
-                if (progress is not None and progress.get("survey_id") == survey["survey_id"]
-                        and progress.get("rev", -1) >= self._rev):
-                    survey.update({k: progress[k] for k in PROGRESS_FIELDS if k in progress})
-                    self._rev = progress["rev"]
-                self.survey = Survey(**survey)
+            try:
+                self._load()
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                self.loaded, self.survey, self._rev = None, None, 0
+                aside = set_aside(self.path)
+                self.notes.append(f"the sequencer state {self.path.name} could not be read "
+                                  f"({type(exc).__name__}: {exc}); set aside as {aside.name}, starting idle")
             self._plan_of = (self.loaded, self.survey)
+
+    def _load(self) -> None:
+        data = json.loads(self.path.read_bytes())
+        self.loaded = data["loaded"]
+        if self.loaded is not None and not isinstance(self.loaded.get("sequence"), list):
+            raise ValueError("the loaded sequence is not a list")
+        self._rev = int(data.get("rev", 0))
+        if data.get("survey"):
+            survey = dict(data["survey"])
+            progress = self._read_progress()
+            if (progress is not None and progress.get("survey_id") == survey["survey_id"]
+                    and progress.get("rev", -1) >= self._rev):
+                survey.update({k: progress[k] for k in PROGRESS_FIELDS if k in progress})
+                self._rev = progress["rev"]
+            elif progress is None and self.progress_path.exists():
+                self.notes.append(f"{self.progress_path.name}: no intact slot; resuming from the plan's copy "
+                                  "(quadrupoles already stored are answered from the controller's outbox)")
+            known = set(Survey.__dataclass_fields__)
+            self.survey = Survey(**{k: v for k, v in survey.items() if k in known})
+            if not self.survey.sequence or self.survey.state not in STATES:
+                raise ValueError(f"survey {self.survey.survey_id}: empty sequence or unknown state")
 
     def _read_progress(self) -> dict | None:
         """The newest intact slot of the progress file, or None."""
@@ -168,14 +217,7 @@ class SurveyState:
             while slot < len(record):
                 slot *= 2
             self._close_progress()
-            image = record.ljust(slot, b"\0") * 2
-            tmp = self.progress_path.with_suffix(".ptmp")
-            with open(tmp, "wb") as fh:
-                fh.write(image)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.progress_path)
-            self._fsync_dir()
+            write_atomic(self.progress_path, record.ljust(slot, b"\0") * 2)
             self._progress_fd = os.open(self.progress_path, os.O_WRONLY)
             self._slot = slot
             return
@@ -191,22 +233,11 @@ class SurveyState:
     def close(self) -> None:
         self._close_progress()
 
-    def _fsync_dir(self) -> None:
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
-    def _write(self, path: Path, data: dict) -> None:
-        """Atomically replace `path` (a crash leaves the old or the new, never half)."""
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        self._fsync_dir()
+    @property
+    def rev(self) -> int:
+        """The revision of the last save: grows with every save, also across restarts."""
+        return self._rev
 
     def save(self) -> None:
         """Persist the state durably: the plan when the loaded sequence or the survey changed,
@@ -217,8 +248,8 @@ class SurveyState:
         self._rev += 1
         if self._plan_of[0] is not self.loaded or self._plan_of[1] is not s:
             # the full survey (its progress included), so the plan alone is a complete state
-            self._write(self.path, {"version": 2, "rev": self._rev, "loaded": self.loaded,
-                                    "survey": asdict(s) if s else None})
+            write_atomic(self.path, json.dumps({"version": 2, "rev": self._rev, "loaded": self.loaded,
+                                                "survey": asdict(s) if s else None}, separators=(",", ":")).encode())
             self._plan_of = (self.loaded, s)
         if s is not None:
             progress = {"survey_id": s.survey_id, "rev": self._rev}
@@ -241,7 +272,7 @@ class SurveyState:
         remaining_here = (s.total - s.next_index) * per
         later_passes = s.repeat - s.pass_index - 1
         per_pass = max(s.total * per, s.every_s)
-        wait = max(0.0, (s.next_pass_at or 0) - time.time()) if s.state == "waiting" else 0.0
+        wait = s.wait_s() if s.state == "waiting" else 0.0
         return round(wait + remaining_here + later_passes * per_pass, 1)
 
     def summary(self) -> dict:
@@ -260,5 +291,5 @@ class SurveyState:
             "eta": (datetime.fromtimestamp(time.time() + eta, timezone.utc).isoformat(timespec="seconds")
                     .replace("+00:00", "Z") if eta is not None else None),
             "next_pass_at": s.next_pass_at, "created": s.created, "updated": s.updated,
-            "message": s.message, "loaded": loaded,
+            "message": s.message, "hold": s.hold, "loaded": loaded,
         }

@@ -11,29 +11,37 @@ request the store would refuse (`rs_check(survey_id="")`) is refused here, namin
 before the hardware runs. A manual measurement or contact check (one not part of a survey)
 answers once the recorder holds it (`stored: true`), or after STORE_WAIT_S (`stored: false`,
 still safe in the outbox); survey measurements never wait.
+
+Below the free-space floor (`[recorder] min_free_mb`) nothing is measured: `measure` and
+`rs_check` answer `unavailable` with `reason: "disk_full"` before any relay moves (a survey
+then holds until space returns), so a result always has room in the outbox. The saved
+settings are replaced atomically (fsync of file and directory); a settings file that cannot
+be read is set aside (`controller-settings.json.corrupt-<time>`) and the defaults are used.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
+import sqlite3
 import sys
 import threading
 from datetime import datetime, timezone
 
 from bus.config import ConfigError, check_table, config_table
-from bus.errors import Aborted, BadRequest, Fault
+from bus.errors import Aborted, BadRequest, Fault, Unavailable
+from bus.files import atomic_write
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
+from ohmpi.durable import set_aside
 from ohmpi.instrument import Instrument
 from ohmpi.items import ItemError, check_entry, check_fields
 from ohmpi.measure.procedure import Aborted as MeasurementAborted
 from ohmpi.safety import SafetyTrip
 from ohmpi.measure.settings import SETTINGS_SPEC, validate_settings
 
-from .common import instrument, positions, var_path, worker_main
+from .common import DiskFloor, instrument, positions, var_path, worker_main
 
 CONTROLLER_KEYS = {"instrument_name": str, "simulated": bool}
 STORE_WAIT_S = 10.0  # a manual measurement or check waits at most this long for the recorder
@@ -75,11 +83,12 @@ class Controller:
         self.positions = positions(self.cfg)
         self.settings_path = var_path("controller-settings.json")
         self.settings = self._load_settings()
+        self.floor = DiskFloor.from_config()
         self.abort_event = threading.Event()
         self.activity: str | None = None
         self.outbox = Outbox(var_path("controller-outbox.db"), "recorder", "ingest",
                              client_factory=lambda: Client(node.address, cfg=node.cfg, name="controller-out"),
-                             stats=node.stats, check=check_entry)
+                             stats=node.stats, check=check_entry, log=node.log)
         node.command(self.measure, role="operator", background=True, lane="hardware")
         node.command(self.rs_check, role="operator", background=True, lane="hardware")
         node.command(self.self_test, role="operator", background=True, lane="hardware")
@@ -93,11 +102,17 @@ class Controller:
 
     # ---- settings -------------------------------------------------------------------------
     def _load_settings(self) -> dict:
+        defaults = validate_settings({"mains_hz": self.cfg["mains_hz"]}).as_dict()
         try:
-            saved = json.loads(self.settings_path.read_text())
+            saved = json.loads(self.settings_path.read_bytes())
             return validate_settings(saved).as_dict()
-        except (OSError, ValueError):
-            return validate_settings({"mains_hz": self.cfg["mains_hz"]}).as_dict()
+        except FileNotFoundError:
+            return defaults
+        except (OSError, ValueError, TypeError) as exc:
+            aside = set_aside(self.settings_path)
+            self.node.log("error", f"saved settings {self.settings_path.name} unreadable ({type(exc).__name__}: "
+                                   f"{exc}); set aside as {aside.name}, using the defaults")
+            return defaults
 
     def get_settings(self) -> dict:
         """The measurement settings, with the allowed range of each."""
@@ -113,9 +128,10 @@ class Controller:
             merged = validate_settings({**self.settings, **settings}).as_dict()
         except ValueError as exc:
             raise _bad_setting(exc) from None
-        tmp = self.settings_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(merged))
-        os.replace(tmp, self.settings_path)
+        try:
+            atomic_write(self.settings_path, json.dumps(merged))
+        except OSError as exc:
+            raise Unavailable(f"settings not saved: {exc.strerror or exc}; nothing changed", reason="storage") from None
         changes = {k: {"from": self.settings.get(k), "to": v} for k, v in merged.items() if self.settings.get(k) != v}
         self.settings = merged
         self.node.log("info", f"settings changed: {settings}")
@@ -127,6 +143,24 @@ class Controller:
         return {"instrument": self.name, "n_electrodes": self.cfg["n_electrodes"], "positions": self.positions}
 
     # ---- hardware commands ------------------------------------------------------------------
+    def _room(self, what: str) -> None:
+        """Refuse to measure below the free-space floor: the result would have nowhere to go."""
+        free = self.floor.low()
+        if free is not None:
+            raise Unavailable(f"{what} refused: {self.floor.describe(free)}", reason="disk_full",
+                              free_bytes=free, floor_bytes=self.floor.floor_bytes)
+
+    def _keep(self, what: str, key: str, kind: str, body: dict) -> None:
+        """Put a result in the outbox; a full disk is `unavailable` (reason disk_full)."""
+        try:
+            self.outbox.put(key, kind, body)
+        except ItemError as exc:
+            raise _refused(f"{what}: the result cannot be stored", exc) from None
+        except sqlite3.OperationalError as exc:
+            self.node.log("error", f"{what}: result not stored, the outbox cannot be written: {exc}")
+            raise Unavailable(f"{what}: the result could not be stored ({exc}); it will be measured again",
+                              reason="disk_full" if "full" in str(exc) else "storage") from None
+
     def _run(self, activity: str, fn):
         self.abort_event.clear()
         self.activity = activity
@@ -159,18 +193,16 @@ class Controller:
             merged = validate_settings({**self.settings, **(settings or {})}).as_dict()
         except ValueError as exc:
             raise _bad_setting(exc) from None
+        self._room(f"measure {a} {b} {m} {n}")
         try:
             record, waveform = self._run(f"measure {a} {b} {m} {n}", lambda: self.instrument.measure(
                 a, b, m, n, **merged, abort=self.abort_event))
         except (ValueError,) as exc:  # SafetyError is a ValueError: refused before any relay moved
             raise BadRequest(f"measure {a} {b} {m} {n} refused: {exc}", arg="quadrupole", reason=str(exc)) from None
-        mid = measurement_id or "M" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(2)
+        mid = measurement_id or "M" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(4)
         body = {"measurement_id": mid, "survey_id": survey_id, "pass_index": pass_index, "seq_index": seq_index,
                 "instrument": self.name, "record": record, "waveform": waveform}
-        try:
-            self.outbox.put(mid, "measurement", body)  # durable before anyone hears of it
-        except ItemError as exc:
-            raise _refused(f"measure {a} {b} {m} {n}: the result cannot be stored", exc) from None
+        self._keep(f"measure {a} {b} {m} {n}", mid, "measurement", body)  # durable before anyone hears of it
         event = {k: body[k] for k in ("measurement_id", "survey_id", "pass_index", "seq_index")} | record
         self.node.publish(f"data.{self.name}.measurement", event)
         self.node.publish(f"data.{self.name}.waveform", {"measurement_id": mid, **waveform})
@@ -190,14 +222,12 @@ class Controller:
             check_fields("rs_check", {"survey_id": survey_id})
         except ItemError as exc:
             raise _refused("rs_check refused", exc) from None
+        self._room("rs_check")
         result = self._run("rs_check", lambda: self.instrument.rs_check(abort=self.abort_event))
-        check_id = "C" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(2)
+        check_id = "C" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(4)
         time = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        try:
-            self.outbox.put(check_id, "rs_check", {"id": check_id, "time": time, "survey_id": survey_id,
-                                                   "instrument": self.name, "result": result})
-        except ItemError as exc:
-            raise _refused("rs_check: the result cannot be stored", exc) from None
+        self._keep("rs_check", check_id, "rs_check", {"id": check_id, "time": time, "survey_id": survey_id,
+                                                      "instrument": self.name, "result": result})
         self.node.publish(f"data.{self.name}.rs_check", {"id": check_id, "time": time, **result})
         return {"id": check_id, **result, "stored": self.outbox.wait_delivered(check_id, STORE_WAIT_S)}
 

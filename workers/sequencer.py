@@ -5,11 +5,19 @@ deterministic measurement id, and persists its progress after every stored quadr
 (ohmpi.survey). Survey descriptions reach the recorder through an outbox, like
 measurements do from the controller, checked first with the store's own validator
 (ohmpi.items): a survey the store would refuse is refused at `start`, naming the field.
+
+Unattended: below the free-space floor (`[recorder] min_free_mb`), or when the controller or
+this process cannot write for lack of space, a running survey holds (`state: paused`,
+`hold: "disk_full"`, a message and a log line naming the disk) and resumes by itself once
+space returns (or on `resume`). Pass schedules use monotonic time; a jump of the wall clock
+is logged and moves only the displayed times.
 """
 
 from __future__ import annotations
 
+import errno
 import math
+import sqlite3
 import sys
 import threading
 import time
@@ -24,7 +32,7 @@ from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as gene
 from ohmpi.sequences import parse_sequence, with_reciprocals
 from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
 
-from .common import instrument, positions, var_path, worker_main
+from .common import ClockWatch, DiskFloor, describe_jump, instrument, positions, var_path, worker_main
 
 MAX_REPEAT = 100_000
 
@@ -35,12 +43,16 @@ class Sequencer:
         self.cfg = instrument()
         self.n_electrodes = self.cfg["n_electrodes"]
         self.state = SurveyState(var_path("sequencer.json"))
+        for note in self.state.notes:
+            node.log("error", note)
+        self.floor = DiskFloor.from_config()
+        self.clock = ClockWatch()
         self.cv = threading.Condition()
         self.quit = threading.Event()
         self.control = Client(node.address, cfg=node.cfg, name="sequencer-ctl", timeout=1.0, retries=0)
         self.outbox = Outbox(var_path("sequencer-outbox.db"), "recorder", "ingest",
                              client_factory=lambda: Client(node.address, cfg=node.cfg, name="sequencer-out"),
-                             stats=node.stats, check=check_entry)
+                             stats=node.stats, check=check_entry, log=node.log)
         for fn in (self.load, self.generate, self.start, self.pause, self.resume, self.stop):
             node.command(fn, role="operator")
         for fn in (self.validate, self.sequence):
@@ -50,6 +62,7 @@ class Sequencer:
                                               "outbox_refusals": self.outbox.refusals(5)})
         node.soh_providers.append(self._outbox_health)
         node.every(node.cfg.heartbeat_s, self.publish)
+        node.every(node.cfg.heartbeat_s, self._check_clock)
         node.stop_hooks.append(self.close)
         self.runner = threading.Thread(target=self._run, name="survey-runner", daemon=True)
 
@@ -145,11 +158,14 @@ class Sequencer:
         return {"survey_id": survey.survey_id, "total": len(seq), "repeat": repeat}
 
     def pause(self) -> dict:
-        """Pause after the quadrupole being measured."""
-        return self._transition(("running", "waiting"), "paused")
+        """Pause after the quadrupole being measured (a survey held for disk space then waits for
+        `resume` too)."""
+        s = self.state.survey
+        held = ("paused",) if s is not None and s.hold else ()
+        return self._transition(("running", "waiting", *held), "paused")
 
     def resume(self) -> dict:
-        """Resume a paused survey."""
+        """Resume a paused survey (one held for disk space pauses again while the disk is full)."""
         return self._transition(("paused",), "running")
 
     def stop(self) -> dict:
@@ -168,27 +184,73 @@ class Sequencer:
             if s is None or s.state not in allowed:
                 raise BadRequest(f"no survey is {' or '.join(allowed)} (state: {s.state if s else 'idle'})",
                                  arg="state", reason=f"survey is {s.state if s else 'idle'}")
-            if new == "running" and s.next_pass_at and s.next_pass_at > time.time():
+            if new == "running" and s.wait_s() > 0:
                 new = "waiting"
             s.state = new
             s.message = None
+            s.hold = None  # a person decided: the system no longer resumes it by itself
             self._changed()
         self.node.log("info", f"survey {s.survey_id} {new}")
         return self.state.summary()
 
     # ---- progress -------------------------------------------------------------------------
     def _changed(self, describe: bool = True) -> None:
-        """Persist, tell the recorder (`describe`), announce; called with the lock held."""
-        self.state.save()
+        """Persist, tell the recorder (`describe`), announce; called with the lock held.
+
+        A write that fails (a full disk) holds the survey instead of killing the runner: what
+        is measured is safe in the controller's outbox, and a restart resumes from the last
+        progress saved (quadrupoles measured since are answered from that outbox)."""
         s = self.state.survey
-        if s is not None and describe:
-            try:
-                self.outbox.put(f"survey:{s.survey_id}:{time.time_ns()}", "survey", survey_body(s, utc_now()))
-            except ItemError as exc:  # checked at start: only a bug gets here; never poison the outbox
-                self.node.log("error", f"survey {s.survey_id}: description not stored, the store would refuse it: "
-                                       f"{exc}")
+        try:
+            self.state.save()
+            if s is not None and describe:
+                # keyed by the save's revision: unique and growing whatever the wall clock does
+                self.outbox.put(f"survey:{s.survey_id}:r{self.state.rev}", "survey", survey_body(s, utc_now()))
+        except ItemError as exc:  # checked at start: only a bug gets here; never poison the outbox
+            self.node.log("error", f"survey {s.survey_id}: description not stored, the store would refuse it: {exc}")
+        except (OSError, sqlite3.Error) as exc:
+            self._storage_failed(s, exc)
         self.cv.notify_all()
         self.publish()
+
+    def _storage_failed(self, s: Survey | None, exc: Exception) -> None:
+        full = getattr(exc, "errno", None) == errno.ENOSPC or "full" in str(exc)
+        self.node.log("error", f"sequencer state not saved: {type(exc).__name__}: {exc}")
+        if full and s is not None and s.state in ("running", "waiting"):
+            self._hold(s, self.floor.describe(self.floor.free_bytes()))
+
+    def _hold(self, s: Survey, why: str) -> None:
+        """Pause a running survey for lack of disk space; it resumes by itself (lock held)."""
+        s.state, s.hold = "paused", "disk_full"
+        s.message = f"paused: {why}; resumes by itself when space returns"
+        self.node.log("error", f"survey {s.survey_id} {s.message}")
+        self._changed(describe=False)
+
+    def _disk_hold(self, s: Survey) -> bool:
+        """Hold a running survey below the floor, release a held one above it; True while held."""
+        free = self.floor.low()
+        if free is not None and s.state in ("running", "waiting"):
+            self._hold(s, self.floor.describe(free))
+        elif free is None and s.state == "paused" and s.hold == "disk_full":
+            s.hold, s.message = None, None
+            s.state = "waiting" if s.wait_s() > 0 else "running"
+            self.node.log("info", f"survey {s.survey_id}: disk space is back "
+                                  f"({self.floor.free_bytes() / 2**20:.0f} MiB free), resuming")
+            self._changed()
+        return s.state == "paused" and s.hold == "disk_full"
+
+    def _check_clock(self) -> None:
+        jump = self.clock.check()
+        if not jump:
+            return
+        self.node.log("warning", f"{describe_jump(jump)} (NTP, GPS or a person setting the date): pass "
+                                 "schedules keep monotonic time; times recorded from now on use the new clock",
+                      jump_s=round(jump, 3))
+        with self.cv:
+            s = self.state.survey
+            if s is not None and s.state in ACTIVE:
+                s.shift_wall(jump)
+                self._changed(describe=False)
 
     def publish(self) -> None:
         self.node.publish("state.sequencer", self.state.summary())
@@ -204,18 +266,21 @@ class Sequencer:
         while not self.quit.is_set():
             with self.cv:
                 s = self.state.survey
+                if s is not None and s.state in ACTIVE and self._disk_hold(s):
+                    self.cv.wait(1.0)
+                    continue
                 if s is None or s.state not in ("running", "waiting"):
                     self.cv.wait(1.0)
                     continue
                 if s.state == "waiting":
-                    delay = (s.next_pass_at or 0) - time.time()
+                    delay = s.wait_s()
                     if delay > 0:
                         self.cv.wait(min(delay, 1.0))
                         continue
                     s.start_pass()
                     self._changed()
                 if s.next_index == 0 and s.pass_index == 0 and s.done_all == 0:
-                    s.pass_started = time.time()
+                    s.pass_started, s.pass_started_mono = time.time(), time.monotonic()
                 mid, (a, b, m, n) = s.current()
                 where = (s.survey_id, s.pass_index, s.next_index)
                 settings = dict(s.settings)
@@ -227,7 +292,17 @@ class Sequencer:
             except Busy:
                 self.quit.wait(0.2)  # a manual measurement or check is running
                 continue
-            except (Unavailable, Timeout) as exc:
+            except Unavailable as exc:
+                if exc.details.get("reason") == "disk_full":  # the controller cannot store a result
+                    with self.cv:
+                        if self._still(s, where) and s.state == "running":
+                            self._hold(s, exc.message)
+                    continue
+                self._note(where, f"waiting for the controller: {exc.message}")
+                self.quit.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except Timeout as exc:
                 self._note(where, f"waiting for the controller: {exc.message}")
                 self.quit.wait(backoff)
                 backoff = min(backoff * 2, 5.0)

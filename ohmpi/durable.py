@@ -1,0 +1,69 @@
+"""Files of the domain that survive power cuts and card corruption (bus-free: `ohmpi` may not
+import `bus`, whose `bus.files.atomic_write` the workers use).
+
+`write_atomic` writes beside the target, fsyncs, renames over it and fsyncs the directory:
+a reader sees the old content or the new, never a torn mix. `set_aside` moves a file that
+cannot be read out of the way (never deletes it: it may hold what a person can still save)
+so the process starts afresh instead of failing at every start.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o600) -> None:
+    """Replace `path` with `data` atomically and durably (file and directory fsynced)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(path.parent)
+
+
+def set_aside(path: str | os.PathLike, *companions: str) -> Path:
+    """Rename `path` (and `path + suffix` for each companion that exists, e.g. "-wal") to
+    `<name>.corrupt-<UTC time>`; return the new path of `path`."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    for suffix in companions:
+        extra = Path(f"{path}{suffix}")
+        if extra.exists():
+            os.replace(extra, Path(f"{target}{suffix}"))
+    if path.exists():
+        os.replace(path, target)
+    fsync_dir(path.parent)
+    return target
+
+
+def set_aside_files(path: str | os.PathLike) -> list[Path]:
+    """The files `set_aside` made of `path`, oldest first."""
+    path = Path(path)
+    return sorted((p for p in path.parent.glob(f"{path.name}.corrupt-*") if not p.name.endswith(("-wal", "-shm"))),
+                  key=lambda p: p.name)
