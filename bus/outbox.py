@@ -14,6 +14,10 @@ One bad item must not block the queue behind it. The producer checks each body w
 and if a receiver refuses a whole batch (`bad_request`), the batch is delivered item by
 item and an item refused on its own is marked refused here, with the reason, and skipped.
 Transient errors (unavailable, timeout, internal) are retried with back-off.
+
+A receiver may name the store it wrote to (`"epoch"` in its answer, e.g. a database id). When
+that changes — its database was corrupt and set aside, or deleted — what this outbox still
+holds (delivered items are kept, `keep_delivered`) is delivered again: the new store refills.
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(seq) WHERE delivered IS NULL;
 """
-INDEXES = "CREATE INDEX IF NOT EXISTS outbox_refused ON outbox(seq) WHERE refused IS NOT NULL;"
+INDEXES = """
+CREATE INDEX IF NOT EXISTS outbox_refused ON outbox(seq) WHERE refused IS NOT NULL;
+CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
 
 
 class Outbox:
@@ -52,7 +59,8 @@ class Outbox:
     def __init__(self, path: str | Path, service: str, command: str, *,
                  client_factory: Callable, batch_bytes: int = 256 * 1024, keep_delivered: int = 20_000,
                  call_timeout: float = 10.0, stats: Counter | None = None, coalesce_s: float = 0.02,
-                 check: Callable[[str, str, object], object] | None = None):
+                 check: Callable[[str, str, object], object] | None = None,
+                 log: Callable[[str, str], None] | None = None):
         self.service, self.command = service, command
         self.client_factory = client_factory
         self.batch_bytes = batch_bytes
@@ -61,6 +69,7 @@ class Outbox:
         self.coalesce_s = coalesce_s  # after a delivery, let items gather this long: fewer, larger batches
         self.stats = stats if stats is not None else Counter()
         self.check = check  # (key, kind, body) -> raises ValueError for a body the receiver would refuse
+        self.log = log  # (level, message): what the producer should tell (a refill)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a power cut must not lose an acknowledged item
@@ -68,6 +77,8 @@ class Outbox:
         if "refused" not in {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}:
             self._db.execute("ALTER TABLE outbox ADD COLUMN refused TEXT")  # a file of an older version
         self._db.executescript(INDEXES)
+        row = self._db.execute("SELECT value FROM outbox_meta WHERE key = 'epoch'").fetchone()
+        self.epoch: str | None = row[0] if row else None  # the receiver's store we delivered to
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)  # notified when items are delivered or refused
         self._wake = threading.Event()
@@ -183,6 +194,9 @@ class Outbox:
                    if isinstance(r, dict) and isinstance(r.get("key"), str) and r["key"] in keys}
         acked = [k for k in _list(result.get("acked")) if isinstance(k, str) and k in keys and k not in refused]
         self._settle(acked, refused)
+        epoch = result.get("epoch")
+        if isinstance(epoch, str) and epoch != self.epoch:
+            self._new_epoch(epoch)
         if len(set(acked)) + len(refused) < len(items):
             raise BusError(f"{self.service}.{self.command} acknowledged {len(set(acked)) + len(refused)} "
                            f"of {len(items)} items")
@@ -203,6 +217,24 @@ class Outbox:
         if refused:
             self.stats["outbox_refused"] += len(refused)
             self.last_refused = next(iter(refused.values()))
+
+    def _new_epoch(self, epoch: str) -> None:
+        """The receiver writes to another store than before: deliver again what was delivered."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            again = 0
+            if self.epoch is not None:
+                again = self._db.execute("UPDATE outbox SET delivered = NULL "
+                                         "WHERE delivered IS NOT NULL AND refused IS NULL").rowcount
+            self._db.execute("INSERT OR REPLACE INTO outbox_meta(key, value) VALUES ('epoch', ?)", (epoch,))
+            self._db.execute("COMMIT")
+            old, self.epoch = self.epoch, epoch
+        if again:
+            self.stats["outbox_refilled"] += again
+            if self.log is not None:
+                self.log("warning", f"{self.service} now writes to another store ({old} -> {epoch}): delivering "
+                                    f"the {again} items kept here again")
+        self._wake.set()
 
     def prune(self) -> None:
         """Forget delivered items beyond the newest `keep_delivered` (refused ones are kept: here may

@@ -10,6 +10,11 @@ update are the keys). A refused item is kept in ``dead_letters`` and acknowledge
 item never blocks the items behind it. Logs and SOH are size-capped per row and are the
 first (and only) data deleted when the database is over its quota.
 
+A card can corrupt a file: ``Store.open_checked`` runs ``PRAGMA quick_check`` first and
+sets a damaged database aside (``<name>.corrupt-<time>``, with its -wal/-shm, never deleted)
+before starting a new one. Each database has a random ``db_id`` (table ``meta``): producers
+that see it change know the data they delivered is gone and deliver it again.
+
 Pure Python + sqlite3 (+ numpy, msgpack): the bus binding lives in ``workers/recorder.py``.
 """
 
@@ -31,11 +36,12 @@ import msgpack
 import numpy as np
 
 from ohmpi import formats
+from ohmpi.durable import set_aside
 from ohmpi.geometry import line_positions
 from ohmpi.items import ItemError, check_item, iso_ts
 from ohmpi.record import FIELD_INFO, FIELDS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 EXPORT_FORMATS = tuple(formats.FORMATS)  # ohm, protocol, csv
 EXTENSION = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv"}
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
@@ -152,7 +158,15 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_ts ON audit(ts);
 """,
+    # 4: the identity of this database: producers deliver again what a new database lacks; the
+    # producer's revision of a survey update (survey:<id>:r<rev>) orders updates, not wall time
+    """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta(key, value) VALUES ('db_id', lower(hex(randomblob(16))));
+ALTER TABLE surveys ADD COLUMN update_rev INTEGER;
+""",
 ]
+CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
 def utc_now() -> str:
@@ -216,11 +230,17 @@ def _rs_check_row(key: str, body: dict, received: str) -> tuple:
     return (key, body["survey_id"], body["time"], body["instrument"], received, json.dumps(body["result"]))
 
 
+def update_rev(key: str) -> int | None:
+    """The producer's revision in a survey update key `survey:<id>:r<rev>` (None in older keys)."""
+    head, _, rev = key.rpartition(":r")
+    return int(rev) if head and rev.isdigit() and len(rev) <= 18 else None
+
+
 def _survey_row(key: str, body: dict) -> tuple:
     return (body["survey_id"], body["name"], body["created"], body["updated"], iso_ts(body["updated"], "updated"),
             body["state"], body["array"], body["n_electrodes"], body["total"], body["repeat"], body["every_s"],
             json.dumps(body["settings"]), json.dumps(body["positions"]), json.dumps(body["sequence"]),
-            json.dumps(body), key)
+            json.dumps(body), key, update_rev(key))
 
 
 def _as_text(value) -> str:
@@ -250,7 +270,7 @@ def cap_json(value, what: str, limit: int = MAX_EXTRA_BYTES) -> str | None:
 
 
 _SURVEY_COLS = ("survey_id", "name", "created", "updated", "updated_ts", "state", "array", "n_electrodes",
-                "total", "repeat", "every_s", "settings", "positions", "sequence", "body", "update_key")
+                "total", "repeat", "every_s", "settings", "positions", "sequence", "body", "update_key", "update_rev")
 _MEAS_COLS = ("measurement_id", "survey_id", "pass_index", "seq_index", "instrument", "received", *FIELDS)
 _ORDER = "pass_index IS NULL, pass_index, seq_index IS NULL, seq_index, received, measurement_id"
 
@@ -267,9 +287,26 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")  # an acknowledged item survives a power cut
         self._db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+        self.db_id = self._db.execute("SELECT value FROM meta WHERE key = 'db_id'").fetchone()[0]
         self.last_conflicts: list[str] = []  # ids of the last ingest() refused for a taken slot
         self.slot_conflicts = 0  # measurements refused because their (survey, pass, index) was taken
         self.counts = self._count_rows()
+
+    @classmethod
+    def open_checked(cls, path: str | os.PathLike) -> tuple["Store", dict | None]:
+        """Open the store after `PRAGMA quick_check`; a corrupt file is set aside and a new one
+        started. Returns (store, None) or (store, {"path", "reason"}) naming where the old one went."""
+        path = Path(path)
+        reason = check_file(path)
+        if reason is None:
+            try:
+                return cls(path), None
+            except sqlite3.DatabaseError as exc:
+                if not is_corruption(exc):
+                    raise
+                reason = f"{type(exc).__name__}: {exc}"
+        aside = set_aside(path, "-wal", "-shm")
+        return cls(path), {"path": str(aside), "reason": reason}
 
     # ---- schema ------------------------------------------------------------------------------
     def _migrate(self, migrations: list[str] | None = None) -> None:
@@ -400,10 +437,14 @@ class Store:
                     marks = ", ".join("?" * len(_SURVEY_COLS))
                     sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in _SURVEY_COLS
                                      if c not in ("survey_id", "created"))
+                    # the newest wins whatever the arrival order: by the producer's revision when both have
+                    # one (the wall clock of a field Pi may jump back), else by `updated`
                     db.executemany(
                         f"INSERT INTO surveys({cols}) VALUES ({marks}) ON CONFLICT(survey_id) DO UPDATE SET "
-                        f"{sets}, created = COALESCE(surveys.created, excluded.created) "
-                        "WHERE excluded.updated_ts >= surveys.updated_ts", surveys)
+                        f"{sets}, created = COALESCE(surveys.created, excluded.created) WHERE CASE "
+                        "WHEN excluded.update_rev IS NOT NULL AND surveys.update_rev IS NOT NULL "
+                        "THEN excluded.update_rev >= surveys.update_rev "
+                        "ELSE excluded.updated_ts >= surveys.updated_ts END", surveys)
                     n_surveys = db.execute("SELECT COUNT(*) FROM surveys").fetchone()[0]
                 if dead:
                     before = db.total_changes
@@ -471,7 +512,8 @@ class Store:
             if survey_id is not None:
                 sql += " WHERE survey_id = ?"
                 args = (survey_id,)
-            rows = self._db.execute(sql + " ORDER BY time DESC, id LIMIT ?", (*args, limit)).fetchall()
+            # newest stored first (rowid), not by `time`: the wall clock of a field Pi may jump back
+            rows = self._db.execute(sql + " ORDER BY rowid DESC LIMIT ?", (*args, limit)).fetchall()
         return [{"id": r[0], "survey_id": r[1], "time": r[2], "instrument": r[3], "received": r[4],
                  "result": json.loads(r[5])} for r in rows]
 
@@ -771,6 +813,35 @@ class Store:
                 "slot_conflicts": self.slot_conflicts}
 
 
+def is_corruption(exc: BaseException) -> bool:
+    """Is this SQLite error a damaged file (not a full disk, a lock or a bad query)?"""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in CORRUPT_CODES
+    return type(exc) is sqlite3.DatabaseError
+
+
+def check_file(path: str | os.PathLike) -> str | None:
+    """Why the database at `path` is damaged (`PRAGMA quick_check`), or None when it is sound
+    or absent. Time grows with the size of the file (about a second per 100 MB on a Pi)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        return f"{type(exc).__name__}: {exc}" if is_corruption(exc) else None
+    try:
+        rows = [r[0] for r in con.execute("PRAGMA quick_check(20)").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        if not is_corruption(exc):
+            raise
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        con.close()
+    return None if rows == ["ok"] else "quick_check: " + "; ".join(map(str, rows))[:1000]
+
+
 def _statements(script: str) -> list[str]:
     """Split a migration script into statements (sqlite3.complete_statement aware)."""
     out, current = [], ""
@@ -785,5 +856,5 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-__all__ = ["Store", "SCHEMA_VERSION", "MIGRATIONS", "EXPORT_FORMATS", "encode_waveform", "decode_waveform",
+__all__ = ["Store", "SCHEMA_VERSION", "check_file", "is_corruption", "MIGRATIONS", "EXPORT_FORMATS", "encode_waveform", "decode_waveform",
            "utc_now", "cap_text", "cap_json"]
