@@ -36,6 +36,7 @@ from .sockets import client_socket
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 DEDUP_SIZE = 512
 MAX_LOG_TEXT = 4096  # characters of a log message (and of each text field) put on the bus
+LOG_PER_MINUTE = 600  # log records per level and minute a process may send; the rest is counted
 
 log = logging.getLogger("bus.node")
 
@@ -82,6 +83,8 @@ class Node:
         self._workers: dict[str, tuple[threading.Thread, queue.SimpleQueue]] = {}
         self._recent: OrderedDict[tuple, dict] = OrderedDict()
         self._audit_budget = RateLimit(per_minute=30)
+        self._log_budget = RateLimit(per_minute=LOG_PER_MINUTE)  # per level: a storm stops here, at its source
+        self._log_lock = threading.Lock()  # log() is called from any thread
         self._reply_session = Session(name)
         self.dealer: zmq.Socket | None = None
         self.registry.add("ping", self._ping, role="viewer")
@@ -94,6 +97,7 @@ class Node:
             self.add_socket(self.dealer, self._on_request)
             self.every(self.cfg.heartbeat_s, self._register, first=0.0)
         self.every(self.cfg.heartbeat_s, self._heartbeat, first=0.05)
+        self.every(self.cfg.heartbeat_s, self._log_suppressed)
 
     # ---- registration -------------------------------------------------------------------
     def command(self, fn: Callable | None = None, *, role: str, name: str | None = None,
@@ -140,9 +144,27 @@ class Node:
         self.publisher.publish(topic, body)
 
     def log(self, level: str, message: str, **fields) -> None:
-        """Publish a log record on `log.<process>.<level>` and echo it to stderr (texts capped)."""
+        """Publish a log record on `log.<process>.<level>` and echo it to stderr (texts capped).
+
+        At most LOG_PER_MINUTE records per level and minute (bursts up to that many): beyond,
+        records are counted, not sent, and one "N messages suppressed" line per heartbeat says so."""
         if level not in LOG_LEVELS:
             raise ValueError(f"log level {level!r} must be one of {', '.join(LOG_LEVELS)}")
+        with self._log_lock:
+            if not self._log_budget.take(level):
+                return
+        self._send_log(level, message, fields)
+
+    def _log_suppressed(self) -> None:
+        """One summary line per level for the records the rate limit held back since the last one."""
+        with self._log_lock:
+            counts = dict(self._log_budget.suppressed)
+            self._log_budget.suppressed.clear()
+        for level, count in counts.items():
+            self._send_log(level, f"{count} {level} messages suppressed (over {LOG_PER_MINUTE} a minute)",
+                           {"suppressed": count})
+
+    def _send_log(self, level: str, message: str, fields: dict) -> None:
         message = _cap(str(message))
         print(f"{self.name} {level.upper()}: {message}", file=sys.stderr, flush=True)
         try:
@@ -405,6 +427,7 @@ class Node:
                 hook()
             except Exception:
                 pass
+        self._log_suppressed()
         if self.dealer is not None and not self.dealer.closed:
             try:
                 self.dealer.send_multipart([b"!bye", self.session.pack("bye", {"service": self.name})],

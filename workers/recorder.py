@@ -10,6 +10,15 @@ pruned by retention; when the database is over `max_db_mb`, the oldest logs and 
 go first (never measurements, nor audit). Commands serve the stored data (`surveys`, `data`,
 `export` in chunks, `stats`, `has`, `logs`, `soh`, ...; `audit` and `dead_letters` for admins).
 
+Unattended: at start the database passes `PRAGMA quick_check` or is set aside
+(`<db>.corrupt-<time>`, never deleted) for a new one, with an error logged and
+`db_set_aside` in `state.recorder`/`stats`; `ingest` answers name the database (`epoch`), so
+the producers' outboxes deliver again what they still hold. Below the free-space floor
+(`min_free_mb`, on the disks of the database and of $OHMPI_VAR) `disk_low` is set in
+`state.recorder`, SOH samples are not stored, and the sequencer and the controller hold
+measuring until space returns. A database found damaged while running ends the process
+(supervisord starts it again, which checks the file).
+
 Config (`[recorder]` in ohmpi.toml, every key optional):
     db = "ohmpi.db"              # relative paths are under $OHMPI_VAR
     log_retention_days = 30
@@ -17,6 +26,7 @@ Config (`[recorder]` in ohmpi.toml, every key optional):
     audit_retention_days = 365
     soh_every_s = 60
     max_db_mb = 2048             # MiB of data in the database before logs/SOH are pruned
+    min_free_mb = 64             # free disk below which nothing new is measured (0: no floor)
 """
 
 from __future__ import annotations
@@ -36,7 +46,10 @@ from bus.config import ConfigError, check_table, config_table, var_dir
 from bus.envelope import plain
 from bus.errors import BadRequest, InternalError
 from bus.node import Node, RateLimit
-from ohmpi.store import EXPORT_FORMATS, LEVELS, Store
+from ohmpi.durable import set_aside_files
+from ohmpi.store import EXPORT_FORMATS, LEVELS, Store, is_corruption
+
+from .common import DiskFloor, worker_main
 
 CHUNK_BYTES = 512 * 1024  # export text per reply: far below the bus's 1 MiB message limit
 REPLY_BUDGET = 900 * 1024  # list replies are cut to stay under the limit
@@ -44,6 +57,8 @@ MAX_LIMIT = 5000
 FLUSH_S = 1.0
 PRUNE_S = 3600.0
 QUOTA_S = 10.0  # how often the database size is checked against max_db_mb (three PRAGMAs)
+QUOTA_ROWS = 20_000  # ... and sooner after this many log/SOH/audit rows (a storm from a rogue publisher)
+CORRUPT_EXIT = 3  # the database was found damaged while running: supervisord restarts us to check it
 STATE_S = 5.0
 MAX_BUFFER = 20_000  # log/SOH events held while the database cannot be written
 EXPORT_CACHE_BYTES = 32 << 20
@@ -100,14 +115,25 @@ class Recorder:
     def __init__(self, node: Node, settings: dict):
         self.node = node
         self.settings = settings
-        self.store = Store(settings["db"])
+        self.store, aside = Store.open_checked(settings["db"])
+        self.set_aside_now = aside  # {"path", "reason"} when this start set a damaged database aside
+        if aside is not None:
+            node.log("error", f"database {settings['db']} was damaged ({aside['reason']}); set aside as "
+                              f"{aside['path']} (kept for recovery) and a new one started: the producers deliver "
+                              "again the data they still hold", set_aside=aside["path"])
+        self.floor = DiskFloor(int(settings["min_free_mb"] * MIB), [Path(settings["db"]).parent, var_dir()])
+        self.free_bytes = self.floor.free_bytes()
+        self.disk_low = False
+        self.soh_not_stored = 0
         self.quota_bytes = int(settings["max_db_mb"] * MIB)
         self.over_quota = False
+        self.rows_since_quota = 0
+        self.corrupt = False
         self.logs: deque = deque()
         self.soh: deque = deque()
         self.audits: deque = deque()
         self.dead_letter_warnings = RateLimit(per_minute=10)
-        self.last_soh: dict[str, float] = {}
+        self.last_soh: dict[str, float] = {}  # monotonic arrival of the last stored sample per process
         self.dropped_events = 0
         self.write_errors = 0
         self.last_state: dict | None = None
@@ -136,7 +162,10 @@ class Recorder:
         except sqlite3.Error as exc:  # disk full, I/O error: nothing acknowledged, the producer retries
             self.write_errors += 1
             self.node.log("error", f"ingest failed, nothing stored: {type(exc).__name__}: {exc}")
+            if is_corruption(exc):
+                self._corrupt(exc)
             raise InternalError(f"storage failed, nothing stored: {exc}") from None
+        result["epoch"] = self.store.db_id  # a new database (set aside, deleted): producers deliver again
         if self.store.last_conflicts:
             self.node.log("warning", f"{len(self.store.last_conflicts)} measurement(s) ignored: their "
                                      "(survey, pass, index) already holds another measurement id",
@@ -247,15 +276,54 @@ class Recorder:
                 "text": entry["pieces"][chunk], "sha256": entry["sha256"], "bytes": entry["bytes"],
                 "measurements": entry["measurements"], "notes": entry["notes"]}
 
+    def _corrupt(self, exc: Exception) -> None:
+        """The database is damaged under us: stop, so the start that follows checks and sets it aside."""
+        if not self.corrupt:
+            self.corrupt = True
+            self.node.log("critical", f"database damaged while running ({exc}): restarting to check it")
+            self.node.stop()
+
     def stats(self) -> dict:
         """Rows per table (dead letters too), database size and quota, oldest/newest measurement,
-        free disk space."""
+        free disk space and its floor, databases set aside as damaged."""
         out = self.store.stats()
         out.update({"db_quota_bytes": self.quota_bytes, "over_quota": self.over_quota,
                     "dead_letters": out["counts"]["dead_letters"], "pending_logs": len(self.logs),
                     "pending_soh": len(self.soh), "pending_audit": len(self.audits),
-                    "dropped_events": self.dropped_events, "write_errors": self.write_errors})
+                    "dropped_events": self.dropped_events, "write_errors": self.write_errors,
+                    **self.disk_state()})
         return out
+
+    def disk_state(self) -> dict:
+        """The free-space floor and damaged databases, as `stats`, SOH and `state.recorder` show them."""
+        return {"free_disk_bytes": self.free_bytes, "min_free_bytes": self.floor.floor_bytes,
+                "disk_low": self.disk_low, "soh_not_stored": self.soh_not_stored,
+                "db_set_aside": self.set_aside_list()}
+
+    def set_aside_list(self) -> list[dict]:
+        """The damaged databases kept beside this one (newest last, at most 5), with the reason
+        for the one set aside at this start."""
+        out = [{"path": str(p), "reason": None} for p in set_aside_files(self.store.path)[-5:]]
+        for entry in out:
+            if self.set_aside_now and entry["path"] == self.set_aside_now["path"]:
+                entry["reason"] = self.set_aside_now["reason"]
+        return out
+
+    def check_disk(self) -> None:
+        """Compare free space with the floor; log when it crosses (both ways) and tell at once."""
+        self.free_bytes = self.floor.free_bytes()
+        low = self.free_bytes < self.floor.floor_bytes
+        if low == self.disk_low:
+            return
+        self.disk_low = low
+        if low:
+            self.node.log("error", f"{self.floor.describe(self.free_bytes)}: surveys hold, SOH samples are not "
+                                   "stored; free some space (or lower min_free_mb)",
+                          free_bytes=self.free_bytes, floor_bytes=self.floor.floor_bytes)
+        else:
+            self.node.log("info", f"disk space back: {self.free_bytes / MIB:.1f} MiB free "
+                                  f"(floor {self.floor.floor_bytes / MIB:g} MiB)")
+        self.publish_state(force=True)
 
     def has(self, measurement_ids: list[str]) -> list[str]:
         """The given measurement ids that are stored."""
@@ -321,10 +389,16 @@ class Recorder:
                                        "role": body.get("role"), "details": details})
         elif parts[0] == "soh" and len(parts) >= 2:
             process = ".".join(parts[1:])
+            now = time.monotonic()  # not the sender's wall clock: it may jump back
             last = self.last_soh.get(process)
-            if last is not None and msg.ts - last < self.settings["soh_every_s"]:
+            if last is not None and now - last < self.settings["soh_every_s"]:
                 return
-            self.last_soh[process] = msg.ts
+            if self.disk_low:  # the space left is for measurements
+                self.soh_not_stored += 1
+                return
+            if len(self.last_soh) >= 10_000 and process not in self.last_soh:
+                self.last_soh.clear()  # bounded: a storm of made-up process names
+            self.last_soh[process] = now
             self._buffer(self.soh, {"ts": msg.ts, "process": process, "data": msg.body})
 
     def _buffered(self) -> int:
@@ -353,12 +427,17 @@ class Recorder:
                     self.node.log("error", f"could not store {len(rows)} log/SOH/audit rows: {exc}")
                 self.store_failing = True
                 if isinstance(exc, sqlite3.Error):
+                    if is_corruption(exc):
+                        self._corrupt(exc)
                     return
                 self._add_one_by_one(rows, add)  # one bad row must not block the others
             else:
                 self.store_failing = False
+            self.rows_since_quota += len(rows)
             for _ in rows:
                 queue.popleft()
+        if self.rows_since_quota >= QUOTA_ROWS:
+            self.enforce_quota()
 
     @staticmethod
     def _add_one_by_one(rows, add) -> None:
@@ -377,6 +456,7 @@ class Recorder:
 
     def enforce_quota(self) -> None:
         """Keep the database within max_db_mb: the oldest logs and SOH samples go first, never data."""
+        self.rows_since_quota = 0
         self.flush()
         result = self.store.enforce_quota(self.quota_bytes)
         if result["logs"] or result["soh"]:
@@ -394,25 +474,26 @@ class Recorder:
     def state(self) -> dict:
         c = self.store.counts
         return {"measurements": c["measurements"], "surveys": c["surveys"], "rs_checks": c["rs_checks"],
-                "db_bytes": self.store.db_bytes()}
+                "db_bytes": self.store.db_bytes(), "db_id": self.store.db_id, **self.disk_state()}
 
     def publish_state(self, force: bool = False) -> None:
         state = self.state()
         now = time.monotonic()
         changed = self.last_state is None or any(state[k] != self.last_state[k]
-                                                 for k in ("measurements", "surveys", "rs_checks"))
+                                                 for k in ("measurements", "surveys", "rs_checks", "disk_low"))
         if force or changed or now - self.last_state_at >= STATE_S:
             self.node.publish("state.recorder", state)
             self.last_state, self.last_state_at = state, now
 
     def heartbeat(self) -> dict:
-        return {**self.state(), "free_disk_bytes": self.store.free_bytes(), "db_used_bytes": self.store.used_bytes(),
+        return {**self.state(), "db_used_bytes": self.store.used_bytes(),
                 "db_quota_bytes": self.quota_bytes, "over_quota": self.over_quota,
                 "dead_letters": self.store.counts["dead_letters"], "pending_logs": len(self.logs),
                 "pending_soh": len(self.soh), "dropped_events": self.dropped_events,
                 "write_errors": self.write_errors, "slot_conflicts": self.store.slot_conflicts}
 
     def tick(self) -> None:
+        self.check_disk()
         self.flush()
         self.publish_state()
 
@@ -423,12 +504,8 @@ class Recorder:
             self.store.close()
 
 
-def main() -> int:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"recorder: configuration error: {exc}", file=sys.stderr, flush=True)
-        return 2
+def run() -> int:
+    settings = load_settings()
     node = Node("recorder")
     rec = Recorder(node, settings)
     rec.register()
@@ -441,9 +518,14 @@ def main() -> int:
     node.stop_hooks.append(rec.close)
     node.log("info", f"recording to {settings['db']} (schema {rec.store.schema_version}, "
                      f"{rec.store.counts['measurements']} measurements)")
+    rec.check_disk()
     rec.publish_state(force=True)
     node.run()
-    return 0
+    return CORRUPT_EXIT if rec.corrupt else 0
+
+
+def main() -> int:
+    return worker_main("recorder", run)
 
 
 if __name__ == "__main__":
