@@ -296,7 +296,7 @@ class Sequencer:
                 if exc.details.get("reason") == "disk_full":  # the controller cannot store a result
                     with self.cv:
                         if self._still(s, where) and s.state == "running":
-                            self._hold(s, exc.message)
+                            self._hold(s, self.floor.describe(self.floor.free_bytes()))
                     continue
                 self._note(where, f"waiting for the controller: {exc.message}")
                 self.quit.wait(backoff)
