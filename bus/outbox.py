@@ -15,13 +15,16 @@ and if a receiver refuses a whole batch (`bad_request`), the batch is delivered 
 item and an item refused on its own is marked refused here, with the reason, and skipped.
 Transient errors (unavailable, timeout, internal) are retried with back-off.
 
-A receiver may name the store it wrote to (`"epoch"` in its answer, e.g. a database id). When
-that changes — its database was corrupt and set aside, or deleted — what this outbox still
-holds (delivered items are kept, `keep_delivered`) is delivered again: the new store refills.
+A receiver may name the store it writes to (`"epoch"` in its answer, e.g. a database id; the
+producer may also pass what the receiver announces to `receiver_epoch`). When that changes —
+its database was corrupt and set aside, or deleted — what this outbox still holds (delivered
+items are kept, `keep_delivered`) is delivered again: the new store refills. An epoch once
+left is never gone back to (a stale announcement cannot cause a second refill).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -77,8 +80,9 @@ class Outbox:
         if "refused" not in {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}:
             self._db.execute("ALTER TABLE outbox ADD COLUMN refused TEXT")  # a file of an older version
         self._db.executescript(INDEXES)
-        row = self._db.execute("SELECT value FROM outbox_meta WHERE key = 'epoch'").fetchone()
-        self.epoch: str | None = row[0] if row else None  # the receiver's store we delivered to
+        meta = dict(self._db.execute("SELECT key, value FROM outbox_meta"))
+        self.epoch: str | None = meta.get("epoch")  # the receiver's store we deliver to
+        self._retired: list[str] = json.loads(meta.get("retired", "[]"))  # stores we moved away from
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)  # notified when items are delivered or refused
         self._wake = threading.Event()
@@ -194,9 +198,7 @@ class Outbox:
                    if isinstance(r, dict) and isinstance(r.get("key"), str) and r["key"] in keys}
         acked = [k for k in _list(result.get("acked")) if isinstance(k, str) and k in keys and k not in refused]
         self._settle(acked, refused)
-        epoch = result.get("epoch")
-        if isinstance(epoch, str) and epoch != self.epoch:
-            self._new_epoch(epoch)
+        self.receiver_epoch(result.get("epoch"))
         if len(set(acked)) + len(refused) < len(items):
             raise BusError(f"{self.service}.{self.command} acknowledged {len(set(acked)) + len(refused)} "
                            f"of {len(items)} items")
@@ -218,17 +220,23 @@ class Outbox:
             self.stats["outbox_refused"] += len(refused)
             self.last_refused = next(iter(refused.values()))
 
-    def _new_epoch(self, epoch: str) -> None:
-        """The receiver writes to another store than before: deliver again what was delivered."""
+    def receiver_epoch(self, epoch) -> None:
+        """The receiver writes to the store `epoch`: if it is a new one, deliver again what was delivered."""
+        if not isinstance(epoch, str) or epoch == self.epoch or epoch in self._retired:
+            return
         with self._lock:
+            if epoch == self.epoch or epoch in self._retired:
+                return
+            retired = (self._retired + [self.epoch])[-20:] if self.epoch is not None else self._retired
             self._db.execute("BEGIN")
             again = 0
             if self.epoch is not None:
                 again = self._db.execute("UPDATE outbox SET delivered = NULL "
                                          "WHERE delivered IS NOT NULL AND refused IS NULL").rowcount
-            self._db.execute("INSERT OR REPLACE INTO outbox_meta(key, value) VALUES ('epoch', ?)", (epoch,))
+            self._db.executemany("INSERT OR REPLACE INTO outbox_meta(key, value) VALUES (?, ?)",
+                                 [("epoch", epoch), ("retired", json.dumps(retired))])
             self._db.execute("COMMIT")
-            old, self.epoch = self.epoch, epoch
+            old, self.epoch, self._retired = self.epoch, epoch, retired
         if again:
             self.stats["outbox_refilled"] += again
             if self.log is not None:

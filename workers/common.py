@@ -48,6 +48,26 @@ def var_path(name: str) -> Path:
     return var_dir() / name
 
 
+def log_soon(node, level: str, message: str, delay: float = 2.0, **fields) -> None:
+    """Log once, `delay` s after the node started: a line published at once, before the hub has
+    passed our publisher the subscriptions (PUB/SUB's slow joiner), would reach nobody."""
+    sent = []
+
+    def once() -> None:
+        if not sent:
+            sent.append(True)
+            node.log(level, message, **fields)
+    node.every(delay, once)
+
+
+def follow_recorder(node, outbox) -> None:
+    """When the recorder announces a new database (`db_id` in `state.recorder`: the old one was
+    damaged and set aside), the outbox delivers again everything it still keeps."""
+    def seen(msg) -> None:
+        outbox.receiver_epoch(msg.body.get("db_id") if isinstance(msg.body, dict) else None)
+    node.subscribe("state.recorder", seen, snapshot=True)
+
+
 class DiskFloor:
     """The free-space floor (`[recorder] min_free_mb`) of the disks holding our files.
 

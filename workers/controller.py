@@ -41,7 +41,7 @@ from ohmpi.measure.procedure import Aborted as MeasurementAborted
 from ohmpi.safety import SafetyTrip
 from ohmpi.measure.settings import SETTINGS_SPEC, validate_settings
 
-from .common import DiskFloor, instrument, positions, var_path, worker_main
+from .common import DiskFloor, follow_recorder, instrument, log_soon, positions, var_path, worker_main
 
 CONTROLLER_KEYS = {"instrument_name": str, "simulated": bool}
 STORE_WAIT_S = 10.0  # a manual measurement or check waits at most this long for the recorder
@@ -110,8 +110,8 @@ class Controller:
             return defaults
         except (OSError, ValueError, TypeError) as exc:
             aside = set_aside(self.settings_path)
-            self.node.log("error", f"saved settings {self.settings_path.name} unreadable ({type(exc).__name__}: "
-                                   f"{exc}); set aside as {aside.name}, using the defaults")
+            log_soon(self.node, "error", f"saved settings {self.settings_path.name} unreadable "
+                                         f"({type(exc).__name__}: {exc}); set aside as {aside.name}, using the defaults")
             return defaults
 
     def get_settings(self) -> dict:
@@ -267,6 +267,7 @@ def run() -> None:
     node = Node("controller")
     controller = Controller(node)
     controller.outbox.start()
+    follow_recorder(node, controller.outbox)
     node.run()
 
 

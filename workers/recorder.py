@@ -49,7 +49,7 @@ from bus.node import Node, RateLimit
 from ohmpi.durable import set_aside_files
 from ohmpi.store import EXPORT_FORMATS, LEVELS, Store, is_corruption
 
-from .common import DiskFloor, worker_main
+from .common import DiskFloor, log_soon, worker_main
 
 CHUNK_BYTES = 512 * 1024  # export text per reply: far below the bus's 1 MiB message limit
 REPLY_BUDGET = 900 * 1024  # list replies are cut to stay under the limit
@@ -118,9 +118,9 @@ class Recorder:
         self.store, aside = Store.open_checked(settings["db"])
         self.set_aside_now = aside  # {"path", "reason"} when this start set a damaged database aside
         if aside is not None:
-            node.log("error", f"database {settings['db']} was damaged ({aside['reason']}); set aside as "
-                              f"{aside['path']} (kept for recovery) and a new one started: the producers deliver "
-                              "again the data they still hold", set_aside=aside["path"])
+            log_soon(node, "error", f"database {settings['db']} was damaged ({aside['reason']}); set aside as "
+                                    f"{aside['path']} (kept for recovery) and a new one started: the producers "
+                                    "deliver again the data they still hold", set_aside=aside["path"])
         self.floor = DiskFloor(int(settings["min_free_mb"] * MIB), [Path(settings["db"]).parent, var_dir()])
         self.free_bytes = self.floor.free_bytes()
         self.disk_low = False

@@ -32,7 +32,8 @@ from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as gene
 from ohmpi.sequences import parse_sequence, with_reciprocals
 from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
 
-from .common import ClockWatch, DiskFloor, describe_jump, instrument, positions, var_path, worker_main
+from .common import (ClockWatch, DiskFloor, describe_jump, follow_recorder, instrument, log_soon, positions, var_path,
+                     worker_main)
 
 MAX_REPEAT = 100_000
 
@@ -44,7 +45,7 @@ class Sequencer:
         self.n_electrodes = self.cfg["n_electrodes"]
         self.state = SurveyState(var_path("sequencer.json"))
         for note in self.state.notes:
-            node.log("error", note)
+            log_soon(node, "error", note)
         self.floor = DiskFloor.from_config()
         self.clock = ClockWatch()
         self.cv = threading.Condition()
@@ -366,6 +367,7 @@ def run() -> None:
     node = Node("sequencer")
     seq = Sequencer(node)
     seq.outbox.start()
+    follow_recorder(node, seq.outbox)
     seq.runner.start()
     node.run()
 
