@@ -125,5 +125,5 @@ class ClockWatch:
 def describe_jump(jump: float) -> str:
     way = "forward" if jump > 0 else "back"
     size = abs(jump)
-    text = f"{size / 86400:.2f} days" if size >= 86400 else f"{size / 3600:.2f} h" if size >= 3600 else f"{size:.1f} s"
-    return f"wall clock jumped {way} by {text}"
+    unit = f" ({size / 86400:.2f} days)" if size >= 43200 else f" ({size / 3600:.2f} h)" if size >= 1800 else ""
+    return f"wall clock jumped {way} by {size:.0f} s{unit}"
