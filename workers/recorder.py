@@ -57,7 +57,6 @@ MAX_LIMIT = 5000
 FLUSH_S = 1.0
 PRUNE_S = 3600.0
 QUOTA_S = 10.0  # how often the database size is checked against max_db_mb (three PRAGMAs)
-QUOTA_ROWS = 20_000  # ... and sooner after this many log/SOH/audit rows (a storm from a rogue publisher)
 CORRUPT_EXIT = 3  # the database was found damaged while running: supervisord restarts us to check it
 STATE_S = 5.0
 MAX_BUFFER = 20_000  # log/SOH events held while the database cannot be written
@@ -436,8 +435,8 @@ class Recorder:
             self.rows_since_quota += len(rows)
             for _ in rows:
                 queue.popleft()
-        if self.rows_since_quota >= QUOTA_ROWS:
-            self.enforce_quota()
+        if self.rows_since_quota and self.store.used_bytes() > self.quota_bytes:
+            self.enforce_quota()  # a storm (a rogue publisher) is pruned as it comes, not 10 s later
 
     @staticmethod
     def _add_one_by_one(rows, add) -> None:
