@@ -2,8 +2,9 @@
 
 Each attempt waits `timeout` seconds; after a lost reply the socket is thrown away and a
 fresh one resends the same request id (services de-duplicate ids, so a retried `measure`
-runs once). After the last attempt the client asks the hub for a ping to tell the two
-failures apart: "the hub is not running" vs "the service did not answer".
+runs once). After each lost reply the client pings the hub: with no hub it stops at once
+("the hub is not running": `unavailable`) instead of retrying for minutes; with the hub up
+it goes on, and after the last attempt says "the service did not answer" (`timeout`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Client:
         if len(envelope) > self.cfg.max_message_bytes:
             raise ValueError(f"request is {len(envelope)} bytes, over the limit of {self.cfg.max_message_bytes}")
         frames = [service.encode("ascii"), envelope]
+        hub_up = False
         for attempt in range(retries + 1):
             sock = self._socket()
             sock.send_multipart(frames)
@@ -72,7 +74,18 @@ class Client:
                     return reply.get("result")
                 raise from_wire(reply.get("error"))
             self._discard_socket()  # Lazy Pirate: a lost reply poisons nothing if the socket goes
-        raise self._diagnose(service, cmd, timeout, retries + 1)
+            if service != "hub":
+                hub_up = self._hub_answers(timeout)
+                if not hub_up:
+                    break  # no hub: more attempts cannot succeed, say so now rather than after them all
+        raise self._diagnose(service, cmd, timeout, attempt + 1, hub_up)
+
+    def _hub_answers(self, timeout: float) -> bool:
+        try:
+            self.call("hub", "ping", timeout=min(timeout, 1.0), retries=0)
+        except BusError:
+            return False
+        return True
 
     def _wait_reply(self, sock: zmq.Socket, request_id: str, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout
@@ -91,15 +104,11 @@ class Client:
             # a late reply to an earlier request on this socket: ignore it
         return None
 
-    def _diagnose(self, service: str, cmd: str, timeout: float, attempts: int) -> BusError:
-        if service != "hub":
-            try:
-                self.call("hub", "ping", timeout=min(timeout, 1.0), retries=0)
-            except BusError:
-                pass
-            else:
-                return Timeout(f"service {service!r} did not answer {cmd!r} within {timeout:g} s "
-                               f"({attempts} attempt(s)); the hub is up", service=service)
+    def _diagnose(self, service: str, cmd: str, timeout: float, attempts: int, hub_up: bool) -> BusError:
+        """Tell "the hub is not running" (unavailable) from "the service did not answer" (timeout)."""
+        if hub_up:
+            return Timeout(f"service {service!r} did not answer {cmd!r} within {timeout:g} s "
+                           f"({attempts} attempt(s)); the hub is up", service=service)
         return Unavailable(f"no hub answering at {self.address} ({attempts} attempt(s) of {timeout:g} s): "
                            "is the system running (make run)?", service=service)
 

@@ -221,3 +221,16 @@ def test_oversized_request_is_refused_with_a_clear_error(service):
         assert c.call("demo", "add", x=1) == 2.0
         with pytest.raises(ValueError, match="over the limit"):
             c.call("demo", "echo", value="y" * (2 << 20))
+
+
+def test_a_long_wait_ends_at_once_when_there_is_no_hub(tmp_path):
+    """`ohmpi rs-check` retries for minutes by design; with no hub at all it must say so at once."""
+    from bus.config import BusConfig
+    from bus.errors import Unavailable
+    from bus.rpc import Client
+    c = Client(f"ipc://{tmp_path}/nobus", cfg=BusConfig(), timeout=0.5, retries=200)
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="no hub answering"):
+        c.call("controller", "rs_check")
+    assert time.monotonic() - started < 30  # one attempt and one ping, not 200 attempts
+    c.close()
