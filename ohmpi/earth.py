@@ -5,6 +5,8 @@ source on the surface, and from it the transfer resistance R = (V_M − V_N) / I
 a quadrupole. Electrodes are 1-based; number 0 for B or N is "at infinity".
 
 - ``HomogeneousEarth``: half-space, V = ρ / (2π r).
+- Every layer may be chargeable (induced polarization): Cole–Cole parameters m (mV/V),
+  tau (s) and c per layer (``ohmpi.colecole``); the defaults (m = 0) make an earth without IP.
 - ``LayeredEarth``: horizontal layers. Two layers use the exact image series
   (accelerated so that strong contrasts converge); three or more layers
   evaluate the Hankel integral of the Koefoed resistivity transform by
@@ -15,16 +17,40 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
+from ohmpi import colecole
 from ohmpi.geometry import SIGNS, pole_distances
 
 TWO_PI = 2.0 * np.pi
 
 
+@dataclass(frozen=True)
+class ColeCole:
+    """Chargeability of one layer: m in mV/V, tau in s, c in (0, 1]."""
+
+    m: float = 0.0
+    tau: float = 1.0
+    c: float = 0.5
+
+    def __post_init__(self):
+        colecole.check_parameters(self.m, self.tau, self.c)
+
+
 class EarthModel:
     """A 1-D earth: the potential depends only on the source-receiver distance."""
+
+    ip: tuple[ColeCole, ...] = ()  # one per layer (top first); empty or all m = 0: no IP
+
+    @property
+    def chargeable(self) -> bool:
+        return any(layer.m > 0 for layer in self.ip)
+
+    def with_resistivity_scaled(self, layer: int, factor: float) -> "EarthModel":
+        """The same earth with one layer's resistivity times `factor` (for IP sensitivities)."""
+        raise NotImplementedError
 
     def potential_at_distance(self, r: np.ndarray) -> np.ndarray:
         """Potential (V/A) at distances r > 0 from a surface point source."""
@@ -67,8 +93,12 @@ def _check_resistivity(value, what="resistivity") -> float:
 class HomogeneousEarth(EarthModel):
     """Uniform half-space of resistivity rho (Ω·m)."""
 
-    def __init__(self, rho: float):
+    def __init__(self, rho: float, ip: ColeCole | None = None):
         self.rho = _check_resistivity(rho)
+        self.ip = (ip or ColeCole(),)
+
+    def with_resistivity_scaled(self, layer, factor):
+        return HomogeneousEarth(self.rho * factor, self.ip[0])
 
     def potential_at_distance(self, r):
         return self.rho / (TWO_PI * np.asarray(r, dtype=float))
@@ -83,7 +113,7 @@ class LayeredEarth(EarthModel):
     The last layer is the infinite basement, so len(thicknesses) == len(resistivities) − 1.
     """
 
-    def __init__(self, resistivities, thicknesses=()):
+    def __init__(self, resistivities, thicknesses=(), ip=None):
         rhos = [_check_resistivity(r, f"resistivity of layer {i + 1}") for i, r in enumerate(resistivities)]
         hs = [float(h) for h in thicknesses]
         if not rhos:
@@ -98,6 +128,15 @@ class LayeredEarth(EarthModel):
                 raise ValueError(f"thickness of layer {i + 1} must be a positive number (m), got {h!r}")
         self.resistivities = tuple(rhos)
         self.thicknesses = tuple(hs)
+        layers = tuple(ip) if ip else tuple(ColeCole() for _ in rhos)
+        if len(layers) != len(rhos):
+            raise ValueError(f"{len(rhos)} layers need {len(rhos)} Cole–Cole parameter sets, got {len(layers)}")
+        self.ip = layers
+
+    def with_resistivity_scaled(self, layer, factor):
+        rhos = list(self.resistivities)
+        rhos[layer] *= factor
+        return LayeredEarth(rhos, self.thicknesses, self.ip)
 
     def __repr__(self):
         return f"LayeredEarth(resistivities={list(self.resistivities)}, thicknesses={list(self.thicknesses)})"
@@ -230,13 +269,16 @@ _NUMBER_LIST = re.compile(r"^\s*([a-zA-Z_]+)\s*=\s*(.*)$")
 
 
 def parse_model(text: str) -> EarthModel:
-    """An earth model from "homogeneous:rho=100" or "layers:rho=100,10;h=5".
+    """An earth model from "homogeneous:rho=100" or "layers:rho=100,10;h=5", each optionally
+    chargeable: "homogeneous:rho=100;m=50;tau=1;c=0.5", "layers:rho=100,20;h=5;m=0,80"
+    (m in mV/V, tau in s, c in 0..1, one value for every layer or one per layer).
 
     Raises ValueError saying what is wrong (unknown kind, key, or a bad number).
     """
     if not isinstance(text, str) or ":" not in text:
         raise ValueError(
-            f"earth model {text!r}: expected 'homogeneous:rho=R' or 'layers:rho=R1,R2,…;h=H1,…'"
+            f"earth model {text!r}: expected 'homogeneous:rho=R[;m=M;tau=T;c=C]' or "
+            "'layers:rho=R1,R2,…;h=H1,…[;m=M1,M2,…]'"
         )
     kind, _, rest = text.partition(":")
     kind = kind.strip().lower()
@@ -253,9 +295,9 @@ def parse_model(text: str) -> EarthModel:
         except ValueError:
             raise ValueError(f"earth model {text!r}: {key}={values!r} is not a list of numbers") from None
     if kind == "homogeneous":
-        allowed = {"rho"}
+        allowed = {"rho", *IP_KEYS}
     elif kind in ("layers", "layered"):
-        allowed = {"rho", "h"}
+        allowed = {"rho", "h", *IP_KEYS}
     else:
         raise ValueError(f"earth model {text!r}: unknown kind {kind!r} (homogeneous or layers)")
     extra = sorted(set(params) - allowed)
@@ -263,8 +305,31 @@ def parse_model(text: str) -> EarthModel:
         raise ValueError(f"earth model {text!r}: unknown key(s) {', '.join(extra)} for {kind}")
     if "rho" not in params:
         raise ValueError(f"earth model {text!r}: missing rho")
+    n_layers = len(params["rho"])
+    if kind == "homogeneous" and n_layers != 1:
+        raise ValueError(f"earth model {text!r}: homogeneous takes one rho")
+    layers = _cole_cole_layers(text, params, n_layers)
     if kind == "homogeneous":
-        if len(params["rho"]) != 1:
-            raise ValueError(f"earth model {text!r}: homogeneous takes one rho")
-        return HomogeneousEarth(params["rho"][0])
-    return LayeredEarth(params["rho"], params.get("h", []))
+        return HomogeneousEarth(params["rho"][0], layers[0])
+    return LayeredEarth(params["rho"], params.get("h", []), layers)
+
+
+IP_KEYS = ("m", "tau", "c")  # chargeability mV/V, time constant s, exponent (Cole–Cole)
+
+
+def _cole_cole_layers(text: str, params: dict, n_layers: int) -> list[ColeCole]:
+    """One ColeCole per layer; a key given once applies to every layer."""
+    values = {}
+    for key in IP_KEYS:
+        given = params.get(key, [getattr(ColeCole, key)])
+        if len(given) not in (1, n_layers):
+            raise ValueError(f"earth model {text!r}: {key} takes 1 or {n_layers} values (one per layer), "
+                             f"got {len(given)}")
+        values[key] = given * n_layers if len(given) == 1 else given
+    layers = []
+    for i in range(n_layers):
+        try:
+            layers.append(ColeCole(values["m"][i], values["tau"][i], values["c"][i]))
+        except ValueError as exc:
+            raise ValueError(f"earth model {text!r}: layer {i + 1}: {exc}") from None
+    return layers

@@ -111,6 +111,10 @@ def check_record(record, field: str = "record") -> dict:
             value = [] if value is None else value
             if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
                 raise ItemError(where, f"must be a list of strings, got {_show(value)}")
+        elif kind == "list[float]":
+            value = _float_list(value, where)
+        elif kind == "dict[str,float]":
+            value = _float_map(value, where)
         elif value is not None:
             if kind == "int":
                 value = _int(value, where, -MAX_INT)
@@ -125,6 +129,30 @@ def check_record(record, field: str = "record") -> dict:
                 raise ItemError(where, f"must be str or null, got {_show(value)}")
         out[name] = value
     return out
+
+
+def _finite(v) -> bool:
+    return _is_num(v) and math.isfinite(v)
+
+
+def _float_list(value, where: str, limit: int = 64):
+    """A short list of finite numbers (as floats), or null."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > limit or not all(_finite(v) for v in value):
+        raise ItemError(where, f"must be a list of at most {limit} finite numbers or null, got {_show(value)}")
+    return [float(v) for v in value]
+
+
+def _float_map(value, where: str, limit: int = 32):
+    """A small map of names (at most 64 characters) to finite numbers, or null."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > limit or not all(
+            isinstance(k, str) and 1 <= len(k) <= 64 and _finite(v) for k, v in value.items()):
+        raise ItemError(where, f"must be a map of at most {limit} names to finite numbers or null, "
+                               f"got {_show(value)}")
+    return {k: float(v) for k, v in value.items()}
 
 
 def check_waveform(waveform, field: str = "waveform") -> dict | None:

@@ -29,24 +29,35 @@ FIELD_INFO: tuple[FieldInfo, ...] = (
     FieldInfo("vmn_std_pct", "%", "float", "relative standard deviation of Vmn"),
     FieldInfo("sp_mV", "mV", "float", "self-potential between M and N"),
     FieldInfo("r_ohm", "ohm", "float", "transfer resistance Vmn / Iab"),
-    FieldInfo("r_std_pct", "%", "float", "relative standard deviation of R over stacks"),
+    FieldInfo("r_std_pct", "%", "float", "calibrated 1-sigma uncertainty of R, relative (every source, see r_budget_pct)"),
+    FieldInfo("r_stack_std_pct", "%", "float", "spread of R over the half-cycles (relative std, stacking alone)"),
+    FieldInfo("r_budget_pct", "%", "dict[str,float]",
+              "uncertainty budget of R: each source's 1-sigma share, combined in quadrature into r_std_pct"),
     FieldInfo("k_m", "m", "float", "signed geometric factor (ABMN order kept)"),
     FieldInfo("rhoa_ohmm", "ohm.m", "float", "apparent resistivity k · R"),
     FieldInfo("rab_kohm", "kohm", "float", "resistance between A and B (contact check)"),
+    FieldInfo("ip_mvv", "mV/V", "float", "apparent integral chargeability over the IP windows (width-weighted mean)"),
+    FieldInfo("ip_std_mvv", "mV/V", "float", "1-sigma uncertainty of ip_mvv"),
+    FieldInfo("ip_windows_mvv", "mV/V", "list[float]", "apparent chargeability of each IP window"),
+    FieldInfo("ip_delay_ms", "ms", "float", "delay after switch-off before the first IP window"),
+    FieldInfo("ip_windows_ms", "ms", "list[float]", "widths of the consecutive IP windows"),
     FieldInfo("n_stacks", "", "int", "number of stacks (polarity-reversed pairs)"),
     FieldInfo("injection_ms", "ms", "float", "duration of one injection half-cycle"),
     FieldInfo("duty_cycle", "", "float", "fraction of the cycle spent injecting (0-1)"),
     FieldInfo("sampling_hz", "Hz", "float", "ADC sampling rate"),
     FieldInfo("n_samples", "", "int", "number of samples in the full waveform"),
     FieldInfo("strategy", "", "str", "injection strategy (fixed or adaptive)"),
-    FieldInfo("flags", "", "list[str]", "quality flags, e.g. saturated, low_current, high_std"),
+    FieldInfo("flags", "", "list[str]", "quality flags: saturated, low_current, high_std, open_electrode, "
+              "ip_wrong_sign (a decay of the wrong sign), ip_noisy (decay buried in noise)"),
 )
 
 FIELDS: tuple[str, ...] = tuple(info.name for info in FIELD_INFO)
 UNITS: dict[str, str] = {info.name: info.unit for info in FIELD_INFO}
 DESCRIPTIONS: dict[str, str] = {info.name: info.description for info in FIELD_INFO}
 
-KNOWN_FLAGS = frozenset({"saturated", "low_current", "high_std", "open_electrode"})
+KNOWN_FLAGS = frozenset({"saturated", "low_current", "high_std", "open_electrode",
+                         "ip_wrong_sign", "ip_noisy"})
+JSON_TYPES = frozenset({"list[str]", "list[float]", "dict[str,float]"})  # stored as JSON text
 
 
 def make_record(**fields) -> dict:

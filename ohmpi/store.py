@@ -39,9 +39,9 @@ from ohmpi import formats
 from ohmpi.durable import set_aside
 from ohmpi.geometry import line_positions
 from ohmpi.items import ItemError, check_item, iso_ts
-from ohmpi.record import FIELD_INFO, FIELDS
+from ohmpi.record import FIELD_INFO, FIELDS, JSON_TYPES
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 EXPORT_FORMATS = tuple(formats.FORMATS)  # ohm, protocol, csv
 EXTENSION = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv"}
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
@@ -50,7 +50,8 @@ MAX_MESSAGE_CHARS = 8192  # a stored log message (longer ones are cut, saying ho
 MAX_EXTRA_BYTES = 16 * 1024  # JSON of a log's extra fields or an audit record's details
 PRUNE_CHUNK = 2000  # rows deleted per transaction when the database is over its quota
 
-_SQL_TYPE = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "list[str]": "TEXT"}
+_SQL_TYPE = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "list[str]": "TEXT", "list[float]": "TEXT",
+             "dict[str,float]": "TEXT"}
 _FIELD_TYPE = {info.name: info.type for info in FIELD_INFO}
 _ELECTRODES = ("a", "b", "m", "n")
 TABLES = ("surveys", "measurements", "waveforms", "rs_checks", "logs", "soh", "dead_letters", "audit")
@@ -60,8 +61,24 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# the record fields of schema 1 (later fields are added by their own migration)
+_V1_FIELDS = ("a", "b", "m", "n", "time", "vab_V", "iab_mA", "iab_std_pct", "vmn_mV", "vmn_std_pct", "sp_mV",
+              "r_ohm", "r_std_pct", "k_m", "rhoa_ohmm", "rab_kohm", "n_stacks", "injection_ms", "duty_cycle",
+              "sampling_hz", "n_samples", "strategy", "flags")
+_JSON_FIELDS = frozenset(f for f in FIELDS if _FIELD_TYPE[f] in JSON_TYPES)
+
+
 def _record_columns_sql() -> str:
-    return ",\n    ".join(f"{_q(f)} {_SQL_TYPE[_FIELD_TYPE[f]]}" for f in FIELDS)
+    return ",\n    ".join(f"{_q(f)} {_SQL_TYPE[_FIELD_TYPE[f]]}" for f in _V1_FIELDS)
+
+
+def _decode_json_fields(row: dict) -> dict:
+    """A measurement row's JSON columns (flags, lists, the uncertainty budget) as Python values."""
+    for name in _JSON_FIELDS:
+        if name in row:
+            value = json.loads(row[name]) if row[name] else None
+            row[name] = ([] if value is None else value) if name == "flags" else value
+    return row
 
 
 # Each migration brings the schema from version i to i + 1 (index i). Never edit a shipped
@@ -165,6 +182,16 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO meta(key, value) VALUES ('db_id', lower(hex(randomblob(16))));
 ALTER TABLE surveys ADD COLUMN update_rev INTEGER;
 """,
+    # 5: calibrated uncertainty (stack spread kept apart, budget per source) and induced polarization
+    """
+ALTER TABLE measurements ADD COLUMN r_stack_std_pct REAL;
+ALTER TABLE measurements ADD COLUMN r_budget_pct TEXT;
+ALTER TABLE measurements ADD COLUMN ip_mvv REAL;
+ALTER TABLE measurements ADD COLUMN ip_std_mvv REAL;
+ALTER TABLE measurements ADD COLUMN ip_windows_mvv TEXT;
+ALTER TABLE measurements ADD COLUMN ip_delay_ms REAL;
+ALTER TABLE measurements ADD COLUMN ip_windows_ms TEXT;
+""",
 ]
 CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
@@ -220,7 +247,8 @@ def decode_waveform(blob: bytes) -> dict:
 # ---- rows of checked items (ohmpi.items validated them) --------------------------------------
 def _measurement_row(key: str, body: dict, received: str) -> tuple[tuple, bytes | None]:
     record = body["record"]
-    values = [json.dumps(record[f]) if f == "flags" else record[f] for f in FIELDS]
+    values = [(None if record[f] is None else json.dumps(record[f])) if f in _JSON_FIELDS else record[f]
+              for f in FIELDS]
     blob = None if body["waveform"] is None else encode_waveform(body["waveform"])
     return (key, body["survey_id"], body["pass_index"], body["seq_index"], body["instrument"], received,
             *values), blob
@@ -566,9 +594,7 @@ class Store:
             rows = self._db.execute(sql, args).fetchall()
         out = []
         for r in rows:
-            d = dict(zip(_MEAS_COLS, r))
-            d["flags"] = json.loads(d["flags"]) if d["flags"] else []
-            out.append(d)
+            out.append(_decode_json_fields(dict(zip(_MEAS_COLS, r))))
         return out
 
     @staticmethod

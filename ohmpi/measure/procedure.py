@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ohmpi import geometry
-from ohmpi.measure.analysis import analyse
+from ohmpi.measure.analysis import Context, analyse
 from ohmpi.measure.sampling import Sampler, data_rate_for, full_scale_for, plan_window
 from ohmpi.measure.settings import Settings, validate_settings
 from ohmpi.record import make_record
@@ -47,6 +47,7 @@ class _Run:
         self.columns = {k: [] for k in ("t", "polarity", "segment", "counted", "current_mA",
                                         "vmn_mV", "saturated")}
         self.segment = 0
+        self.segment_starts: dict[int, float] = {}  # recorded segment -> its switching time
 
     def check_abort(self) -> None:
         if self.aborted():
@@ -76,6 +77,8 @@ class _Run:
             self.check_abort()
             injector.on()
         start = self.clock.monotonic()
+        if record:
+            self.segment_starts[self.segment] = start
         window = plan_window(duration, s.settling_ms / 1000, s.sampling_hz, s.mains_hz)
         step = (window.offsets[1] - window.offsets[0]) if len(window.offsets) > 1 else 1 / s.sampling_hz
         taken = []
@@ -207,7 +210,13 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None) -> tuple
         record = make_record(**common, vab_V=board.injector.voltage, iab_mA=0.0,
                              flags=["open_electrode", "low_current"])
         return record, _waveform(c)
-    res = analyse(c["t"], c["polarity"], c["segment"], c["counted"], c["current_mA"], c["vmn_mV"])
+    sampler = run.sampler
+    context = Context(mains_hz=s.mains_hz, conversion_s=1.0 / sampler.rate,
+                      v_lsb_mV=sampler.voltage_fsr / 32768 / board.vmn_gain * 1000,
+                      i_lsb_mA=sampler.current_fsr / 32768 / (board.shunt_ohm * board.current_gain) * 1000,
+                      segment_starts=run.segment_starts, ip_delay_ms=s.ip_delay_ms,
+                      ip_windows_ms=s.ip_windows_ms if s.duty_cycle < 1 else ())
+    res = analyse(c["t"], c["polarity"], c["segment"], c["counted"], c["current_mA"], c["vmn_mV"], context)
     counted = np.asarray(c["counted"])
     if np.asarray(c["saturated"])[counted].any():
         flags.append("saturated")
@@ -216,10 +225,16 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None) -> tuple
     if res.r_std_pct > s.max_std_pct:
         flags.append("high_std")
     rab_ohm = vab / (res.iab_mA / 1000) - board.shunt_ohm if res.iab_mA > 0 else math.inf
+    ip = {}
+    if res.ip is not None:
+        flags.extend(res.ip.flags)
+        ip = dict(ip_mvv=res.ip.ip_mvv, ip_std_mvv=res.ip.ip_std_mvv, ip_windows_mvv=res.ip.windows_mvv,
+                  ip_delay_ms=res.ip.delay_ms, ip_windows_ms=res.ip.windows_ms)
     record = make_record(
         **common, vab_V=vab, iab_mA=res.iab_mA, iab_std_pct=res.iab_std_pct, vmn_mV=res.vmn_mV,
         vmn_std_pct=res.vmn_std_pct, sp_mV=res.sp_mV, r_ohm=res.r_ohm, r_std_pct=res.r_std_pct,
-        rhoa_ohmm=k * res.r_ohm, rab_kohm=rab_ohm / 1000, flags=flags)
+        r_stack_std_pct=res.r_stack_std_pct, r_budget_pct=res.r_budget_pct,
+        rhoa_ohmm=k * res.r_ohm, rab_kohm=rab_ohm / 1000, flags=flags, **ip)
     return record, _waveform(c)
 
 

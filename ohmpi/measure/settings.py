@@ -25,7 +25,11 @@ SETTINGS_SPEC: dict[str, tuple] = {
     "min_current_mA": ("float", 0.0, 100.0, "below this the record is flagged low_current"),
     "max_std_pct": ("float", 0.0, 100.0, "above this the record is flagged high_std"),
     "auto_gain": ("bool", None, None, "choose the ADC full scale from a first reading"),
+    "ip_delay_ms": ("float", 0.0, 30000.0, "IP: delay after switch-off before the first window"),
+    "ip_windows_ms": ("floats", 1.0, 30000.0, "IP: widths of the consecutive decay windows (ms), "
+                                              "1 to 20 of them; those beyond the off time are left out"),
 }
+MAX_IP_WINDOWS = 20
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,15 @@ class Settings:
     min_current_mA: float = 0.1
     max_std_pct: float = 2.0
     auto_gain: bool = True
+    # Newmont-style windows scaled to the default 200 ms off time: start at 10 % of it, widen
+    # with time (where the decay flattens), end at 90 %
+    ip_delay_ms: float = 20.0
+    ip_windows_ms: tuple = (20.0, 20.0, 40.0, 80.0)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["ip_windows_ms"] = list(self.ip_windows_ms)
+        return out
 
     def replace(self, **changes) -> "Settings":
         return validate_settings({**self.as_dict(), **changes})
@@ -56,6 +66,13 @@ def _check(name: str, value):
         if value not in low or isinstance(value, bool):
             raise ValueError(f"{name}: {value!r} not allowed; allowed: {', '.join(map(str, low))}")
         return value
+    if kind == "floats":
+        ok = isinstance(value, (list, tuple)) and 1 <= len(value) <= MAX_IP_WINDOWS and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and low <= v <= high
+            for v in value)
+        if not ok:
+            raise ValueError(f"{name}: {value!r} is not a list of 1..{MAX_IP_WINDOWS} numbers in {low}..{high}")
+        return tuple(float(v) for v in value)
     if kind == "bool":
         if not isinstance(value, bool):
             raise ValueError(f"{name}: {value!r} is not true or false")

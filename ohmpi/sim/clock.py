@@ -34,6 +34,9 @@ class SimClock:
         self.time_scale = float(time_scale)
         self._now = float(start)
         self._lock = threading.Lock()
+        # called with the time about to be left, before it advances: the emulated earth notes
+        # the current switched at this instant (induced polarization remembers the history)
+        self.listeners: list = []
 
     def monotonic(self) -> float:
         return self._now
@@ -41,6 +44,8 @@ class SimClock:
     def advance(self, seconds: float) -> None:
         """Let simulated time pass without ever waiting (e.g. bits on the I2C wire)."""
         if seconds > 0:
+            for listener in self.listeners:
+                listener(self._now)
             with self._lock:
                 self._now += seconds
 

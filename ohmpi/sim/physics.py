@@ -5,6 +5,12 @@ Electrodes sit in an earth model (``ohmpi.earth``) with a contact resistance eac
 between M and N is the earth's transfer resistance times that current, plus the
 electrodes' self-potential (with drift), mains hum and random noise. The ADS1115
 emulation then clamps, saturates and quantizes.
+
+A chargeable earth (Cole–Cole layers, ``ohmpi.colecole``) remembers the current history:
+every switching of the current is a step whose polarization decays as the layer's
+relaxation, summed over all steps since the electrodes were connected. Each layer counts
+with its sensitivity ∂ln R/∂ln ρ_i for the quadrupole (Seigel's apparent chargeability:
+exact for a homogeneous earth, first order in m for layers).
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from typing import Callable
 
 import numpy as np
 
+from ohmpi import colecole
 from ohmpi.safety import ROLES
+
+SENSITIVITY_STEP = 1e-3  # relative change of a layer's resistivity for ∂ln R/∂ln ρ
 
 
 def parallel(resistances) -> float:
@@ -53,6 +62,55 @@ class Physics:
         self._circuits: dict = {}
         self._last_circuit: tuple | None = None  # (state object, circuit)
         self._sp_terms: dict = {}
+        self.chargeable = bool(getattr(earth, "chargeable", False))
+        if self.chargeable:
+            self._spectra = [colecole.spectrum(layer.tau, layer.c) for layer in earth.ip]
+            self._ip_weights: dict = {}  # relay key -> per-layer m·S (fraction)
+            self._reset_history(None)
+
+    # -- induced polarization: the current history and its decaying polarization ------------------
+    def _reset_history(self, state) -> None:
+        self._history_state = state
+        self._history_t = None
+        self._history_current = 0.0
+        self._history = [np.zeros(len(s.rates)) for s in self._spectra]
+        self.steps: list[tuple[float, float]] = []  # (time, ΔI in A) since the electrodes were connected
+
+    def _propagate(self, t: float) -> None:
+        if self._history_t is not None and t != self._history_t:
+            dt = t - self._history_t
+            for i, spec in enumerate(self._spectra):
+                self._history[i] = self._history[i] * np.exp(-spec.rates * dt)
+        self._history_t = t
+
+    def observe(self, t: float) -> None:
+        """Note the current flowing at time t (called before the clock leaves t)."""
+        if not self.chargeable:
+            return
+        state = self.relay_state()
+        if state is not self._history_state:
+            self._reset_history(state)
+        current = self.current_A() * self.polarity()
+        if current != self._history_current:
+            self._propagate(t)
+            delta = current - self._history_current
+            for vector in self._history:
+                vector += delta
+            self._history_current = current
+            self.steps.append((t, delta))
+
+    def polarization_V(self, t0: float, t1: float, transfer: float, state: dict) -> float:
+        """Mean over [t0, t1] of the voltage the earth's polarization subtracts from R·I."""
+        self.observe(t0)
+        weights = self._ip_weights.get(self._key(state))
+        if weights is None or not self.steps:
+            return 0.0
+        self._propagate(t0)
+        total = 0.0
+        for weight, spec, vector in zip(weights, self._spectra, self._history):
+            if weight:
+                total += weight * float(vector @ (spec.weights * spec.window_mean_factors(t1 - t0)))
+        return transfer * total
 
     # -- the circuit for one relay state ------------------------------------------------------
     def circuit(self, state: dict) -> tuple[float, float | None]:
@@ -61,13 +119,34 @@ class Physics:
         last = self._last_circuit
         if last is not None and last[0] is state:  # relay_state() returns one object per relay state
             return last[1]
-        key = tuple(state.get(role, frozenset()) for role in ROLES)
+        key = self._key(state)
         if key not in self._circuits:
             self._circuits[key] = self._solve(*key)
+            if self.chargeable:
+                self._ip_weights[key] = self._sensitivities(key, self._circuits[key][1])
         self._last_circuit = (state, self._circuits[key])
         return self._circuits[key]
 
-    def _solve(self, a_set, b_set, m_set, n_set):
+    @staticmethod
+    def _key(state: dict) -> tuple:
+        return tuple(state.get(role, frozenset()) for role in ROLES)
+
+    def _sensitivities(self, key, transfer) -> list[float] | None:
+        """m_i · ∂ln R/∂ln ρ_i per layer (fractions), by central differences; None without current."""
+        if not transfer:
+            return None
+        out = []
+        for i, layer in enumerate(self.earth.ip):
+            if layer.m <= 0:
+                out.append(0.0)
+                continue
+            up = self._solve(*key, earth=self.earth.with_resistivity_scaled(i, 1 + SENSITIVITY_STEP))[1]
+            down = self._solve(*key, earth=self.earth.with_resistivity_scaled(i, 1 - SENSITIVITY_STEP))[1]
+            out.append(layer.m / 1000.0 * (up - down) / (2 * SENSITIVITY_STEP * transfer))
+        return out
+
+    def _solve(self, a_set, b_set, m_set, n_set, earth=None):
+        earth = earth or self.earth
         ra = parallel(self.contact_ohm[e - 1] for e in a_set)
         rb = parallel(self.contact_ohm[e - 1] for e in b_set)
         floating = (not m_set or not n_set
@@ -82,7 +161,7 @@ class Physics:
         for sources, r_role, sign in ((a_set, ra, 1.0), (b_set, rb, -1.0)):
             for e in sources:
                 share = r_role / self.contact_ohm[e - 1]  # current divides by conductance
-                potential += sign * share * self.earth.potential(self.positions[e - 1], points)
+                potential += sign * share * earth.potential(self.positions[e - 1], points)
         vm = potential[: len(m_list)].mean()
         vn = potential[len(m_list):].mean()
         return ra + rb, float(vm - vn)
@@ -129,6 +208,8 @@ class Physics:
         if transfer is None:  # a floating input picks up hum and wanders
             return 20 * self._hum_mean(t0, t1) + self.rng.gauss(0.0, 0.05)
         signal = transfer * self.current_A() * self.polarity()
+        if self.chargeable:
+            signal -= self.polarization_V(t0, t1, transfer, state)
         sigma = self.noise * abs(signal) + self.noise_floor_V
         return signal + self._sp(state, 0.5 * (t0 + t1)) + self._hum_mean(t0, t1) + self.rng.gauss(0.0, sigma)
 

@@ -115,6 +115,8 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
         noise_floor_V=sim["noise_floor_uV"] * 1e-6, hum_V=sim["hum_V"], mains_hz=cfg["mains_hz"],
         shunt_ohm=fe["shunt_ohm"], current_gain=fe["current_gain"], vmn_gain=fe["vmn_gain"],
         vdd=fe["vdd_V"], seed=sim["seed"])
+    if hw.physics.chargeable:
+        clock.listeners.append(hw.physics.observe)
     adc = cfg["adc"]
     hw.current_adc = bus.attach(adc["current"]["address"],
                                 EmulatedADS1115(clock, hw.physics.current_pins, fe["vdd_V"]))
