@@ -167,15 +167,9 @@ def analyse(t, polarity, segment, counted, current_mA, vmn_mV, context: Context 
         r_std = _rel_std(r_h, r) / math.sqrt(max(len(r_h), 1))
         vmn_std, iab_std = _rel_std(vmn_h, vmn), _rel_std(iab_h, iab)
     charge = None
-    if ctx.ip_windows_ms and ctx.segment_starts and fit_on.dof and fit_off.dof:
-        cov_sp = None
-        if design.shape[1] > 2:
-            cov = pinv @ np.diag(seg_var) @ pinv.T
-            cov_sp = cov[1:3, 1:3]
-        charge = ip_windows.chargeability(
-            t, polarity, segment, vmn_mV, segs=segs, vmn_h=dict(zip(np.array(segs)[on_a].tolist(), vmn_h)),
-            sp=lambda x: coef[1] + drift * (np.asarray(x) - t_ref), sp_cov=cov_sp, t_ref=t_ref,
-            hum=fit_off.hum, sigma_off=fit_off.sigma, lsb=ctx.v_lsb_mV, ctx=ctx)
+    if ctx.ip_windows_ms and ctx.segment_starts and fit_off.dof:
+        charge = ip_windows.chargeability(t, polarity, segment, vmn_mV, segs=segs, vmn=vmn, hum=fit_off.hum,
+                                          sigma_off=fit_off.sigma, lsb=ctx.v_lsb_mV, ctx=ctx)
     return Analysis(r_ohm=r, r_std_pct=r_std, vmn_mV=vmn, vmn_std_pct=vmn_std, iab_mA=iab,
                     iab_std_pct=iab_std, sp_mV=float(coef[1]), r_stack_std_pct=_rel_std(r_h, r),
                     r_budget_pct=budget, ip=charge)

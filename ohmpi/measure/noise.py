@@ -2,7 +2,8 @@
 
 Each segment (a half-cycle or an off time) is a level with a slow trend (slope, curvature:
 self-potential drift, the charging or decay of a chargeable earth) and the whole record
-shares the mains hum (the fundamental and two harmonics, continuous in time). What this
+shares the mains hum (the fundamental and two harmonics below the Nyquist frequency,
+continuous in time). What this
 fit leaves is the random scatter of single samples, estimated with many degrees of freedom
 (the spread of a few half-cycles has three or seven). Fit samples of one kind together
 (injecting, or not: noise grows with the signal). The fitted hum is kept too: its amplitude dithers the
@@ -63,7 +64,10 @@ def fit_samples(t, values, segment, mains_hz: float, *, trend: bool = True) -> S
             quad = np.where(sel, (ts / scale) ** 2, 0.0)
             columns.append(quad - np.where(sel, quad[sel].mean(), 0.0))
     n_base = len(columns)
-    harmonics = HARMONICS
+    # only harmonics below the Nyquist frequency: above it they alias into slow trends (a decay)
+    steps = np.diff(np.sort(t))
+    step = float(np.median(steps[steps > 0])) if np.any(steps > 0) else 0.0
+    harmonics = sum(1 for h in range(1, HARMONICS + 1) if step and h * mains_hz < 0.5 / step)
     while harmonics and len(t) - n_base - 2 * harmonics < 3:
         harmonics -= 1
     hum = _hum_columns(t - t_ref, mains_hz, harmonics)
