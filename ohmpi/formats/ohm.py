@@ -4,7 +4,9 @@ Layout: the electrode count, ``# x y z``, one position per line; the data count,
 ``# a b m n r rhoa k err i u``, one quadrupole per line; optionally a
 topography block (count 0 here). Electrodes are 1-based and 0 is "at
 infinity". Units are those of pyGIMLi's DataContainerERT: r in Ω, rhoa in Ω·m,
-k in m, err as a fraction of r, i in A, u in V.
+k in m, err as a fraction of r (the calibrated 1σ uncertainty, or an error model's), i in A,
+u in V, ip the apparent integral chargeability in mV/V. Every value is written with a
+decimal point (``1.0e-05``, never ``1e-05``: ResIPy's reader stops silently at such a token).
 
 The writer keeps a data column only when every record has its value, because
 pyGIMLi discards any datum holding NaN. The reader follows the token line,
@@ -29,8 +31,9 @@ DATA_TOKENS: dict[str, tuple[str, float]] = {
     "err": ("r_std_pct", 0.01),
     "i": ("iab_mA", 1e-3),
     "u": ("vmn_mV", 1e-3),
+    "ip": ("ip_mvv", 1.0),
 }
-TOKEN_ORDER = ("r", "rhoa", "k", "err", "i", "u")
+TOKEN_ORDER = ("r", "rhoa", "k", "err", "i", "u", "ip")
 ALIASES = {
     "c1": "a", "c2": "b", "p1": "m", "p2": "n",
     "ra": "rhoa", "rho_a": "rhoa", "rho": "rhoa",
@@ -38,6 +41,17 @@ ALIASES = {
 }
 UNIT_SCALE = {"mv": 1e-3, "ma": 1e-3, "ms": 1e-3, "mm": 1e-3, "%": 1e-2, "ua": 1e-6, "uv": 1e-6}
 DIGITS = 14
+
+
+def decimal_text(value) -> str:
+    """A number with DIGITS significant digits that always holds a decimal point."""
+    text = number_text(float(value), DIGITS)
+    if text in ("nan", "inf", "-inf"):
+        return text
+    mantissa, e, exponent = text.partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return mantissa + e + exponent
 
 
 def write(records, positions, target) -> None:
@@ -56,13 +70,13 @@ def write(records, positions, target) -> None:
     with open_text(target, "w") as stream:
         stream.write(f"{len(pos)}\n# x y z\n")
         for x, y, z in pos.tolist():
-            stream.write(f"{number_text(x, DIGITS)}\t{number_text(y, DIGITS)}\t{number_text(z, DIGITS)}\n")
+            stream.write(f"{decimal_text(x)}\t{decimal_text(y)}\t{decimal_text(z)}\n")
         stream.write(f"{len(records)}\n# {' '.join(['a', 'b', 'm', 'n', *tokens])}\n")
         for quad, record in zip(quads, records):
             values = [str(e) for e in quad]
             for token in tokens:
                 field, factor = DATA_TOKENS[token]
-                values.append(number_text(float(record[field]) * factor, DIGITS))
+                values.append(decimal_text(float(record[field]) * factor))
             stream.write("\t".join(values) + "\n")
         stream.write("0\n")
 

@@ -1,10 +1,14 @@
-"""OhmPi v2024 CSV: OhmPi's own column names, so its tools and ResIPy parsers read it.
+"""OhmPi CSV: current OhmPi's column names, so its tools and ResIPy's OhmPi parser read it.
 
-The columns OhmPi writes come first with their exact names (``A``, ``B``, ``M``,
-``N``, ``Vmn [mV]``, ``I [mA]``, ``R [Ohm]``, ``R_std [%]``, ``Ps [mV]``,
-``nbStack``...); the fields OhmPi lacks (k, rhoa, duty cycle, sampling rate,
-strategy, flags) follow in extra columns that those parsers ignore. Missing
-values are empty cells; flags are joined with ";". Positions are not stored.
+The columns current OhmPi writes come first with their exact names (``time``, ``a``, ``b``,
+``m``, ``n``, ``injection_duration_[ms]``, ``vmn_[mV]``, ``vmn_std_[%]``, ``iab_[mA]``,
+``iab_std_[%]``, ``r_[Ohm]``, ``r_std_[%]``, ``rab_[kOhm]``, ``sp_[mV]``, ``nb_stack``,
+``vab_[V]``); ours follow in extra columns those parsers ignore (the stack spread, the
+uncertainty budget, k, rhoa, the chargeability and its windows, duty cycle, sampling rate,
+strategy, flags). ``r_std_[%]`` is the calibrated 1σ uncertainty of R. Missing values are
+empty cells; lists (flags, windows) are joined with ";", the budget as ``name=value;...``.
+Files of older OhmPi versions (``A,B,M,N``, ``Vmn [mV]``, ``R [Ohm]``, ...) are read too.
+Positions are not stored.
 """
 
 from __future__ import annotations
@@ -14,35 +18,47 @@ import csv
 from ohmpi.formats._io import FormatError, complete, electrode_numbers, number_text, open_text, source_name
 from ohmpi.record import make_record
 
-# (column, record field, type) in the order OhmPi writes them, then ours
+# (column, record field, type) in the order current OhmPi writes them, then ours
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("time", "time", "str"),
-    ("A", "a", "int"),
-    ("B", "b", "int"),
-    ("M", "m", "int"),
-    ("N", "n", "int"),
-    ("inj time [ms]", "injection_ms", "float"),
-    ("Vmn [mV]", "vmn_mV", "float"),
-    ("I [mA]", "iab_mA", "float"),
-    ("R [Ohm]", "r_ohm", "float"),
-    ("R_std [%]", "r_std_pct", "float"),
-    ("Ps [mV]", "sp_mV", "float"),
-    ("nbStack", "n_stacks", "int"),
-    ("Tx [V]", "vab_V", "float"),
-    ("Nb samples [-]", "n_samples", "int"),
-    ("I_std [%]", "iab_std_pct", "float"),
-    ("Vmn_std [%]", "vmn_std_pct", "float"),
-    ("R_ab [kOhm]", "rab_kohm", "float"),
-    ("k [m]", "k_m", "float"),
-    ("rhoa [Ohm.m]", "rhoa_ohmm", "float"),
-    ("duty_cycle [-]", "duty_cycle", "float"),
-    ("sampling [Hz]", "sampling_hz", "float"),
+    ("a", "a", "int"),
+    ("b", "b", "int"),
+    ("m", "m", "int"),
+    ("n", "n", "int"),
+    ("injection_duration_[ms]", "injection_ms", "float"),
+    ("vmn_[mV]", "vmn_mV", "float"),
+    ("vmn_std_[%]", "vmn_std_pct", "float"),
+    ("iab_[mA]", "iab_mA", "float"),
+    ("iab_std_[%]", "iab_std_pct", "float"),
+    ("r_[Ohm]", "r_ohm", "float"),
+    ("r_std_[%]", "r_std_pct", "float"),
+    ("rab_[kOhm]", "rab_kohm", "float"),
+    ("sp_[mV]", "sp_mV", "float"),
+    ("nb_stack", "n_stacks", "int"),
+    ("vab_[V]", "vab_V", "float"),
+    ("nb_samples", "n_samples", "int"),
+    ("r_stack_std_[%]", "r_stack_std_pct", "float"),
+    ("r_budget_[%]", "r_budget_pct", "budget"),
+    ("k_[m]", "k_m", "float"),
+    ("rhoa_[Ohm.m]", "rhoa_ohmm", "float"),
+    ("ip_[mV/V]", "ip_mvv", "float"),
+    ("ip_std_[mV/V]", "ip_std_mvv", "float"),
+    ("ip_windows_[mV/V]", "ip_windows_mvv", "floats"),
+    ("ip_delay_[ms]", "ip_delay_ms", "float"),
+    ("ip_windows_[ms]", "ip_windows_ms", "floats"),
+    ("duty_cycle_[-]", "duty_cycle", "float"),
+    ("sampling_[Hz]", "sampling_hz", "float"),
     ("strategy", "strategy", "str"),
     ("flags", "flags", "flags"),
 )
 
-# spellings found in files of other OhmPi versions
-ALIASES = {"R [ohm]": "R [Ohm]", "inj time [ms] ": "inj time [ms]"}
+# names of the same columns in files of older OhmPi versions (and of this project before)
+ALIASES = {"A": "a", "B": "b", "M": "m", "N": "n", "inj time [ms]": "injection_duration_[ms]",
+           "Vmn [mV]": "vmn_[mV]", "I [mA]": "iab_[mA]", "R [Ohm]": "r_[Ohm]", "R [ohm]": "r_[Ohm]",
+           "R_std [%]": "r_std_[%]", "Ps [mV]": "sp_[mV]", "nbStack": "nb_stack", "Tx [V]": "vab_[V]",
+           "Nb samples [-]": "nb_samples", "I_std [%]": "iab_std_[%]", "Vmn_std [%]": "vmn_std_[%]",
+           "R_ab [kOhm]": "rab_[kOhm]", "k [m]": "k_[m]", "rhoa [Ohm.m]": "rhoa_[Ohm.m]",
+           "duty_cycle [-]": "duty_cycle_[-]", "sampling [Hz]": "sampling_[Hz]"}
 
 FLAG_SEPARATOR = ";"
 
@@ -57,6 +73,10 @@ def _cell(value, kind: str) -> str:
         return FLAG_SEPARATOR.join(value)
     if kind == "str":
         return str(value)
+    if kind == "floats":
+        return FLAG_SEPARATOR.join(number_text(v) for v in value)
+    if kind == "budget":
+        return FLAG_SEPARATOR.join(f"{k}={number_text(v)}" for k, v in value.items())
     return number_text(value)
 
 
@@ -79,6 +99,15 @@ def _parse(text: str, kind: str, column: str, where):
         return None
     if kind == "str":
         return text
+    if kind in ("floats", "budget"):
+        try:
+            if kind == "floats":
+                return [float(v) for v in text.split(FLAG_SEPARATOR)]
+            pairs = [item.split("=", 1) for item in text.split(FLAG_SEPARATOR)]
+            return {k.strip(): float(v) for k, v in pairs}
+        except ValueError:
+            raise where(f"column {column!r}: {text!r} is not a list of numbers"
+                        f"{'' if kind == 'floats' else ' as name=value'}") from None
     try:
         value = float(text)
     except ValueError:
@@ -101,9 +130,10 @@ def read(target):
             raise FormatError(source, None, "empty file, expected a header line") from None
         header = [ALIASES.get(name.strip(), name.strip()) for name in header]
         known = {column: (field, kind) for column, field, kind in COLUMNS}
-        missing = [c for c in "ABMN" if c not in header]
+        missing = [c for c in "abmn" if c not in header]
         if missing:
-            raise FormatError(source, 1, f"missing column(s) {', '.join(missing)} (an OhmPi CSV has A B M N)")
+            raise FormatError(source, 1, f"missing column(s) {', '.join(missing)} (an OhmPi CSV has a b m n, "
+                                         "or A B M N in older versions)")
         used = [(i, name, *known[name]) for i, name in enumerate(header) if name in known]
         records = []
         for line_number, row in enumerate(rows, start=2):

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import numpy as np
 import pytest
@@ -63,21 +64,55 @@ def test_csv_round_trip_with_missing_values(recs, data):
     assert back == recs
 
 
-def test_csv_uses_ohmpi_column_names_that_resipy_style_parsers_need(tmp_path):
+def test_csv_uses_current_ohmpi_column_names_that_resipy_parses(tmp_path):
     rec = make_record(a=1, b=4, m=2, n=3, vmn_mV=50.0, iab_mA=25.0, r_ohm=2.0, r_std_pct=0.5,
-                      sp_mV=1.2, n_stacks=3, injection_ms=500.0, k_m=6.2832, rhoa_ohmm=12.57)
+                      sp_mV=1.2, n_stacks=3, injection_ms=500.0, k_m=6.2832, rhoa_ohmm=12.57, rab_kohm=2.1,
+                      ip_mvv=12.5, ip_windows_mvv=[20.0, 10.0], r_budget_pct={"noise": 0.4, "sp": 0.3})
     path = tmp_path / "survey.csv"
     write("csv", [rec], None, path)
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    row = rows[0]
-    for column in ["A", "B", "M", "N", "Vmn [mV]", "I [mA]", "R [Ohm]", "R_std [%]", "Ps [mV]",
-                   "nbStack", "inj time [ms]", "time"]:
-        assert column in row
-    # what OhmPi's ResIPy parser computes: resist = Vmn / I
-    assert float(row["Vmn [mV]"]) / float(row["I [mA]"]) == pytest.approx(float(row["R [Ohm]"]))
-    assert [row[c] for c in "ABMN"] == ["1", "4", "2", "3"]
-    assert float(row["k [m]"]) == pytest.approx(6.2832)
+        header = f.readline().strip().split(",")
+    assert header[:16] == ["time", "a", "b", "m", "n", "injection_duration_[ms]", "vmn_[mV]", "vmn_std_[%]",
+                           "iab_[mA]", "iab_std_[%]", "r_[Ohm]", "r_std_[%]", "rab_[kOhm]", "sp_[mV]",
+                           "nb_stack", "vab_[V]"]
+    with open(path, newline="") as f:
+        row = next(csv.DictReader(f))
+    # what ResIPy's OhmPi parser (3.6.6) takes: a b m n, vmn_[mV], iab_[mA], r_[Ohm], r_std_[%], rab_[kOhm]
+    assert [row[c] for c in "abmn"] == ["1", "4", "2", "3"]
+    assert float(row["vmn_[mV]"]) / float(row["iab_[mA]"]) == pytest.approx(float(row["r_[Ohm]"]))
+    assert float(row["r_std_[%]"]) == 0.5 and float(row["rab_[kOhm]"]) / 2 == pytest.approx(1.05)
+    assert row["ip_[mV/V]"] == "12.5" and row["ip_windows_[mV/V]"] == "20.0;10.0"
+    assert row["r_budget_[%]"] == "noise=0.4;sp=0.3"
+
+
+def test_csv_of_older_ohmpi_versions_is_read():
+    text = ("time,A,B,M,N,inj time [ms],Vmn [mV],I [mA],R [Ohm],R_std [%],Ps [mV],nbStack\n"
+            "2024-01-01T00:00:00Z,1,4,2,3,500,50.0,25.0,2.0,0.5,1.2,3\n")
+    records, _ = read("csv", io.StringIO(text))
+    rec = records[0]
+    assert (rec["a"], rec["b"], rec["m"], rec["n"]) == (1, 4, 2, 3)
+    assert rec["r_ohm"] == 2.0 and rec["r_std_pct"] == 0.5 and rec["n_stacks"] == 3 and rec["injection_ms"] == 500
+
+
+# the number pattern ResIPy's .ohm reader (bertParser) splits lines with (its documented source)
+RESIPY_NUMBER = re.compile(r"[-+]?\d*\.\d*[eE]?[-+]?\d+|\d+")
+
+
+def test_ohm_numbers_always_have_a_decimal_point_for_resipy():
+    recs = [make_record(a=1, b=2, m=3, n=4, r_ohm=1e-05, rhoa_ohmm=2.5e-7, k_m=12.0, r_std_pct=3.0,
+                        iab_mA=10.0, vmn_mV=1e-4, ip_mvv=0.0)]
+    stream = io.StringIO()
+    write("ohm", recs, line_positions(4, 1.0), stream)
+    lines = stream.getvalue().splitlines()
+    header = lines[7].lstrip("#").split()
+    data = lines[8]
+    assert header == ["a", "b", "m", "n", "r", "rhoa", "k", "err", "i", "u", "ip"]
+    assert len(RESIPY_NUMBER.findall(data)) == len(header), data
+    assert "1.0e-05" in data and "1e-05" not in data.replace("1.0e-05", "")
+    for position in lines[2:6]:
+        assert len(RESIPY_NUMBER.findall(position)) == 3 and all("." in v for v in position.split())
+    back, _ = read("ohm", io.StringIO(stream.getvalue()))
+    assert back[0]["r_ohm"] == 1e-05 and back[0]["ip_mvv"] == 0.0
 
 
 def test_csv_reads_a_file_written_by_ohmpi():
