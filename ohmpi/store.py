@@ -35,15 +35,16 @@ from typing import Iterable
 import msgpack
 import numpy as np
 
-from ohmpi import formats
+from ohmpi import errmodel, formats, quality
+from ohmpi.formats import timelapse
 from ohmpi.durable import set_aside
 from ohmpi.geometry import line_positions
 from ohmpi.items import ItemError, check_item, iso_ts
 from ohmpi.record import FIELD_INFO, FIELDS, JSON_TYPES
 
 SCHEMA_VERSION = 5
-EXPORT_FORMATS = tuple(formats.FORMATS)  # ohm, protocol, csv
-EXTENSION = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv"}
+EXPORT_FORMATS = (*formats.FORMATS, "matrix")  # ohm, protocol, csv; matrix: time-lapse R, quadrupole × pass
+EXTENSION = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv", "matrix": "_timelapse.csv"}
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 WAVEFORM_FLOAT64 = frozenset({"t_s"})  # time keeps double precision; samples are float32
 MAX_MESSAGE_CHARS = 8192  # a stored log message (longer ones are cut, saying how much)
@@ -628,19 +629,39 @@ class Store:
             d["flags"] = json.loads(d["flags"]) if d["flags"] else []
         return out
 
-    def export_info(self, survey_id: str, fmt: str, pass_index: int | None = None) -> dict:
+    def export_info(self, survey_id: str, fmt: str, pass_index: int | None = None, *,
+                    error_model: bool = False, common: bool = False) -> dict:
         """{"text", "notes", "measurements", "filename"}: a survey as a data file.
 
         Every stored measurement once, in sequence order. ohm and protocol leave out the
         measurements without a finite R (an inversion cannot use them), saying so in notes.
+        `error_model`: the errors written are those of the survey's reciprocal error model
+        (``ohmpi.errmodel``) instead of each datum's own. `common`: only the quadrupoles with a
+        finite R in every pass, in sequence order (time-lapse files that line up). Format
+        "matrix": R of each quadrupole (rows) in each pass (columns), see ``ohmpi.formats.timelapse``.
         """
-        if fmt not in formats.FORMATS:
-            raise ValueError(f"unknown format {fmt!r}; known: {', '.join(formats.FORMATS)}")
-        where, args = self._where(survey_id, pass_index)
-        rows = self._select_rows(where, args)
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; known: {', '.join(EXPORT_FORMATS)}")
         survey = self.survey(survey_id) or {}
         notes = []
+        if fmt == "matrix":
+            text, count = timelapse.matrix_text(self._select_rows(*self._where(survey_id, None)), notes)
+            return {"text": text, "notes": notes, "measurements": count, "filename": f"{survey_id}{EXTENSION[fmt]}"}
+        where, args = self._where(survey_id, pass_index)
+        rows = self._select_rows(where, args)
+        if common:
+            keep = timelapse.common_quadrupoles(self._select_rows(*self._where(survey_id, None)))
+            dropped = len(rows)
+            rows = timelapse.in_order(rows, keep)
+            if dropped > len(rows):
+                notes.append(f"{dropped - len(rows)} measurement(s) not in every pass left out (time-lapse)")
         records = [{f: r[f] for f in FIELDS} for r in rows]
+        if error_model:
+            model = errmodel.fit(self._select_rows(*self._where(survey_id, None)))
+            for record in records:
+                if record["r_ohm"] is not None:
+                    record["r_std_pct"] = errmodel.relative_error_pct(model, record["r_ohm"])
+            notes.append(f"errors from the reciprocal error model {model['model']} ({model['pairs']} pairs)")
         if fmt in ("ohm", "protocol"):
             usable = [r for r in records if r["r_ohm"] is not None and math.isfinite(r["r_ohm"])]
             if len(usable) < len(records):
@@ -660,9 +681,19 @@ class Store:
         return {"text": buf.getvalue(), "notes": notes, "measurements": len(records),
                 "filename": f"{survey_id}{suffix}{EXTENSION[fmt]}"}
 
-    def export(self, survey_id: str, fmt: str, pass_index: int | None = None) -> str:
-        """A survey as the text of an ohm | protocol | csv file (see export_info)."""
-        return self.export_info(survey_id, fmt, pass_index)["text"]
+    def export(self, survey_id: str, fmt: str, pass_index: int | None = None, **options) -> str:
+        """A survey as the text of an ohm | protocol | csv | matrix file (see export_info)."""
+        return self.export_info(survey_id, fmt, pass_index, **options)["text"]
+
+    def errmodel(self, survey_id: str) -> dict:
+        """The reciprocal error model of a survey (ValueError when it has too few pairs)."""
+        return errmodel.fit(self._select_rows(*self._where(survey_id, None)))
+
+    def quality(self, survey_id: str, pass_index: int | None = None) -> dict:
+        """A survey's data quality at a glance (see ``ohmpi.quality``)."""
+        rows = self._select_rows(*self._where(survey_id, pass_index))
+        checks = self.rs_checks(survey_id, limit=10_000)
+        return quality.summary(rows, checks[-1] if checks else None)
 
     # ---- logs and SOH ------------------------------------------------------------------------
     def add_logs(self, rows: Iterable[dict]) -> int:

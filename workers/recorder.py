@@ -145,7 +145,7 @@ class Recorder:
         n = self.node
         n.command(self.ingest, role="service")  # only the system's own producers deliver items
         for fn in (self.surveys, self.survey, self.data, self.export, self.stats, self.has, self.indices,
-                   self.waveform, self.rs_checks, self.timeseries):
+                   self.waveform, self.rs_checks, self.timeseries, self.errmodel, self.quality):
             n.command(fn, role="viewer")
         n.command(self.logs_cmd, name="logs", role="viewer")
         n.command(self.soh_cmd, name="soh", role="viewer")
@@ -234,20 +234,27 @@ class Recorder:
         page["next_offset"] = end if end < page["total"] else None
         return page
 
-    def export(self, survey_id: str, format: str, pass_index: int | None = None, chunk: int = 0) -> dict:
-        """A survey as an ohm | protocol | csv file, in chunks of at most 512 KiB: ask chunk 0 first,
-        then 1.. until `chunks` (chunks > 0 come from the text chunk 0 made, same `sha256`)."""
+    def export(self, survey_id: str, format: str, pass_index: int | None = None, chunk: int = 0,
+               error_model: bool = False, common: bool = False) -> dict:
+        """A survey as an ohm | protocol | csv | matrix file, in chunks of at most 512 KiB: ask chunk 0
+        first, then 1.. until `chunks` (chunks > 0 come from the text chunk 0 made, same `sha256`).
+        `error_model`: errors from the reciprocal error model; `common`: only the quadrupoles measured
+        in every pass, in sequence order (time-lapse); `matrix`: R of each quadrupole in each pass."""
+        for name, value in (("error_model", error_model), ("common", common)):
+            if not isinstance(value, bool):
+                raise BadRequest(f"{name} must be true or false, got {value!r}", arg=name, reason="not a boolean")
         if format not in EXPORT_FORMATS:
             raise BadRequest(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}",
                              arg="format", reason="unknown format")
         _check_range("pass_index", pass_index, 0)
         _check_range("chunk", chunk, 0)
         self._known(survey_id)
-        key = (survey_id, format, pass_index)
+        key = (survey_id, format, pass_index, error_model, common)
         entry = self.exports.get(key) if chunk > 0 else None
         if entry is None:
             try:
-                info = self.store.export_info(survey_id, format, pass_index)
+                info = self.store.export_info(survey_id, format, pass_index, error_model=error_model,
+                                              common=common)
             except ValueError as exc:
                 raise BadRequest(f"cannot export {survey_id!r} as {format}: {exc}", arg="format",
                                  reason="not exportable") from None
@@ -323,6 +330,22 @@ class Recorder:
             self.node.log("info", f"disk space back: {self.free_bytes / MIB:.1f} MiB free "
                                   f"(floor {self.floor.floor_bytes / MIB:g} MiB)")
         self.publish_state(force=True)
+
+    def errmodel(self, survey_id: str) -> dict:
+        """The survey's reciprocal error model |Rn − Rr| = a·|R|^b: a, b, r2, pairs, the bins it was
+        fitted on, median reciprocal error (%)."""
+        self._known(survey_id)
+        try:
+            return self.store.errmodel(survey_id)
+        except ValueError as exc:
+            raise BadRequest(f"{survey_id!r}: {exc}", arg="survey_id", reason="no error model") from None
+
+    def quality(self, survey_id: str, pass_index: int | None = None) -> dict:
+        """A survey's data quality: flagged share and flags, uncertainty histogram and dominant source,
+        reciprocal-error histogram and error model, chargeability histogram, contacts at its start."""
+        _check_range("pass_index", pass_index, 0)
+        self._known(survey_id)
+        return self.store.quality(survey_id, pass_index)
 
     def has(self, measurement_ids: list[str]) -> list[str]:
         """The given measurement ids that are stored."""

@@ -6,5 +6,5 @@ by client.cli in that order.
 """
 
 COMMANDS = ["status", "ping", "watch", "call", "measure", "abort", "rs_check", "settings", "sequence",
-            "survey", "surveys", "export", "simulate", "keys", "users", "tokens", "web_cmd", "audit",
+            "survey", "surveys", "export", "errmodel", "simulate", "keys", "users", "tokens", "web_cmd", "audit",
             "self_test"]

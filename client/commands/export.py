@@ -1,35 +1,71 @@
-"""`ohmpi export SURVEY_ID --format ohm|protocol|csv -o FILE`."""
+"""`ohmpi export SURVEY_ID --format ohm|protocol|csv|matrix -o FILE` (or `--all-passes -o DIR`)."""
 
 import hashlib
 import sys
+from pathlib import Path
 
 from ..connect import client
 from ..output import to_json
 
 NAME = "export"
-HELP = "export a stored survey for pyGIMLi (.ohm), ResIPy (protocol.dat) or as OhmPi CSV"
+HELP = "export a stored survey for pyGIMLi (.ohm), ResIPy (protocol.dat), as OhmPi CSV or a time-lapse matrix"
+EXTENSIONS = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv", "matrix": "_timelapse.csv"}
 
 
 def configure(parser) -> None:
     parser.add_argument("survey_id")
-    parser.add_argument("--format", choices=("ohm", "protocol", "csv"), default="ohm")
+    parser.add_argument("--format", choices=("ohm", "protocol", "csv", "matrix"), default="ohm",
+                        help="matrix: R of every quadrupole (rows) in every pass (columns)")
     parser.add_argument("--pass", dest="pass_index", type=int, help="only this pass (0-based)")
-    parser.add_argument("-o", "--output", help="file to write (default: stdout)")
+    parser.add_argument("--all-passes", action="store_true",
+                        help="one file per pass in the directory -o, each with the quadrupoles measured in "
+                             "every pass in the same order (time-lapse)")
+    parser.add_argument("--error-model", action="store_true",
+                        help="write the errors of the survey's reciprocal error model (ohmpi errmodel)")
+    parser.add_argument("-o", "--output", help="file to write (default: stdout); a directory with --all-passes")
 
 
-def run(args) -> int:
-    parts, chunk, chunks = [], 0, 1
-    with client(args) as c:
-        while chunk < chunks:
-            reply = c.call("recorder", "export", survey_id=args.survey_id, format=args.format,
-                           pass_index=args.pass_index, chunk=chunk)
-            parts.append(reply["text"])
-            chunks = reply["chunks"]
-            chunk += 1
+def _download(c, **args) -> str:
+    parts, chunk, chunks, reply = [], 0, 1, {}
+    while chunk < chunks:
+        reply = c.call("recorder", "export", chunk=chunk, **args)
+        parts.append(reply["text"])
+        chunks = reply["chunks"]
+        chunk += 1
     text = "".join(parts)
     digest = reply.get("sha256")
     if digest and hashlib.sha256(text.encode()).hexdigest() != digest:
         raise ValueError("export changed while it was being downloaded (checksum mismatch): try again")
+    return text
+
+
+def run(args) -> int:
+    common = dict(survey_id=args.survey_id, format=args.format)
+    if args.error_model:
+        common["error_model"] = True
+    if args.all_passes:
+        if not args.output or args.pass_index is not None or args.format == "matrix":
+            print("ohmpi export: --all-passes needs -o DIRECTORY, no --pass, and a per-pass format "
+                  "(ohm, protocol, csv)", file=sys.stderr)
+            return 2
+        folder = Path(args.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        with client(args) as c:
+            passes = c.call("recorder", "survey", survey_id=args.survey_id).get("passes") or 0
+            for index in range(passes):
+                text = _download(c, pass_index=index, common=True, **common)
+                path = folder / f"{args.survey_id}_pass{index:03d}{EXTENSIONS[args.format]}"
+                path.write_text(text)
+                written.append({"file": str(path), "bytes": len(text)})
+        if args.json:
+            print(to_json({"files": written}))
+        else:
+            for item in written:
+                print(f"{item['file']}: {item['bytes']} bytes")
+        return 0
+    with client(args) as c:
+        text = _download(c, pass_index=args.pass_index, **common)
     if args.output:
         with open(args.output, "w") as fh:
             fh.write(text)

@@ -91,7 +91,7 @@ def chargeability(t, polarity, segment, vmn_mV, *, segs, vmn, hum, sigma_off, ls
     widths = np.asarray(ctx.ip_windows_ms[:usable], float)
     filt = binomial_weights(len(decays))
     windows, variances = np.zeros(usable), np.zeros(usable)
-    scale = 1000.0 / abs(vmn)
+    scale = 1000.0 / vmn  # signed: a negative R has a negative primary and decay
     for weight, (x, y, sign) in zip(filt, decays):
         for k in range(usable):
             w = _window_weights(x, edges[k], edges[k + 1])
