@@ -247,8 +247,16 @@ def survey_data(args):
     return call("recorder", "data", **_present(args, "survey_id", "offset", "limit", "pass_index"))
 
 
+def survey_quality(args):
+    return call("recorder", "quality", timeout=15.0, **_present(args, "survey_id", "pass_index"))
+
+
+def survey_errmodel(args):
+    return call("recorder", "errmodel", timeout=15.0, survey_id=args["survey_id"])
+
+
 def survey_export(args):
-    base = _present(args, "survey_id", "format", "pass_index")
+    base = _present(args, "survey_id", "format", "pass_index", "error_model", "common")
     for _ in range(3):  # the survey may grow while we read: chunks > 0 come from chunk 0's text, but retry anyway
         parts, chunk, chunks, reply = [], 0, 1, {}
         while chunk < chunks:
@@ -423,10 +431,20 @@ ROUTES: list[Route] = [
           path_params=(SURVEY_ID,), query=(Field("offset", "int", min=0, default=0), _limit(500), PASS)),
     Route("GET", "/api/surveys/<survey_id>/export", survey_export, "download a survey as a file",
           role="viewer", ticket=True, tag="recorder",
-          path_params=(SURVEY_ID,), query=(Field("format", "str", enum=("ohm", "protocol", "csv"), default="ohm"),
-                                           PASS),
+          path_params=(SURVEY_ID,), query=(Field("format", "str", enum=("ohm", "protocol", "csv", "matrix"), default="ohm"),
+                                           PASS,
+                                           Field("error_model", "bool", description="errors from the reciprocal "
+                                                 "error model instead of each datum's own"),
+                                           Field("common", "bool", description="only the quadrupoles measured in "
+                                                 "every pass, in sequence order (time-lapse)")),
           content="text/plain", response={"type": "string"}, errors=(502,),
-          description="`.ohm` for pyGIMLi, `protocol.dat` for ResIPy, OhmPi CSV; sent as an attachment"),
+          description="`.ohm` for pyGIMLi, `protocol.dat` for ResIPy, OhmPi CSV, `matrix` (R of each quadrupole "
+                      "in each pass, CSV); sent as an attachment (docs/formats.md)"),
+    Route("GET", "/api/surveys/<survey_id>/quality", survey_quality, "a survey's data quality: flagged share, "
+          "uncertainty and reciprocal-error histograms, error model, chargeability, contacts at its start",
+          role="viewer", tag="recorder", path_params=(SURVEY_ID,), query=(PASS,)),
+    Route("GET", "/api/surveys/<survey_id>/errmodel", survey_errmodel, "the reciprocal error model "
+          "|Rn - Rr| = a·|R|^b of a survey", role="viewer", tag="recorder", path_params=(SURVEY_ID,)),
     Route("GET", "/api/measurements/<measurement_id>/waveform", waveform, "the full waveform of one measurement",
           role="viewer",
           tag="recorder", path_params=(Field("measurement_id", "str", required=True, max_length=200),)),

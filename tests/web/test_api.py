@@ -216,7 +216,7 @@ def test_exports_download_and_parse(client, finished_survey):
     assert csv_resp.headers["Content-Disposition"].rstrip('"').endswith(".csv")
     table = list(csv.reader(io.StringIO(csv_resp.get_data(as_text=True))))
     assert len(table) == 1 + 14 and all(len(row) == len(table[0]) for row in table)
-    assert table[0][1:5] == ["A", "B", "M", "N"]
+    assert table[0][1:5] == ["a", "b", "m", "n"]  # current OhmPi names (docs/formats.md)
 
 
 def test_logs_and_soh(client):

@@ -182,7 +182,8 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-export const FLAG_LABEL = { high_std: "high std", low_current: "low I", saturated: "saturated", open_electrode: "open" };
+export const FLAG_LABEL = { high_std: "high std", low_current: "low I", saturated: "saturated", open_electrode: "open",
+  ip_wrong_sign: "IP sign", ip_noisy: "IP noisy" };
 
 export function flagBadges(flags) {
   const span = document.createElement("span");

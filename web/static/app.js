@@ -1,12 +1,12 @@
 // The control page: state from the gateway's JSON API, live updates from its SSE stream, behind
 // a login (session.js); what the user's role may not do is hidden (data-op, session.can).
 
-import { ApiError, api, get, post, busy, toast, describeError, fmt, duration, bytes, clock, h, flagBadges, download } from "./api.js";
+import { ApiError, api, get, post, busy, toast, describeError, fmt, duration, bytes, clock, h, flagBadges, download, FLAG_LABEL } from "./api.js";
 import { user, refresh, logout, loadPermissions, applyRoles, can, onSessionEnd, ended } from "./session.js";
 import { showGate, wireGate, wirePasswordDialog, openPasswordDialog } from "./login.js";
 import { showAdmin, wireAdmin } from "./admin.js";
 import { PseudoSection } from "./pseudo.js";
-import { drawContacts, drawWaveform as paintWaveform, drawTimeseries, SERIES } from "./charts.js";
+import { drawContacts, drawWaveform as paintWaveform, drawTimeseries, drawDecay, drawHistogram, SERIES } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
 const CORE = ["hub", "recorder", "controller", "sequencer"];
@@ -32,6 +32,7 @@ const state = {
   wave: { pinned: false, id: null },
   rs: null,
   surveys: [],
+  quality: { surveyId: null, data: null },
 };
 
 const ps = new PseudoSection($("ps"), $("ps-tip"), { onPick: (rec) => pickQuadrupole(rec) });
@@ -286,6 +287,7 @@ function renderLive() {
         h("td", { class: "num strong", text: fmt(r.rhoa_ohmm, 4) }),
         h("td", { class: "num", text: fmt(r.r_ohm, 4) }),
         h("td", { class: `num ${r.r_std_pct > ((state.settings && state.settings.max_std_pct) || 2) ? "bad-text" : ""}`, text: fmt(r.r_std_pct, 2) }),
+        h("td", { class: "num", title: r.ip_std_mvv !== undefined && r.ip_std_mvv !== null ? `± ${fmt(r.ip_std_mvv, 2)} mV/V` : "", text: fmt(r.ip_mvv, 3) }),
         h("td", {}, flagBadges(r.flags)),
         h("td", { class: "num", text: fmt(r.iab_mA, 3) }),
         h("td", { class: "num", text: fmt(r.vmn_mV, 4) }),
@@ -298,7 +300,7 @@ function renderLive() {
     body.replaceChildren(...rows);
     const flagged = state.live.filter((r) => r.flags && r.flags.length).length;
     $("live-count").textContent = state.live.length ? `${state.live.length} shown · ${flagged} flagged` : "";
-    if (!state.live.length) body.append(h("tr", {}, h("td", { colspan: "11", class: "muted", text: "No measurements yet." })));
+    if (!state.live.length) body.append(h("tr", {}, h("td", { colspan: "12", class: "muted", text: "No measurements yet." })));
   });
 }
 
@@ -308,7 +310,7 @@ async function pickQuadrupole(rec) {
     state.wave = { pinned: true, id: rec.measurement_id };
     $("wave-title").textContent = `A${rec.a} B${rec.b} M${rec.m} N${rec.n} · picked`;
     get(`/api/measurements/${encodeURIComponent(rec.measurement_id)}/waveform`)
-      .then((wf) => { if (state.wave.id === rec.measurement_id) drawWaveform($("wave"), wf); })
+      .then((wf) => { if (state.wave.id === rec.measurement_id) drawWaveform($("wave"), wf, rec); })
       .catch((err) => toast(describeError(err, "loading the waveform")));
     showWaveFollow();
   }
@@ -416,7 +418,7 @@ async function connect() {
     if (state.wave.pinned) return;
     const rec = wf.measurement_id && state.byId.get(wf.measurement_id);
     $("wave-title").textContent = rec ? `A${rec.a} B${rec.b} M${rec.m} N${rec.n} · latest` : "latest";
-    drawWaveform($("wave"), wf);
+    drawWaveform($("wave"), wf, rec || null);
   });
   on("rs_check", showContacts);
   on("survey", (s) => {
@@ -593,6 +595,9 @@ function buildSettings(form, spec, values) {
       for (const a of sp.allowed || []) input.append(h("option", { value: String(a), text: String(a), selected: String(a) === String(v) }));
     } else if (sp.kind === "bool") {
       input = h("input", { type: "checkbox", name, checked: !!v });
+    } else if (sp.kind === "floats") {
+      input = h("input", { type: "text", name, inputmode: "decimal", value: Array.isArray(v) ? v.join(", ") : "",
+        placeholder: "e.g. 20, 20, 40, 80" });
     } else {
       const step = sp.kind === "int" ? "1" : "any";
       input = h("input", { type: "number", name, step, min: sp.min ?? undefined, max: sp.max ?? undefined,
@@ -617,6 +622,13 @@ function settingsChanges() {
     const kind = el.dataset.kind;
     let v;
     if (kind === "bool") v = el.checked;
+    else if (kind === "floats") {
+      const parts = el.value.split(/[\s,;]+/).filter(Boolean);
+      v = parts.map(Number);
+      if (v.some(Number.isNaN)) { out[el.name] = el.value; continue; }
+      if (JSON.stringify(v) !== JSON.stringify(state.settings[el.name])) out[el.name] = v;
+      continue;
+    }
     else if (kind === "choice") {
       const allowed = state.spec[el.name].allowed || [];
       v = allowed.find((a) => String(a) === el.value) ?? el.value;
@@ -633,7 +645,7 @@ function showMeasurement(res) {
   const r = res.record;
   const dl = $("measure-result");
   dl.hidden = false;
-  const items = [["ρa", `${fmt(r.rhoa_ohmm, 4)} Ω·m`], ["R", `${fmt(r.r_ohm, 4)} Ω ± ${fmt(r.r_std_pct, 2)} %`],
+  const items = [["ρa", `${fmt(r.rhoa_ohmm, 4)} Ω·m`], ["R", `${fmt(r.r_ohm, 4)} Ω ± ${fmt(r.r_std_pct, 2)} %`], ["M", `${fmt(r.ip_mvv, 3)} ± ${fmt(r.ip_std_mvv, 2)} mV/V`],
     ["k", `${fmt(r.k_m, 4)} m`], ["I", `${fmt(r.iab_mA, 4)} mA`], ["Vmn", `${fmt(r.vmn_mV, 4)} mV`],
     ["SP", `${fmt(r.sp_mV, 3)} mV`], ["Vab", `${fmt(r.vab_V, 3)} V`], ["Rab", `${fmt(r.rab_kohm, 3)} kΩ`]];
   dl.replaceChildren(...items.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]),
@@ -685,23 +697,32 @@ function renderSurveys() {
   if (!state.surveys.length) { ul.replaceChildren(h("li", { class: "muted", text: "No survey stored yet." })); return; }
   ul.replaceChildren(...state.surveys.slice(0, 50).map((s) => {
     const id = encodeURIComponent(s.survey_id);
-    const link = (fmtName, label) => {
-      const b = h("button", { type: "button", class: "small dl", "data-format": fmtName, text: label, title: `download ${label}` });
+    const link = (fmtName, label, extra = "", suffix = "") => {
+      const b = h("button", { type: "button", class: "small dl", "data-format": fmtName + extra.replace(/[^a-z_]/g, "-"), text: label, title: `download ${label}` });
+      const ext = fmtName === "protocol" ? "dat" : fmtName === "matrix" ? "csv" : fmtName;
       b.addEventListener("click", () => busy(b, `download ${label}`,
-        () => download(`/api/surveys/${id}/export?format=${fmtName}`, `${s.survey_id}.${fmtName === "protocol" ? "dat" : fmtName}`)));
+        () => download(`/api/surveys/${id}/export?format=${fmtName}${extra}`, `${s.survey_id}${suffix}.${ext}`)));
       return b;
     };
+    const quality = h("button", { type: "button", class: "small ghost", text: "quality", title: "show its data quality" });
+    quality.addEventListener("click", () => {
+      loadQuality(s.survey_id);
+      $("card-quality").scrollIntoView({ behavior: "smooth", block: "start" });
+    });
     const show = h("button", { type: "button", class: "small ghost", text: "view", title: "show in the pseudo-section" });
     show.addEventListener("click", () => {
       state.ps.follow = false;
       loadSection(s.survey_id, s.passes > 1 ? s.passes - 1 : null);
+      loadQuality(s.survey_id);
       $("card-pseudo").scrollIntoView({ behavior: "smooth", block: "start" });
     });
     const flagged = s.flagged ? h("span", { class: "flag flag-high_std", text: `${s.flagged} flagged` }) : null;
     return h("li", { "data-survey": s.survey_id },
       h("div", { class: "sv-line" }, h("b", { text: s.name || s.survey_id }), h("span", { class: `sv-state sv-${s.state}`, text: s.state })),
       h("div", { class: "muted small-text" }, `${s.survey_id} · ${s.created ? new Date(s.created).toLocaleString() : ""} · ${s.measurements}/${(s.total || 0) * (s.repeat || 1)} measured${s.passes > 1 ? ` · ${s.passes} passes` : ""} `, flagged),
-      h("div", { class: "sv-links" }, link("ohm", ".ohm (pyGIMLi)"), link("protocol", "protocol.dat"), link("csv", "CSV"), show));
+      h("div", { class: "sv-links" }, link("ohm", ".ohm (pyGIMLi)"), link("protocol", "protocol.dat"), link("csv", "CSV"),
+        link("ohm", ".ohm with error model", "&error_model=true", "_errmodel"),
+        s.passes > 1 ? link("matrix", "time-lapse matrix", "", "_timelapse") : null, quality, show));
   }));
 }
 
@@ -820,18 +841,89 @@ function wire() {
     if (res && !(res instanceof Error)) showContacts(res);
   });
   $("dl-reload").addEventListener("click", () => loadSurveys());
+  $("q-reload").addEventListener("click", () => loadQuality(state.quality.surveyId || state.ps.surveyId));
+  $("ps-quantity").addEventListener("change", (e) => ps.setQuantity(e.target.value));
   $("log-level").addEventListener("change", loadLogs);
 
   let resizeTimer = null;
   window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(redrawCharts, 150); });
 }
 
-let lastWave = null;
-function drawWaveform(canvas, wf) { lastWave = wf; paintWaveform(canvas, wf); }
+let lastWave = null, lastRec = null;
+function drawWaveform(canvas, wf, rec) {
+  lastWave = wf;
+  lastRec = rec === undefined ? lastRec : rec;
+  paintWaveform(canvas, wf);
+  drawDecay($("decay"), wf, lastRec);
+  renderBudget(lastRec);
+}
+
+// the uncertainty budget of one measurement: each source's 1σ share, the dominant one first
+const BUDGET_LABEL = { noise: "sample noise", sp: "SP drift removal", quantization: "ADC quantization",
+  current: "current measurement", excess: "excess half-cycle scatter (hum, drift)" };
+function renderBudget(rec) {
+  const list = $("budget");
+  const budget = rec && rec.r_budget_pct;
+  $("budget-total").textContent = rec ? `± ${fmt(rec.r_std_pct, 3)} % (stacks alone: ${fmt(rec.r_stack_std_pct, 3)} %)` : "";
+  if (!budget) { list.replaceChildren(h("li", { class: "muted", text: rec ? "No budget for this measurement." : "Pick a measurement." })); return; }
+  const total = Math.max(1e-12, ...Object.values(budget));
+  const items = Object.entries(budget).sort((a, b) => b[1] - a[1]).map(([k, v], i) => {
+    const bar = h("span", { class: "bar" });
+    bar.style.setProperty("--w", `${Math.max(1, (100 * v) / total).toFixed(1)}%`); // CSSOM (CSP)
+    return h("li", { class: i === 0 ? "dominant" : "", "data-source": k },
+      h("span", { class: "lab", text: BUDGET_LABEL[k] || k }), bar, h("span", { class: "num", text: `${fmt(v, 2)} %` }));
+  });
+  list.replaceChildren(...items);
+}
+
+// ---- data quality of one survey ---------------------------------------------------------------
+async function loadQuality(id) {
+  state.quality.surveyId = id;
+  $("q-title").textContent = id || "";
+  if (!id) return;
+  try {
+    state.quality.data = await get(`/api/surveys/${encodeURIComponent(id)}/quality`, 30000);
+  } catch (err) {
+    $("q-summary").className = "msg msg-bad";
+    $("q-summary").textContent = describeError(err, "loading the data quality");
+    return;
+  }
+  renderQuality();
+}
+
+function renderQuality() {
+  const q = state.quality.data;
+  if (!q) return;
+  const sum = $("q-summary");
+  sum.className = `msg ${q.flagged_pct > 10 ? "msg-bad" : "msg-ok"}`;
+  const dominant = Object.entries(q.dominant_error || {}).sort((a, b) => b[1] - a[1])[0];
+  sum.textContent = `${q.measurements} measurements · ${q.flagged} flagged (${fmt(q.flagged_pct, 3)} %) · median uncertainty ${fmt(q.r_std_pct.median, 3)} %`
+    + (dominant ? ` · mostly ${BUDGET_LABEL[dominant[0]] || dominant[0]} (${dominant[1]})` : "")
+    + (q.ip_mvv && q.ip_mvv.median !== null ? ` · median chargeability ${fmt(q.ip_mvv.median, 3)} mV/V` : "");
+  $("q-flags").replaceChildren(...Object.entries(q.flags || {}).map(([f, n]) => h("li", { class: `flag flag-${f}`, text: `${FLAG_LABEL[f] || f}: ${n}` })));
+  drawHistogram($("q-std"), q.r_std_pct, { unit: "" });
+  drawHistogram($("q-recip"), q.reciprocal);
+  const model = q.error_model;
+  $("q-model").textContent = model
+    ? `Reciprocal error model: ${model.model} (${model.pairs} pairs, R² ${fmt(model.r2, 3)}, median ${fmt(model.median_error_pct, 3)} %).`
+    : (q.error_model_note || "No reciprocals in this survey: start it with “reciprocals” for an error model.");
+  const c = q.contact;
+  $("q-contacts").textContent = c
+    ? `Contacts at the start (${clock(c.time)}): ${c.electrodes.length} electrodes, median ${fmt(median(c.electrodes.map((e) => e.contact_kohm).filter((v) => v !== null)), 3)} kΩ`
+      + (c.bad.length ? `, high: ${c.bad.join(", ")}` : "") + (c.open.length ? `, open: ${c.open.join(", ")}` : "") + "."
+    : "No contact check stored for this survey.";
+}
+
+function median(values) {
+  const v = values.slice().sort((a, b) => a - b);
+  return v.length ? v[Math.floor(v.length / 2)] : null;
+}
+
 function redrawCharts() {
   drawContacts($("rs"), state.rs);
   drawTimeseries($("ts"), state.series);
   drawWaveform($("wave"), lastWave);
+  if (state.quality.data) renderQuality();
 }
 
 // Load every panel. Each loads on its own: a dead service empties its panel, never the page.

@@ -198,3 +198,77 @@ export function drawTimeseries(canvas, series) {
     }
   });
 }
+
+// ---- IP decay: the voltage after each switch-off, in mV/V of the primary, and the windows ----
+// Each off time that follows a half-cycle is one curve (sign-corrected by that half-cycle's
+// polarity and divided by the record's Vmn, without SP removal: the curves may sit apart by the
+// self-potential, which the chargeability's binomial stacking cancels); the windows' values
+// (ip_windows_mvv) are drawn as steps over their time spans.
+export function drawDecay(canvas, wf, rec) {
+  const { ctx, W, H, c } = setup(canvas, 190);
+  if (!wf || !wf.t_s || !rec || !rec.vmn_mV) { message(ctx, W, H, c, "No decay: pick a measurement"); return; }
+  const curves = [];
+  const n = wf.t_s.length;
+  for (let i = 1; i < n; i++) {
+    if (wf.polarity[i] === 0 && wf.polarity[i - 1] !== 0) {
+      const sign = wf.polarity[i - 1], start = (wf.t_s[i - 1] + wf.t_s[i]) / 2, pts = [];
+      for (let j = i; j < n && wf.polarity[j] === 0; j++) pts.push([(wf.t_s[j] - start) * 1000, (1000 * sign * wf.voltage_mV[j]) / rec.vmn_mV]);
+      curves.push(pts);
+    }
+  }
+  if (!curves.length) { message(ctx, W, H, c, "No off time in this waveform (duty cycle 1)"); return; }
+  const L = 52, R = 8, T = 10, B = 24, pw = W - L - R, ph = H - T - B;
+  const all = curves.flat();
+  const windows = rec.ip_windows_mvv || [];
+  const vals = [...all.map((p) => p[1]), ...windows, 0];
+  const sorted = vals.filter(Number.isFinite).sort((a, b) => a - b);
+  let lo = sorted[Math.floor(0.02 * (sorted.length - 1))], hi = sorted[Math.ceil(0.98 * (sorted.length - 1))];
+  if (!(hi - lo > 1e-9)) { lo -= 1; hi += 1; }
+  const pad = (hi - lo) * 0.1; lo -= pad; hi += pad;
+  const tmax = Math.max(...all.map((p) => p[0]), 1);
+  const X = (v) => L + (v / tmax) * pw, Y = (v) => T + ph - ((Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * ph;
+  ctx.strokeStyle = c.grid; ctx.fillStyle = c.muted; ctx.textAlign = "right"; ctx.textBaseline = "middle";
+  for (const v of ticks(lo, hi, 3)) { const y = Math.round(Y(v)) + 0.5; ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(L + pw, y); ctx.stroke(); ctx.fillText(fmt(v, 3), L - 4, y); }
+  curves.forEach((pts, k) => {
+    ctx.strokeStyle = k % 2 ? "rgba(230,110,20,0.7)" : "rgba(40,110,220,0.7)";
+    ctx.beginPath();
+    pts.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
+    ctx.stroke();
+  });
+  let edge = rec.ip_delay_ms || 0;
+  ctx.strokeStyle = c.ink; ctx.lineWidth = 2.5;
+  windows.forEach((v, i) => {
+    const w = (rec.ip_windows_ms || [])[i] || 0;
+    ctx.beginPath(); ctx.moveTo(X(edge), Y(v)); ctx.lineTo(X(edge + w), Y(v)); ctx.stroke();
+    edge += w;
+  });
+  ctx.lineWidth = 1;
+  ctx.fillStyle = c.muted; ctx.textAlign = "center"; ctx.textBaseline = "top";
+  for (const v of ticks(0, tmax, Math.max(2, Math.floor(pw / 80)))) ctx.fillText(`${fmt(v, 3)} ms`, X(v), H - B + 6);
+  ctx.textAlign = "left"; ctx.fillStyle = c.ink;
+  ctx.fillText(`mV/V after switch-off · M = ${fmt(rec.ip_mvv, 3)} ± ${fmt(rec.ip_std_mvv, 2)}`, L + 6, T);
+}
+
+// ---- histogram: counts between edges, bars labelled with the bins' upper edges ---------------
+export function drawHistogram(canvas, hist, { unit = "", colour } = {}) {
+  const { ctx, W, H, c } = setup(canvas, 170);
+  const counts = (hist && hist.counts) || [];
+  const total = counts.reduce((s, v) => s + v, 0);
+  if (!total) { message(ctx, W, H, c, "No data"); return; }
+  const L = 36, R = 6, T = 8, B = 30, pw = W - L - R, ph = H - T - B;
+  const top = Math.max(...counts), bw = pw / counts.length;
+  ctx.fillStyle = c.muted; ctx.textAlign = "right"; ctx.textBaseline = "middle";
+  for (const v of ticks(0, top, 3)) { const y = T + ph - (v / top) * ph; ctx.fillText(String(v), L - 4, y); }
+  counts.forEach((v, i) => {
+    const h = (v / top) * ph;
+    ctx.fillStyle = colour || c.accent;
+    ctx.fillRect(L + i * bw + 1, T + ph - h, Math.max(1, bw - 2), h);
+  });
+  ctx.fillStyle = c.muted; ctx.textAlign = "center"; ctx.textBaseline = "top";
+  const edges = hist.edges || hist.edges_pct || [];
+  const every = Math.max(1, Math.ceil(counts.length / Math.max(1, Math.floor(pw / 44))));
+  for (let i = 0; i < counts.length; i += every) {
+    const label = i === counts.length - 1 ? `>${fmt(edges[i], 3)}` : `${fmt(edges[i + 1], 3)}`;
+    ctx.fillText(`${label}${unit}`, L + (i + 0.5) * bw, T + ph + 4);
+  }
+}

@@ -109,6 +109,7 @@ export class PseudoSection {
     this.pending = false;
     this.layout = null;
     this.hover = null;
+    this.quantity = "rhoa"; // or "ip": the apparent chargeability (linear colour scale)
     canvas.addEventListener("pointermove", (e) => this._hover(e, false));
     canvas.addEventListener("pointerdown", (e) => this._hover(e, true));
     canvas.addEventListener("pointerleave", () => { if (this.hover && !this.hover.pinned) this._hideTip(); });
@@ -119,6 +120,18 @@ export class PseudoSection {
     this.positions = positions || [];
     for (const p of this.points.values()) this._place(p);
     this.schedule();
+  }
+
+  setQuantity(quantity) {
+    this.quantity = quantity === "ip" ? "ip" : "rhoa";
+    for (const p of this.points.values()) p.lr = this._value(p.rec);
+    this.schedule();
+  }
+
+  _value(rec) {
+    if (this.quantity === "ip") return typeof rec.ip_mvv === "number" && Number.isFinite(rec.ip_mvv) ? rec.ip_mvv : NaN;
+    const v = rec.rhoa_ohmm;
+    return v > 0 ? Math.log10(v) : NaN;
   }
 
   setBadElectrodes(list) {
@@ -143,8 +156,7 @@ export class PseudoSection {
   }
 
   _point(rec) {
-    const v = rec.rhoa_ohmm;
-    const p = { rec, key: `${rec.a},${rec.b},${rec.m},${rec.n}`, lr: v > 0 ? Math.log10(v) : NaN,
+    const p = { rec, key: `${rec.a},${rec.b},${rec.m},${rec.n}`, lr: this._value(rec),
       flagged: !!(rec.flags && rec.flags.length) };
     this._place(p);
     return p;
@@ -263,7 +275,8 @@ export class PseudoSection {
     if (logs.length) {
       lo = logs[Math.floor(0.02 * (logs.length - 1))];
       hi = logs[Math.ceil(0.98 * (logs.length - 1))];
-      if (hi - lo < 0.05) { lo -= 0.1; hi += 0.1; }
+      const pad = this.quantity === "ip" ? 0.5 : 0.1;
+      if (hi - lo < pad / 2) { lo -= pad; hi += pad; }
     }
     this.limits = [lo, hi];
     const idx = (lr) => Math.max(0, Math.min(LUT_SIZE - 1, Math.round(((lr - lo) / (hi - lo)) * (LUT_SIZE - 1))));
@@ -344,21 +357,23 @@ export class PseudoSection {
     ctx.fillStyle = ink;
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    for (const t of logTicks(lo, hi)) {
+    const linear = this.quantity === "ip";
+    const tickList = linear ? [0, 1, 2, 3, 4].map((i) => lo + ((hi - lo) * i) / 4) : logTicks(lo, hi);
+    for (const t of tickList) {
       const x = lx + ((t - lo) / (hi - lo)) * lw;
       ctx.fillRect(x - 0.5, ly + lh, 1, 4);
-      ctx.fillText(fmt(10 ** t, 3), x, ly + lh + 5);
+      ctx.fillText(fmt(linear ? t : 10 ** t, 3), x, ly + lh + 5);
     }
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    const label = "ρa (Ω·m, log)";
+    const label = linear ? "chargeability (mV/V)" : "ρa (Ω·m, log)";
     if (lx + lw + 10 + ctx.measureText(label).width < W) ctx.fillText(label, lx + lw + 8, ly + lh / 2);
     else { ctx.textBaseline = "bottom"; ctx.fillText(label, lx, ly - 2); }
     if (grey.length) {
       ctx.textAlign = "right";
       ctx.textBaseline = "bottom";
       ctx.fillStyle = muted;
-      ctx.fillText(`${grey.length} with ρa ≤ 0 in grey`, L + pw, ly - 2);
+      ctx.fillText(linear ? `${grey.length} without a chargeability in grey` : `${grey.length} with ρa ≤ 0 in grey`, L + pw, ly - 2);
     }
     const ms = performance.now() - t0;
     this.lastMs = ms;
@@ -402,6 +417,7 @@ export class PseudoSection {
       [`R ${fmt(r.r_ohm, 4)} Ω ± ${fmt(r.r_std_pct, 2)} %`],
       [`k ${fmt(r.k_m, 4)} m · I ${fmt(r.iab_mA, 3)} mA`],
       [`Vmn ${fmt(r.vmn_mV, 4)} mV`],
+      ["M ", b(fmt(r.ip_mvv, 3)), ` ± ${fmt(r.ip_std_mvv, 2)} mV/V`],
       [`x ${fmt(p.x, 4)} m · depth ${fmt(p.z, 3)} m`],
     ];
     if (r.flags && r.flags.length) {
