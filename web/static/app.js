@@ -854,7 +854,7 @@ function drawWaveform(canvas, wf, rec) {
   lastWave = wf;
   lastRec = rec === undefined ? lastRec : rec;
   paintWaveform(canvas, wf);
-  drawDecay($("decay"), wf, lastRec);
+  drawDecay($("decay"), wf, lastRec, (state.settings && state.settings.mains_hz) || 50);
   renderBudget(lastRec);
 }
 

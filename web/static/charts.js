@@ -199,42 +199,55 @@ export function drawTimeseries(canvas, series) {
   });
 }
 
-// ---- IP decay: the voltage after each switch-off, in mV/V of the primary, and the windows ----
-// Each off time that follows a half-cycle is one curve (sign-corrected by that half-cycle's
-// polarity and divided by the record's Vmn, without SP removal: the curves may sit apart by the
-// self-potential, which the chargeability's binomial stacking cancels); the windows' values
-// (ip_windows_mvv) are drawn as steps over their time spans.
-export function drawDecay(canvas, wf, rec) {
+// ---- IP decay: the voltage after switch-off, in mV/V of the primary, and the windows -----------
+// The off times that follow each half-cycle are stacked as the chargeability is (binomial weights,
+// sign of the half-cycle: the self-potential and its drift cancel), smoothed over one mains period
+// (the hum), and divided by the record's Vmn; the windows' values (ip_windows_mvv) are the steps.
+function binomial(n) {
+  const row = [1];
+  for (let k = 1; k < n; k++) row.push((row[k - 1] * (n - k)) / k);
+  const sum = row.reduce((s, v) => s + v, 0);
+  return row.map((v) => v / sum);
+}
+
+export function drawDecay(canvas, wf, rec, mainsHz = 50) {
   const { ctx, W, H, c } = setup(canvas, 190);
   if (!wf || !wf.t_s || !rec || !rec.vmn_mV) { message(ctx, W, H, c, "No decay: pick a measurement"); return; }
-  const curves = [];
+  const offs = [];
   const n = wf.t_s.length;
   for (let i = 1; i < n; i++) {
     if (wf.polarity[i] === 0 && wf.polarity[i - 1] !== 0) {
       const sign = wf.polarity[i - 1], start = (wf.t_s[i - 1] + wf.t_s[i]) / 2, pts = [];
-      for (let j = i; j < n && wf.polarity[j] === 0; j++) pts.push([(wf.t_s[j] - start) * 1000, (1000 * sign * wf.voltage_mV[j]) / rec.vmn_mV]);
-      curves.push(pts);
+      for (let j = i; j < n && wf.polarity[j] === 0; j++) pts.push([(wf.t_s[j] - start) * 1000, sign * wf.voltage_mV[j]]);
+      offs.push(pts);
     }
   }
-  if (!curves.length) { message(ctx, W, H, c, "No off time in this waveform (duty cycle 1)"); return; }
-  const L = 52, R = 8, T = 10, B = 24, pw = W - L - R, ph = H - T - B;
-  const all = curves.flat();
+  if (offs.length < 2) { message(ctx, W, H, c, "No decay in this waveform (no off time)"); return; }
+  const len = Math.min(...offs.map((p) => p.length)), weights = binomial(offs.length);
+  const stacked = [];
+  for (let j = 0; j < len; j++) {
+    let x = 0, y = 0;
+    offs.forEach((pts, k) => { x += weights[k] * pts[j][0]; y += weights[k] * pts[j][1]; });
+    stacked.push([x, (1000 * y) / rec.vmn_mV]);
+  }
+  const period = 1000 / mainsHz;
+  const smooth = stacked.map(([x]) => {
+    const near = stacked.filter(([u]) => Math.abs(u - x) <= period / 2);
+    return [x, near.reduce((s, p) => s + p[1], 0) / near.length];
+  }).filter(([x]) => x >= period / 2 && x <= stacked[stacked.length - 1][0] - period / 2);
+  const L = 52, R = 8, T = 18, B = 24, pw = W - L - R, ph = H - T - B;
   const windows = rec.ip_windows_mvv || [];
-  const vals = [...all.map((p) => p[1]), ...windows, 0];
-  const sorted = vals.filter(Number.isFinite).sort((a, b) => a - b);
-  let lo = sorted[Math.floor(0.02 * (sorted.length - 1))], hi = sorted[Math.ceil(0.98 * (sorted.length - 1))];
+  const vals = [...smooth.map((p) => p[1]), ...windows, 0].filter(Number.isFinite);
+  let lo = Math.min(...vals), hi = Math.max(...vals);
   if (!(hi - lo > 1e-9)) { lo -= 1; hi += 1; }
   const pad = (hi - lo) * 0.1; lo -= pad; hi += pad;
-  const tmax = Math.max(...all.map((p) => p[0]), 1);
-  const X = (v) => L + (v / tmax) * pw, Y = (v) => T + ph - ((Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * ph;
+  const tmax = Math.max(stacked[stacked.length - 1][0], 1);
+  const X = (v) => L + (v / tmax) * pw, Y = (v) => T + ph - ((v - lo) / (hi - lo)) * ph;
   ctx.strokeStyle = c.grid; ctx.fillStyle = c.muted; ctx.textAlign = "right"; ctx.textBaseline = "middle";
   for (const v of ticks(lo, hi, 3)) { const y = Math.round(Y(v)) + 0.5; ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(L + pw, y); ctx.stroke(); ctx.fillText(fmt(v, 3), L - 4, y); }
-  curves.forEach((pts, k) => {
-    ctx.strokeStyle = k % 2 ? "rgba(230,110,20,0.7)" : "rgba(40,110,220,0.7)";
-    ctx.beginPath();
-    pts.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
-    ctx.stroke();
-  });
+  ctx.strokeStyle = c.warn; ctx.lineWidth = 1.5; ctx.beginPath();
+  smooth.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
+  ctx.stroke();
   let edge = rec.ip_delay_ms || 0;
   ctx.strokeStyle = c.ink; ctx.lineWidth = 2.5;
   windows.forEach((v, i) => {
@@ -246,7 +259,7 @@ export function drawDecay(canvas, wf, rec) {
   ctx.fillStyle = c.muted; ctx.textAlign = "center"; ctx.textBaseline = "top";
   for (const v of ticks(0, tmax, Math.max(2, Math.floor(pw / 80)))) ctx.fillText(`${fmt(v, 3)} ms`, X(v), H - B + 6);
   ctx.textAlign = "left"; ctx.fillStyle = c.ink;
-  ctx.fillText(`mV/V after switch-off · M = ${fmt(rec.ip_mvv, 3)} ± ${fmt(rec.ip_std_mvv, 2)}`, L + 6, T);
+  ctx.fillText(`decay, mV/V (${offs.length} stacked) · M = ${fmt(rec.ip_mvv, 3)} ± ${fmt(rec.ip_std_mvv, 2)}`, L + 4, 2);
 }
 
 // ---- histogram: counts between edges, bars labelled with the bins' upper edges ---------------
