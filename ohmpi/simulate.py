@@ -32,9 +32,11 @@ def quadrupoles(array: str, n_electrodes: int) -> np.ndarray:
 
 def simulate(*, electrodes: int = 24, spacing: float = 1.0, array: str = "wenner",
              model: str = "homogeneous:rho=100", noise: float = 0.01, strategy: str = "adaptive",
-             stacks: int = 2, contact_ohm: float = 1000.0, seed: int = 0,
+             stacks: int = 2, contact_ohm: float = 1000.0, seed: int = 0, settings: dict | None = None,
              progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], np.ndarray]:
-    """Measure every quadrupole of `array` over `model`; returns (records, positions)."""
+    """Measure every quadrupole of `array` over `model`; returns (records, positions).
+
+    `settings`: measurement settings beyond the strategy and stacks (e.g. injection_ms, ip_windows_ms)."""
     earth_model = earth.parse_model(model)  # fails early with the model's own message
     if not 0 <= noise <= 1:
         raise ValueError(f"--noise: {noise!r} is not a fraction in 0..1 (0.01 = 1 %)")
@@ -46,7 +48,7 @@ def simulate(*, electrodes: int = 24, spacing: float = 1.0, array: str = "wenner
     quads = quadrupoles(array, electrodes)
     records = []
     with Instrument.from_config(config, time_scale=0, model=earth_model) as inst:
-        inst.settings = {"strategy": strategy, "nb_stack": stacks}
+        inst.settings = {"strategy": strategy, "nb_stack": stacks, **(settings or {})}
         for i, (a, b, m, n) in enumerate(quads):
             record, _ = inst.measure(int(a), int(b), int(m), int(n))
             records.append(record)

@@ -18,12 +18,16 @@ def configure(parser) -> None:
     parser.add_argument("--array", default="wenner",
                         help="wenner, schlumberger, dipole-dipole, gradient, or a sequence file")
     parser.add_argument("--model", default="homogeneous:rho=100",
-                        help='"homogeneous:rho=R" or "layers:rho=R1,R2,...;h=H1,..."')
+                        help='"homogeneous:rho=R" or "layers:rho=R1,R2,...;h=H1,...", each optionally chargeable '
+                             '(Cole-Cole per layer: m in mV/V, tau in s, c in 0..1), e.g. '
+                             '"homogeneous:rho=100;m=50;tau=1;c=0.5" or "layers:rho=100,20;h=5;m=0,80"')
     parser.add_argument("--noise", type=float, default=0.01,
                         help="relative noise of each voltage reading (0.01 = 1 %%)")
     parser.add_argument("--strategy", choices=("adaptive", "fixed"), default="adaptive",
                         help="injection: adaptive (programmable supply) or fixed 12 V battery")
     parser.add_argument("--stacks", type=int, default=2, help="stacks per quadrupole (default 2)")
+    parser.add_argument("--injection-ms", type=float, default=None,
+                        help="duration of one injection half-cycle (default 200 ms; longer for IP)")
     parser.add_argument("--contact", type=float, default=1000.0, help="contact resistance in ohm")
     parser.add_argument("--seed", type=int, default=0, help="random seed (noise, SP, contacts)")
     parser.add_argument("--format", choices=("ohm", "protocol", "csv"), default="ohm")
@@ -47,7 +51,8 @@ def run(args) -> int:
         records, positions = simulate(
             electrodes=args.electrodes, spacing=args.spacing, array=args.array, model=args.model,
             noise=args.noise, strategy=args.strategy, stacks=args.stacks,
-            contact_ohm=args.contact, seed=args.seed)
+            contact_ohm=args.contact, seed=args.seed,
+            settings=None if args.injection_ms is None else {"injection_ms": args.injection_ms})
         formats.write(args.format, records, positions, args.output or sys.stdout)
     except (ValueError, OSError) as exc:
         print(f"ohmpi simulate: {_one_line(exc)}", file=sys.stderr)

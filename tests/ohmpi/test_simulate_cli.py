@@ -61,3 +61,19 @@ def test_bad_sequence_file_names_the_line(tmp_path, capsys):
     assert run(["--electrodes", "8", "--array", str(seq)]) == 2
     err = capsys.readouterr().err
     assert "line 2" in err and err.count("\n") == 1
+
+
+def test_chargeable_model_and_longer_injection(tmp_path):
+    out = tmp_path / "ip.csv"
+    assert run(["--electrodes", "16", "--array", "wenner", "--model", "homogeneous:rho=100;m=50;tau=1",
+                "--injection-ms", "1000", "--stacks", "1", "--format", "csv", "-o", str(out)]) == 0
+    records, _ = formats.read("csv", out)
+    assert all(r["injection_ms"] == 1000 for r in records)
+    ip = np.array([r["ip_mvv"] for r in records])
+    assert np.all(ip > 10) and np.ptp(ip) / ip.mean() < 0.05  # one homogeneous chargeability
+
+
+def test_bad_cole_cole_parameter_is_one_line(capsys):
+    assert run(["--model", "homogeneous:rho=100;c=2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "c must be" in err
