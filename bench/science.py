@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ohmpi import earth  # noqa: E402
+from ohmpi import colecole, earth  # noqa: E402
 from ohmpi.simulate import simulate  # noqa: E402
 
 RHO = 37.0
@@ -79,12 +79,28 @@ def chargeability(model, label):
             "ip_by_spacing_mvv": by_spacing, "seconds": round(time.perf_counter() - started, 1)}
 
 
+IP_REFERENCE = [  # noise-free: the measured chargeability against the model's windowed value
+    ("homogeneous:rho=100;m=60;tau=0.3;c=0.5", {"nb_stack": 2, "injection_ms": 400, "ip_windows_ms": [40, 60, 80, 120]}),
+    ("homogeneous:rho=100;m=50;tau=1;c=0.5", {"nb_stack": 2}),
+    ("homogeneous:rho=50;m=100;tau=0.05;c=1", {"nb_stack": 1}),
+    ("homogeneous:rho=100;m=30;tau=2;c=0.5", {"nb_stack": 4, "injection_ms": 2000, "ip_delay_ms": 450,
+                                              "ip_windows_ms": [130, 130, 130, 130, 130]}),  # Newmont-like
+]
+
+
+def ip_accuracy(model, settings):
+    record, reference = colecole.measured_with_reference(model, settings)
+    return {"model": model, "settings": settings, "ip_mvv": round(record["ip_mvv"], 4),
+            "model_mvv": round(reference, 4), "error_pct": round(100 * (record["ip_mvv"] / reference - 1), 3),
+            "ip_std_mvv": round(record["ip_std_mvv"], 4)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quick", action="store_true", help="four scenarios only")
     args = parser.parse_args(argv)
-    out = {"calibration": [], "ip": []}
+    out = {"calibration": [], "ip": [], "ip_accuracy": []}
     for scenario in QUICK if args.quick else SCENARIOS:
         result = calibration(*scenario)
         out["calibration"].append(result)
@@ -100,6 +116,12 @@ def main(argv=None) -> int:
             print(f"IP {label}: mean {result['ip_mean_mvv']} mV/V, spread {result['ip_spread_pct']} % over "
                   f"{result['strong']} quadrupoles with |Vmn| > 1 mV; by spacing {result['ip_by_spacing_mvv']}",
                   flush=True)
+    for model, settings in IP_REFERENCE:
+        result = ip_accuracy(model, settings)
+        out["ip_accuracy"].append(result)
+        if not args.json:
+            print(f"IP accuracy {model} {settings}: measured {result['ip_mvv']} mV/V, model {result['model_mvv']} "
+                  f"mV/V ({result['error_pct']:+.2f} %)", flush=True)
     out["all_ok"] = all(r["ok"] for r in out["calibration"])
     if args.json:
         print(json.dumps(out, indent=1))

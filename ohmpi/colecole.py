@@ -94,3 +94,73 @@ def step_response(times, steps, spec: Spectrum) -> np.ndarray:
         after = times >= t_k
         out[after] += delta * spec.relaxation(times[after] - t_k)
     return out
+
+
+def windowed_chargeability(times, polarity, counted, steps, *, m: float, tau: float, c: float, delay_ms: float,
+                           windows_ms, binomial) -> float:
+    """The apparent chargeability (mV/V) a homogeneous Cole–Cole earth gives by definition
+    (``ohmpi.measure.ip``) for the current steps actually injected, from the closed-form relaxation
+    (c = 1 or ½): V/R0 = I(t) − (m/1000) Σ ΔI_k G(t − t_k) at the samples' mid-conversion `times`
+    (absolute, s) for the primary, and averaged exactly over each window after each switch-off.
+    `binomial(n)` gives the weights over the n switch-offs. A reference to check the chain against."""
+    times, polarity, counted = (np.asarray(x) for x in (times, polarity, counted))
+
+    def volts(at):
+        at = np.atleast_1d(at)
+        current, polar = np.zeros_like(at), np.zeros_like(at)
+        for t_k, delta in steps:
+            after = at >= t_k
+            current[after] += delta
+            polar[after] += delta * relaxation_exact(at[after] - t_k, tau, c)
+        return current - m / 1000 * polar
+
+    seg = np.cumsum(np.r_[0, np.diff(polarity) != 0])
+    edges = delay_ms / 1000 + np.cumsum([0, *windows_ms]) / 1000
+    primary = np.mean([polarity[seg == s][0] * volts(times[(seg == s) & counted]).mean()
+                       for s in np.unique(seg) if polarity[seg == s][0]])
+    values = []
+    for s in np.unique(seg)[1:]:
+        if polarity[seg == s][0] != 0 or polarity[seg == s - 1][0] == 0:
+            continue
+        off = min(t_k for t_k, _ in steps if t_k >= times[seg == s - 1][-1])
+        values.append([1000 * polarity[seg == s - 1][0] * volts(np.linspace(off + a, off + b, 400)).mean() / primary
+                       for a, b in zip(edges[:-1], edges[1:])])
+    windows = binomial(len(values)) @ np.array(values)
+    widths = np.asarray(windows_ms, float)
+    return float(windows @ widths / widths.sum())
+
+
+def measured_with_reference(model_text: str, settings: dict, quadrupole=(1, 4, 2, 3)) -> tuple[dict, float]:
+    """(record, reference chargeability) of one noise-free simulated measurement over a homogeneous
+    Cole–Cole earth: the record's ip_mvv should equal the reference (the model's windowed value)."""
+    from ohmpi import earth
+    from ohmpi.measure import measure, validate_settings
+    from ohmpi.measure.ip import binomial_weights
+    from ohmpi.measure.sampling import plan_window
+    from ohmpi.sim.world import electrode_positions, simulated_board
+
+    quiet = {"noise": 0.0, "hum_V": 0.0, "sp_mV": 0.0, "sp_drift_mV_per_s": 0.0, "noise_floor_uV": 0.0,
+             "current_noise": 0.0}
+    board, hw, cfg = simulated_board({"n_electrodes": 16, "sim": {"model": model_text, **quiet}})
+    saved = {}
+
+    def keep(now):  # the current steps the emulated earth saw (reset when the relays change)
+        if hw.physics.steps:
+            saved["steps"] = list(hw.physics.steps)
+
+    hw.clock.listeners.append(keep)
+    s = validate_settings(settings)
+    record, wave = measure(board, electrode_positions(cfg), quadrupole, s)
+    level, first_off = 0.0, None
+    for t_k, delta in saved["steps"]:  # the first switch-off ends the first recorded half-cycle
+        level += delta
+        if abs(level) < 1e-12 and first_off is None:
+            first_off = t_k
+    on_s = s.injection_ms / 1000
+    start = first_off - on_s + plan_window(on_s, s.settling_ms / 1000, s.sampling_hz, s.mains_hz).offsets[0]
+    conversion = 1.0 / 250  # the sampler's rate at 100 Hz sampling
+    layer = earth.parse_model(model_text).ip[0]
+    reference = windowed_chargeability(np.asarray(wave["t_s"]) + start + conversion / 2, wave["polarity"],
+                                       wave["counted"], saved["steps"], m=layer.m, tau=layer.tau, c=layer.c,
+                                       delay_ms=s.ip_delay_ms, windows_ms=s.ip_windows_ms, binomial=binomial_weights)
+    return record, reference

@@ -5,8 +5,6 @@ import pytest
 
 from ohmpi import colecole, earth
 from ohmpi.measure import measure, validate_settings
-from ohmpi.measure.ip import binomial_weights
-from ohmpi.measure.sampling import plan_window
 from ohmpi.simulate import simulate
 from ohmpi.sim.world import electrode_positions, simulated_board
 
@@ -50,66 +48,17 @@ def test_ip_settings_are_validated():
             validate_settings({"ip_windows_ms": bad})
 
 
-def _analytic_chargeability(wave, steps, model, settings, conversion_s):
-    """The documented definition applied to the model's own voltage (closed-form Cole–Cole)."""
-    layer = model.ip[0]
-    t = np.asarray(wave["t_s"]) + steps["t0"] + conversion_s / 2
-    pol = np.asarray(wave["polarity"])
-    counted = np.asarray(wave["counted"])
-
-    def volts(times):  # V / R0 in A: the current minus the polarization
-        times = np.atleast_1d(times)
-        current = np.zeros_like(times)
-        polar = np.zeros_like(times)
-        for t_k, delta in steps["steps"]:
-            after = times >= t_k
-            current[after] += delta
-            polar[after] += delta * colecole.relaxation_exact(times[after] - t_k, layer.tau, layer.c)
-        return current - layer.m / 1000 * polar
-
-    seg = np.cumsum(np.r_[0, np.diff(pol) != 0])
-    edges = settings.ip_delay_ms / 1000 + np.cumsum([0, *settings.ip_windows_ms]) / 1000
-    primaries = [pol[seg == s][0] * volts(t[(seg == s) & counted]).mean() for s in np.unique(seg) if pol[seg == s][0]]
-    vp = np.mean(primaries)
-    values = []
-    for s in np.unique(seg)[1:]:
-        if pol[seg == s][0] != 0 or pol[seg == s - 1][0] == 0:
-            continue
-        off_start = min(tk for tk, _ in steps["steps"] if tk >= t[seg == s - 1][-1] - conversion_s / 2)
-        values.append([1000 * pol[seg == s - 1][0] * volts(np.linspace(off_start + a, off_start + b, 400)).mean() / vp
-                       for a, b in zip(edges[:-1], edges[1:])])
-    filt = binomial_weights(len(values))  # 1-3-3-1 for two stacks
-    windows = filt @ np.array(values)
-    widths = np.asarray(settings.ip_windows_ms)
-    return float(windows @ widths / widths.sum())
-
-
-def test_chargeability_equals_the_models_windowed_value():
-    model_text = "homogeneous:rho=100;m=60;tau=0.3;c=0.5"
-    board, hw, cfg = simulated_board({"n_electrodes": 16, "sim": {"model": model_text, **QUIET}})
-    saved = {}
-
-    def keep(now):  # the current steps the emulated earth saw (reset when the relays change)
-        if hw.physics.steps:
-            saved["steps"] = list(hw.physics.steps)
-
-    hw.clock.listeners.append(keep)
-    settings = validate_settings({"nb_stack": 2, "injection_ms": 400, "ip_delay_ms": 20,
-                                  "ip_windows_ms": [40, 60, 80, 120]})
-    record, wave = measure(board, electrode_positions(cfg), (1, 4, 2, 3), settings)
-    # the first switch-off ends the first recorded half-cycle: its samples start one planned offset in
-    level, first_off = 0.0, None
-    for t_k, delta in saved["steps"]:
-        level += delta
-        if abs(level) < 1e-12 and first_off is None:
-            first_off = t_k
-    window = plan_window(0.4, settings.settling_ms / 1000, settings.sampling_hz, settings.mains_hz)
-    saved["t0"] = first_off - 0.4 + window.offsets[0]
-    expected = _analytic_chargeability(wave, saved, earth.parse_model(model_text), settings, 1 / 250)
-    assert record["ip_mvv"] == pytest.approx(expected, rel=0.02)
+@pytest.mark.parametrize("model,settings", [
+    ("homogeneous:rho=100;m=60;tau=0.3;c=0.5", {"nb_stack": 2, "injection_ms": 400, "ip_delay_ms": 20,
+                                                "ip_windows_ms": [40, 60, 80, 120]}),
+    ("homogeneous:rho=50;m=100;tau=0.05;c=1", {"nb_stack": 1}),  # Debye, the default windows
+])
+def test_chargeability_equals_the_models_windowed_value(model, settings):
+    record, reference = colecole.measured_with_reference(model, settings)
+    assert record["ip_mvv"] == pytest.approx(reference, rel=0.02)
     assert record["ip_std_mvv"] < 0.5 and not record["flags"]
-    assert record["ip_windows_ms"] == [40.0, 60.0, 80.0, 120.0] and record["ip_delay_ms"] == 20.0
     windows = record["ip_windows_mvv"]
+    assert record["ip_windows_ms"] == list(validate_settings(settings).ip_windows_ms)
     assert all(a > b > 0 for a, b in zip(windows, windows[1:]))  # a decay
 
 
