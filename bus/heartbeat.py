@@ -15,7 +15,8 @@ class ProcessHealth:
     def __init__(self, name: str, stats: Counter):
         self.name = name
         self.stats = stats
-        self.started = time.time()
+        self.started = time.time()  # when, for people; uptime counts on the monotonic clock (wall time jumps)
+        self.started_mono = time.monotonic()
         self._proc = psutil.Process(os.getpid())
         self._proc.cpu_percent(None)  # the first call only primes the counter
 
@@ -28,7 +29,7 @@ class ProcessHealth:
         return {
             "name": self.name,
             "pid": os.getpid(),
-            "uptime_s": round(time.time() - self.started, 3),
+            "uptime_s": round(time.monotonic() - self.started_mono, 3),
             "rss_mb": round(rss / 2**20, 2),
             "cpu_pct": round(cpu, 1),
             "threads": threads,

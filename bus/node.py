@@ -207,7 +207,7 @@ class Node:
     def _ping(self) -> dict:
         """Answer that this process is alive."""
         return {"pong": True, "name": self.name, "pid": os.getpid(),
-                "uptime_s": round(time.time() - self.health.started, 3)}
+                "uptime_s": round(time.monotonic() - self.health.started_mono, 3)}
 
     def _help(self) -> list:
         """List this service's commands with their arguments."""
