@@ -10,7 +10,7 @@ import operator
 from dataclasses import dataclass, field
 
 import numpy as np
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPin
 
 from ohmpi import earth as earth_models
 from ohmpi import geometry
@@ -68,11 +68,24 @@ class SimulatedHardware:
         return bool(obj.state)
 
 
+class RecentMockPin(MockPin):
+    """gpiozero's mock pin keeps every state change in `states`: over months of simulated surveys
+    an unbounded list (the soak saw it). Only the recent changes are kept here."""
+
+    KEEP = 64
+
+    def _change_state(self, value):
+        changed = super()._change_state(value)
+        if len(self.states) > 2 * self.KEEP:
+            del self.states[:-self.KEEP]
+        return changed
+
+
 def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
     """The emulated side of the simulated instrument for a validated config."""
     sim = cfg["sim"]
     bus = FakeSMBus(clock)
-    factory = MockFactory()
+    factory = MockFactory(pin_class=RecentMockPin)
     tca = bus.attach(cfg["tca9548a"]["address"], EmulatedTCA9548A()) if cfg["tca9548a"] else None
     expanders = []
     for board in cfg["boards"]:
