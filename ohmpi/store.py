@@ -880,7 +880,8 @@ def is_corruption(exc: BaseException) -> bool:
 
 def check_file(path: str | os.PathLike) -> str | None:
     """Why the database at `path` is damaged (`PRAGMA quick_check`), or None when it is sound
-    or absent. Time grows with the size of the file (about a second per 100 MB on a Pi)."""
+    or absent. It reads the whole file once: 0.14 s for 200 MB from the page cache on the
+    development machine; at a card's read speed (≈ 40 MB/s) about 5 s."""
     path = Path(path)
     if not path.exists():
         return None
