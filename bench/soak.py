@@ -136,7 +136,8 @@ def main(argv=None) -> int:
             rss, fds = out["rss_mb"][n], out["fds"][n]
             fd_span = f"{fds[0]}→{fds[-1]}"
             print(f"{n:<12}{rss[min(warmup, len(rss) - 1)][1]:>10.1f}{rss[-1][1]:>10.1f}"
-                  f"{out['rss_growth_mb'][n] or 0:>8.2f}{fd_span:>10}{out['missed'][n] or 0:>8}{out['dropped'][n] or 0:>8}")
+                  f"{out['rss_growth_mb'][n] or 0:>8.2f}{fd_span:>10}"
+                  f"{out['missed'][n] or 0:>8}{out['dropped'][n] or 0:>8}")
         print(f"flat memory (< {RSS_GROWTH_MB:g} MB after warm-up): {out['flat_memory']}; "
               f"no fd growth: {out['no_fd_growth']}")
     print(json.dumps(out))

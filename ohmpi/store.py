@@ -914,5 +914,6 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-__all__ = ["Store", "SCHEMA_VERSION", "check_file", "is_corruption", "MIGRATIONS", "EXPORT_FORMATS", "encode_waveform", "decode_waveform",
+__all__ = ["Store", "SCHEMA_VERSION", "check_file", "is_corruption", "MIGRATIONS", "EXPORT_FORMATS",
+           "encode_waveform", "decode_waveform",
            "utc_now", "cap_text", "cap_json"]

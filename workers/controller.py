@@ -111,7 +111,8 @@ class Controller:
         except (OSError, ValueError, TypeError) as exc:
             aside = set_aside(self.settings_path)
             log_soon(self.node, "error", f"saved settings {self.settings_path.name} unreadable "
-                                         f"({type(exc).__name__}: {exc}); set aside as {aside.name}, using the defaults")
+                                         f"({type(exc).__name__}: {exc}); set aside as {aside.name}, "
+                                         "using the defaults")
             return defaults
 
     def get_settings(self) -> dict:

@@ -62,7 +62,8 @@ def small_disk():
 
 @pytest.mark.timeout(300)
 def test_a_full_disk_holds_the_survey_loses_nothing_and_it_resumes_by_itself(small_disk):
-    system = FieldSystem(electrodes=24, time_scale=4.0, var=small_disk, extra=f"\n[recorder]\nmin_free_mb = {FLOOR_MB}\n")
+    system = FieldSystem(electrodes=24, time_scale=4.0, var=small_disk,
+                         extra=f"\n[recorder]\nmin_free_mb = {FLOOR_MB}\n")
     logs = Subscriber(["log.#"], address=system.address, cfg=system.cfg, snapshot=False)
     filler = small_disk / "filler"
     try:
@@ -78,8 +79,8 @@ def test_a_full_disk_holds_the_survey_loses_nothing_and_it_resumes_by_itself(sma
         assert held["hold"] == "disk_full" and "disk full" in held["message"] and "resumes by itself" in held["message"]
         done_at_hold = held["done"]
         words = []
-        wait_until(lambda: {w.split(":")[0] for w in _drain(logs, words) if "disk full" in w} >= {"recorder", "sequencer"},
-                   timeout=30, what="disk-full log lines of the recorder and the sequencer")
+        wait_until(lambda: {w.split(":")[0] for w in _drain(logs, words) if "disk full" in w}
+                   >= {"recorder", "sequencer"}, timeout=30, what="disk-full log lines of the recorder and the sequencer")
         wait_until(lambda: system.client.call("controller", "status")["outbox_pending"] == 0, timeout=60,
                    what="what was measured stored, in the room the floor kept")
         _fill(filler)  # now really full: not a byte left
