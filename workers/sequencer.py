@@ -225,7 +225,7 @@ class Sequencer:
         s.state, s.hold = "paused", "disk_full"
         s.message = f"paused: {why}; resumes by itself when space returns"
         self.node.log("error", f"survey {s.survey_id} {s.message}")
-        self._changed(describe=False)
+        self._changed()
 
     def _disk_hold(self, s: Survey) -> bool:
         """Hold a running survey below the floor, release a held one above it; True while held."""
