@@ -13,8 +13,20 @@ from bus.config import load_bus_config
 from bus.envelope import Session
 from bus.events import Publisher
 from bus.node import Node
+from bus.rpc import Client
 
 import zmq
+
+
+def _connected(node: Node) -> None:
+    """Wait until the hub has our heartbeat: our publisher then has the subscriptions (a line
+    published before would reach nobody: PUB/SUB's slow joiner)."""
+    with Client(node.address, cfg=node.cfg, timeout=2.0) as client:
+        deadline = time.monotonic() + 60
+        while "storm" not in {p["name"] for p in client.call_paged("hub", "processes")}:
+            if time.monotonic() > deadline:
+                raise SystemExit("the hub never saw the storm's heartbeat")
+            time.sleep(0.1)
 
 
 def log_storm(seconds: float) -> int:
@@ -22,6 +34,7 @@ def log_storm(seconds: float) -> int:
     sent = [0]
 
     def loop():
+        _connected(node)
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             node.log("error", f"sensor read failed again (#{sent[0]})", attempt=sent[0])
