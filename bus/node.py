@@ -462,8 +462,13 @@ class RateLimit:
         self.max_keys = max_keys
         self._buckets: OrderedDict[str, list[float]] = OrderedDict()
         self.suppressed: Counter = Counter()
+        self._lock = threading.Lock()  # commands, lanes and request threads may all log
 
     def take(self, key: str) -> bool:
+        with self._lock:
+            return self._take(key)
+
+    def _take(self, key: str) -> bool:
         now = time.monotonic()
         bucket = self._buckets.pop(key, None) or [self.burst, now]
         bucket[0] = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)

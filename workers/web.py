@@ -32,6 +32,8 @@ from pathlib import Path
 from bus.config import ConfigError, check_table, load_file, var_dir
 from bus.node import Node
 
+from .common import worker_main
+
 DEFAULTS = {"host": "127.0.0.1", "port": 8080, "threads": 48, "max_sse_clients": None, "max_sse_per_client": 4,
             "max_connections": 256, "max_connections_per_client": 16, "idle_timeout_s": 15.0,
             "allowed_hosts": None, "certfile": None, "keyfile": None}
@@ -84,16 +86,16 @@ def is_loopback(host: str) -> bool:
 
 
 def main() -> int:
+    return worker_main("web", run)
+
+
+def run() -> int:
     from web import admin_commands
     from web.app import create_app
     from web.server import Server
     from web.setup_link import SetupLink, base_url
 
-    try:
-        opts = web_config()
-    except ConfigError as exc:
-        print(f"web: configuration error: {exc}", file=sys.stderr, flush=True)
-        return 2
+    opts = web_config()  # a bad table: one line and exit status 2 (worker_main)
     https = opts["certfile"] is not None
     node = Node("web")
     audit_lock = threading.Lock()
