@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 from collections import Counter, OrderedDict
+from dataclasses import dataclass
 from typing import Callable
 
 import zmq
@@ -49,6 +50,15 @@ class _Lane:
         self.started = time.monotonic()
 
 
+@dataclass
+class Timer:
+    """A periodic call of the node's loop: next `due` (monotonic s), every `interval` s."""
+
+    due: float
+    interval: float
+    fn: Callable[[], None]
+
+
 class Node:
     """One process on the bus. `serve=False` for processes that only publish/subscribe."""
 
@@ -72,7 +82,7 @@ class Node:
         self.subscribers: list[Subscriber] = []
         self._closed = False
         self._poller = zmq.Poller()
-        self._timers: list[list] = []
+        self._timers: list[Timer] = []
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -137,7 +147,7 @@ class Node:
     def every(self, interval: float, fn: Callable[[], None], *, first: float | None = None) -> None:
         """Run `fn` in the loop every `interval` seconds (first after `first`, default interval)."""
         due = time.monotonic() + (interval if first is None else first)
-        self._timers.append([due, interval, fn])
+        self._timers.append(Timer(due, interval, fn))
 
     # ---- events -------------------------------------------------------------------------
     def publish(self, topic: str, body: object) -> None:
@@ -384,13 +394,13 @@ class Node:
     def _run_timers(self) -> float:
         now = time.monotonic()
         for timer in self._timers:
-            if timer[0] <= now:
-                timer[0] = max(timer[0] + timer[1], now)
+            if timer.due <= now:
+                timer.due = max(timer.due + timer.interval, now)
                 try:
-                    timer[2]()
+                    timer.fn()
                 except Exception as exc:
-                    self.log("error", f"timer {getattr(timer[2], '__name__', timer[2])} failed: {exc!r}")
-        return min((t[0] for t in self._timers), default=now + 1.0) - time.monotonic()
+                    self.log("error", f"timer {getattr(timer.fn, '__name__', timer.fn)} failed: {exc!r}")
+        return min((t.due for t in self._timers), default=now + 1.0) - time.monotonic()
 
     def run(self) -> None:
         """Serve until SIGTERM/SIGINT or stop(); then close everything."""

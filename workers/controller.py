@@ -39,7 +39,7 @@ from ohmpi.instrument import Instrument
 from ohmpi.items import ItemError, check_entry, check_fields
 from ohmpi.measure.procedure import Aborted as MeasurementAborted
 from ohmpi.safety import SafetyTrip
-from ohmpi.measure.settings import SETTINGS_SPEC, validate_settings
+from ohmpi.measure.settings import SETTINGS_SPEC, SettingError, validate_settings
 
 from .common import DiskFloor, follow_recorder, instrument, log_soon, positions, var_path, worker_main
 
@@ -62,14 +62,8 @@ def _refused(what: str, exc: ItemError) -> BadRequest:
     return BadRequest(f"{what}: {exc}", arg=exc.field, reason=exc.reason)
 
 
-def _bad_setting(exc: ValueError) -> BadRequest:
-    text = str(exc)
-    field = text.split(":", 1)[0]
-    spec = SETTINGS_SPEC.get(field)
-    allowed = None
-    if spec is not None:
-        allowed = list(spec[1]) if spec[0] == "choice" else ([spec[1], spec[2]] if spec[1] is not None else None)
-    return BadRequest(f"settings: {text}", arg=field, reason=text, allowed=allowed)
+def _bad_setting(exc: SettingError) -> BadRequest:
+    return BadRequest(f"settings: {exc}", arg=exc.field, reason=str(exc), allowed=exc.allowed)
 
 
 class Controller:
@@ -117,17 +111,17 @@ class Controller:
 
     def get_settings(self) -> dict:
         """The measurement settings, with the allowed range of each."""
-        spec = {name: {"kind": kind, "allowed": list(low) if kind == "choice" else None,
-                       "min": None if kind in ("choice", "bool") else low,
-                       "max": None if kind in ("choice", "bool") else high, "help": text}
-                for name, (kind, low, high, text) in SETTINGS_SPEC.items()}
+        spec = {name: {"kind": s.kind, "allowed": s.allowed if s.kind == "choice" else None,
+                       "min": None if s.kind in ("choice", "bool") else s.low,
+                       "max": None if s.kind in ("choice", "bool") else s.high, "help": s.help}
+                for name, s in SETTINGS_SPEC.items()}
         return {"settings": self.settings, "spec": spec}
 
     def set_settings(self, settings: dict) -> dict:
         """Change some settings (validated all together; nothing changes on error)."""
         try:
             merged = validate_settings({**self.settings, **settings}).as_dict()
-        except ValueError as exc:
+        except SettingError as exc:
             raise _bad_setting(exc) from None
         try:
             atomic_write(self.settings_path, json.dumps(merged))
@@ -192,7 +186,7 @@ class Controller:
                                      "repeated": True}, measurement_id, survey_id)
         try:
             merged = validate_settings({**self.settings, **(settings or {})}).as_dict()
-        except ValueError as exc:
+        except SettingError as exc:
             raise _bad_setting(exc) from None
         self._room(f"measure {a} {b} {m} {n}")
         try:

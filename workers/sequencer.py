@@ -27,7 +27,7 @@ from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
 from ohmpi.items import ItemError, check_body, check_entry, survey_body
-from ohmpi.measure.settings import validate_settings
+from ohmpi.measure.settings import SettingError, validate_settings
 from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as generate_sequence
 from ohmpi.sequences import parse_sequence, with_reciprocals
 from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
@@ -133,9 +133,8 @@ class Sequencer:
             overrides["injection_ms"] = injection_ms
         try:
             validate_settings(overrides)
-        except ValueError as exc:
-            field = str(exc).split(":", 1)[0]
-            raise BadRequest(f"settings: {exc}", arg=field, reason=str(exc)) from None
+        except SettingError as exc:
+            raise BadRequest(f"settings: {exc}", arg=exc.field, reason=str(exc), allowed=exc.allowed) from None
         seq = self.state.loaded["sequence"]
         if reciprocals:
             seq = with_reciprocals(seq).tolist()

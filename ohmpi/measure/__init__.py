@@ -6,6 +6,6 @@ record (``ohmpi.record``) and the full waveform.
 """
 
 from ohmpi.measure.procedure import Aborted, measure
-from ohmpi.measure.settings import SETTINGS_SPEC, Settings, validate_settings
+from ohmpi.measure.settings import SETTINGS_SPEC, SettingError, Settings, SettingSpec, validate_settings
 
-__all__ = ["Aborted", "SETTINGS_SPEC", "Settings", "measure", "validate_settings"]
+__all__ = ["Aborted", "SETTINGS_SPEC", "SettingError", "SettingSpec", "Settings", "measure", "validate_settings"]

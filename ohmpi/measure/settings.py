@@ -1,18 +1,47 @@
 """Measurement settings: names, ranges and defaults in one table, validated by name.
 
-Validation errors name the field and what is allowed, so a bad value sent from the
-web page or a script is answered clearly and changes nothing.
+Validation errors are `SettingError`s carrying the field and what is allowed, so a bad value
+sent from the web page or a script is answered clearly (no message parsing) and changes nothing.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
 
 STRATEGIES = ("fixed", "adaptive")
 
-# name: (kind, low, high, description); kind "choice" uses `low` as the allowed tuple
-SETTINGS_SPEC: dict[str, tuple] = {
+
+class SettingSpec(NamedTuple):
+    """One setting's kind and range; kind "choice" uses `low` as the allowed tuple."""
+
+    kind: str  # int, float, float? (null allowed), floats (a list), bool, choice
+    low: object
+    high: object
+    help: str
+
+    @property
+    def allowed(self) -> list | None:
+        """The allowed values (choice, bool) or [min, max] (numbers)."""
+        if self.kind == "choice":
+            return list(self.low)
+        if self.kind == "bool":
+            return [False, True]
+        return [self.low, self.high]
+
+
+class SettingError(ValueError):
+    """A setting refused: `field` names it, `allowed` says what it may be (a list of values, a
+    [min, max] range, or the known names for an unknown field)."""
+
+    def __init__(self, field: str, message: str, allowed: list | None = None):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.allowed = allowed
+
+
+SETTINGS_SPEC: dict[str, SettingSpec] = {name: SettingSpec(*spec) for name, spec in {
     "nb_stack": ("int", 1, 100, "stacks (each a + and a − half-cycle)"),
     "injection_ms": ("float", 20.0, 30000.0, "duration of one injection half-cycle"),
     "duty_cycle": ("float", 0.1, 1.0, "fraction of each cycle spent injecting"),
@@ -28,7 +57,7 @@ SETTINGS_SPEC: dict[str, tuple] = {
     "ip_delay_ms": ("float", 0.0, 30000.0, "IP: delay after switch-off before the first window"),
     "ip_windows_ms": ("floats", 1.0, 30000.0, "IP: widths of the consecutive decay windows (ms), "
                                               "1 to 20 of them; those beyond the off time are left out"),
-}
+}.items()}
 MAX_IP_WINDOWS = 20
 
 
@@ -61,21 +90,23 @@ class Settings:
 
 
 def _check(name: str, value):
-    kind, low, high, _ = SETTINGS_SPEC[name]
+    spec = SETTINGS_SPEC[name]
+    kind, low, high, _ = spec
     if kind == "choice":
         if value not in low or isinstance(value, bool):
-            raise ValueError(f"{name}: {value!r} not allowed; allowed: {', '.join(map(str, low))}")
+            raise SettingError(name, f"{value!r} not allowed; allowed: {', '.join(map(str, low))}", spec.allowed)
         return value
     if kind == "floats":
         ok = isinstance(value, (list, tuple)) and 1 <= len(value) <= MAX_IP_WINDOWS and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and low <= v <= high
             for v in value)
         if not ok:
-            raise ValueError(f"{name}: {value!r} is not a list of 1..{MAX_IP_WINDOWS} numbers in {low}..{high}")
+            raise SettingError(name, f"{value!r} is not a list of 1..{MAX_IP_WINDOWS} numbers in {low}..{high}",
+                               spec.allowed)
         return tuple(float(v) for v in value)
     if kind == "bool":
         if not isinstance(value, bool):
-            raise ValueError(f"{name}: {value!r} is not true or false")
+            raise SettingError(name, f"{value!r} is not true or false", spec.allowed)
         return value
     if value is None and kind == "float?":
         return None
@@ -83,22 +114,23 @@ def _check(name: str, value):
     ok_type = isinstance(value, int) if integral else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or not (math.isfinite(value) and low <= value <= high):
         what = "an integer" if integral else "a number"
-        raise ValueError(f"{name}: {value!r} is not {what} in {low}..{high}")
+        raise SettingError(name, f"{value!r} is not {what} in {low}..{high}", spec.allowed)
     return int(value) if integral else float(value)
 
 
 def validate_settings(values: dict | None = None, base: Settings | None = None) -> Settings:
-    """`values` over `base` (defaults), every field checked; ValueError names the field."""
+    """`values` over `base` (defaults), every field checked; a SettingError names the field."""
     values = dict(values or {})
     known = {f.name for f in fields(Settings)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"{unknown[0]}: unknown setting; allowed: {', '.join(sorted(known))}")
+        raise SettingError(unknown[0], f"unknown setting; allowed: {', '.join(sorted(known))}", sorted(known))
     merged = {**(base or Settings()).as_dict(), **values}
     checked = {name: _check(name, merged[name]) for name in known}
     period_ms = 1000.0 / checked["mains_hz"]
     if checked["injection_ms"] < checked["settling_ms"] + period_ms:
-        raise ValueError(
-            f"injection_ms: {checked['injection_ms']:g} must be at least settling_ms + one mains "
-            f"period ({checked['settling_ms'] + period_ms:g} ms) so whole periods can be averaged")
+        raise SettingError(
+            "injection_ms", f"{checked['injection_ms']:g} must be at least settling_ms + one mains "
+            f"period ({checked['settling_ms'] + period_ms:g} ms) so whole periods can be averaged",
+            [checked["settling_ms"] + period_ms, SETTINGS_SPEC["injection_ms"].high])
     return Settings(**checked)
