@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-ROOTS = ("audit", "control", "data", "log", "soh", "state")
+ROOTS = ("alarm", "audit", "control", "data", "log", "soh", "state")
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_TOPIC_BYTES = 255
 
