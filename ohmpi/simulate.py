@@ -30,13 +30,23 @@ def quadrupoles(array: str, n_electrodes: int) -> np.ndarray:
     return sequences.load_sequence(array, n_electrodes)
 
 
-def simulate(*, electrodes: int = 24, spacing: float = 1.0, array: str = "wenner",
-             model: str = "homogeneous:rho=100", noise: float = 0.01, strategy: str = "adaptive",
-             stacks: int = 2, contact_ohm: float = 1000.0, seed: int = 0, settings: dict | None = None,
-             progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], np.ndarray]:
+def simulate(**options) -> tuple[list[dict], np.ndarray]:
     """Measure every quadrupole of `array` over `model`; returns (records, positions).
+    Options as `simulate_survey`."""
+    records, positions, _ = simulate_survey(**options)
+    return records, positions
 
-    `settings`: measurement settings beyond the strategy and stacks (e.g. injection_ms, ip_windows_ms)."""
+
+def simulate_survey(*, electrodes: int = 24, spacing: float = 1.0, array: str = "wenner",
+                    model: str = "homogeneous:rho=100", noise: float = 0.01, strategy: str = "adaptive",
+                    stacks: int = 2, contact_ohm: float = 1000.0, seed: int = 0, settings: dict | None = None,
+                    progress: Callable[[int, int], None] | None = None
+                    ) -> tuple[list[dict], np.ndarray, dict]:
+    """Measure every quadrupole of `array` over `model`; returns (records, positions, figures).
+
+    `settings`: measurement settings beyond the strategy and stacks (e.g. injection_ms, ip_windows_ms).
+    `figures`: what the survey cost — simulated seconds, seconds injecting, relay coil
+    operations (counted on the emulated expanders) and energy drawn from the supply."""
     earth_model = earth.parse_model(model)  # fails early with the model's own message
     if not 0 <= noise <= 1:
         raise ValueError(f"--noise: {noise!r} is not a fraction in 0..1 (0.01 = 1 %)")
@@ -49,10 +59,20 @@ def simulate(*, electrodes: int = 24, spacing: float = 1.0, array: str = "wenner
     records = []
     with Instrument.from_config(config, time_scale=0, model=earth_model) as inst:
         inst.settings = {"strategy": strategy, "nb_stack": stacks, **(settings or {})}
+        hw = inst.sim
+        started, ops_before = hw.clock.monotonic(), hw.relay_operations()
+        energy_before, injection_before = hw.meter.totals()
         for i, (a, b, m, n) in enumerate(quads):
             record, _ = inst.measure(int(a), int(b), int(m), int(n))
             records.append(record)
             if progress:
                 progress(i + 1, len(quads))
+        inst.safe_state()
+        energy, injection = hw.meter.totals()
+        figures = {"quadrupoles": len(records), "flagged": sum(1 for r in records if r["flags"]),
+                   "sim_duration_s": round(hw.clock.monotonic() - started, 3),
+                   "injection_s": round(injection - injection_before, 3),
+                   "relay_operations": hw.relay_operations() - ops_before,
+                   "energy_j": round(energy - energy_before, 3)}
         positions = np.asarray(inst.positions)
-    return records, positions
+    return records, positions, figures

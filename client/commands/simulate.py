@@ -45,10 +45,12 @@ def _one_line(exc: BaseException) -> str:
 
 def run(args) -> int:
     from ohmpi import formats
-    from ohmpi.simulate import simulate
+    from ohmpi.simulate import simulate_survey
+
+    from ..output import to_json
 
     try:
-        records, positions = simulate(
+        records, positions, figures = simulate_survey(
             electrodes=args.electrodes, spacing=args.spacing, array=args.array, model=args.model,
             noise=args.noise, strategy=args.strategy, stacks=args.stacks,
             contact_ohm=args.contact, seed=args.seed,
@@ -57,7 +59,9 @@ def run(args) -> int:
     except (ValueError, OSError) as exc:
         print(f"ohmpi simulate: {_one_line(exc)}", file=sys.stderr)
         return 2
-    if args.output and not getattr(args, "json", False):
+    if getattr(args, "json", False) and args.output:
+        print(to_json(figures))
+    elif args.output:
         flagged = sum(1 for r in records if r["flags"])
         print(f"{len(records)} quadrupoles written to {args.output} ({flagged} flagged)",
               file=sys.stderr)

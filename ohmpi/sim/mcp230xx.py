@@ -19,6 +19,7 @@ class EmulatedExpander(I2CDevice):
         self.pointer = 0
         self.external = [0] * n_ports  # levels driven onto input pins from outside
         self.version = 0  # bumped whenever the pin outputs may have changed
+        self.coil_changes = 0  # driven outputs that changed level: relay coils switched (wear)
 
     # -- address decoding -----------------------------------------------------------------
     @property
@@ -58,6 +59,7 @@ class EmulatedExpander(I2CDevice):
             name = "OLAT"  # writing GPIO writes the output latch
         if name in ("INTF", "INTCAP"):
             return  # read-only
+        before = self.outputs()
         if name == "IOCON":
             value &= 0xFE  # bit 0 unimplemented
             for regs in self.regs:
@@ -65,6 +67,7 @@ class EmulatedExpander(I2CDevice):
         else:
             self.regs[port][name] = value & 0xFF
         self.version += 1
+        self.coil_changes += (before ^ self.outputs()).bit_count()
 
     def _read_register(self, address: int) -> int:
         decoded = self._decode(address)

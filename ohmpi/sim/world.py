@@ -20,6 +20,7 @@ from ohmpi.sim.ads1115 import EmulatedADS1115
 from ohmpi.sim.bus import FakeSMBus
 from ohmpi.sim.dps5005 import EmulatedDPS5005
 from ohmpi.sim.mcp230xx import EmulatedMCP23008, EmulatedMCP23017
+from ohmpi.sim.meter import SupplyMeter
 from ohmpi.sim.physics import Physics
 from ohmpi.sim.tca9548a import EmulatedTCA9548A
 
@@ -45,6 +46,11 @@ class SimulatedHardware:
     tca: EmulatedTCA9548A | None = None
     supply: EmulatedDPS5005 | None = None
     cabling: dict = field(default_factory=dict)
+    meter: SupplyMeter | None = None
+
+    def relay_operations(self) -> int:
+        """Relay coils switched so far, counted on the emulated expanders' outputs."""
+        return sum(chip.coil_changes for chip in self.expanders)
 
     def relay_state(self) -> dict[str, frozenset]:
         """The electrodes each role bus is connected to, read from the chips' pins."""
@@ -130,6 +136,8 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
         vdd=fe["vdd_V"], seed=sim["seed"])
     if hw.physics.chargeable:
         clock.listeners.append(hw.physics.observe)
+    hw.meter = SupplyMeter(clock, injecting=lambda: hw.pin_state(inj["gpio_on"]),
+                           power_W=lambda: supply_voltage() * hw.physics.current_A())
     adc = cfg["adc"]
     hw.current_adc = bus.attach(adc["current"]["address"],
                                 EmulatedADS1115(clock, hw.physics.current_pins, fe["vdd_V"]))
