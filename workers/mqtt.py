@@ -1,0 +1,332 @@
+"""The MQTT bridge: `python -m workers.mqtt`. Off unless `[mqtt]` is configured (docs/mqtt.md).
+
+The instrument's bus stays broker-less; this process forwards what it hears there to a broker
+(Home Assistant, Node-RED, Grafana) and, when allowed, commands back. The mapping, discovery,
+queue and command parsing are in `ohmpi.mqtt_bridge`; here only the wiring:
+
+* the bus loop thread subscribes, queues stream messages durably and hands them to paho, at most
+  WINDOW unacknowledged at a time (paho resends those after a reconnect); PUBACKs reported by
+  paho's thread are settled back in the loop thread through a pipe, so no lock is shared with paho;
+* retained states are only ever the latest (sent again on every connect);
+* commands run on a few threads with their own bus clients, on behalf of `mqtt` with the
+  configured role (the hub lowers, never raises it); a full queue answers `busy` at once.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+from collections import deque
+
+from bus.config import ConfigError, config_table, load_file, var_dir
+from bus.errors import BusError
+from bus.node import Node
+from bus.rpc import Client
+from ohmpi.mqtt_bridge import commands, discovery
+from ohmpi.mqtt_bridge.queue import DurableQueue
+from ohmpi.mqtt_bridge.settings import Settings, SettingsError, load as load_settings
+from ohmpi.mqtt_bridge.topics import Mapper, Message, alarm_bodies, dumps
+
+from .common import var_path, worker_main
+
+WINDOW = 100  # stream messages handed to paho and not yet acknowledged by the broker
+COMMAND_THREADS = 2
+COMMAND_QUEUE = 32
+COMMAND_TIMEOUT_S = 10.0
+
+
+def settings() -> Settings | None:
+    """The `[mqtt]` table checked (None: the bridge is off); errors name the key."""
+    controller = config_table("controller")
+    instrument = controller.get("instrument_name", "sim")
+    try:
+        s = load_settings(config_table("mqtt"), var=var_dir(),
+                          instrument=instrument if isinstance(instrument, str) else "sim")
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+    if s is not None:
+        try:
+            import paho.mqtt.client  # noqa: F401  (an optional dependency: say so rather than crash)
+        except ImportError:
+            raise ConfigError("[mqtt] is set but paho-mqtt is not installed: pip install -e '.[mqtt]'") from None
+    return s
+
+
+def configured_alarms() -> list[str]:
+    """Names of the `[[alarms]]` rules with the `mqtt` action (their binary sensors exist from the start)."""
+    rules = load_file().get("alarms", [])
+    return [r["name"] for r in rules if isinstance(rules, list) and isinstance(r, dict)
+            and isinstance(r.get("name"), str) and "mqtt" in (r.get("actions") or [])] if isinstance(rules, list) else []
+
+
+class Bridge:
+    def __init__(self, node: Node, s: Settings):
+        import paho.mqtt.client as mqtt
+        self.mqtt = mqtt
+        self.node, self.s = node, s
+        self.mapper = Mapper(s, dead_after_s=3 * node.cfg.heartbeat_s)
+        self.mapper.alarms.update(configured_alarms())
+        self.queue = DurableQueue(var_path("mqtt-queue.db"), s.queue_max)
+        self.states: dict[str, Message] = {}  # retained topic -> its latest message
+        self.inflight: dict[int, int] = {}  # paho mid -> queue seq (loop thread only)
+        self.acked: deque[int] = deque()  # mids paho reported acknowledged (paho thread -> loop thread)
+        self.connected = threading.Event()
+        self.protocol = mqtt.MQTTv311 if s.protocol == "3.1.1" else mqtt.MQTTv5
+        self._fallback = False
+        self.counts = {"published": 0, "connects": 0, "disconnects": 0, "commands": 0, "command_errors": 0}
+        self.last_error: str | None = None
+        self._poke_r, self._poke_w = os.pipe()
+        os.set_blocking(self._poke_r, False)
+        os.set_blocking(self._poke_w, False)
+        node.add_socket(self._poke_r, self._on_poke)
+        self.jobs: queue.Queue = queue.Queue(maxsize=COMMAND_QUEUE)
+        self.client = self._make_client()
+        instrument = s.instrument
+        node.subscribe(f"data.{instrument}.measurement", lambda m: self._stream(self.mapper.measurement(m.body)))
+        node.subscribe(f"data.{instrument}.rs_check", lambda m: self._stream(self.mapper.rs_check(m.body)))
+        node.subscribe("state.sequencer", lambda m: self._states(self.mapper.survey(m.body)), snapshot=True)
+        node.subscribe("soh.+", self._on_soh, snapshot=True)
+        node.subscribe(["alarm.#", "state.alarms"], self._on_alarm, snapshot=True)
+        node.every(0.5, self._pump)
+        node.every(max(s.soh_every_s, node.cfg.heartbeat_s), self._processes)
+        node.soh_providers.append(self.health)
+        node.status_providers.append(lambda: {**self.health(), "broker": f"{s.host}:{s.port}",
+                                              "last_error": self.last_error})
+        node.stop_hooks.append(self.close)
+        self.threads = [threading.Thread(target=self._command_worker, name=f"mqtt-cmd-{i}", daemon=True)
+                        for i in range(COMMAND_THREADS if s.commands else 0)]
+
+    # ---- the paho client ------------------------------------------------------------------
+    def _make_client(self):
+        mqtt, s = self.mqtt, self.s
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=self.protocol,
+                             **({} if self.protocol == mqtt.MQTTv5 else {"clean_session": True}))
+        if s.username:
+            client.username_pw_set(s.username, s.password)
+        if s.tls:
+            client.tls_set(ca_certs=s.ca_file)
+        client.will_set(self.mapper.status(False).topic, b"offline", qos=1, retain=True)
+        client.max_inflight_messages_set(WINDOW)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(1, 30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        for t in self.threads:
+            t.start()
+        self._connect()
+
+    def _connect(self) -> None:
+        self.client.connect_async(self.s.host, self.s.port, keepalive=self.s.keepalive_s)
+        self.client.loop_start()
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        if reason.is_failure:
+            self.last_error = f"broker refused the connection: {reason}"
+            if self.s.protocol == "auto" and self.protocol == self.mqtt.MQTTv5 and reason.value in (1, 132):
+                self._fallback = True  # an MQTT 3.1.1 broker: the loop thread starts again in 3.1.1
+                self._poke()
+            return
+        self.counts["connects"] += 1
+        self.last_error = None
+        client.publish(self.mapper.status(True).topic, b"online", qos=1, retain=True)
+        if self.s.discovery:
+            self._send_discovery()
+            client.subscribe(f"{self.s.discovery_prefix}/status", qos=1)  # Home Assistant's birth message
+        if self.s.commands:
+            client.subscribe(f"{self.s.base}/cmd/+/+", qos=1)
+        for msg in list(self.states.values()):
+            client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+        self.connected.set()
+        self._poke()
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
+        if self.connected.is_set():
+            self.counts["disconnects"] += 1
+        self.connected.clear()
+        self.last_error = f"disconnected: {reason}"
+
+    def _on_publish(self, client, userdata, mid, reason, properties) -> None:
+        self.acked.append(mid)
+        self._poke()
+
+    def _on_message(self, client, userdata, message) -> None:
+        topic = message.topic
+        if topic == f"{self.s.discovery_prefix}/status":
+            if message.payload == b"online":
+                self._send_discovery()  # Home Assistant restarted: tell it again
+            return
+        levels = topic[len(self.s.base) + 1:].split("/")
+        if not self.s.commands or levels[0] != "cmd":
+            return
+        try:
+            request = commands.parse(levels[1:], message.payload)
+        except commands.CommandError as exc:
+            self._answer(exc.id, exc.reply())
+            self._audit(None, ok=False, id=exc.id, error="bad_request", reason=str(exc)[:200])
+            return
+        try:
+            self.jobs.put_nowait(request)
+        except queue.Full:
+            self._answer(request.id, {"id": request.id, "ok": False, "error": {
+                "code": "busy", "message": f"{COMMAND_QUEUE} MQTT commands are waiting already; try again later"}})
+            self._audit(request, ok=False, error="busy")
+
+    # ---- commands ------------------------------------------------------------------------
+    def _command_worker(self) -> None:
+        client = Client(self.node.address, cfg=self.node.cfg, name="mqtt-cmd", timeout=COMMAND_TIMEOUT_S, retries=1)
+        try:
+            while (request := self.jobs.get()) is not None:
+                try:
+                    result = client.call(request.service, request.command, on_behalf=("mqtt", self.s.role),
+                                         **request.args)
+                    reply = commands.ok_reply(request.id, result)
+                    self._audit(request, ok=True)
+                except BusError as exc:
+                    reply = {"id": request.id, "ok": False, "error": exc.to_wire()}
+                    self._audit(request, ok=False, error=exc.code)
+                except (ValueError, TypeError) as exc:  # e.g. a request over the bus's size limit
+                    reply = commands.CommandError(str(exc), id=request.id, arg="args").reply()
+                    self._audit(request, ok=False, error="bad_request")
+                self._answer(request.id, reply)
+        finally:
+            client.close()
+
+    def _answer(self, req_id: str | None, reply: dict) -> None:
+        topic = f"{self.s.base}/reply/{req_id or commands.INVALID}"
+        self.counts["commands"] += 1
+        if not reply.get("ok"):
+            self.counts["command_errors"] += 1
+        if self.connected.is_set():
+            self.client.publish(topic, dumps(reply), qos=1)
+
+    def _audit(self, request, *, ok: bool, **fields) -> None:
+        what = {"service": request.service, "command": request.command, "id": request.id} if request else {}
+        self.node.audit("mqtt_command", ok=ok, user="mqtt", role=self.s.role, **what, **fields)
+
+    # ---- from the bus --------------------------------------------------------------------
+    def _stream(self, messages: list[Message]) -> None:
+        stream = [(m.topic, m.payload, m.qos) for m in messages if m.durable]
+        if self.queue.put_many(stream):
+            self.node.stats["mqtt_queue_dropped"] = self.queue.dropped
+        self._states([m for m in messages if not m.durable])
+        self._pump()
+
+    def _states(self, messages: list[Message]) -> None:
+        for m in messages:
+            self.states[m.topic] = m
+            if self.connected.is_set():
+                self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+                self.counts["published"] += 1
+
+    def _on_soh(self, msg) -> None:
+        if not isinstance(msg.body, dict):
+            return
+        process = msg.topic.split(".", 1)[1]
+        now = time.monotonic()
+        if msg.replayed:  # a cached beat says nothing of being alive now
+            self.mapper.seen.setdefault(process, now - self.mapper.dead_after_s)
+        self._states(self.mapper.soh(process, msg.body, now))
+
+    def _on_alarm(self, msg) -> None:
+        known = set(self.mapper.alarms)
+        for body in alarm_bodies(msg.body):
+            self._states(self.mapper.alarm(body))
+        new = self.mapper.alarms - known
+        if new and self.s.discovery and self.connected.is_set():
+            for m in discovery.messages(self.s, new):
+                if "/binary_sensor/" in m.topic:
+                    self.client.publish(m.topic, m.payload, qos=1, retain=True)
+
+    def _processes(self) -> None:
+        self._states([self.mapper.processes(time.monotonic())])
+
+    def _send_discovery(self) -> None:
+        for m in discovery.messages(self.s, self.mapper.alarms):
+            self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+
+    # ---- to the broker -------------------------------------------------------------------
+    def _poke(self) -> None:
+        try:
+            os.write(self._poke_w, b"x")
+        except (BlockingIOError, OSError):
+            pass
+
+    def _on_poke(self) -> None:
+        try:
+            while os.read(self._poke_r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+        if self._fallback:
+            self._fallback = False
+            self.client.loop_stop()
+            self.protocol = self.mqtt.MQTTv311
+            self.node.log("warning", "the broker does not speak MQTT 5: using MQTT 3.1.1")
+            self.client = self._make_client()
+            self._connect()
+        self._pump()
+
+    def _pump(self) -> None:
+        """Settle what the broker acknowledged; hand the next queued messages to paho."""
+        done = []
+        while self.acked:
+            seq = self.inflight.pop(self.acked.popleft(), None)
+            if seq is not None:
+                done.append(seq)
+        self.queue.ack(done)
+        if not self.connected.is_set():
+            return
+        for seq, topic, payload, qos in self.queue.take(WINDOW - len(self.inflight)):
+            info = self.client.publish(topic, payload, qos=qos)
+            self.inflight[info.mid] = seq
+            self.counts["published"] += 1
+
+    def health(self) -> dict:
+        return {"mqtt_connected": self.connected.is_set(), "mqtt_queue_pending": self.queue.pending(),
+                "mqtt_queue_dropped": self.queue.dropped, "mqtt_inflight": len(self.inflight),
+                **{f"mqtt_{k}": v for k, v in self.counts.items()}}
+
+    def close(self) -> None:
+        for _ in self.threads:
+            try:
+                self.jobs.put_nowait(None)
+            except queue.Full:
+                pass
+        if self.connected.is_set():  # a clean stop: say offline ourselves (the will is for crashes)
+            self.client.publish(self.mapper.status(False).topic, b"offline", qos=1, retain=True).wait_for_publish(1.0)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.queue.close()
+        for fd in (self._poke_r, self._poke_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def run() -> int:
+    s = settings()
+    if s is None:
+        print("mqtt: no [mqtt] table in the configuration: the bridge is off", file=sys.stderr, flush=True)
+        return 0  # supervisor.conf: exit 0 is expected here, never restarted
+    node = Node("mqtt")
+    bridge = Bridge(node, s)
+    bridge.start()
+    node.run()
+    return 0
+
+
+def main() -> int:
+    return worker_main("mqtt", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
