@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from bus.events import Subscriber  # noqa: E402
 from ohmpi.items import iso_ts  # noqa: E402
-from tests.procs import wait_until  # noqa: E402
-from tests.reliability.harness import FieldSystem, check_files  # noqa: E402
+from tests.support.procs import wait_until  # noqa: E402
+from tests.support.system import FieldSystem, check_files  # noqa: E402
 
 PROCESSES = ("hub", "recorder", "controller", "sequencer", "web")
 

@@ -53,7 +53,7 @@ def start_bus(procs: "bus_speed.Procs", root: Path, curve: bool) -> dict:
 
 
 def free_tcp_base() -> int:
-    from tests.procs import free_tcp_base as free
+    from tests.support.procs import free_tcp_base as free
     return free()
 
 

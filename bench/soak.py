@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from tests.reliability.harness import FieldSystem  # noqa: E402
+from tests.support.system import FieldSystem  # noqa: E402
 
 PROGRAMS = ("hub", "recorder", "controller", "sequencer", "web")
 RSS_GROWTH_MB = 5.0

@@ -113,7 +113,7 @@ def page_metrics(url: str | None = None, user: str | None = None, password: str 
     """page_kb and pseudosection_render_ms (median of several 2,000-point renders)."""
     system = None
     if url is None:
-        from tests.web.conftest import start_web_system
+        from tests.support.web import start_web_system
         system = start_web_system(electrodes=32, time_scale=0.0)
         url = system.web_url
     try:

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.procs import ROOT
+from tests.support.procs import ROOT
 
 
 def _run(bus, name, *args, timeout=60):

@@ -10,7 +10,7 @@ import zmq
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bus.config import endpoints
-from tests.bus.conftest import Bus
+from tests.support.bus import Bus
 
 heads = st.sampled_from([b"", b"!register", b"!reply", b"!bye", b"!other", b"hub", b"demo", b"DEMO",
                          b"soh.x", b"state.y", b"data.z", b"\xff\xfe", b"R\x00\x01", b"D"])

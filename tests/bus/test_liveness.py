@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bus.events import Subscriber
-from tests.procs import stop, wait_until
+from tests.support.procs import stop, wait_until
 
 HEARTBEAT_FIELDS = {"pid", "uptime_s", "rss_mb", "cpu_pct", "msgs_in", "msgs_out", "dropped", "missed"}
 

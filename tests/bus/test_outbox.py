@@ -15,7 +15,7 @@ import pytest
 
 from bus.errors import BadRequest, BusError
 from bus.outbox import Outbox
-from tests.procs import ROOT, stop, wait_until
+from tests.support.procs import ROOT, stop, wait_until
 
 # A receiver as an older recorder was: a batch with one bad item ("poison") is refused whole
 # (bad_request); one it sets aside itself ("aside") is acknowledged and named in `refused`.

@@ -11,7 +11,7 @@ import zmq
 from bus.config import endpoints
 from bus.envelope import Session
 from bus.events import Publisher, Subscriber
-from tests.procs import wait_until
+from tests.support.procs import wait_until
 
 
 def _publisher(bus, name="pubtest"):

@@ -12,7 +12,7 @@ import zmq
 from bus.config import endpoints
 from bus.envelope import Session
 from bus.errors import BadRequest, Busy, InternalError, Timeout, Unavailable, UnknownCommand
-from tests.procs import stop, wait_until
+from tests.support.procs import stop, wait_until
 
 
 def test_result_comes_back(service):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bus.rpc import Client
-from tests.procs import ROOT, short_tmpdir, wait_until
+from tests.support.procs import ROOT, short_tmpdir, wait_until
 
 BIN = Path(sys.executable).parent
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import stop
+from tests.support.procs import stop
 
 OHMPI = str(Path(sys.executable).parent / "ohmpi")
 

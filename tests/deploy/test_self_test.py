@@ -13,7 +13,7 @@ import pytest
 
 from bus.config import BusConfig
 from bus.rpc import Client
-from tests.procs import short_tmpdir, spawn, stop
+from tests.support.procs import short_tmpdir, spawn, stop
 
 OHMPI = str(Path(sys.executable).parent / "ohmpi")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ohmpi import config as instrument_config
-from tests.procs import ROOT
+from tests.support.procs import ROOT
 
 ANALYZE = shutil.which("systemd-analyze")
 UNIT = "etc/systemd/system/ohmpi.service"

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from tests.procs import ROOT, short_tmpdir, wait_until
-from tests.system.conftest import System
+from tests.support.procs import ROOT, short_tmpdir, wait_until
+from tests.support.system import System
 
 BAD = {  # worker -> (config text, what its one line must name)
     "hub": ("[bus]\nheartbeat_s = -1\n", "[bus].heartbeat_s"),

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from tests.procs import wait_until
-from tests.reliability.harness import FieldSystem
+from tests.support.procs import wait_until
+from tests.support.system import FieldSystem
 
 libfaketime = pytest.importorskip("libfaketime", reason="the clock seam is libfaketime (pip install libfaketime)")
 

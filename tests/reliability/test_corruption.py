@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from bus.events import Subscriber
-from tests.procs import wait_until
-from tests.reliability.harness import FieldSystem, check_files
+from tests.support.procs import wait_until
+from tests.support.system import FieldSystem, check_files
 from tests.reliability.test_corrupt_files import _wreck_pages
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bus.events import Subscriber
-from tests.procs import short_tmpdir, wait_until
-from tests.reliability.harness import FieldSystem, check_files
+from tests.support.procs import short_tmpdir, wait_until
+from tests.support.system import FieldSystem, check_files
 
 SIZE_MB = 48
 FLOOR_MB = 4

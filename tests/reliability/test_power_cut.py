@@ -12,8 +12,8 @@ import time
 import pytest
 
 from bus.events import Subscriber
-from tests.procs import wait_until
-from tests.reliability.harness import FieldSystem, check_files
+from tests.support.procs import wait_until
+from tests.support.system import FieldSystem, check_files
 
 CUTS = 3
 

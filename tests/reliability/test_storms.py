@@ -12,8 +12,8 @@ import time
 import pytest
 
 from bus.node import LOG_PER_MINUTE
-from tests.procs import ROOT, wait_until
-from tests.reliability.harness import FieldSystem
+from tests.support.procs import ROOT, wait_until
+from tests.support.system import FieldSystem
 
 QUOTA_MB = 2
 STORM_S = 5.0

@@ -25,8 +25,8 @@ from bus.keys import write_keypair, certificate_text
 from bus.rpc import Client
 from bus.files import atomic_write
 from bus.roles import HUMAN_ROLES, allows
-from tests.bus.conftest import Bus, bus  # noqa: F401  (the ipc/tcp bus fixture)
-from tests.procs import wait_until
+from tests.support.bus import Bus
+from tests.support.procs import wait_until
 
 OHMPI = str(Path(sys.executable).parent / "ohmpi")
 

@@ -15,8 +15,8 @@ import msgpack
 import pytest
 
 from bus.errors import BadRequest
-from tests.procs import wait_until
-from tests.system.conftest import System
+from tests.support.procs import wait_until
+from tests.support.system import System
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from bus.files import atomic_write
 from bus.keys import certificate_text, write_keypair
 from bus.roles import HUMAN_ROLES, allows
 from bus.rpc import Client
-from tests.system.conftest import System
+from tests.support.system import System
 
 
 @pytest.fixture(scope="module")

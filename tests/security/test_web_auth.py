@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from bus.events import Subscriber
-from tests.procs import wait_until
-from tests.web.conftest import authed_client, fetch, make_app, start_web_system
+from tests.support.procs import wait_until
+from tests.support.web import authed_client, fetch, make_app, start_web_system
 
 SECRETS: list[str] = []  # every raw token and password handed out in this module (checked at the end)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import short_tmpdir
-from tests.web.conftest import start_web_system
+from tests.support.procs import short_tmpdir
+from tests.support.web import start_web_system
 from tests.web.test_sse import SSEClient
 
 

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.procs import wait_until
-from tests.web.conftest import authed_client, fetch, make_app, start_web_system
+from tests.support.procs import wait_until
+from tests.support.web import authed_client, fetch, make_app, start_web_system
 from tests.web.test_sse import SSEClient
 
 IDLE_S = 3.0  # [web] idle_timeout_s of this module's gateway (default 15): keeps the test short

@@ -1,17 +1,16 @@
-"""Fixtures: a real hub process on ipc or tcp, and real service processes."""
+"""A real hub process on ipc or tcp, and real service processes (`Bus`)."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pytest
 import zmq
 
 from bus.config import BusConfig
 from bus.keys import client_credentials
 from bus.rpc import Client
-from tests.procs import free_tcp_base, short_tmpdir, spawn, stop, wait_until
+from tests.support.procs import free_tcp_base, short_tmpdir, spawn, stop, wait_until
 
 
 class Bus:
@@ -70,30 +69,3 @@ class Bus:
         for proc in reversed(self.procs):
             stop(proc)
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-@pytest.fixture(params=["ipc", "tcp"])
-def bus(request, monkeypatch):
-    b = Bus(request.param)
-    if b.key is not None:
-        monkeypatch.setenv("OHMPI_KEY", str(b.key))
-    b.start_hub()
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def ipc_bus():
-    b = Bus("ipc")
-    b.start_hub()
-    yield b
-    b.close()
-
-
-@pytest.fixture
-def service(bus):
-    bus.start_service("demo")
-    return bus
-
-
-__all__ = ["Bus", "wait_until"]

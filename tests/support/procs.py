@@ -11,12 +11,19 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def short_tmpdir() -> str:
     """A short directory for ipc sockets (unix socket paths are limited to ~107 bytes)."""
     return tempfile.mkdtemp(prefix="ob-", dir="/tmp")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def free_tcp_base() -> int:

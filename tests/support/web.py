@@ -1,11 +1,11 @@
-"""Shared fixtures of the web tests: the whole system (with the `web` gateway) under supervisord.
+"""The whole system with the `web` gateway under supervisord, and the ways tests talk to it.
 
-`web_system` (module scope): `System(electrodes=32, time_scale=20.0)` with `[web] port` set to a
-free port; `.web_url` is the gateway served under supervisord (for real HTTP clients: SSE,
-browsers). Accounts are made through the bus (`web.users_add`, as `ohmpi users add` does): one
-user per role, `.passwords[role]` = (name, password), and one API token per role,
-`.tokens[role]`. `client`: a Flask test client of an app built in this process against the same
-bus and accounts database, sending the admin's token; `client_as(role)` for the others.
+`start_web_system(...)`: a `System` with `[web] port` set to a free port; `.web_url` is the
+gateway served under supervisord (for real HTTP clients: SSE, browsers). Accounts are made
+through the bus (`web.users_add`, as `ohmpi users add` does): one user per role,
+`.passwords[role]` = (name, password), and one API token per role, `.tokens[role]`.
+`fetch` makes one real HTTP request; `make_app` builds the gateway's app in this process against
+the same bus and accounts database, `authed_client` a Flask test client of it with a token.
 """
 
 from __future__ import annotations
@@ -13,24 +13,15 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
-import socket
 import time
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-import pytest
-
-from tests.procs import wait_until
-from tests.system.conftest import System
+from tests.support.procs import free_port, wait_until
+from tests.support.system import System
 
 ROLES = ("viewer", "operator", "admin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 60.0, context=None) -> None:
@@ -122,27 +113,3 @@ def authed_client(app, token: str | None):
     if token:
         c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     return c
-
-
-@pytest.fixture(scope="module")
-def web_system():
-    system = start_web_system(electrodes=32, time_scale=20.0)
-    yield system
-    system.close()
-
-
-@pytest.fixture(scope="module")
-def app(web_system):
-    app = make_app(web_system)
-    yield app
-    app.extensions["ohmpi_close"]()
-
-
-@pytest.fixture
-def client(app, web_system):
-    return authed_client(app, web_system.tokens["admin"])
-
-
-@pytest.fixture
-def client_as(app, web_system):
-    return lambda role: authed_client(app, web_system.tokens[role] if role else None)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from ohmpi import formats
-from tests.procs import ROOT
+from tests.support.procs import ROOT
 
 
 def _run(system, *args):

@@ -12,7 +12,7 @@ import pytest
 from bus.errors import Aborted
 from bus.events import Subscriber
 from ohmpi import formats
-from tests.procs import wait_until
+from tests.support.procs import wait_until
 
 
 def _unique(rows):

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from tests.procs import wait_until
-from tests.web.conftest import authed_client, make_app
+from tests.support.procs import wait_until
+from tests.support.web import authed_client, make_app
 
 QUAD = {"a": 1, "b": 4, "m": 2, "n": 3}
 

@@ -31,8 +31,8 @@ import zmq
 
 from bus.envelope import Session
 from bus.events import Publisher
-from tests.procs import ROOT, wait_until
-from tests.web.conftest import start_web_system
+from tests.support.procs import ROOT, wait_until
+from tests.support.web import start_web_system
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

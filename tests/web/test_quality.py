@@ -10,8 +10,8 @@ import pytest
 
 from client.cli import main as cli
 from ohmpi import errmodel, formats
-from tests.procs import wait_until
-from tests.web.conftest import authed_client
+from tests.support.procs import wait_until
+from tests.support.web import authed_client
 
 from .test_api import ok, wait_idle
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import wait_until
-from tests.web.conftest import start_web_system
+from tests.support.procs import wait_until
+from tests.support.web import start_web_system
 from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM, Account, Watch, http, log_in, new_page
 
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from bus.roles import HUMAN_ROLES, allows
-from tests.procs import wait_until
-from tests.web.conftest import ROLES, fetch, make_app
+from tests.support.procs import wait_until
+from tests.support.web import ROLES, fetch, make_app
 from web.api import ROUTES
 from web.openapi import Field, Route
 

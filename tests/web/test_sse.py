@@ -8,8 +8,8 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from tests.procs import wait_until
-from tests.web.conftest import authed_client, make_app
+from tests.support.procs import wait_until
+from tests.support.web import authed_client, make_app
 from web.events import EventHub
 
 

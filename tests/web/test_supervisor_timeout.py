@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.procs import short_tmpdir
+from tests.support.procs import short_tmpdir
 from web.supervisor import Supervisor, SupervisorUnavailable
 
 
