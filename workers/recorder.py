@@ -50,6 +50,7 @@ from ohmpi.durable import set_aside_files
 from ohmpi.store import EXPORT_FORMATS, LEVELS, Store, is_corruption
 
 from .common import DiskFloor, log_soon, worker_main
+from .recorder_alarms import attach as attach_alarms
 
 CHUNK_BYTES = 512 * 1024  # export text per reply: far below the bus's 1 MiB message limit
 REPLY_BUDGET = 900 * 1024  # list replies are cut to stay under the limit
@@ -532,6 +533,7 @@ def run() -> int:
     rec = Recorder(node, settings)
     rec.register()
     node.subscribe(["log.#", "soh.#", "audit.#"], rec.on_event)
+    attach_alarms(node, rec.store)  # alarm.# events → the alarm history (workers/recorder_alarms.py)
     node.every(FLUSH_S, rec.tick, first=FLUSH_S)
     node.every(PRUNE_S, rec.prune, first=0.0)
     node.every(QUOTA_S, rec.enforce_quota, first=0.0)
