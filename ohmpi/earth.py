@@ -11,6 +11,9 @@ a quadrupole. Electrodes are 1-based; number 0 for B or N is "at infinity".
   (accelerated so that strong contrasts converge); three or more layers
   evaluate the Hankel integral of the Koefoed resistivity transform by
   Gauss–Legendre quadrature (validated against the image series).
+- ``ContactEarth``: a vertical contact between two quarter-spaces (exact by one image).
+- Two-dimensional models on a mesh ("mesh:FILE", "block:…", "circle:…") are computed with
+  pyGIMLi when it is installed (``ohmpi.inversion.mesh_earth``); this module stays numpy only.
 """
 
 from __future__ import annotations
@@ -81,6 +84,74 @@ class EarthModel:
     def transfer_resistance(self, positions, a: int, b: int, m: int, n: int) -> float:
         """R (Ω) of one quadrupole; see transfer_resistances."""
         return float(self.transfer_resistances(positions, [[a, b, m, n]])[0])
+
+
+class ContactEarth(EarthModel):
+    """A vertical contact across the line at x = x_contact: rho_left for x < x_contact, rho_right beyond.
+
+    Exact by images: for a source in medium 1 and K = (ρ2 − ρ1)/(ρ2 + ρ1), the potential in
+    medium 1 is ρ1/2π (1/r + K/r') with r' the distance to the source mirrored in the contact,
+    and in medium 2 it is ρ1 (1 + K)/2π r = ρ1ρ2/(π (ρ1 + ρ2) r).
+    """
+
+    def __init__(self, rho_left: float, rho_right: float, x_contact: float, ip=None):
+        self.rhos = (_check_resistivity(rho_left, "resistivity left of the contact"),
+                     _check_resistivity(rho_right, "resistivity right of the contact"))
+        x_contact = float(x_contact)
+        if not math.isfinite(x_contact):
+            raise ValueError(f"contact position x must be a finite number (m), got {x_contact!r}")
+        self.x_contact = x_contact
+        layers = tuple(ip) if ip else (ColeCole(), ColeCole())
+        if len(layers) != 2:
+            raise ValueError(f"a contact has 2 sides needing 2 Cole–Cole parameter sets, got {len(layers)}")
+        self.ip = layers
+
+    def with_resistivity_scaled(self, layer, factor):
+        rhos = list(self.rhos)
+        rhos[layer] *= factor
+        return ContactEarth(*rhos, self.x_contact, self.ip)
+
+    def __repr__(self):
+        return f"ContactEarth(rho={list(self.rhos)}, x={self.x_contact:g})"
+
+    def potential_at_distance(self, r):
+        raise TypeError("a contact earth is 2-D: its potential depends on where source and receiver are")
+
+    def potential(self, source_xyz, points_xyz) -> np.ndarray:
+        source = np.asarray(source_xyz, dtype=float).reshape(3)
+        points = np.atleast_2d(np.asarray(points_xyz, dtype=float))
+        out = np.full(len(points), np.inf)
+        r = np.linalg.norm(points - source, axis=1)
+        away = r > 0
+        out[away] = self._potentials(np.broadcast_to(source, points.shape)[away], points[away], r[away])
+        return out
+
+    def _potentials(self, sources: np.ndarray, points: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """V (V/A) at each point for +1 A at the matching source (rows pair up, r > 0)."""
+        x0 = self.x_contact
+        src_right = sources[:, 0] >= x0
+        rec_right = points[:, 0] >= x0
+        rho_src = np.where(src_right, self.rhos[1], self.rhos[0])
+        rho_other = np.where(src_right, self.rhos[0], self.rhos[1])
+        k = (rho_other - rho_src) / (rho_other + rho_src)
+        mirrored = sources.copy()
+        mirrored[:, 0] = 2 * x0 - sources[:, 0]
+        r_image = np.linalg.norm(points - mirrored, axis=1)
+        same = src_right == rec_right
+        with np.errstate(divide="ignore", invalid="ignore"):  # r' = 0 only across the contact (unused there)
+            same_side = rho_src / TWO_PI * (1.0 / r + k / r_image)
+        across = rho_src * rho_other / (np.pi * (rho_src + rho_other) * r)  # = ρ1 (1 + K)/2πr, without cancelling
+        return np.where(same, same_side, across)
+
+    def transfer_resistances(self, positions, abmn) -> np.ndarray:
+        distances, present = pole_distances(positions, abmn)  # checks the quadrupoles
+        pos = np.vstack([np.zeros((1, 3)), np.asarray(positions, dtype=float)])  # 0 = infinity (masked)
+        quads = np.atleast_2d(np.asarray(abmn, dtype=int))
+        a, b, m, n = quads.T
+        sources, receivers = np.stack([a, b, a, b], axis=1), np.stack([m, m, n, n], axis=1)
+        potentials = np.zeros(distances.shape)
+        potentials[present] = self._potentials(pos[sources[present]], pos[receivers[present]], distances[present])
+        return (potentials * SIGNS).sum(axis=1)
 
 
 def _check_resistivity(value, what="resistivity") -> float:
@@ -268,8 +339,12 @@ def _layer_hankel_term(r: np.ndarray, rhos, hs, tol: float = 1e-12) -> np.ndarra
 _NUMBER_LIST = re.compile(r"^\s*([a-zA-Z_]+)\s*=\s*(.*)$")
 
 
+MESH_KINDS = ("mesh", "block", "circle")  # 2-D models computed with pyGIMLi (ohmpi.inversion.mesh_earth)
+
+
 def parse_model(text: str) -> EarthModel:
-    """An earth model from "homogeneous:rho=100" or "layers:rho=100,10;h=5", each optionally
+    """An earth model from "homogeneous:rho=100", "layers:rho=100,10;h=5" or "contact:rho=100,10;x=20"
+    (left, right of a vertical contact at x), each optionally
     chargeable: "homogeneous:rho=100;m=50;tau=1;c=0.5", "layers:rho=100,20;h=5;m=0,80"
     (m in mV/V, tau in s, c in 0..1, one value for every layer or one per layer).
 
@@ -278,10 +353,17 @@ def parse_model(text: str) -> EarthModel:
     if not isinstance(text, str) or ":" not in text:
         raise ValueError(
             f"earth model {text!r}: expected 'homogeneous:rho=R[;m=M;tau=T;c=C]' or "
-            "'layers:rho=R1,R2,…;h=H1,…[;m=M1,M2,…]'"
+            "'layers:rho=R1,R2,…;h=H1,…[;m=M1,M2,…]' or 'contact:rho=R1,R2;x=X'"
         )
     kind, _, rest = text.partition(":")
     kind = kind.strip().lower()
+    if kind in MESH_KINDS:
+        try:
+            from ohmpi.inversion import mesh_earth  # optional: pyGIMLi forward modelling
+        except ImportError as exc:
+            raise ValueError(f"earth model {text!r}: {kind} models need pyGIMLi "
+                             f"(pip install -e '.[inversion]'): {exc}") from None
+        return mesh_earth.parse(text)
     params: dict[str, list[float]] = {}
     for part in filter(None, (p.strip() for p in rest.split(";"))):
         match = _NUMBER_LIST.match(part)
@@ -298,8 +380,11 @@ def parse_model(text: str) -> EarthModel:
         allowed = {"rho", *IP_KEYS}
     elif kind in ("layers", "layered"):
         allowed = {"rho", "h", *IP_KEYS}
+    elif kind == "contact":
+        allowed = {"rho", "x", *IP_KEYS}
     else:
-        raise ValueError(f"earth model {text!r}: unknown kind {kind!r} (homogeneous or layers)")
+        raise ValueError(f"earth model {text!r}: unknown kind {kind!r} "
+                         f"(homogeneous, layers, contact, {', '.join(MESH_KINDS)})")
     extra = sorted(set(params) - allowed)
     if extra:
         raise ValueError(f"earth model {text!r}: unknown key(s) {', '.join(extra)} for {kind}")
@@ -308,9 +393,16 @@ def parse_model(text: str) -> EarthModel:
     n_layers = len(params["rho"])
     if kind == "homogeneous" and n_layers != 1:
         raise ValueError(f"earth model {text!r}: homogeneous takes one rho")
+    if kind == "contact" and (n_layers != 2 or len(params.get("x", [])) != 1):
+        raise ValueError(f"earth model {text!r}: contact takes two rho (left, right) and one x")
     layers = _cole_cole_layers(text, params, n_layers)
     if kind == "homogeneous":
         return HomogeneousEarth(params["rho"][0], layers[0])
+    if kind == "contact":
+        try:
+            return ContactEarth(params["rho"][0], params["rho"][1], params["x"][0], layers)
+        except ValueError as exc:
+            raise ValueError(f"earth model {text!r}: {exc}") from None
     return LayeredEarth(params["rho"], params.get("h", []), layers)
 
 
