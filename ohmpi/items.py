@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
+from typing import get_type_hints
 
 from ohmpi.record import FIELD_INFO, FIELDS
-from ohmpi.survey import STATES
+from ohmpi.survey import PROGRESS_FIELDS, STATES, Survey
 
 KINDS = ("measurement", "rs_check", "survey")
 MAX_ID = 200  # characters of a key, an id or an instrument name
@@ -238,21 +240,30 @@ def _sequence(value, field):
     return value
 
 
-SURVEY_FIELDS = {
-    "survey_id": lambda v, f: _ident(v, f),
-    "name": _name,
-    "created": lambda v, f: (iso_ts(v, f), v)[1],
-    "updated": lambda v, f: (iso_ts(v, f), v)[1],
-    "state": _state,
-    "array": lambda v, f: None if v is None else _name(v, f),
-    "n_electrodes": lambda v, f: _int(v, f, 1, high=MAX_ELECTRODE),
-    "total": lambda v, f: _int(v, f),
-    "repeat": lambda v, f: _int(v, f, 1),
-    "every_s": _every,
-    "settings": _json_map,
-    "positions": _positions,
-    "sequence": _sequence,
-}
+def _time(value, field):
+    iso_ts(value, field)
+    return value
+
+
+def _optional_name(value, field):
+    return None if value is None else _name(value, field)
+
+
+def survey_item_fields(survey_class: type = Survey) -> dict:
+    """What a survey item holds: the `Survey` as its own dataclass describes it — every field
+    fixed when it starts (all but its progress), its state and last update, and its total —
+    each checked by its declared type, and by its meaning where the type says too little."""
+    hints = {**get_type_hints(survey_class), "total": get_type_hints(survey_class.total.fget)["return"]}
+    names = (*(f.name for f in dataclass_fields(survey_class) if f.name not in PROGRESS_FIELDS),
+             "state", "updated", "total")
+    by_type = {str: _name, str | None: _optional_name, int: _int, float: _every, dict: _json_map,
+               list[list[int]]: _sequence, list[list[float]]: _positions}
+    by_meaning = {"survey_id": _ident, "created": _time, "updated": _time, "state": _state,
+                  "n_electrodes": lambda v, f: _int(v, f, 1, high=MAX_ELECTRODE), "repeat": lambda v, f: _int(v, f, 1)}
+    return {name: by_meaning.get(name) or by_type[hints[name]] for name in names}
+
+
+SURVEY_FIELDS = survey_item_fields()
 
 
 def _survey_consistent(body: dict) -> None:
@@ -268,8 +279,8 @@ def _survey_consistent(body: dict) -> None:
         raise ItemError("positions", f"must hold one [x, y, z] per electrode ({n}), got {len(body['positions'])}")
 
 
-def survey_body(survey, updated: str) -> dict:
-    """The survey item a `ohmpi.survey.Survey` is described by (what `check_survey` accepts)."""
+def survey_body(survey: Survey, updated: str) -> dict:
+    """The survey item a `Survey` is described by (what `check_body("survey", ...)` accepts)."""
     return {name: getattr(survey, name) for name in SURVEY_FIELDS if name != "updated"} | {"updated": updated}
 
 
