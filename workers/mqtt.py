@@ -74,6 +74,7 @@ class Bridge:
         self.inflight: dict[int, int] = {}  # paho mid -> queue seq (loop thread only)
         self.acked: deque[int] = deque()  # mids paho reported acknowledged (paho thread -> loop thread)
         self.connected = threading.Event()
+        self.started = time.monotonic()
         self.protocol = mqtt.MQTTv311 if s.protocol == "3.1.1" else mqtt.MQTTv5
         self._fallback = False
         self.counts = {"published": 0, "connects": 0, "disconnects": 0, "commands": 0, "command_errors": 0}
@@ -246,7 +247,9 @@ class Bridge:
                     self.client.publish(m.topic, m.payload, qos=1, retain=True)
 
     def _processes(self) -> None:
-        self._states([self.mapper.processes(time.monotonic())])
+        now = time.monotonic()
+        if now - self.started >= self.mapper.dead_after_s:  # by then every live process has beaten
+            self._states([self.mapper.processes(now)])
 
     def _send_discovery(self) -> None:
         for m in discovery.messages(self.s, self.mapper.alarms):

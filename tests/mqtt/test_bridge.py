@@ -1,0 +1,292 @@
+"""The MQTT bridge against a real mosquitto (password file, ACL) and the whole system under the
+real supervisord: discovery, measurements during a survey, a broker restart mid-survey, commands
+with and without permission, hostile payloads. One System and one broker for the module."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ohmpi.record import FIELDS
+from tests.support.mqtt import Broker
+from tests.support.procs import ROOT, short_tmpdir, wait_until
+from tests.support.system import PROGRAMS, System
+
+BASE = "ohmpi/sim"
+QUAD = [1, 4, 2, 3]  # the first Wenner quadrupole of 16 electrodes: its rhoa gets a sensor
+ALARMS = """
+[[alarms]]
+name = "low_battery"
+when = "soh.controller.supply_V < 1"
+for_s = 0
+severity = "warning"
+actions = ["mqtt"]
+"""
+
+
+@pytest.fixture(scope="module")
+def broker():
+    b = Broker()
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def system(broker):
+    table = broker.mqtt_table(broker.dir, commands=True, quadrupole=QUAD, soh_every_s=0.5)
+    s = System(electrodes=16, extra=table + ALARMS, wait=PROGRAMS + ("mqtt",))
+    s.client.call("sequencer", "generate", array="wenner")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def viewer(broker, system):
+    """A read-only subscriber that was there from the start (persistent session: nothing missed)."""
+    c = broker.client("viewer", [f"{BASE}/#", "homeassistant/#"], client_id="viewer-1", persistent=True)
+    c.wait_subscribed()
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def ops(broker, system):
+    c = broker.client("ops", [f"{BASE}/reply/#"])
+    c.wait_subscribed()
+    yield c
+    c.close()
+
+
+def survey(system, **args) -> str:
+    return system.client.call("sequencer", "start", **args)["survey_id"]
+
+
+def by_id(payloads: list[bytes]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for p in payloads:
+        body = json.loads(p)
+        out.setdefault(body["measurement_id"], []).append(body)
+    return out
+
+
+# ---- off and misconfigured: exits, never restarted -----------------------------------------------
+def _run_worker(config_text: str):
+    var = short_tmpdir()
+    config = os.path.join(var, "ohmpi.toml")
+    with open(config, "w") as fh:
+        fh.write(config_text)
+    env = {**os.environ, "OHMPI_VAR": var, "OHMPI_CONFIG": config}
+    env.pop("OHMPI_BUS", None)
+    return subprocess.run([sys.executable, "-m", "workers.mqtt"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_without_a_table_the_bridge_is_off_and_exits_0():
+    done = _run_worker("[controller]\ninstrument_name = \"sim\"\n")
+    assert done.returncode == 0 and "the bridge is off" in done.stderr
+
+
+@pytest.mark.parametrize("table, names", [
+    ('[mqtt]\nrole = "admin"\n', "[mqtt].role"),
+    ('[mqtt]\ncommands = true\n', "[mqtt].commands"),
+    ('[mqtt]\nport = "1883"\n', "[mqtt].port"),
+    ('[mqtt]\nusername = "u"\npassword_file = "/nonexistent/pw"\n', "[mqtt].password_file"),
+    ('[mqtt]\nprefix = "ohmpi/#"\n', "[mqtt].prefix"),
+])
+def test_a_bad_table_is_one_line_naming_the_key_and_exit_2(table, names):
+    done = _run_worker(table)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and names in lines[0], done.stderr
+
+
+def test_supervisord_does_not_restart_an_off_or_misconfigured_bridge():
+    conf = (ROOT / "supervisor.conf").read_text().split("[program:mqtt]")[1].split("[program:")[0]
+    assert "exitcodes=0,2" in conf and "autorestart=unexpected" in conf and "startsecs=0" in conf
+
+
+# ---- what Home Assistant sees ---------------------------------------------------------------------
+def test_discovery_makes_one_device_with_sensors_and_a_binary_sensor_per_alarm(viewer, broker, system):
+    viewer.wait_for(f"{BASE}/status", lambda p: b"online" in p, what="status online")
+    configs = {}
+    wait_until(lambda: len(viewer.on("homeassistant/+/+/+/config")) >= 7, timeout=30, what="discovery configs")
+    for topic, payload, retain, _ in list(viewer.messages):
+        if topic.startswith("homeassistant/") and topic.endswith("/config"):
+            configs[topic] = (json.loads(payload), retain)
+    sensors = {t.split("/")[3]: body for t, (body, _) in configs.items() if t.split("/")[1] == "sensor"}
+    assert {"supply_voltage", "cpu_temperature", "survey_progress", "processes_alive", "last_rhoa"} <= set(sensors)
+    assert sensors["supply_voltage"]["state_topic"] == f"{BASE}/soh/controller"
+    assert sensors["supply_voltage"]["unit_of_measurement"] == "V"
+    assert sensors["last_rhoa"]["state_topic"] == f"{BASE}/quadrupole"
+    alarm = configs["homeassistant/binary_sensor/ohmpi_sim/alarm_low_battery/config"][0]
+    assert alarm["state_topic"] == f"{BASE}/alarm/low_battery" and alarm["device_class"] == "problem"
+    bodies = [body for body, _ in configs.values()]
+    assert all(retain for _, retain in configs.values())
+    assert len({b["unique_id"] for b in bodies}) == len(bodies)  # HA refuses duplicates
+    assert {json.dumps(b["device"], sort_keys=True) for b in bodies} == {json.dumps(bodies[0]["device"], sort_keys=True)}
+    assert all(b["availability_topic"] == f"{BASE}/status" for b in bodies)
+    # a late subscriber (Home Assistant starting after us) gets every config: they are retained
+    late = broker.client("viewer", ["homeassistant/#"])
+    try:
+        late.wait_for("homeassistant/+/+/+/config", lambda p: len(p) >= len(configs), what="retained configs")
+    finally:
+        late.close()
+
+
+def test_home_assistant_restarting_gets_discovery_again(viewer, ops):
+    before = len(viewer.on("homeassistant/sensor/ohmpi_sim/supply_voltage/config"))
+    ops.publish("homeassistant/status", b"online").wait_for_publish(10)
+    viewer.wait_for("homeassistant/sensor/ohmpi_sim/supply_voltage/config", lambda p: len(p) > before,
+                    what="discovery sent again after HA's birth message")
+
+
+def test_states_are_retained_soh_processes_and_survey(viewer, system):
+    soh = viewer.wait_for(f"{BASE}/soh/controller")
+    assert "supply_V" in json.loads(soh[-1]) and "cpu_temp_C" in json.loads(soh[-1])
+    wanted = {"hub", "recorder", "controller", "sequencer", "mqtt"}
+    procs = viewer.wait_for(f"{BASE}/processes", lambda p: [b for b in map(json.loads, p)
+                                                            if {k for k, v in b["processes"].items() if v} >= wanted])
+    assert procs[-1]["alive"] >= len(wanted)
+    first = json.loads(viewer.on(f"{BASE}/processes")[0])
+    assert set(first["processes"]) >= wanted, first  # never published before every live process was heard
+
+
+# ---- measurements -------------------------------------------------------------------------------
+def test_measurements_during_a_survey_carry_every_field(viewer, system):
+    sid = survey(system)
+    system.wait_survey()
+    rows = system.wait_stored(sid, 35)
+    got = viewer.wait_for(f"{BASE}/measurement",
+                          lambda p: len({m for m, bodies in by_id(p).items() if bodies[0]["survey_id"] == sid}) >= len(rows)
+                          and p, what="every measurement over MQTT")
+    mine = {m: bodies for m, bodies in by_id(got).items() if bodies[0]["survey_id"] == sid}
+    assert set(mine) == {r[0] for r in rows}
+    for bodies in mine.values():
+        body = bodies[0]
+        assert set(FIELDS) | {"measurement_id", "survey_id", "seq_index", "pass_index"} <= set(body)
+    assert sorted(b[0]["seq_index"] for b in mine.values()) == list(range(len(rows)))
+    progress = viewer.wait_for(f"{BASE}/survey", lambda p: [json.loads(x) for x in p
+                                                            if json.loads(x).get("survey_id") == sid
+                                                            and json.loads(x)["state"] == "finished"])
+    assert progress[-1]["progress_pct"] == 100.0
+    quad = viewer.wait_for(f"{BASE}/quadrupole", lambda p: [json.loads(x) for x in p
+                                                            if json.loads(x)["survey_id"] == sid])
+    assert [quad[-1][k] for k in "abmn"] == QUAD and quad[-1]["rhoa_ohmm"] > 0
+
+
+def test_a_broker_restart_mid_survey_loses_no_measurement(broker, system):
+    """A persistent-session subscriber gets every measurement; QoS 1 may repeat one that was in flight
+    when the broker went down (documented: consumers dedupe by measurement_id), never lose one."""
+    sub = broker.client("viewer", [f"{BASE}/measurement"], client_id="restart-sub", persistent=True)
+    try:
+        sub.wait_subscribed()
+        sid = survey(system, repeat=3)
+        sub.wait_for(f"{BASE}/measurement", lambda p: len(p) >= 5, what="the survey under way")
+        broker.stop()
+        wait_until(lambda: system.client.call("mqtt", "status")["mqtt_queue_pending"] >= 5, timeout=60,
+                   what="measurements queued while the broker is away")
+        assert system.survey()["state"] in ("running", "waiting", "finished")  # the survey never waited for MQTT
+        broker.start()
+        system.wait_survey()
+        rows = system.wait_stored(sid, 105)
+        got = sub.wait_for(f"{BASE}/measurement",
+                           lambda p: len({m for m, b in by_id(p).items() if b[0]["survey_id"] == sid}) >= len(rows) and p,
+                           timeout=60, what="every measurement after the restart")
+        mine = {m: b for m, b in by_id(got).items() if b[0]["survey_id"] == sid}
+        assert set(mine) == {r[0] for r in rows}
+        duplicates = sum(len(b) - 1 for b in mine.values())
+        assert duplicates <= 100  # at most the window that was in flight
+        status = system.client.call("mqtt", "status")
+        assert status["mqtt_queue_dropped"] == 0 and status["mqtt_connects"] >= 2
+        wait_until(lambda: system.client.call("mqtt", "status")["mqtt_queue_pending"] == 0, timeout=30,
+                   what="the queue drained")
+    finally:
+        sub.close()
+
+
+# ---- commands -----------------------------------------------------------------------------------
+def ask(ops, topic: str, payload, reply_id: str, timeout: float = 30) -> dict:
+    ops.publish(f"{BASE}/{topic}", payload)
+    return json.loads(ops.wait_for(f"{BASE}/reply/{reply_id}", timeout=timeout, what=f"reply {reply_id}")[-1])
+
+
+def test_a_viewer_command_runs_and_is_answered(ops, system):
+    reply = ask(ops, "cmd/sequencer/status", {"id": "st-1"}, "st-1")
+    assert reply["ok"] is True and reply["id"] == "st-1" and "state" in reply["result"]
+    reply = ask(ops, "cmd/recorder/surveys", {"id": "sv-1", "args": {}}, "sv-1")
+    assert reply["ok"] is True and isinstance(reply["result"], list)
+
+
+@pytest.mark.parametrize("topic, cmd_id", [
+    ("cmd/sequencer/stop", "no-1"),          # operator
+    ("cmd/controller/measure", "no-2"),      # operator, would inject
+    ("cmd/hub/keys_list", "no-3"),           # admin
+])
+def test_commands_above_the_role_are_forbidden_and_audited(ops, system, topic, cmd_id):
+    args = {"a": 1, "b": 4, "m": 2, "n": 3} if topic.endswith("measure") else {}
+    reply = ask(ops, topic, {"id": cmd_id, "args": args}, cmd_id)
+    assert reply["ok"] is False and reply["error"]["code"] == "forbidden"
+    def audited():
+        records = system.client.call("recorder", "audit", action="mqtt_command", limit=200)
+        return [r for r in records if (r.get("details") or {}).get("id") == cmd_id]
+    record = wait_until(audited, timeout=30, what="the refusal audited")[0]
+    assert record["ok"] is False and record["user"] == "mqtt" and record["role"] == "viewer"
+    assert record["details"]["error"] == "forbidden" and record["details"]["command"] == topic.split("/")[2]
+
+
+@pytest.mark.parametrize("topic, payload, reply_to, arg", [
+    ("cmd/sequencer/status", b"{not json", "invalid", "payload"),
+    ("cmd/sequencer/status", b"[1, 2]", "invalid", "payload"),
+    ("cmd/sequencer/status", b'{"args": {}}', "invalid", "id"),
+    ("cmd/sequencer/status", b'{"id": "a/b#"}', "invalid", "id"),
+    ("cmd/sequencer/status", b'{"id": "bad-args", "args": [1]}', "bad-args", "args"),
+    ("cmd/sequencer/status", b'{"id": "extra", "run": "rm -rf /"}', "extra", "run"),
+    ("cmd/Hub!/status", b'{"id": "bad-svc"}', "bad-svc", "service"),
+    ("cmd/sequencer/status", b'{"id": "big", "args": {"x": "' + b"y" * 70_000 + b'"}}', "invalid", "payload"),
+])
+def test_bad_payloads_get_a_clear_error_naming_the_field(ops, system, topic, payload, reply_to, arg):
+    before = len(ops.on(f"{BASE}/reply/{reply_to}"))
+    ops.publish(f"{BASE}/{topic}", payload)
+    got = ops.wait_for(f"{BASE}/reply/{reply_to}", lambda p: len(p) > before and p, what="the error reply")
+    reply = json.loads(got[-1])
+    assert reply["ok"] is False and reply["error"]["code"] == "bad_request" and reply["error"]["arg"] == arg
+
+
+def test_bus_errors_come_back_as_they_are(ops, system):
+    reply = ask(ops, "cmd/sequencer/no_such_command", {"id": "unk-1"}, "unk-1")
+    assert reply["error"]["code"] == "unknown_command"
+    reply = ask(ops, "cmd/recorder/logs", {"id": "arg-1", "args": {"limit": "many"}}, "arg-1")
+    assert reply["error"]["code"] == "bad_request" and reply["error"]["arg"] == "limit"
+    reply = ask(ops, "cmd/nosuchservice/ping", {"id": "svc-1"}, "svc-1")
+    assert reply["error"]["code"] in ("unavailable", "timeout")
+
+
+def test_a_broker_account_without_write_rights_cannot_command(broker, ops, system):
+    guest = broker.client("guest")
+    try:
+        guest.publish(f"{BASE}/cmd/sequencer/status", {"id": "guest-1"})
+        guest.publish(f"{BASE}/status", b"offline", retain=True)  # nor pose as the instrument
+    finally:
+        guest.close()
+    ask(ops, "cmd/sequencer/status", {"id": "after-guest"}, "after-guest")  # processed after the guest's
+    assert ops.on(f"{BASE}/reply/guest-1") == []
+    late = broker.client("viewer", [f"{BASE}/status"])
+    try:
+        assert late.wait_for(f"{BASE}/status")[-1] == b"online"
+    finally:
+        late.close()
+
+
+def test_a_flood_of_commands_blocks_nothing(ops, system):
+    for i in range(80):
+        ops.publish(f"{BASE}/cmd/sequencer/status", {"id": f"flood-{i}"})
+    replies = ops.wait_for(f"{BASE}/reply/+", lambda p: len([r for r in map(json.loads, p)
+                                                             if str(r.get("id")).startswith("flood-")]) >= 80 and p,
+                           timeout=60, what="every flood command answered (done or busy)")
+    codes = {json.loads(r)["error"]["code"] if not json.loads(r)["ok"] else "ok" for r in replies
+             if str(json.loads(r).get("id")).startswith("flood-")}
+    assert codes <= {"ok", "busy"}
+    assert ask(ops, "cmd/sequencer/status", {"id": "after-flood"}, "after-flood")["ok"] is True
