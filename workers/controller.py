@@ -240,9 +240,17 @@ class Controller:
         return {"aborted": running}
 
     # ---- health ---------------------------------------------------------------------------
+    def _availability(self) -> dict:
+        """Why `measure` and `rs_check` would be refused now (`unavailable`: a reason, with its
+        message), for the page's health panel; None while measuring is possible."""
+        free = self.floor.low()
+        if free is None:
+            return {"unavailable": None, "unavailable_message": None}
+        return {"unavailable": "disk_full", "unavailable_message": f"measuring refused: {self.floor.describe(free)}"}
+
     def _soh(self) -> dict:
         return {"instrument": self.name, "activity": self.activity, "outbox_pending": self.outbox.pending(),
-                "outbox_refused": self.outbox.refused_count(), **self.instrument.soh()}
+                "outbox_refused": self.outbox.refused_count(), **self._availability(), **self.instrument.soh()}
 
     def _status(self) -> dict:
         return {**self._soh(), "settings": self.settings, "n_electrodes": self.cfg["n_electrodes"],

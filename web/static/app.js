@@ -6,6 +6,7 @@ import { user, refresh, logout, loadPermissions, applyRoles, can, onSessionEnd, 
 import { showGate, wireGate, wirePasswordDialog, openPasswordDialog } from "./login.js";
 import { showAdmin, wireAdmin } from "./admin.js";
 import { PseudoSection } from "./pseudo.js";
+import { diskTile, healthNotes, renderHealthNotes } from "./health.js";
 import { drawContacts, drawWaveform as paintWaveform, drawTimeseries, drawDecay, drawHistogram, SERIES } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -165,9 +166,10 @@ function renderHealth() {
   const t = c.cpu_temp_C;
   tile("t-temp", Number.isFinite(t) ? `${t.toFixed(1)} °C` : "–", !Number.isFinite(t) ? "" : t > 80 ? "bad" : t > 70 ? "warn" : "ok");
   const r = { ...(state.recorder || {}), ...(state.soh.recorder || {}) };
-  const d = r.free_disk_bytes;
-  tile("t-disk", Number.isFinite(d) ? bytes(d) : isDead("recorder") ? "no data" : "–",
-    !Number.isFinite(d) ? (isDead("recorder") ? "bad" : "") : d < 2e8 ? "bad" : d < 1e9 ? "warn" : "ok");
+  const [disk, diskLevel, diskTitle] = diskTile(r, isDead("recorder"));
+  tile("t-disk", disk, diskLevel);
+  $("t-disk").title = diskTitle;
+  renderHealthNotes($("health-notes"), healthNotes(r, state.survey, c));
 
   const body = $("procs").tBodies[0];
   body.replaceChildren();
