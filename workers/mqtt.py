@@ -222,6 +222,8 @@ class Bridge:
 
     def _states(self, messages: list[Message]) -> None:
         for m in messages:
+            if (last := self.states.get(m.topic)) is not None and last.payload == m.payload:
+                continue  # a state repeated as it is (state.alarms every few seconds): nothing new
             self.states[m.topic] = m
             if self.connected.is_set():
                 self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)

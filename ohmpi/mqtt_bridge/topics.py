@@ -108,12 +108,20 @@ class Mapper:
 
     def alarm(self, body: dict) -> list[Message]:
         """An alarm's state (`on`: active or acknowledged). Alarms without the `mqtt` action stay home."""
-        if body.get("mqtt") is False or not isinstance(body.get("name"), str):
+        if not wants_mqtt(body) or not isinstance(body.get("name"), str):
             return []
         name = segment(body["name"])
         self.alarms.add(name)
         payload = {**body, "on": body.get("state") in ALARM_ON}
         return [Message(self.topic("alarm", name), dumps(payload), qos=1, retain=True)]
+
+
+def wants_mqtt(alarm: dict) -> bool:
+    """Does this alarm have the `mqtt` action? (events say `mqtt: bool`, summaries list `actions`)."""
+    if isinstance(alarm.get("mqtt"), bool):
+        return alarm["mqtt"]
+    actions = alarm.get("actions")
+    return "mqtt" in actions if isinstance(actions, list) else True
 
 
 def alarm_bodies(body) -> list[dict]:

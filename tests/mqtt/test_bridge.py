@@ -25,6 +25,20 @@ when = "soh.controller.supply_V < 1"
 for_s = 0
 severity = "warning"
 actions = ["mqtt"]
+
+[[alarms]]
+name = "supply_seen"
+when = "soh.controller.supply_V > 1"
+for_s = 0
+severity = "info"
+actions = ["mqtt"]
+
+[[alarms]]
+name = "quiet"
+when = "soh.controller.supply_V > 1"
+for_s = 0
+severity = "info"
+actions = ["event"]
 """
 
 
@@ -152,6 +166,23 @@ def test_states_are_retained_soh_processes_and_survey(viewer, system):
     assert procs[-1]["alive"] >= len(wanted)
     first = json.loads(viewer.on(f"{BASE}/processes")[0])
     assert set(first["processes"]) >= wanted, first  # never published before every live process was heard
+
+
+def test_an_alarm_with_the_mqtt_action_is_published_retained_and_others_stay_home(viewer, broker, system):
+    raised = viewer.wait_for(f"{BASE}/alarm/supply_seen", lambda p: [b for b in map(json.loads, p) if b["on"]],
+                             what="the alarm raised over MQTT")
+    assert raised[-1]["state"] in ("active", "acknowledged") and raised[-1]["severity"] == "info"
+    wait_until(lambda: viewer.on("homeassistant/binary_sensor/ohmpi_sim/alarm_supply_seen/config"), timeout=30,
+               what="its binary sensor")
+    late = broker.client("viewer", [f"{BASE}/alarm/#"])
+    try:
+        assert json.loads(late.wait_for(f"{BASE}/alarm/supply_seen")[-1])["on"] is True  # retained
+    finally:
+        late.close()
+    # once a summary of every alarm (state.alarms, which lists `quiet` too) went through ...
+    viewer.wait_for(f"{BASE}/alarm/supply_seen", lambda p: [b for b in map(json.loads, p) if "pending_s" in b],
+                    what="an alarm summary forwarded")
+    assert not viewer.on(f"{BASE}/alarm/quiet")  # ... the alarm without the mqtt action was not
 
 
 # ---- measurements -------------------------------------------------------------------------------
