@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import Flask, Response, current_app, g, request, send_from_directory, stream_with_context
 
 from . import accounts
+from .alarm_routes import routes as alarm_routes
 from .auth import audit, authorize, store
 from .bus_access import ApiError, BusAccess, bad_request
 from .events import EventHub, peer_gone
@@ -538,6 +539,7 @@ ROUTES: list[Route] = [
           content="application/octet-stream", response={"type": "string"}, errors=(404,),
           path_params=(Field("filename", "str", required=True),)),
 ]
+ROUTES += alarm_routes(call)  # web/alarm_routes.py
 
 
 # ---- wiring -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { showGate, wireGate, wirePasswordDialog, openPasswordDialog } from "./lo
 import { showAdmin, wireAdmin } from "./admin.js";
 import { PseudoSection } from "./pseudo.js";
 import { diskTile, healthNotes, renderHealthNotes } from "./health.js";
+import { wireAlarms, loadAlarms, onAlarmState } from "./alarms.js";
 import { drawContacts, drawWaveform as paintWaveform, drawTimeseries, drawDecay, drawHistogram, SERIES } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -438,6 +439,7 @@ async function connect() {
     scheduleHealth();
   });
   on("log", (l) => addLog(l, true));
+  on("state", onAlarmState);
   on("processes", (list) => {
     if (!Array.isArray(list)) return;
     state.processes = list;
@@ -1016,6 +1018,7 @@ async function enter() {
     renderLive();
     renderHeader();
     await loadAll();
+    wireAlarms();
     setInterval(() => { if (user()) refreshStatus(); }, 10000);
     setInterval(() => { if (state.survey && state.survey.state === "waiting") renderHeader(); }, 1000);
     document.body.dataset.ready = "1";
@@ -1023,6 +1026,7 @@ async function enter() {
     // back after the session ended (maybe as someone else): everything again, from the gateway
     renderHealth();
     await loadAll();
+    loadAlarms();
   }
 }
 
