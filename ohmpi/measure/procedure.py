@@ -15,6 +15,7 @@ from ohmpi import geometry
 from ohmpi.measure.analysis import Context, analyse
 from ohmpi.measure.sampling import Sampler, data_rate_for, full_scale_for, plan_window
 from ohmpi.measure.settings import Settings, validate_settings
+from ohmpi.measure.stacking import enough
 from ohmpi.record import make_record
 from ohmpi.safety import SafetyError, SafetyTrip, check_quadrupole
 
@@ -185,14 +186,16 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None) -> tuple
         board.relays.connect_quadrupole(a, b, m, n)
         probe = _prepare(run)
         flags = []
+        stacks = 0
         if probe is not None:
             on_s = s.injection_ms / 1000
             off_s = on_s * (1 / s.duty_cycle - 1)
-            for _ in range(s.nb_stack):
+            while not enough(s, stacks, lambda: _analyse(run).r_std_pct):
                 for polarity in (1, -1):
                     run.segment_samples(polarity, on_s)
                     if off_s > 1e-9:
                         run.segment_samples(0, off_s)
+                stacks += 1
             vab = board.injector.voltage
             if board.injector.adjustable:
                 board.injector.set_polarity(1)
@@ -202,7 +205,7 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None) -> tuple
     finally:
         board.safe_state()
     c = run.columns
-    common = dict(a=a, b=b, m=m, n=n, k_m=k, n_stacks=s.nb_stack, injection_ms=s.injection_ms,
+    common = dict(a=a, b=b, m=m, n=n, k_m=k, n_stacks=stacks, injection_ms=s.injection_ms,
                   duty_cycle=s.duty_cycle, sampling_hz=s.sampling_hz, n_samples=len(c["t"]),
                   strategy=s.strategy,
                   time=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
@@ -210,13 +213,7 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None) -> tuple
         record = make_record(**common, vab_V=board.injector.voltage, iab_mA=0.0,
                              flags=["open_electrode", "low_current"])
         return record, _waveform(c)
-    sampler = run.sampler
-    context = Context(mains_hz=s.mains_hz, conversion_s=1.0 / sampler.rate,
-                      v_lsb_mV=sampler.voltage_fsr / 32768 / board.vmn_gain * 1000,
-                      i_lsb_mA=sampler.current_fsr / 32768 / (board.shunt_ohm * board.current_gain) * 1000,
-                      segment_starts=run.segment_starts, ip_delay_ms=s.ip_delay_ms,
-                      ip_windows_ms=s.ip_windows_ms if s.duty_cycle < 1 else ())
-    res = analyse(c["t"], c["polarity"], c["segment"], c["counted"], c["current_mA"], c["vmn_mV"], context)
+    res = _analyse(run, ip=True)
     counted = np.asarray(c["counted"])
     if np.asarray(c["saturated"])[counted].any():
         flags.append("saturated")
@@ -236,6 +233,17 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None) -> tuple
         r_stack_std_pct=res.r_stack_std_pct, r_budget_pct=res.r_budget_pct,
         rhoa_ohmm=k * res.r_ohm, rab_kohm=rab_ohm / 1000, flags=flags, **ip)
     return record, _waveform(c)
+
+
+def _analyse(run: _Run, ip: bool = False):
+    """R and its calibrated uncertainty from the samples taken so far (IP only at the end)."""
+    s, board, sampler, c = run.settings, run.board, run.sampler, run.columns
+    context = Context(mains_hz=s.mains_hz, conversion_s=1.0 / sampler.rate,
+                      v_lsb_mV=sampler.voltage_fsr / 32768 / board.vmn_gain * 1000,
+                      i_lsb_mA=sampler.current_fsr / 32768 / (board.shunt_ohm * board.current_gain) * 1000,
+                      segment_starts=run.segment_starts, ip_delay_ms=s.ip_delay_ms,
+                      ip_windows_ms=s.ip_windows_ms if ip and s.duty_cycle < 1 else ())
+    return analyse(c["t"], c["polarity"], c["segment"], c["counted"], c["current_mA"], c["vmn_mV"], context)
 
 
 def _waveform(c: dict) -> dict:

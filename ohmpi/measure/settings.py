@@ -42,7 +42,11 @@ class SettingError(ValueError):
 
 
 SETTINGS_SPEC: dict[str, SettingSpec] = {name: SettingSpec(*spec) for name, spec in {
-    "nb_stack": ("int", 1, 100, "stacks (each a + and a − half-cycle)"),
+    "nb_stack": ("int", 1, 100, "stacks (each a + and a − half-cycle) when target_std_pct is null"),
+    "target_std_pct": ("float?", 0.01, 100.0, "stack until the calibrated uncertainty of R is this low "
+                                             "(null = always nb_stack stacks)"),
+    "min_stacks": ("int", 1, 100, "with target_std_pct: stacks always taken"),
+    "max_stacks": ("int", 1, 100, "with target_std_pct: stacks never exceeded"),
     "injection_ms": ("float", 20.0, 30000.0, "duration of one injection half-cycle"),
     "duty_cycle": ("float", 0.1, 1.0, "fraction of each cycle spent injecting"),
     "sampling_hz": ("float", 5.0, 250.0, "ADC sampling rate"),
@@ -64,6 +68,9 @@ MAX_IP_WINDOWS = 20
 @dataclass(frozen=True)
 class Settings:
     nb_stack: int = 2
+    target_std_pct: float | None = None
+    min_stacks: int = 1
+    max_stacks: int = 8
     injection_ms: float = 200.0
     duty_cycle: float = 0.5
     sampling_hz: float = 100.0
@@ -127,6 +134,9 @@ def validate_settings(values: dict | None = None, base: Settings | None = None) 
         raise SettingError(unknown[0], f"unknown setting; allowed: {', '.join(sorted(known))}", sorted(known))
     merged = {**(base or Settings()).as_dict(), **values}
     checked = {name: _check(name, merged[name]) for name in known}
+    if checked["min_stacks"] > checked["max_stacks"]:
+        raise SettingError("min_stacks", f"{checked['min_stacks']} is above max_stacks ({checked['max_stacks']})",
+                           [SETTINGS_SPEC["min_stacks"].low, checked["max_stacks"]])
     period_ms = 1000.0 / checked["mains_hz"]
     if checked["injection_ms"] < checked["settling_ms"] + period_ms:
         raise SettingError(

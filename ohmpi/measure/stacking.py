@@ -1,0 +1,26 @@
+"""Stack until good enough: a quiet quadrupole stops after few stacks, a noisy one gets more.
+
+The measure of "good enough" is the calibrated uncertainty of R (``r_std_pct``, built from
+every sample: its estimate is already stable after one stack, so stopping on it does not
+bias the error bars the way stopping on a two-stack spread would).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+def planned_stacks(settings) -> int:
+    """Stacks the loop may run: a fixed nb_stack, or up to max_stacks with a target."""
+    return settings.nb_stack if settings.target_std_pct is None else settings.max_stacks
+
+
+def enough(settings, done: int, uncertainty_pct: Callable[[], float]) -> bool:
+    """True when stacking may stop after `done` stacks (the uncertainty is only computed
+    when the answer depends on it)."""
+    if done >= planned_stacks(settings):
+        return True
+    if settings.target_std_pct is None or done < settings.min_stacks:
+        return False
+    value = uncertainty_pct()
+    return value == value and value <= settings.target_std_pct  # NaN never stops early
