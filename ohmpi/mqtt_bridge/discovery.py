@@ -65,5 +65,5 @@ def messages(s: Settings, alarms=()) -> list[Message]:
     out = [sensor(s, key, *spec) for key, spec in SENSORS.items()]
     if s.quadrupole is not None:
         out.append(sensor(s, *RHOA))
-    out.extend(alarm_sensor(s, name) for name in sorted(set(alarms)))
+    out.extend(alarm_sensor(s, name) for name in sorted({segment(a) for a in alarms}))  # one per topic level
     return out
