@@ -7,4 +7,4 @@ by client.cli in that order.
 
 COMMANDS = ["status", "ping", "watch", "call", "measure", "abort", "rs_check", "settings", "sequence",
             "survey", "surveys", "export", "errmodel", "simulate", "keys", "users", "tokens", "web_cmd", "audit",
-            "self_test", "alarms"]
+            "self_test", "alarms", "invert"]

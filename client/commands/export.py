@@ -1,4 +1,5 @@
-"""`ohmpi export SURVEY_ID --format ohm|protocol|csv|matrix -o FILE` (or `--all-passes -o DIR`)."""
+"""`ohmpi export SURVEY_ID --format ohm|protocol|csv|matrix -o FILE` (or `--all-passes -o DIR`);
+`--format model|vtk`: the survey's inverted section (ohmpi invert), as cells CSV or a VTK file."""
 
 import hashlib
 import sys
@@ -7,6 +8,8 @@ from pathlib import Path
 from ..connect import client
 from ..output import to_json
 
+SECTION_FORMATS = ("model", "vtk")  # inverted sections (recorder: inversion_export)
+
 NAME = "export"
 HELP = "export a stored survey for pyGIMLi (.ohm), ResIPy (protocol.dat), as OhmPi CSV or a time-lapse matrix"
 EXTENSIONS = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv", "matrix": "_timelapse.csv"}
@@ -14,8 +17,9 @@ EXTENSIONS = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv", "matrix": "_time
 
 def configure(parser) -> None:
     parser.add_argument("survey_id")
-    parser.add_argument("--format", choices=("ohm", "protocol", "csv", "matrix"), default="ohm",
-                        help="matrix: R of every quadrupole (rows) in every pass (columns)")
+    parser.add_argument("--format", choices=("ohm", "protocol", "csv", "matrix", *SECTION_FORMATS), default="ohm",
+                        help="matrix: R of every quadrupole (rows) in every pass (columns); model: the inverted "
+                             "section's cells (x_m,depth_m,rho_ohmm[,change_pct]); vtk: the section for ParaView")
     parser.add_argument("--pass", dest="pass_index", type=int, help="only this pass (0-based)")
     parser.add_argument("--all-passes", action="store_true",
                         help="one file per pass in the directory -o, each with the quadrupoles measured in "
@@ -44,7 +48,7 @@ def run(args) -> int:
     if args.error_model:
         common["error_model"] = True
     if args.all_passes:
-        if not args.output or args.pass_index is not None or args.format == "matrix":
+        if not args.output or args.pass_index is not None or args.format in ("matrix", *SECTION_FORMATS):
             print("ohmpi export: --all-passes needs -o DIRECTORY, no --pass, and a per-pass format "
                   "(ohm, protocol, csv)", file=sys.stderr)
             return 2
@@ -65,7 +69,11 @@ def run(args) -> int:
                 print(f"{item['file']}: {item['bytes']} bytes")
         return 0
     with client(args) as c:
-        text = _download(c, pass_index=args.pass_index, **common)
+        if args.format in SECTION_FORMATS:
+            text = c.call("recorder", "inversion_export", survey_id=args.survey_id, format=args.format,
+                          pass_index=args.pass_index)["text"]
+        else:
+            text = _download(c, pass_index=args.pass_index, **common)
     if args.output:
         with open(args.output, "w") as fh:
             fh.write(text)

@@ -1,0 +1,389 @@
+"""The inverter process: `python -m workers.inverter` (run by supervisord; optional).
+
+On only when pyGIMLi is installed (`pip install -e '.[inversion]'`): otherwise it says why in one
+line and exits 0, which supervisord takes as a clean end (never restarted). It inverts a survey
+when one of its passes ends (`state.sequencer`, once the recorder holds the pass) and on request
+(`invert`, operator): one inversion at a time, the others queued (at most `max_queue`; the same
+pass is never queued twice). A pass after the baseline (the first pass, or the one asked for) is
+inverted as time-lapse against it. Each inversion runs in a child process at the lowest CPU
+priority (nice), with one thread, so measuring never waits for it; a child that crashes or
+outlives `timeout_s` fails its job, never this process. Progress on `state.inverter`; results
+go to the recorder (`inversion_put`). Bad data (too few usable quadrupoles, all flagged) are
+refused at once, naming why.
+
+Config (`[inverter]` in ohmpi.toml, every key optional):
+    auto = true          # invert every pass when it ends
+    lambda = 20.0        # regularisation strength
+    floor_pct = 2.0      # error floor added (in quadrature) to each datum's uncertainty
+    nice = 19            # CPU priority of the inversions (0..19)
+    threads = 1
+    max_queue = 20
+    timeout_s = 1800.0
+    pass_wait_s = 30.0   # after a pass ends, how long to wait for the recorder to hold all of it
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import multiprocessing
+import os
+import queue
+import resource
+import sys
+import threading
+import time
+from collections import OrderedDict, deque
+
+from bus.commands import current_caller
+from bus.config import ConfigError, check_table, config_table
+from bus.errors import BadRequest, BusError, Busy
+from bus.node import Node
+from bus.rpc import Client
+from ohmpi.alarms.watch import SurveyWatch
+from ohmpi.inversion import InversionRefused, dataset, installed
+
+from .common import instrument, positions, worker_main
+
+DEFAULTS = {"auto": True, "lambda": 20.0, "floor_pct": 2.0, "nice": 19, "threads": 1, "max_queue": 20,
+            "timeout_s": 1800.0, "pass_wait_s": 30.0}
+TYPES = {"auto": bool, "lambda": float, "floor_pct": float, "nice": int, "threads": int, "max_queue": int,
+         "timeout_s": float, "pass_wait_s": float}
+PAGE = 5000
+MAX_LAMBDA = 1e6
+JOBS_KEPT = 200
+STATE_EVERY_S = 2.0
+
+
+def load_settings(table: dict | None = None) -> dict:
+    """The `[inverter]` table, checked; errors name the key and what is allowed."""
+    table = config_table("inverter") if table is None else dict(table)
+    out = {**DEFAULTS, **check_table("inverter", table, TYPES)}
+    ranges = {"lambda": (1e-6, MAX_LAMBDA), "floor_pct": (0, 50), "nice": (0, 19), "threads": (1, 64),
+              "max_queue": (1, 1000), "timeout_s": (1, 86400), "pass_wait_s": (0, 3600)}
+    for key, (low, high) in ranges.items():
+        value = out[key]
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ConfigError(f"[inverter].{key} must be in {low:g}..{high:g}, got {value!r}")
+    return out
+
+
+def check_lambda(lam) -> float | None:
+    if lam is None:
+        return None
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) \
+            or not 0 < lam <= MAX_LAMBDA:
+        raise BadRequest(f"lam must be a number in (0, {MAX_LAMBDA:g}], got {lam!r}", arg="lam", reason="out of range")
+    return float(lam)
+
+
+def check_pass(name: str, value) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000):
+        raise BadRequest(f"{name} must be an integer >= 0, got {value!r}", arg=name, reason="out of range")
+    return value
+
+
+def _child(out: multiprocessing.Queue, datasets, lam: float, nice: int, threads: int) -> None:
+    """In the child process: lowest priority, one thread, the inversion, its result on `out`."""
+    try:
+        os.nice(max(0, nice - os.nice(0)))
+        from ohmpi.inversion import solve
+        solve.set_threads(threads)
+        results = solve.run(datasets, lam=lam, progress=lambda phase, fraction: out.put(("progress", phase, fraction)))
+        out.put(("done", results))
+    except BaseException as exc:  # anything: the parent reports it as the job's failure
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class Inverter:
+    def __init__(self, node: Node, settings: dict):
+        self.node = node
+        self.settings = settings
+        self.fallback_positions = positions(instrument())
+        self.client = Client(node.address, cfg=node.cfg, name="inverter-cli", timeout=10.0, retries=1)
+        self.queue: deque = deque()
+        self.jobs: OrderedDict = OrderedDict()  # job id -> job (queued, running, done, failed), newest kept
+        self.current: dict | None = None
+        self.cv = threading.Condition()
+        self.ids = itertools.count(1)
+        self.watch = SurveyWatch()
+        self.done = 0
+        self.failed = 0
+        self.last: dict | None = None
+        self.quit = threading.Event()
+        self.runner = threading.Thread(target=self._run, name="inverter-runner", daemon=True)
+        self.ctx = multiprocessing.get_context("spawn")
+
+    # ---- commands -----------------------------------------------------------------------
+    def register(self) -> None:
+        self.node.command(self.invert, role="operator", background=True)
+        self.node.command(self.job, role="viewer")
+        self.node.command(self.jobs_cmd, name="jobs", role="viewer")
+        self.node.status_providers.append(self.state)
+
+    def invert(self, survey_id: str, lam: float | None = None, pass_index: int | None = None,
+               baseline: int | None = None) -> dict:
+        """Queue an inversion of a survey's pass (the newest by default; time-lapse against `baseline`,
+        default the first pass, when it comes after it): {job_id, position, survey_id, pass_index}.
+        Bad data are refused now, naming why. Follow the job with `job`."""
+        if not isinstance(survey_id, str) or not survey_id or len(survey_id) > 128:
+            raise BadRequest(f"survey_id must be a survey id, got {str(survey_id)[:80]!r}", arg="survey_id",
+                             reason="not a survey id")
+        lam = check_lambda(lam)
+        check_pass("pass_index", pass_index)
+        check_pass("baseline", baseline)
+        caller = current_caller.get()
+        plan = self._plan(survey_id, pass_index, baseline)  # refuses bad data now
+        job = self._enqueue(survey_id, plan["pass_index"], plan["baseline"], lam,
+                            by=caller.user if caller else None, auto=False)
+        return {"job_id": job["job_id"], "position": self._position(job), "survey_id": survey_id,
+                "pass_index": job["pass_index"], "baseline": job["baseline"], "state": job["state"]}
+
+    def job(self, job_id: int) -> dict:
+        """One job: state (queued, running, done, failed), phase and progress, summary or error."""
+        if isinstance(job_id, bool) or not isinstance(job_id, int):
+            raise BadRequest(f"job_id must be an integer, got {job_id!r}", arg="job_id", reason="not an integer")
+        with self.cv:
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise BadRequest(f"no job {job_id} (unknown, or too old)", arg="job_id", reason="unknown job")
+            return {**job, "position": self._position(job)}
+
+    def jobs_cmd(self) -> list:
+        """The recent jobs, newest first."""
+        with self.cv:
+            return [{**j, "position": self._position(j)} for j in reversed(self.jobs.values())]
+
+    # ---- planning and the queue ---------------------------------------------------------
+    def _rows(self, survey_id: str, pass_index: int | None) -> list:
+        rows, offset = [], 0
+        while offset is not None:
+            page = self.client.call("recorder", "data", survey_id=survey_id, offset=offset, limit=PAGE,
+                                    pass_index=pass_index)
+            rows.extend(page["rows"])
+            offset = page.get("next_offset")
+        return rows
+
+    def _datasets(self, survey_id: str, pass_index: int | None, baseline: int | None) -> tuple[int, int | None, list]:
+        """(pass, baseline or None, datasets): what to invert; InversionRefused when it cannot be."""
+        survey = self.client.call("recorder", "survey", survey_id=survey_id)
+        rows = self._rows(survey_id, None)
+        passes = sorted({r["pass_index"] for r in rows if isinstance(r.get("pass_index"), int)})
+        if not rows:
+            raise InversionRefused(f"survey {survey_id!r} has no measurements: nothing to invert")
+        if pass_index is None:
+            pass_index = passes[-1] if passes else 0
+        elif pass_index not in passes:
+            raise InversionRefused(f"survey {survey_id!r} has no pass {pass_index} (passes: "
+                                   f"{', '.join(map(str, passes)) or 'none'})", field="pass_index")
+        if baseline is not None and baseline not in passes:
+            raise InversionRefused(f"survey {survey_id!r} has no pass {baseline} for a baseline", field="baseline")
+        base = (passes[0] if baseline is None else baseline) if passes else None
+        kwargs = dict(floor_pct=self.settings["floor_pct"])
+        monitor = dataset.from_survey(rows, survey, self.fallback_positions, pass_index=pass_index, **kwargs)
+        if base is None or base == pass_index:
+            return pass_index, None, [monitor]
+        first = dataset.from_survey(rows, survey, self.fallback_positions, pass_index=base, **kwargs)
+        dataset.common(first, monitor)  # refuses too few shared quadrupoles now
+        return pass_index, base, [first, monitor]
+
+    def _plan(self, survey_id, pass_index, baseline) -> dict:
+        try:
+            pass_index, baseline, _ = self._datasets(survey_id, pass_index, baseline)
+        except InversionRefused as exc:
+            raise BadRequest(f"cannot invert {survey_id!r}: {exc}", arg=exc.field, reason="cannot invert") from None
+        return {"pass_index": pass_index, "baseline": baseline}
+
+    def _position(self, job: dict) -> int | None:
+        for i, queued in enumerate(self.queue):
+            if queued is job:
+                return i + 1
+        return 0 if job["state"] == "running" else None
+
+    def _enqueue(self, survey_id, pass_index, baseline, lam, *, by, auto) -> dict:
+        with self.cv:
+            for queued in self.queue:
+                if (queued["survey_id"], queued["pass_index"], queued["baseline"]) == (survey_id, pass_index, baseline):
+                    if lam is not None:
+                        queued["lambda"] = lam
+                    return queued
+            if len(self.queue) >= self.settings["max_queue"]:
+                raise Busy(f"{len(self.queue)} inversions already queued (max_queue): try again later")
+            job = {"job_id": next(self.ids), "survey_id": survey_id, "pass_index": pass_index, "baseline": baseline,
+                   "lambda": lam if lam is not None else self.settings["lambda"], "state": "queued", "auto": auto,
+                   "by": by, "queued_at": time.time(), "phase": None, "progress": 0.0, "summary": None,
+                   "error": None}
+            self.queue.append(job)
+            self.jobs[job["job_id"]] = job
+            while len(self.jobs) > JOBS_KEPT:
+                self.jobs.popitem(last=False)
+            self.cv.notify_all()
+        self.node.log("info", f"inversion of {survey_id} pass {pass_index} queued"
+                              + (f" (time-lapse against pass {baseline})" if baseline is not None else "")
+                              + (" after the pass ended" if auto else f" by {by}"), job_id=job["job_id"])
+        self.publish()
+        return job
+
+    # ---- automatic runs -----------------------------------------------------------------
+    def on_sequencer(self, msg) -> None:
+        for survey_id, pass_index, total in self.watch.update(msg.body, time.monotonic()):
+            if self.settings["auto"]:
+                threading.Thread(target=self._auto, args=(survey_id, pass_index, total), daemon=True,
+                                 name="inverter-auto").start()
+
+    def _auto(self, survey_id: str, pass_index: int, total: int) -> None:
+        """Once the recorder holds the pass (or after pass_wait_s), queue it; bad data are logged."""
+        deadline = time.monotonic() + self.settings["pass_wait_s"]
+        while not self.quit.is_set():
+            try:
+                held = len(self.client.call("recorder", "indices", survey_id=survey_id, pass_index=pass_index))
+            except BusError:
+                held = -1
+            if held >= total or time.monotonic() >= deadline:
+                break
+            self.quit.wait(1.0)
+        try:
+            plan = self._plan(survey_id, pass_index, None)
+            self._enqueue(survey_id, plan["pass_index"], plan["baseline"], None, by=None, auto=True)
+        except BusError as exc:
+            self.node.log("warning", f"survey {survey_id} pass {pass_index} not inverted: {exc}")
+
+    # ---- the runner ---------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self.quit.is_set():
+            with self.cv:
+                while not self.queue and not self.quit.is_set():
+                    self.cv.wait(1.0)
+                if self.quit.is_set():
+                    return
+                job = self.current = self.queue.popleft()
+                job.update(state="running", started_at=time.time(), phase="loading data")
+            self.publish()
+            try:
+                summary = self._execute(job)
+            except Exception as exc:  # a bus error, refused data, a crashed child: the job fails, we go on
+                reason = str(exc) if isinstance(exc, (BusError, InversionRefused)) else f"{type(exc).__name__}: {exc}"
+                with self.cv:
+                    job.update(state="failed", error=reason, phase=None, finished_at=time.time())
+                    self.failed += 1
+                self.node.log("error", f"inversion of {job['survey_id']} pass {job['pass_index']} failed: {reason}",
+                              job_id=job["job_id"])
+            else:
+                with self.cv:
+                    job.update(state="done", summary=summary, phase=None, progress=1.0, finished_at=time.time())
+                    self.done += 1
+                    self.last = summary
+                self.node.log("info", f"inverted {job['survey_id']} pass {job['pass_index']}: chi2 "
+                                      f"{summary['chi2']:.2f}, RMS {summary['rms_pct']:.1f} %, "
+                                      f"{summary['iterations']} iterations, {summary['elapsed_s']:.1f} s",
+                              job_id=job["job_id"])
+            finally:
+                with self.cv:
+                    self.current = None
+                self.publish()
+
+    def _execute(self, job: dict) -> dict:
+        pass_index, baseline, datasets = self._datasets(job["survey_id"], job["pass_index"], job["baseline"])
+        started = time.monotonic()
+        out = self.ctx.Queue()
+        child = self.ctx.Process(target=_child, name="inversion", daemon=True,
+                                 args=(out, datasets, job["lambda"], self.settings["nice"], self.settings["threads"]))
+        child.start()
+        message = None
+        try:
+            while message is None:
+                try:
+                    item = out.get(timeout=0.5)
+                except queue.Empty:
+                    if not child.is_alive() and out.empty():
+                        raise RuntimeError(f"the inversion process ended (exit status {child.exitcode}) "
+                                           "without a result") from None
+                    if time.monotonic() - started > self.settings["timeout_s"]:
+                        raise TimeoutError(f"the inversion took over {self.settings['timeout_s']:g} s "
+                                           "([inverter] timeout_s): stopped") from None
+                    continue
+                if item[0] == "progress":
+                    with self.cv:
+                        job.update(phase=item[1], progress=round(float(item[2]), 3))
+                    self.publish(throttle=True)
+                else:
+                    message = item
+        finally:
+            if child.is_alive():
+                child.join(5.0)
+            if child.is_alive():
+                child.kill()
+                child.join()
+        if message[0] == "error":
+            raise RuntimeError(message[1])
+        results = message[1]
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+        stored = []
+        for result in results:
+            result.update(survey_id=job["survey_id"], peak_rss_mb=round(peak_mb, 1))
+            if result is results[-1] or not self._stored(job["survey_id"], result["pass_index"]):
+                stored.append(self.client.call("recorder", "inversion_put", result=result, timeout=60.0))
+        final = results[-1]
+        return {"survey_id": job["survey_id"], "pass_index": pass_index, "baseline_pass": baseline,
+                "chi2": final["chi2"], "rms_pct": final["rms_pct"], "iterations": final["iterations"],
+                "n_data": final["n_data"], "n_cells": final["n_cells"], "lambda": final["lambda"],
+                "counts": final["counts"], "error_source": final["error_source"],
+                "elapsed_s": round(time.monotonic() - started, 3), "peak_rss_mb": round(peak_mb, 1)}
+
+    def _stored(self, survey_id: str, pass_index: int) -> bool:
+        """A baseline already inverted on its own is kept (not replaced by the time-lapse's)."""
+        return any(s["pass_index"] == pass_index for s in self.client.call("recorder", "inversions",
+                                                                           survey_id=survey_id))
+
+    # ---- state --------------------------------------------------------------------------
+    def state(self) -> dict:
+        with self.cv:
+            current = self.current
+            return {"state": "running" if current else "idle", "auto": self.settings["auto"],
+                    "job": None if current is None else {
+                        k: current.get(k) for k in ("job_id", "survey_id", "pass_index", "baseline", "phase",
+                                                    "progress", "started_at", "by", "auto")},
+                    "queue": [{k: j[k] for k in ("job_id", "survey_id", "pass_index", "baseline")} for j in self.queue],
+                    "done": self.done, "failed": self.failed, "last": self.last}
+
+    _last_publish = 0.0
+
+    def publish(self, throttle: bool = False) -> None:
+        now = time.monotonic()
+        if throttle and now - self._last_publish < 0.5:
+            return
+        self._last_publish = now
+        self.node.publish("state.inverter", self.state())
+
+    def close(self) -> None:
+        self.quit.set()
+        with self.cv:
+            self.cv.notify_all()
+
+
+def run() -> int:
+    settings = load_settings()
+    reason = installed()
+    if reason is not None:
+        print(f"inverter: off: {reason}", file=sys.stderr, flush=True)
+        return 0
+    os.nice(max(0, min(settings["nice"], 10) - os.nice(0)))  # the bus side stays responsive, below measuring
+    node = Node("inverter")
+    inv = Inverter(node, settings)
+    inv.register()
+    node.subscribe("state.sequencer", inv.on_sequencer, snapshot=True)
+    node.every(STATE_EVERY_S, inv.publish)
+    node.stop_hooks.append(inv.close)
+    inv.runner.start()
+    node.log("info", f"inverter ready (auto {'on' if settings['auto'] else 'off'}, lambda {settings['lambda']:g}, "
+                     f"nice {settings['nice']})")
+    node.run()
+    return 0
+
+
+def main() -> int:
+    return worker_main("inverter", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
