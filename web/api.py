@@ -17,6 +17,7 @@ from flask import Flask, Response, current_app, g, request, send_from_directory,
 
 from . import accounts
 from .alarm_routes import routes as alarm_routes
+from .inversion_routes import routes as inversion_routes
 from .auth import audit, authorize, store
 from .bus_access import ApiError, BusAccess, bad_request
 from .events import EventHub, peer_gone
@@ -540,6 +541,7 @@ ROUTES: list[Route] = [
           path_params=(Field("filename", "str", required=True),)),
 ]
 ROUTES += alarm_routes(call)  # web/alarm_routes.py
+ROUTES += inversion_routes(call)  # web/inversion_routes.py
 
 
 # ---- wiring -----------------------------------------------------------------------------------
