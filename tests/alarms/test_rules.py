@@ -100,3 +100,22 @@ def test_any_table_parses_or_names_a_field(table):
         assert exc.field.startswith("alarms[") and exc.reason
     else:
         assert parse_rule(rule.to_table()) == rule
+
+
+def test_the_documented_examples_parse():
+    """docs/alarms.md and the commented example of ohmpi.toml say what the code accepts."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    block = re.search(r"```toml\n(.*?)```", (root / "docs/alarms.md").read_text(), re.S).group(1)
+    assert [r.name for r in parse_rules(tomllib.loads(block)["alarms"])] == ["low_battery", "infiltration_front"]
+    toml = (root / "ohmpi.toml").read_text()
+    lines = []
+    for line in toml[toml.index("# [[alarms]]"):].splitlines():
+        if not line.startswith("#"):
+            break  # the end of the commented example
+        lines.append(line[2:])
+    example = "\n".join(lines)
+    assert [r.name for r in parse_rules(tomllib.loads(example)["alarms"])] == ["low_battery", "ground_moved"]
