@@ -12,9 +12,9 @@ import pytest
 
 from tests.support.procs import wait_until
 from tests.support.web import start_web_system
-from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM, Account, Watch, http, log_in, new_page
+from tests.web.test_browser import ARTIFACTS, CHROMIUM, Account, Watch, http, log_in, new_page
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 FLOOR_MB = 100_000_000  # MiB (105 TB): no test machine has that much free
@@ -26,14 +26,6 @@ def system():
     s = start_web_system(web_extra=f"\n[recorder]\nmin_free_mb = {FLOOR_MB}\n", electrodes=16, time_scale=20.0)
     yield s
     s.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def note(page, key: str) -> str:
