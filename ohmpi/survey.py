@@ -43,15 +43,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ohmpi.durable import set_aside, write_atomic
+from ohmpi.survey_machine import ACTIVE, HOLDS, STATES  # noqa: F401 (their home; re-exported)
 
 SLOT_HEADER = struct.Struct("<QII")  # rev, payload length, crc32 of the payload
 MIN_SLOT = 4096
-ACTIVE = ("running", "paused", "waiting")
 # the fields of a Survey that change while it runs (the rest is fixed when it starts)
 PROGRESS_FIELDS = ("state", "pass_index", "next_index", "done_all", "failed", "updated", "pass_started",
                    "next_pass_at", "message", "hold")
-HOLDS = ("disk_full",)  # why a survey is paused by the system (it resumes by itself), not by a user
-STATES = ("idle", *ACTIVE, "finished", "stopped", "failed")
 
 
 def utc_now() -> str:

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from bus.errors import Aborted, BadRequest, Busy, BusError, Fault, Timeout, Unavailable
+from bus.errors import BadRequest, Busy, BusError
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
@@ -31,6 +31,8 @@ from ohmpi.measure.settings import SettingError, validate_settings
 from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as generate_sequence
 from ohmpi.sequences import parse_sequence, with_reciprocals
 from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
+from ohmpi.survey_machine import BACKOFF, HOLD, PAUSE, RETRY, SKIP, SurveyActive, SurveyMachine, TransitionRefused
+from ohmpi.survey_machine import reaction
 
 from .common import (ClockWatch, DiskFloor, describe_jump, follow_recorder, instrument, log_soon, positions, var_path,
                      worker_main)
@@ -44,6 +46,7 @@ class Sequencer:
         self.cfg = instrument()
         self.n_electrodes = self.cfg["n_electrodes"]
         self.state = SurveyState(var_path("sequencer.json"))
+        self.machine = SurveyMachine()
         for note in self.state.notes:
             log_soon(node, "error", note)
         self.floor = DiskFloor.from_config()
@@ -139,10 +142,10 @@ class Sequencer:
         if reciprocals:
             seq = with_reciprocals(seq).tolist()
         with self.cv:
-            current = self.state.survey
-            if current is not None and current.state in ACTIVE:
-                raise Busy(f"survey {current.survey_id} is {current.state}; stop it first",
-                           running=current.survey_id)
+            try:
+                self.machine.check_can_start(self.state.survey)
+            except SurveyActive as exc:
+                raise Busy(str(exc), running=exc.survey_id) from None
             survey = Survey(
                 survey_id=new_survey_id(), name=name or self.state.loaded["name"], sequence=seq,
                 settings=overrides, positions=positions(self.cfg), n_electrodes=self.n_electrodes,
@@ -160,17 +163,15 @@ class Sequencer:
     def pause(self) -> dict:
         """Pause after the quadrupole being measured (a survey held for disk space then waits for
         `resume` too)."""
-        s = self.state.survey
-        held = ("paused",) if s is not None and s.hold else ()
-        return self._transition(("running", "waiting", *held), "paused")
+        return self._request("pause")
 
     def resume(self) -> dict:
         """Resume a paused survey (one held for disk space pauses again while the disk is full)."""
-        return self._transition(("paused",), "running")
+        return self._request("resume")
 
     def stop(self) -> dict:
         """Stop the survey now: the injection in progress is aborted."""
-        summary = self._transition(ACTIVE, "stopped")
+        summary = self._request("stop")
         self.node.audit("survey_stop", survey_id=summary.get("survey_id"))
         try:
             self.control.call("controller", "abort")
@@ -178,17 +179,13 @@ class Sequencer:
             pass  # the controller is down: nothing is injecting
         return summary
 
-    def _transition(self, allowed: tuple, new: str) -> dict:
+    def _request(self, action: str) -> dict:
         with self.cv:
             s = self.state.survey
-            if s is None or s.state not in allowed:
-                raise BadRequest(f"no survey is {' or '.join(allowed)} (state: {s.state if s else 'idle'})",
-                                 arg="state", reason=f"survey is {s.state if s else 'idle'}")
-            if new == "running" and s.wait_s() > 0:
-                new = "waiting"
-            s.state = new
-            s.message = None
-            s.hold = None  # a person decided: the system no longer resumes it by itself
+            try:
+                new = self.machine.request(s, action)
+            except TransitionRefused as exc:
+                raise BadRequest(str(exc), arg="state", reason=f"survey is {exc.state}") from None
             self._changed()
         self.node.log("info", f"survey {s.survey_id} {new}")
         return self.state.summary()
@@ -216,28 +213,24 @@ class Sequencer:
     def _storage_failed(self, s: Survey | None, exc: Exception) -> None:
         full = getattr(exc, "errno", None) == errno.ENOSPC or "full" in str(exc)
         self.node.log("error", f"sequencer state not saved: {type(exc).__name__}: {exc}")
-        if full and s is not None and s.state in ("running", "waiting"):
+        if full and s is not None:
             self._hold(s, self.floor.describe(self.floor.free_bytes()))
 
     def _hold(self, s: Survey, why: str) -> None:
         """Pause a running survey for lack of disk space; it resumes by itself (lock held)."""
-        s.state, s.hold = "paused", "disk_full"
-        s.message = f"paused: {why}; resumes by itself when space returns"
-        self.node.log("error", f"survey {s.survey_id} {s.message}")
-        self._changed()
+        if self.machine.hold(s, why):
+            self.node.log("error", f"survey {s.survey_id} {s.message}")
+            self._changed()
 
-    def _disk_hold(self, s: Survey) -> bool:
-        """Hold a running survey below the floor, release a held one above it; True while held."""
+    def _check_disk(self, s: Survey) -> None:
+        """Hold a running survey below the floor, release a held one above it (lock held)."""
         free = self.floor.low()
-        if free is not None and s.state in ("running", "waiting"):
+        if free is not None:
             self._hold(s, self.floor.describe(free))
-        elif free is None and s.state == "paused" and s.hold == "disk_full":
-            s.hold, s.message = None, None
-            s.state = "waiting" if s.wait_s() > 0 else "running"
+        elif self.machine.release(s):
             self.node.log("info", f"survey {s.survey_id}: disk space is back "
                                   f"({self.floor.free_bytes() / 2**20:.0f} MiB free), resuming")
             self._changed()
-        return s.state == "paused" and s.hold == "disk_full"
 
     def _check_clock(self) -> None:
         jump = self.clock.check()
@@ -266,17 +259,13 @@ class Sequencer:
         while not self.quit.is_set():
             with self.cv:
                 s = self.state.survey
-                if s is not None and s.state in ACTIVE and self._disk_hold(s):
-                    self.cv.wait(1.0)
+                if s is not None and s.state in ACTIVE:
+                    self._check_disk(s)
+                step = self.machine.next_step(s)
+                if step.kind in ("idle", "held", "wait"):
+                    self.cv.wait(min(step.delay, 1.0) if step.kind == "wait" else 1.0)
                     continue
-                if s is None or s.state not in ("running", "waiting"):
-                    self.cv.wait(1.0)
-                    continue
-                if s.state == "waiting":
-                    delay = s.wait_s()
-                    if delay > 0:
-                        self.cv.wait(min(delay, 1.0))
-                        continue
+                if step.kind == "start_pass":
                     s.start_pass()
                     self._changed()
                 if s.next_index == 0 and s.pass_index == 0 and s.done_all == 0:
@@ -289,42 +278,8 @@ class Sequencer:
                 client.call("controller", "measure", a=a, b=b, m=m, n=n, settings=settings, measurement_id=mid,
                             survey_id=where[0], pass_index=where[1], seq_index=where[2],
                             retries=self._measure_timeout(settings))
-            except Busy:
-                self.quit.wait(0.2)  # a manual measurement or check is running
-                continue
-            except Unavailable as exc:
-                if exc.details.get("reason") == "disk_full":  # the controller cannot store a result
-                    with self.cv:
-                        if self._still(s, where) and s.state == "running":
-                            self._hold(s, self.floor.describe(self.floor.free_bytes()))
-                    continue
-                self._note(where, f"waiting for the controller: {exc.message}")
-                self.quit.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            except Timeout as exc:
-                self._note(where, f"waiting for the controller: {exc.message}")
-                self.quit.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            except Aborted:
-                with self.cv:
-                    if s is self.state.survey and s.state == "running":
-                        s.state = "paused"
-                        s.message = "measurement aborted on the controller; resume to continue"
-                        self._changed()
-                continue
-            except (BadRequest, Fault) as exc:  # refused or tripped: skip this quadrupole, say so
-                with self.cv:
-                    if self._still(s, where):
-                        s.failed.append([where[1], where[2], exc.message])
-                        self._advance(s)
-                self.node.log("error", f"{mid} refused: {exc.message}")
-                continue
             except BusError as exc:
-                self._note(where, f"controller error, retrying: {exc}")
-                self.quit.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = self._react(s, where, mid, exc, backoff)
                 continue
             backoff = 0.2
             with self.cv:
@@ -332,19 +287,41 @@ class Sequencer:
                     self.state.record_duration(time.monotonic() - started)
                     self._advance(s)
 
+    def _react(self, s: Survey, where: tuple, mid: str, exc: BusError, backoff: float) -> float:
+        """Apply the state machine's reaction to a controller error; returns the next backoff."""
+        how = reaction(exc.code, exc.details.get("reason"))
+        if how == RETRY:  # a manual measurement or check is running
+            self.quit.wait(0.2)
+        elif how == HOLD:  # the controller cannot store a result
+            with self.cv:
+                if self._still(s, where):
+                    self._hold(s, self.floor.describe(self.floor.free_bytes()))
+        elif how == PAUSE:
+            with self.cv:
+                if s is self.state.survey and self.machine.aborted(s):
+                    self._changed()
+        elif how == SKIP:  # refused or tripped: skip this quadrupole, say so
+            with self.cv:
+                if self._still(s, where):
+                    self._advance(s, failure=exc.message)
+            self.node.log("error", f"{mid} refused: {exc.message}")
+        else:
+            assert how == BACKOFF
+            waiting = exc.code in ("unavailable", "timeout")
+            self._note(where, f"waiting for the controller: {exc.message}" if waiting
+                       else f"controller error, retrying: {exc}")
+            self.quit.wait(backoff)
+            return min(backoff * 2, 5.0)
+        return backoff
+
     def _still(self, s: Survey, where: tuple) -> bool:
         return s is self.state.survey and (s.survey_id, s.pass_index, s.next_index) == where
 
-    def _advance(self, s: Survey) -> None:
-        before = (s.state, s.pass_index)
-        held = s.state if s.state in ("paused", "stopped") else None
-        s.advance()
-        s.message = None
-        if held and s.state != "finished":
-            s.state = held
+    def _advance(self, s: Survey, failure: str | None = None) -> None:
+        describe = self.machine.advance(s, failure)
         if s.state == "finished":
             self.node.log("info", f"survey {s.survey_id} finished")
-        self._changed(describe=(s.state, s.pass_index) != before)
+        self._changed(describe=describe)
 
     def _note(self, where: tuple, message: str) -> None:
         with self.cv:
