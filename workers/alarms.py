@@ -51,6 +51,7 @@ MAX_OUTPUT = 4000  # characters of a command's output kept in the log
 MAX_COMMENT = 500
 STATE_EVERY_S = 5.0
 CACHE_PASSES = 8  # (survey, pass) row sets kept for baselines
+MAX_METRICS = 20_000  # distinct metric names kept (a storm of made-up processes cannot grow us further)
 
 
 def config_rules() -> list:
@@ -213,8 +214,9 @@ class Alarms:
         age = max(0.0, time.time() - msg.ts) if msg.replayed else 0.0  # a cached beat is as old as it is
         with self.lock:
             self.live.beat(process, now - age)
-            if len(self.values) < 20_000:
-                self.values.update(soh_values(process, msg.body))
+            for metric, value in soh_values(process, msg.body).items():
+                if metric in self.values or len(self.values) < MAX_METRICS:  # bounded: made-up names
+                    self.values[metric] = value
 
     def on_survey(self, msg) -> None:
         now = time.monotonic()

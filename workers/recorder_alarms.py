@@ -12,6 +12,7 @@ from ohmpi.store.alarms import NAME_RE, AlarmLog
 
 MAX_PENDING = 10_000
 MAX_LIMIT = 5000
+SOURCE = "alarms"  # the process whose alarm events are kept
 
 
 def attach(node, store, flush_s: float = 1.0) -> AlarmLog:
@@ -19,6 +20,8 @@ def attach(node, store, flush_s: float = 1.0) -> AlarmLog:
     pending: deque = deque(maxlen=MAX_PENDING)
 
     def on_event(msg) -> None:
+        if msg.src != SOURCE:  # a script publishing alarm.* by mistake does not write the history
+            return
         body = msg.body if isinstance(msg.body, dict) else {}
         pending.append({**body, "ts": body.get("since") if isinstance(body.get("since"), (int, float)) else msg.ts})
 

@@ -52,11 +52,12 @@ class SurveyWatch:
             if moved_on and old[2]:  # the old pass ended (something of it was measured)
                 completed.append((old[0], old[1], self.pass_total or 0))
             elif summary["state"] in ENDED and self.state not in ENDED and survey_id == old[0]:
-                completed.append((old[0], old[1], self.pass_total or 0))
+                done = summary.get("done")  # a stopped survey's last pass is as long as what it measured
+                completed.append((old[0], old[1], done if isinstance(done, int) else self.pass_total or 0))
         completed = [c for c in completed if c[:2] != self.judged]
         if completed:
             self.judged = completed[-1][:2]
-        if (survey_id, pass_index, done_all) != old or self.moved_at is None:
+        if (survey_id, pass_index, done_all) != old or summary["state"] != self.state or self.moved_at is None:
             self.moved_at = now
         self.position = (survey_id, pass_index, done_all)
         self.state = summary["state"]

@@ -16,7 +16,10 @@ import sys
 import time
 
 import pytest
+import zmq
 
+from bus.envelope import Session
+from bus.events import Publisher
 from tests.support.procs import wait_until
 from tests.support.system import PROGRAMS, System
 
@@ -221,6 +224,28 @@ def test_rules_are_replaced_by_an_admin_whole_or_not_at_all(system):
     audit = system.client.call("recorder", "audit", action="alarm_rules_set")
     assert audit and audit[0]["details"]["removed"] == ["ground_moved"]
     assert (system.var / "alarm-rules.json").exists()
+
+
+def test_forged_and_malformed_events_change_nothing(system):
+    """A script publishing alarm.* does not write the history; junk heartbeats do not crash the
+    evaluation nor change a real metric."""
+    before = system.client.call("recorder", "alarm_history", limit=1000)
+    pub = Publisher(Session("probe"), system.address, system.cfg, zmq.Context.instance())
+    try:
+        def sent():
+            pub.publish("alarm.low_battery.cleared", {"name": "low_battery", "state": "cleared", "since": 1.0})
+            pub.publish("soh.controller2", {"supply_V": "lots", "x": [1, 2], "y": float("nan")})
+            pub.publish("soh.probe", "not a map")
+            pub.publish("state.sequencer", {"state": 3, "survey_id": None})
+            values = system.client.call("alarms", "metrics")["values"]
+            return "process.probe.dead_s" in values and values
+        values = wait_until(sent, timeout=20, what="the probe's heartbeats seen")
+    finally:
+        pub.close()
+    assert "soh.controller2.supply_V" not in values and values["soh.controller.supply_V"] == 12.5
+    system.client.call("recorder", "logs", limit=1)  # the recorder has flushed what it received
+    assert system.client.call("recorder", "alarm_history", limit=1000) == before
+    assert system.client.call("alarms", "ping")["pong"]
 
 
 def test_a_bad_rule_in_the_config_is_one_line_and_status_2(tmp_path):

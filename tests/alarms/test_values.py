@@ -68,3 +68,13 @@ def test_survey_watch_reports_each_completed_pass_once():
     assert w.update({"survey_id": "S2", "total": 4, "state": "running", "pass_index": 0, "done_all": 0}, 4.0) == []
     assert w.values(10.0)["survey.stalled_s"] == 6.0 and w.values(10.0)["survey.state"] == "running"
     assert w.update("garbage", 11.0) == []
+
+
+def test_a_pause_is_not_a_stall():
+    w = SurveyWatch()
+    base = {"survey_id": "S1", "total": 4, "failed": 0, "pass_index": 0, "done_all": 2}
+    w.update({**base, "state": "running"}, 0.0)
+    w.update({**base, "state": "paused"}, 5.0)
+    assert w.values(100.0)["survey.stalled_s"] == 0.0
+    w.update({**base, "state": "running"}, 100.0)
+    assert w.values(103.0)["survey.stalled_s"] == 3.0
