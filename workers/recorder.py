@@ -31,12 +31,10 @@ Config (`[recorder]` in ohmpi.toml, every key optional):
 
 from __future__ import annotations
 
-import hashlib
 import math
 import sqlite3
 import sys
 import time
-from collections import OrderedDict, deque
 from pathlib import Path
 
 import msgpack
@@ -48,12 +46,13 @@ from bus.errors import BadRequest, InternalError
 from bus.node import Node, RateLimit
 from ohmpi.durable import set_aside_files
 from ohmpi.store import EXPORT_FORMATS, LEVELS, Store, is_corruption
+from ohmpi.store.event_buffer import EventBuffer
+from ohmpi.store.export_chunks import ChunkOutOfRange, ExportChunks
 
 from .common import DiskFloor, log_soon, worker_main
 from .recorder_alarms import attach as attach_alarms
 from .recorder_inversions import attach as attach_inversions
 
-CHUNK_BYTES = 512 * 1024  # export text per reply: far below the bus's 1 MiB message limit
 REPLY_BUDGET = 900 * 1024  # list replies are cut to stay under the limit
 MAX_LIMIT = 5000
 FLUSH_S = 1.0
@@ -61,8 +60,6 @@ PRUNE_S = 3600.0
 QUOTA_S = 10.0  # how often the database size is checked against max_db_mb (three PRAGMAs)
 CORRUPT_EXIT = 3  # the database was found damaged while running: supervisord restarts us to check it
 STATE_S = 5.0
-MAX_BUFFER = 20_000  # log/SOH events held while the database cannot be written
-EXPORT_CACHE_BYTES = 32 << 20
 SHOWN_BODY_CHARS = 4096  # of a dead letter's body in the `dead_letters` listing (the store keeps it whole)
 
 DEFAULTS = {"db": "ohmpi.db", "log_retention_days": 30.0, "soh_retention_days": 30.0,
@@ -125,21 +122,16 @@ class Recorder:
         self.floor = DiskFloor(int(settings["min_free_mb"] * MIB), [Path(settings["db"]).parent, var_dir()])
         self.free_bytes = self.floor.free_bytes()
         self.disk_low = False
-        self.soh_not_stored = 0
         self.quota_bytes = int(settings["max_db_mb"] * MIB)
         self.over_quota = False
         self.rows_since_quota = 0
         self.corrupt = False
-        self.logs: deque = deque()
-        self.soh: deque = deque()
-        self.audits: deque = deque()
+        self.events = EventBuffer(settings["soh_every_s"])  # logs, SOH, audit on their way to the store
         self.dead_letter_warnings = RateLimit(per_minute=10)
-        self.last_soh: dict[str, float] = {}  # monotonic arrival of the last stored sample per process
-        self.dropped_events = 0
         self.write_errors = 0
         self.last_state: dict | None = None
         self.last_state_at = 0.0
-        self.exports: OrderedDict = OrderedDict()
+        self.exports = ExportChunks()
         self.store_failing = False
 
     # ---- commands ----------------------------------------------------------------------------
@@ -251,38 +243,21 @@ class Recorder:
         _check_range("pass_index", pass_index, 0)
         _check_range("chunk", chunk, 0)
         self._known(survey_id)
-        key = (survey_id, format, pass_index, error_model, common)
-        entry = self.exports.get(key) if chunk > 0 else None
-        if entry is None:
+        def make() -> dict:
             try:
-                info = self.store.export_info(survey_id, format, pass_index, error_model=error_model,
-                                              common=common)
+                info = self.store.export_info(survey_id, format, pass_index, error_model=error_model, common=common)
             except ValueError as exc:
                 raise BadRequest(f"cannot export {survey_id!r} as {format}: {exc}", arg="format",
                                  reason="not exportable") from None
             for note in info["notes"]:
                 self.node.log("warning", f"export {info['filename']}: {note}")
-            data = info["text"].encode("utf-8")
-            pieces, start = [], 0
-            while start < len(data):
-                end = min(start + CHUNK_BYTES, len(data))
-                while end < len(data) and (data[end] & 0xC0) == 0x80:  # never split a UTF-8 character
-                    end -= 1
-                pieces.append(data[start:end].decode("utf-8"))
-                start = end
-            entry = {"pieces": pieces or [""], "notes": info["notes"], "filename": info["filename"],
-                     "measurements": info["measurements"], "sha256": hashlib.sha256(data).hexdigest(),
-                     "bytes": len(data)}
-            self.exports[key] = entry
-            self.exports.move_to_end(key)
-            while len(self.exports) > 1 and sum(e["bytes"] for e in self.exports.values()) > EXPORT_CACHE_BYTES:
-                self.exports.popitem(last=False)
-        chunks = len(entry["pieces"])
-        if chunk >= chunks:
-            raise BadRequest(f"chunk must be in 0..{chunks - 1}, got {chunk}", arg="chunk", reason="out of range")
-        return {"format": format, "filename": entry["filename"], "chunk": chunk, "chunks": chunks,
-                "text": entry["pieces"][chunk], "sha256": entry["sha256"], "bytes": entry["bytes"],
-                "measurements": entry["measurements"], "notes": entry["notes"]}
+            return info
+
+        try:
+            part = self.exports.chunk((survey_id, format, pass_index, error_model, common), chunk, make)
+        except ChunkOutOfRange as exc:
+            raise BadRequest(str(exc), arg="chunk", reason="out of range") from None
+        return {"format": format, **part}
 
     def _corrupt(self, exc: Exception) -> None:
         """The database is damaged under us: stop, so the start that follows checks and sets it aside."""
@@ -296,16 +271,16 @@ class Recorder:
         free disk space and its floor, databases set aside as damaged."""
         out = self.store.stats()
         out.update({"db_quota_bytes": self.quota_bytes, "over_quota": self.over_quota,
-                    "dead_letters": out["counts"]["dead_letters"], "pending_logs": len(self.logs),
-                    "pending_soh": len(self.soh), "pending_audit": len(self.audits),
-                    "dropped_events": self.dropped_events, "write_errors": self.write_errors,
+                    "dead_letters": out["counts"]["dead_letters"], "pending_logs": len(self.events.logs),
+                    "pending_soh": len(self.events.soh), "pending_audit": len(self.events.audits),
+                    "dropped_events": self.events.dropped, "write_errors": self.write_errors,
                     **self.disk_state()})
         return out
 
     def disk_state(self) -> dict:
         """The free-space floor and damaged databases, as `stats`, SOH and `state.recorder` show them."""
         return {"free_disk_bytes": self.free_bytes, "min_free_bytes": self.floor.floor_bytes,
-                "disk_low": self.disk_low, "soh_not_stored": self.soh_not_stored,
+                "disk_low": self.disk_low, "soh_not_stored": self.events.soh_not_stored,
                 "db_set_aside": self.set_aside_list()}
 
     def set_aside_list(self) -> list[dict]:
@@ -323,7 +298,7 @@ class Recorder:
         low = self.free_bytes < self.floor.floor_bytes
         if low == self.disk_low:
             return
-        self.disk_low = low
+        self.disk_low = self.events.hold_soh = low
         if low:
             self.node.log("error", f"{self.floor.describe(self.free_bytes)}: surveys hold, SOH samples are not "
                                    "stored; free some space (or lower min_free_mb)",
@@ -397,79 +372,24 @@ class Recorder:
 
     # ---- events ------------------------------------------------------------------------------
     def on_event(self, msg) -> None:
-        parts = msg.topic.split(".")
-        if parts[0] == "log" and len(parts) >= 3:
-            body = msg.body if isinstance(msg.body, dict) else {"message": msg.body}
-            extra = {k: v for k, v in body.items() if k != "message"}
-            message = body.get("message")
-            self._buffer(self.logs, {"ts": msg.ts, "process": parts[1], "level": parts[-1],
-                                     "message": message if isinstance(message, str) else repr(message),
-                                     "extra": extra or None})
-        elif parts[0] == "audit" and len(parts) >= 2:
-            body = msg.body if isinstance(msg.body, dict) else {"body": msg.body}
-            details = {k: v for k, v in body.items() if k not in ("action", "ok", "user", "role")}
-            self._buffer(self.audits, {"ts": msg.ts, "process": ".".join(parts[1:]), "action": body.get("action"),
-                                       "ok": body.get("ok", True), "user": body.get("user"),
-                                       "role": body.get("role"), "details": details})
-        elif parts[0] == "soh" and len(parts) >= 2:
-            process = ".".join(parts[1:])
-            now = time.monotonic()  # not the sender's wall clock: it may jump back
-            last = self.last_soh.get(process)
-            if last is not None and now - last < self.settings["soh_every_s"]:
-                return
-            if self.disk_low:  # the space left is for measurements
-                self.soh_not_stored += 1
-                return
-            if len(self.last_soh) >= 10_000 and process not in self.last_soh:
-                self.last_soh.clear()  # bounded: a storm of made-up process names
-            self.last_soh[process] = now
-            self._buffer(self.soh, {"ts": msg.ts, "process": process, "data": msg.body})
-
-    def _buffered(self) -> int:
-        return len(self.logs) + len(self.soh) + len(self.audits)
-
-    def _buffer(self, queue: deque, row: dict) -> None:
-        if self._buffered() >= MAX_BUFFER:
-            queue.popleft() if queue else None
-            self.dropped_events += 1
-        queue.append(row)
-        if self._buffered() >= 1000 and not self.store_failing:
+        if self.events.add_event(msg.topic, msg.ts, msg.body) and self.events.full() and not self.store_failing:
             self.flush()
 
     def flush(self) -> None:
         """Write buffered logs, SOH samples and audit records (kept for the next try if the database fails)."""
-        for queue, add in ((self.logs, self.store.add_logs), (self.soh, self.store.add_soh),
-                           (self.audits, self.store.add_audit)):
-            if not queue:
-                continue
-            rows = list(queue)
-            try:
-                add(rows)
-            except (sqlite3.Error, ValueError, TypeError) as exc:
-                self.write_errors += 1
-                if not self.store_failing:
-                    self.node.log("error", f"could not store {len(rows)} log/SOH/audit rows: {exc}")
-                self.store_failing = True
-                if isinstance(exc, sqlite3.Error):
-                    if is_corruption(exc):
-                        self._corrupt(exc)
-                    return
-                self._add_one_by_one(rows, add)  # one bad row must not block the others
-            else:
-                self.store_failing = False
-            self.rows_since_quota += len(rows)
-            for _ in rows:
-                queue.popleft()
+        try:
+            self.rows_since_quota += self.events.write(self.store)
+        except sqlite3.Error as exc:
+            self.write_errors += 1
+            if not self.store_failing:
+                self.node.log("error", f"could not store {len(self.events)} log/SOH/audit rows: {exc}")
+            self.store_failing = True
+            if is_corruption(exc):
+                self._corrupt(exc)
+            return
+        self.store_failing = False
         if self.rows_since_quota and self.store.used_bytes() > self.quota_bytes:
             self.enforce_quota()  # a storm (a rogue publisher) is pruned as it comes, not 10 s later
-
-    @staticmethod
-    def _add_one_by_one(rows, add) -> None:
-        for row in rows:
-            try:
-                add([row])
-            except (ValueError, TypeError):
-                pass
 
     def prune(self) -> None:
         deleted = self.store.prune(self.settings["log_retention_days"], self.settings["soh_retention_days"],
@@ -512,8 +432,8 @@ class Recorder:
     def heartbeat(self) -> dict:
         return {**self.state(), "db_used_bytes": self.store.used_bytes(),
                 "db_quota_bytes": self.quota_bytes, "over_quota": self.over_quota,
-                "dead_letters": self.store.counts["dead_letters"], "pending_logs": len(self.logs),
-                "pending_soh": len(self.soh), "dropped_events": self.dropped_events,
+                "dead_letters": self.store.counts["dead_letters"], "pending_logs": len(self.events.logs),
+                "pending_soh": len(self.events.soh), "dropped_events": self.events.dropped,
                 "write_errors": self.write_errors, "slot_conflicts": self.store.slot_conflicts}
 
     def tick(self) -> None:
