@@ -71,6 +71,7 @@ def from_records(rows: list[dict], positions, *, pass_index: int | None = None,
         pos = positions_from_xyz(positions)
     except (TypeError, ValueError) as exc:
         raise InversionRefused(f"electrode positions: {exc}", field="positions") from None
+    profile = profile_coordinates(pos)
     if pass_index is not None:
         rows = [r for r in rows if r.get("pass_index") == pass_index]
     counts = {"total": len(rows), "flagged": 0, "not_finite": 0, "uncertain": 0, "no_sensitivity": 0,
@@ -130,7 +131,7 @@ def from_records(rows: list[dict], positions, *, pass_index: int | None = None,
                          if k not in ("total", "used") and v)
         raise InversionRefused(f"only {counts['used']} usable quadrupole(s){where} of {counts['total']} "
                                f"({left or 'none left out'}): an inversion needs at least {MIN_QUADRUPOLES}")
-    return Dataset(abmn, r_ohm, error, pos, profile_coordinates(pos), counts,
+    return Dataset(abmn, r_ohm, error, pos, profile, counts,
                    "reciprocal error model" if error_model is not None else "calibrated", pass_index)
 
 

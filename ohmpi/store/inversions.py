@@ -47,13 +47,16 @@ def check(result) -> tuple:
     baseline = result.get("baseline_pass")
     if baseline is not None:
         baseline = _number(result, "baseline_pass", int)
+    fit = (_number(result, "chi2"), _number(result, "rms_pct"), _number(result, "iterations", int),
+           _number(result, "n_data", int), _number(result, "n_cells", int), _number(result, "lambda"))
     section.cells(result)  # every column as long as the others
-    body = json.dumps(result, allow_nan=False, separators=(",", ":")).encode()
+    try:
+        body = json.dumps(result, allow_nan=False, separators=(",", ":")).encode()
+    except ValueError as exc:
+        raise ValueError(f"result: not JSON without NaN or infinity ({exc})") from None
     if len(body) > MAX_BODY_BYTES:
         raise ValueError(f"result: {len(body)} bytes of JSON, over the {MAX_BODY_BYTES} byte limit")
-    return (survey_id, pass_index, baseline, time.time(), _number(result, "chi2"), _number(result, "rms_pct"),
-            _number(result, "iterations", int), _number(result, "n_data", int), _number(result, "n_cells", int),
-            _number(result, "lambda"), zlib.compress(body, 6))
+    return (survey_id, pass_index, baseline, time.time(), *fit, zlib.compress(body, 6))
 
 
 class InversionResults:
