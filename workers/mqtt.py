@@ -22,13 +22,14 @@ import time
 from collections import deque
 
 from bus.config import ConfigError, config_table, load_file, var_dir
-from bus.errors import BusError
+from bus.errors import BadRequest, BusError
 from bus.node import Node
 from bus.rpc import Client
 from ohmpi.mqtt_bridge import commands, discovery
 from ohmpi.mqtt_bridge.queue import DurableQueue
 from ohmpi.mqtt_bridge.settings import Settings, SettingsError, load as load_settings
 from ohmpi.mqtt_bridge.topics import Mapper, Message, alarm_bodies, dumps
+from ohmpi.record import FIELDS
 
 from .common import var_path, worker_main
 
@@ -36,6 +37,8 @@ WINDOW = 100  # stream messages handed to paho and not yet acknowledged by the b
 COMMAND_THREADS = 2
 COMMAND_QUEUE = 32
 COMMAND_TIMEOUT_S = 10.0
+CATCH_UP_DELAY_S = 2.0  # a catch-up waits this long: the recorder's outbox delivery lags the events a little
+EVENT_KEYS = ("measurement_id", "survey_id", "pass_index", "seq_index", *FIELDS)  # what a measurement event holds
 
 
 def settings() -> Settings | None:
@@ -77,7 +80,8 @@ class Bridge:
         self.started = time.monotonic()
         self.protocol = mqtt.MQTTv311 if s.protocol == "3.1.1" else mqtt.MQTTv5
         self._fallback = False
-        self.counts = {"published": 0, "connects": 0, "disconnects": 0, "commands": 0, "command_errors": 0}
+        self.counts = {"published": 0, "connects": 0, "disconnects": 0, "commands": 0, "command_errors": 0,
+                       "caught_up": 0}
         self.last_error: str | None = None
         self._poke_r, self._poke_w = os.pipe()
         os.set_blocking(self._poke_r, False)
@@ -86,9 +90,14 @@ class Bridge:
         self.jobs: queue.Queue = queue.Queue(maxsize=COMMAND_QUEUE)
         self.client = self._make_client()
         instrument = s.instrument
-        node.subscribe(f"data.{instrument}.measurement", lambda m: self._stream(self.mapper.measurement(m.body)))
-        node.subscribe(f"data.{instrument}.rs_check", lambda m: self._stream(self.mapper.rs_check(m.body)))
-        node.subscribe("state.sequencer", lambda m: self._states(self.mapper.survey(m.body)), snapshot=True)
+        self.survey: dict | None = None  # the latest state.sequencer
+        self.catch_up = threading.Event()
+        self.stopping = threading.Event()
+        self.missed_seen = 0
+        self.measurements = node.subscribe(f"data.{instrument}.measurement", self._on_measurement)
+        node.subscribe(f"data.{instrument}.rs_check",
+                       lambda m: isinstance(m.body, dict) and self._stream(self.mapper.rs_check(m.body)))
+        node.subscribe("state.sequencer", self._on_survey, snapshot=True)
         node.subscribe("soh.+", self._on_soh, snapshot=True)
         node.subscribe(["alarm.#", "state.alarms"], self._on_alarm, snapshot=True)
         node.every(0.5, self._pump)
@@ -99,6 +108,7 @@ class Bridge:
         node.stop_hooks.append(self.close)
         self.threads = [threading.Thread(target=self._command_worker, name=f"mqtt-cmd-{i}", daemon=True)
                         for i in range(COMMAND_THREADS if s.commands else 0)]
+        self.catch_thread = threading.Thread(target=self._catch_up_worker, name="mqtt-catch-up", daemon=True)
 
     # ---- the paho client ------------------------------------------------------------------
     def _make_client(self):
@@ -120,7 +130,7 @@ class Bridge:
         return client
 
     def start(self) -> None:
-        for t in self.threads:
+        for t in (*self.threads, self.catch_thread):
             t.start()
         self._connect()
 
@@ -214,11 +224,74 @@ class Bridge:
 
     # ---- from the bus --------------------------------------------------------------------
     def _stream(self, messages: list[Message]) -> None:
-        stream = [(m.topic, m.payload, m.qos) for m in messages if m.durable]
-        if self.queue.put_many(stream):
-            self.node.stats["mqtt_queue_dropped"] = self.queue.dropped
+        self._queue(messages)
         self._states([m for m in messages if not m.durable])
         self._pump()
+
+    def _queue(self, messages: list[Message]) -> None:
+        self.queue.put_many([(m.topic, m.payload, m.qos, m.key) for m in messages if m.durable])
+
+    def _on_measurement(self, msg) -> None:
+        if isinstance(msg.body, dict):
+            self._stream(self.mapper.measurement(msg.body))
+        if self.measurements.missed > self.missed_seen:  # events lost on the bus: fetch them from the store
+            self.missed_seen = self.measurements.missed
+            self.catch_up.set()
+
+    def _on_survey(self, msg) -> None:
+        if not isinstance(msg.body, dict):
+            return
+        body = msg.body
+        previous, self.survey = self.survey, body
+        if body.get("survey_id") and (previous is None or previous.get("state") != body.get("state")):
+            self.catch_up.set()  # at start (what happened while we were away) and when a pass or survey ends
+        self._states(self.mapper.survey(body))
+
+    # ---- catching up from the recorder ---------------------------------------------------------
+    def _catch_up_worker(self) -> None:
+        """Measurements the bus did not bring us (we were stopped, or events were dropped) are read
+        back from the recorder: the current and previous pass of the latest survey. The queue's
+        keys make it idempotent: what went out live is not sent again."""
+        client = Client(self.node.address, cfg=self.node.cfg, name="mqtt-catchup", timeout=10.0, retries=1)
+        try:
+            while not self.stopping.is_set():
+                if not self.catch_up.wait(1.0):
+                    continue
+                self.stopping.wait(CATCH_UP_DELAY_S)  # the recorder gets what the controller just measured
+                self.catch_up.clear()
+                try:
+                    self._catch_up_once(client)
+                except BadRequest:
+                    pass  # the recorder does not know this survey (yet): its live events are all there is
+                except BusError as exc:
+                    self.last_error = f"catch-up from the recorder failed: {exc}"
+                    self.stopping.wait(5.0)
+                    self.catch_up.set()
+        finally:
+            client.close()
+
+    def _catch_up_once(self, client) -> None:
+        survey = self.survey or {}
+        survey_id, current = survey.get("survey_id"), survey.get("pass_index")
+        if not isinstance(survey_id, str) or not isinstance(current, int):
+            return
+        found = 0
+        for pass_index in sorted({max(current - 1, 0), current}):
+            offset = 0
+            while offset is not None:
+                page = client.call("recorder", "data", survey_id=survey_id, pass_index=pass_index, offset=offset,
+                                   limit=500)
+                rows = [r for r in page.get("rows", []) if isinstance(r, dict)
+                        and not self.queue.was_queued(str(r.get("measurement_id")))]
+                for row in rows:
+                    self._queue(self.mapper.measurement({k: row.get(k) for k in EVENT_KEYS}))
+                found += len(rows)
+                offset = page.get("next_offset")
+        if found:
+            self.counts["caught_up"] += found
+            self.node.log("info", f"{found} measurement(s) of {survey_id} the bus did not bring were read back "
+                                  "from the recorder and queued for MQTT")
+            self._poke()
 
     def _states(self, messages: list[Message]) -> None:
         for m in messages:
@@ -300,6 +373,8 @@ class Bridge:
                 **{f"mqtt_{k}": v for k, v in self.counts.items()}}
 
     def close(self) -> None:
+        self.stopping.set()
+        self.catch_thread.join(timeout=12.0)  # it may be using the queue
         for _ in self.threads:
             try:
                 self.jobs.put_nowait(None)

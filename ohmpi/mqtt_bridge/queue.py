@@ -4,13 +4,19 @@ SQLite in $OHMPI_VAR, WAL with synchronous=NORMAL: a crash of the process loses 
 cut at most the last moments (the recorder's database holds every measurement anyway), and an SD
 card is not worn by an fsync per message. Bounded: past `max_items` the oldest go first, counted
 in `dropped` (kept across restarts). Rows leave only when the broker acknowledged them (PUBACK):
-whatever was in flight when the process stopped is sent again (QoS 1 may duplicate, never lose)."""
+whatever was in flight when the process stopped is sent again (QoS 1 may duplicate, never lose).
+
+Items with a key (a measurement id) are queued once: the keys of what was queued are remembered
+(the newest MAX_KEYS), so the live event and a catch-up from the recorder never both go out."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from pathlib import Path
+
+
+MAX_KEYS = 200_000
 
 
 class DurableQueue:
@@ -23,17 +29,24 @@ class DurableQueue:
         self._db.execute("CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                          "topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS queued (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL)")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
         self.dropped = row[0] if row else 0
         self._cursor = 0  # rows up to here were handed to the client in this process
 
-    def put_many(self, items: list[tuple[str, bytes, int]]) -> int:
-        """Queue (topic, payload, qos) items in one transaction; return how many old ones were dropped."""
+    def put_many(self, items: list[tuple[str, bytes, int, str | None]]) -> int:
+        """Queue (topic, payload, qos, key) items in one transaction, skipping keys queued before;
+        return how many old items were dropped to make room."""
         if not items:
             return 0
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO queue(topic, payload, qos) VALUES (?, ?, ?)", items)
+            for topic, payload, qos, key in items:
+                if key is not None and not self._db.execute("INSERT OR IGNORE INTO queued(key) VALUES (?)",
+                                                            (key,)).rowcount:
+                    continue  # already queued once (and maybe delivered)
+                self._db.execute("INSERT INTO queue(topic, payload, qos) VALUES (?, ?, ?)", (topic, payload, qos))
+            self._db.execute("DELETE FROM queued WHERE id <= (SELECT MAX(id) FROM queued) - ?", (MAX_KEYS,))
             over = self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0] - self.max_items
             if over > 0:
                 self._db.execute("DELETE FROM queue WHERE seq IN (SELECT seq FROM queue ORDER BY seq LIMIT ?)", (over,))
@@ -57,7 +70,13 @@ class DurableQueue:
         """The broker has these: forget them."""
         if seqs:
             with self._lock:
+                self._db.execute("BEGIN")
                 self._db.executemany("DELETE FROM queue WHERE seq = ?", [(s,) for s in seqs])
+                self._db.execute("COMMIT")
+
+    def was_queued(self, key: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM queued WHERE key = ?", (key,)).fetchone() is not None
 
     def pending(self) -> int:
         with self._lock:

@@ -23,6 +23,7 @@ class Message:
     qos: int = 1
     retain: bool = False
     durable: bool = False  # a stream item: queued on disk until the broker acknowledged it
+    key: str | None = None  # a stream item's identity (measurement id): queued once
 
 
 def segment(name: object) -> str:
@@ -69,7 +70,9 @@ class Mapper:
 
     def measurement(self, body: dict) -> list[Message]:
         """Every record field plus measurement_id, survey_id, pass_index, seq_index."""
-        out = [Message(self.topic("measurement"), dumps(body), qos=1, durable=True)]
+        mid = body.get("measurement_id")
+        out = [Message(self.topic("measurement"), dumps(body), qos=1, durable=True,
+                       key=mid if isinstance(mid, str) else None)]
         quad = self.s.quadrupole
         if quad is not None and tuple(body.get(k) for k in "abmn") == quad:
             picked = {k: body.get(k) for k in ("a", "b", "m", "n", "rhoa_ohmm", "r_ohm", "r_std_pct", "time",

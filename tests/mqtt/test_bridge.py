@@ -238,6 +238,29 @@ def test_a_broker_restart_mid_survey_loses_no_measurement(broker, system):
         sub.close()
 
 
+def test_the_bridge_killed_mid_survey_catches_up_from_the_recorder(broker, system):
+    """While the bridge is down the bus cannot keep its events: once restarted it reads the survey's
+    pass back from the recorder and sends what it had not sent (its queue survived the kill too)."""
+    sub = broker.client("viewer", [f"{BASE}/measurement"], client_id="kill-sub", persistent=True)
+    try:
+        sub.wait_subscribed()
+        sid = survey(system, repeat=2)
+        sub.wait_for(f"{BASE}/measurement", lambda p: len(p) >= 5, what="the survey under way")
+        system.kill9("mqtt")
+        system.wait_survey()
+        rows = system.wait_stored(sid, 70)
+        got = sub.wait_for(f"{BASE}/measurement",
+                           lambda p: len({m for m, b in by_id(p).items() if b[0]["survey_id"] == sid}) >= len(rows) and p,
+                           timeout=60, what="every measurement after the bridge came back")
+        mine = {m: b for m, b in by_id(got).items() if b[0]["survey_id"] == sid}
+        assert set(mine) == {r[0] for r in rows}
+        assert sum(len(b) - 1 for b in mine.values()) <= 100
+        status = system.client.call("mqtt", "status")
+        assert status["mqtt_caught_up"] > 0  # the events sent while it was down came from the recorder
+    finally:
+        sub.close()
+
+
 # ---- commands -----------------------------------------------------------------------------------
 def ask(ops, topic: str, payload, reply_id: str, timeout: float = 30) -> dict:
     ops.publish(f"{BASE}/{topic}", payload)

@@ -123,7 +123,7 @@ def test_discovery_ids_are_unique_and_every_state_topic_is_ours(tmp_path):
 # ---- the durable queue ----------------------------------------------------------------------------
 def test_queue_keeps_order_drops_the_oldest_when_full_and_counts_across_restarts(tmp_path):
     q = DurableQueue(tmp_path / "q.db", max_items=100)
-    assert q.put_many([("t", str(i).encode(), 1) for i in range(130)]) == 30
+    assert q.put_many([("t", str(i).encode(), 1, None) for i in range(130)]) == 30
     rows = q.take(5)
     assert [r[2] for r in rows] == [b"30", b"31", b"32", b"33", b"34"] and q.dropped == 30
     q.ack([rows[0][0], rows[1][0]])
@@ -135,13 +135,26 @@ def test_queue_keeps_order_drops_the_oldest_when_full_and_counts_across_restarts
     q.close()
 
 
+def test_a_keyed_item_is_queued_once_even_after_delivery_and_restart(tmp_path):
+    q = DurableQueue(tmp_path / "q.db", max_items=100)
+    q.put_many([("t", b"live", 1, "M1"), ("t", b"again", 1, "M1"), ("t", b"other", 1, "M2")])
+    rows = q.take(10)
+    assert [r[2] for r in rows] == [b"live", b"other"]
+    q.ack([r[0] for r in rows])
+    q.close()
+    q = DurableQueue(tmp_path / "q.db", max_items=100)
+    q.put_many([("t", b"catch-up", 1, "M1"), ("t", b"new", 1, "M3")])
+    assert [r[2] for r in q.take(10)] == [b"new"] and q.was_queued("M1")
+    q.close()
+
+
 @hsettings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(1, 40), max_size=12), st.integers(100, 130))
 def test_queue_never_holds_more_than_its_bound_and_loses_only_what_it_counts(tmp_path_factory, batches, bound):
     q = DurableQueue(tmp_path_factory.mktemp("q") / "q.db", max_items=bound)
     sent = 0
     for n in batches:
-        q.put_many([("t", str(sent + i).encode(), 1) for i in range(n * 5)])
+        q.put_many([("t", str(sent + i).encode(), 1, None) for i in range(n * 5)])
         sent += n * 5
         assert q.pending() <= bound
     left = [int(r[2]) for r in q.take(10**6)]
