@@ -15,6 +15,7 @@ from ohmpi import config as configuration
 from ohmpi.hardware.board import Board
 from ohmpi.hardware.buswatch import CountingBus
 from ohmpi.measure import Aborted, SETTINGS_SPEC, Settings, measure, validate_settings
+from ohmpi.relay_hold import RelayHold
 from ohmpi.rs_check import rs_check
 from ohmpi.safety import SafetyError, SafetyTrip
 
@@ -39,6 +40,7 @@ class Instrument:
         self._lock = threading.RLock()
         self._settings = validate_settings({"mains_hz": cfg["mains_hz"]})
         self._closed = False
+        self._hold = RelayHold(self.safe_state, self._lock)
         board.setup()
 
     # -- construction ----------------------------------------------------------------------
@@ -90,13 +92,27 @@ class Instrument:
     def safe_state(self) -> None:
         """Injection off and every relay open (callable at any time, from any thread)."""
         with self._lock:
+            self._hold.cancel()
             self.board.safe_state()
 
-    def measure(self, a: int, b: int, m: int, n: int, *, abort=None, **settings) -> tuple[dict, dict]:
-        """Measure one quadrupole with the current settings overridden by `settings`."""
+    def measure(self, a: int, b: int, m: int, n: int, *, abort=None, hold_relays: bool = False,
+                **settings) -> tuple[dict, dict]:
+        """Measure one quadrupole with the current settings overridden by `settings`.
+
+        `hold_relays` (a survey): the relays stay closed for the next quadrupole, which moves
+        only those that differ; released on any error and after a short idle time anyway."""
         values = validate_settings(settings, base=self._settings) if settings else self._settings
         with self._lock:
-            return measure(self.board, self.positions, (a, b, m, n), values, abort=abort)
+            self._hold.cancel()
+            try:
+                result = measure(self.board, self.positions, (a, b, m, n), values, abort=abort,
+                                 hold_relays=hold_relays)
+            except BaseException:
+                self.board.safe_state()
+                raise
+            if hold_relays:
+                self._hold.arm()
+            return result
 
     def rs_check(self, abort=None) -> dict:
         with self._lock:
@@ -172,6 +188,7 @@ class Instrument:
         with self._lock:
             if not self._closed:
                 self._closed = True
+                self._hold.cancel()
                 self.board.close()
 
     def __enter__(self):

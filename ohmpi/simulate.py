@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from ohmpi import earth, sequences
+from ohmpi import earth, sequence_order, sequences
 from ohmpi.instrument import Instrument
 
 ARRAYS = ("wenner", "schlumberger", "dipole-dipole", "gradient")
@@ -40,11 +40,13 @@ def simulate(**options) -> tuple[list[dict], np.ndarray]:
 def simulate_survey(*, electrodes: int = 24, spacing: float = 1.0, array: str = "wenner",
                     model: str = "homogeneous:rho=100", noise: float = 0.01, strategy: str = "adaptive",
                     stacks: int = 2, contact_ohm: float = 1000.0, seed: int = 0, settings: dict | None = None,
-                    progress: Callable[[int, int], None] | None = None
-                    ) -> tuple[list[dict], np.ndarray, dict]:
+                    progress: Callable[[int, int], None] | None = None, optimize: bool = True,
+                    hold_relays: bool = True) -> tuple[list[dict], np.ndarray, dict]:
     """Measure every quadrupole of `array` over `model`; returns (records, positions, figures).
 
     `settings`: measurement settings beyond the strategy and stacks (e.g. injection_ms, ip_windows_ms).
+    `optimize`: measure in the relay-sparing order (``ohmpi.sequence_order``), records in that order;
+    `hold_relays`: relays stay closed between quadrupoles, only those that differ move.
     `figures`: what the survey cost — simulated seconds, seconds injecting, relay coil
     operations (counted on the emulated expanders) and energy drawn from the supply."""
     earth_model = earth.parse_model(model)  # fails early with the model's own message
@@ -56,6 +58,8 @@ def simulate_survey(*, electrodes: int = 24, spacing: float = 1.0, array: str = 
         "sim": {"model": model, "noise": noise, "contact_ohm": contact_ohm, "seed": seed},
     }
     quads = quadrupoles(array, electrodes)
+    if optimize:
+        quads = sequence_order.optimize(quads)
     records = []
     with Instrument.from_config(config, time_scale=0, model=earth_model) as inst:
         inst.settings = {"strategy": strategy, "nb_stack": stacks, **(settings or {})}
@@ -63,7 +67,7 @@ def simulate_survey(*, electrodes: int = 24, spacing: float = 1.0, array: str = 
         started, ops_before = hw.clock.monotonic(), hw.relay_operations()
         energy_before, injection_before = hw.meter.totals()
         for i, (a, b, m, n) in enumerate(quads):
-            record, _ = inst.measure(int(a), int(b), int(m), int(n))
+            record, _ = inst.measure(int(a), int(b), int(m), int(n), hold_relays=hold_relays)
             records.append(record)
             if progress:
                 progress(i + 1, len(quads))

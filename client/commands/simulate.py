@@ -28,6 +28,13 @@ def configure(parser) -> None:
     parser.add_argument("--stacks", type=int, default=2, help="stacks per quadrupole (default 2)")
     parser.add_argument("--injection-ms", type=float, default=None,
                         help="duration of one injection half-cycle (default 200 ms; longer for IP)")
+    parser.add_argument("--target-std", type=float, default=None,
+                        help="stack until R's calibrated uncertainty is this low, in %% (default: --stacks always)")
+    parser.add_argument("--min-stacks", type=int, default=None, help="with --target-std: stacks always taken (1)")
+    parser.add_argument("--max-stacks", type=int, default=None, help="with --target-std: at most this many (8)")
+    parser.add_argument("--keep-order", action="store_true",
+                        help="measure in the sequence's own order (default: the relay-sparing order, "
+                             "relays held between quadrupoles)")
     parser.add_argument("--contact", type=float, default=1000.0, help="contact resistance in ohm")
     parser.add_argument("--seed", type=int, default=0, help="random seed (noise, SP, contacts)")
     parser.add_argument("--format", choices=("ohm", "protocol", "csv"), default="ohm")
@@ -43,6 +50,12 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def _settings(args) -> dict:
+    named = {"injection_ms": args.injection_ms, "target_std_pct": args.target_std,
+             "min_stacks": args.min_stacks, "max_stacks": args.max_stacks}
+    return {key: value for key, value in named.items() if value is not None}
+
+
 def run(args) -> int:
     from ohmpi import formats
     from ohmpi.simulate import simulate_survey
@@ -54,7 +67,7 @@ def run(args) -> int:
             electrodes=args.electrodes, spacing=args.spacing, array=args.array, model=args.model,
             noise=args.noise, strategy=args.strategy, stacks=args.stacks,
             contact_ohm=args.contact, seed=args.seed,
-            settings=None if args.injection_ms is None else {"injection_ms": args.injection_ms})
+            settings=_settings(args), optimize=not args.keep_order, hold_relays=not args.keep_order)
         formats.write(args.format, records, positions, args.output or sys.stdout)
     except (ValueError, OSError) as exc:
         print(f"ohmpi simulate: {_one_line(exc)}", file=sys.stderr)

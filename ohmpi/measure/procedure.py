@@ -17,6 +17,7 @@ from ohmpi.measure.sampling import Sampler, data_rate_for, full_scale_for, plan_
 from ohmpi.measure.settings import Settings, validate_settings
 from ohmpi.measure.stacking import enough
 from ohmpi.record import make_record
+from ohmpi.relay_plan import orient
 from ohmpi.safety import SafetyError, SafetyTrip, check_quadrupole
 
 OPEN_CURRENT_MA = 0.005  # below this no current flows: A or B is not in the ground
@@ -49,6 +50,7 @@ class _Run:
                                         "vmn_mV", "saturated")}
         self.segment = 0
         self.segment_starts: dict[int, float] = {}  # recorded segment -> its switching time
+        self.ab_sign = 1  # -1 when A and B are wired the other way round (ohmpi.relay_plan)
 
     def check_abort(self) -> None:
         if self.aborted():
@@ -74,7 +76,7 @@ class _Run:
             phase = (self.segment * 0.6180339887) % 1.0
             self.wait_until(self.clock.monotonic() + phase / s.sampling_hz, 1 / s.sampling_hz)
         if polarity:
-            injector.set_polarity(polarity)
+            injector.set_polarity(polarity * self.ab_sign)
             self.check_abort()
             injector.on()
         start = self.clock.monotonic()
@@ -171,19 +173,25 @@ def _prepare(run: _Run) -> float | None:
     return current
 
 
-def measure(board, positions, quadrupole, settings=None, *, abort=None) -> tuple[dict, dict]:
+def measure(board, positions, quadrupole, settings=None, *, abort=None,
+            hold_relays: bool = False) -> tuple[dict, dict]:
     """Measure one quadrupole (a, b, m, n, 1-based); returns (record, waveform).
 
     Raises SafetyError/ValueError for refused commands, Aborted when `abort` fires;
-    in every case the injection is off and all relays are open on return.
+    in every case the injection is off and all relays are open on return — except with
+    `hold_relays` after a measurement that succeeded: the relays then stay for the next
+    quadrupole, which moves only those that differ (wired the way round that moves fewest).
     """
     s = settings if isinstance(settings, Settings) else validate_settings(settings)
     a, b, m, n = check_quadrupole(*quadrupole, board.relays.n_electrodes)
     k = geometry.geometric_factor(positions, a, b, m, n)
     run = _Run(board, s, abort)
+    wiring = (a, b, m, n)
+    if hold_relays:
+        wiring, run.ab_sign, run.sampler.v_sign = orient(wiring, board.relays.state)
     try:
         run.check_abort()
-        board.relays.connect_quadrupole(a, b, m, n)
+        board.relays.connect_quadrupole(*wiring)
         probe = _prepare(run)
         flags = []
         stacks = 0
@@ -202,7 +210,16 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None) -> tuple
                 board.injector.on()
                 vab = board.injector.supply.measured_voltage()  # constant-current may lower it
                 board.injector.off()
-    finally:
+    except BaseException:
+        board.safe_state()
+        raise
+    if hold_relays:
+        try:
+            board.injector.shutdown()
+        except BaseException:
+            board.safe_state()
+            raise
+    else:
         board.safe_state()
     c = run.columns
     common = dict(a=a, b=b, m=m, n=n, k_m=k, n_stacks=stacks, injection_ms=s.injection_ms,

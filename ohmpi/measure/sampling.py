@@ -74,6 +74,7 @@ class Sampler:
         self.current_fsr = 6.144
         self.voltage_fsr = 6.144
         self.rate = 128
+        self.v_sign = 1  # -1 when M and N are wired the other way round (ohmpi.relay_plan)
 
     def sample(self) -> tuple[float, float, float, bool, bool]:
         """(time, current mA (magnitude), Vmn mV, current saturated, voltage saturated)."""
@@ -86,5 +87,5 @@ class Sampler:
         ci = b.current_adc.read_raw()
         cv = b.voltage_adc.read_raw()
         current_mA = ci * self.current_fsr / 32768.0 / (b.shunt_ohm * b.current_gain) * 1000.0
-        vmn_mV = cv * self.voltage_fsr / 32768.0 / b.vmn_gain * 1000.0
+        vmn_mV = self.v_sign * cv * self.voltage_fsr / 32768.0 / b.vmn_gain * 1000.0
         return t, current_mA, vmn_mV, ci >= 32767 or ci <= -32768, cv >= 32767 or cv <= -32768
