@@ -27,11 +27,11 @@ from bus.node import Node
 from bus.rpc import Client
 from ohmpi.mqtt_bridge import commands, discovery
 from ohmpi.mqtt_bridge.queue import DurableQueue
-from ohmpi.mqtt_bridge.settings import Settings, SettingsError, load as load_settings
+from ohmpi.mqtt_bridge.settings import Settings, SettingsError, load as load_settings, warnings
 from ohmpi.mqtt_bridge.topics import Mapper, Message, alarm_bodies, dumps
 from ohmpi.record import FIELDS
 
-from .common import var_path, worker_main
+from .common import log_soon, var_path, worker_main
 
 WINDOW = 100  # stream messages handed to paho and not yet acknowledged by the broker
 COMMAND_THREADS = 2
@@ -398,6 +398,8 @@ def run() -> int:
         print("mqtt: no [mqtt] table in the configuration: the bridge is off", file=sys.stderr, flush=True)
         return 0  # supervisor.conf: exit 0 is expected here, never restarted
     node = Node("mqtt")
+    for text in warnings(s):
+        log_soon(node, "warning", text)
     bridge = Bridge(node, s)
     bridge.start()
     node.run()

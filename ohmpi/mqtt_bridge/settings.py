@@ -30,6 +30,7 @@ class Settings:
     port: int
     username: str | None
     password: str | None = None
+    password_file: str | None = None
     ca_file: str | None = None
     tls: bool = False
     client_id: str = "ohmpi"
@@ -115,11 +116,12 @@ def load(table: dict, *, var: Path, instrument: str = "sim") -> Settings | None:
     username = t.get("username")
     if username is not None and not 1 <= len(username) <= 256:
         raise _fail("username", "must be 1..256 characters")
-    password = None
+    password = password_file = None
     if "password_file" in t:
         if username is None:
             raise _fail("password_file", "needs [mqtt].username")
-        password = read_password(_resolve(t["password_file"], var))
+        password_file = str(_resolve(t["password_file"], var))
+        password = read_password(Path(password_file))
     name = t.get("instrument", instrument)
     if not SEGMENT_RE.match(name):
         raise _fail("instrument", f"must be 1..64 letters, digits, '_' or '-', got {name!r}")
@@ -153,8 +155,27 @@ def load(table: dict, *, var: Path, instrument: str = "sim") -> Settings | None:
     queue_max = t.get("queue_max", 20_000)
     if not 100 <= queue_max <= 10_000_000:
         raise _fail("queue_max", f"must be in 100..10000000, got {queue_max}")
-    return Settings(host=host, port=port, username=username, password=password, ca_file=ca_file, tls=tls,
+    return Settings(host=host, port=port, username=username, password=password, password_file=password_file,
+                    ca_file=ca_file, tls=tls,
                     client_id=client_id, prefix=t.get("prefix", "ohmpi"), instrument=name, keepalive_s=keepalive,
                     protocol=protocol, discovery=t.get("discovery", True),
                     discovery_prefix=t.get("discovery_prefix", "homeassistant"), quadrupole=quad,
                     soh_every_s=soh_every, commands=commands, role=role, queue_max=queue_max)
+
+
+def warnings(s: Settings) -> list[str]:
+    """What is allowed but unwise: a password others can read, or sent in clear beyond this machine."""
+    out = []
+    if s.password_file is not None:
+        try:
+            mode = Path(s.password_file).stat().st_mode
+        except OSError:
+            mode = 0
+        if mode & 0o077:
+            out.append(f"[mqtt].password_file {s.password_file} is readable by others (chmod 600 it)")
+    loopback = s.host in ("localhost", "::1") or s.host.startswith("127.")
+    if s.password is not None and not s.tls and not loopback:
+        out.append(f"[mqtt]: the broker password goes in clear to {s.host}:{s.port}; set ca_file (TLS)")
+    if s.commands and not s.tls and not loopback:
+        out.append(f"[mqtt].commands over a plain connection to {s.host}: anyone on the path could inject them")
+    return out

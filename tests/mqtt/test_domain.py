@@ -12,7 +12,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from ohmpi.mqtt_bridge import commands, discovery
 from ohmpi.mqtt_bridge.queue import DurableQueue
-from ohmpi.mqtt_bridge.settings import Settings, SettingsError, TYPES, load
+from ohmpi.mqtt_bridge.settings import Settings, SettingsError, TYPES, load, warnings
 from ohmpi.mqtt_bridge.topics import Mapper, dumps, segment
 
 TOPIC_LEVEL = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -35,6 +35,19 @@ def test_defaults_and_password_file_relative_to_var(tmp_path):
         (1883, "ohmpi", "homeassistant", "viewer", False, "ohmpi/sim")
     assert s.password == "s3cret" and s.authenticated
     assert make(tmp_path, tls=True).port == 8883
+
+
+def test_warnings_for_a_readable_password_and_a_clear_text_link(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("x\n")
+    pw.chmod(0o600)
+    assert warnings(make(tmp_path, username="u", password_file="pw")) == []
+    pw.chmod(0o644)
+    assert "readable by others" in " ".join(warnings(make(tmp_path, username="u", password_file="pw")))
+    pw.chmod(0o600)
+    far = warnings(load({"host": "broker.example", "username": "u", "password_file": "pw", "commands": True},
+                        var=tmp_path))
+    assert len(far) == 2 and "in clear" in far[0] and "inject" in far[1]
 
 
 @pytest.mark.parametrize("table, key", [
