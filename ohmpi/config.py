@@ -71,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "limits": {"max_voltage_V": 50.0, "max_current_mA": 100.0, "max_power_W": 5.0},
     "mains_hz": 50,
     "time_scale": 1.0,
+    "relay_rated_ops": 1_000_000,  # operations per relay before the state of health warns
     "sim": {
         "model": "homogeneous:rho=100",
         "contact_ohm": 1000.0,  # every electrode, unless listed in bad_electrodes
@@ -132,6 +133,7 @@ def load(config: dict | None = None) -> dict:
     if cfg["mains_hz"] not in MAINS_HZ:
         raise ConfigError(f"mains_hz: {cfg['mains_hz']!r}; allowed: 50, 60")
     _number(cfg, "time_scale", "", 0.0)
+    _number(cfg, "relay_rated_ops", "", 1)
     for key in ("shunt_ohm", "current_gain", "vmn_gain", "vdd_V"):
         _number(cfg["front_end"], key, "front_end.", 1e-6)
     for key in cfg["limits"]:

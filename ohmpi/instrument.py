@@ -12,10 +12,11 @@ import os
 import threading
 
 from ohmpi import config as configuration
-from ohmpi.hardware.board import Board
+from ohmpi.hardware.board import Board, chip_cabling
 from ohmpi.hardware.buswatch import CountingBus
 from ohmpi.measure import Aborted, SETTINGS_SPEC, Settings, measure, validate_settings
 from ohmpi.relay_hold import RelayHold
+from ohmpi.relay_wear import RelayWear
 from ohmpi.rs_check import rs_check
 from ohmpi.safety import SafetyError, SafetyTrip
 
@@ -31,7 +32,7 @@ def _cpu_temperature_C() -> float | None:
 
 
 class Instrument:
-    def __init__(self, board: Board, cfg: dict, *, positions, simulated: bool, sim_hw=None):
+    def __init__(self, board: Board, cfg: dict, *, positions, simulated: bool, sim_hw=None, wear_path=None):
         self.board = board
         self.cfg = cfg
         self.positions = positions
@@ -41,13 +42,17 @@ class Instrument:
         self._settings = validate_settings({"mains_hz": cfg["mains_hz"]})
         self._closed = False
         self._hold = RelayHold(self.safe_state, self._lock)
+        names = {place: f"{electrode}{role}" for (electrode, role), place in chip_cabling(cfg).items()}
+        self.wear = RelayWear(names, wear_path, rated_ops=cfg["relay_rated_ops"])
+        board.relays.on_switch = self.wear.switched
         board.setup()
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
     def from_config(cls, config_dict: dict | None = None, *, simulated: bool = True,
-                    time_scale: float | None = None, model=None) -> "Instrument":
-        """`config_dict`: the `[instrument]` table (validated here unless already so)."""
+                    time_scale: float | None = None, model=None, wear_path=None) -> "Instrument":
+        """`config_dict`: the `[instrument]` table (validated here unless already so);
+        `wear_path`: the file keeping each relay's lifetime operation count (None: not kept)."""
         cfg = configuration.load(config_dict) if not _is_loaded(config_dict) else config_dict
         from ohmpi.sim.world import electrode_positions
 
@@ -60,7 +65,7 @@ class Instrument:
             hw = build(cfg, clock, model=model)
             board = Board(cfg, hw.bus, pin_factory=hw.pin_factory, clock=clock,
                           supply_transport=hw.supply)
-            return cls(board, cfg, positions=positions, simulated=True, sim_hw=hw)
+            return cls(board, cfg, positions=positions, simulated=True, sim_hw=hw, wear_path=wear_path)
         import smbus2
 
         transport = None
@@ -70,7 +75,7 @@ class Instrument:
             transport = serial.Serial(cfg["injection"]["serial_port"], 9600, timeout=0.5)
         bus = CountingBus(smbus2.SMBus(cfg["i2c_bus"]))
         board = Board(cfg, bus, supply_transport=transport)
-        return cls(board, cfg, positions=positions, simulated=False)
+        return cls(board, cfg, positions=positions, simulated=False, wear_path=wear_path)
 
     # -- settings ---------------------------------------------------------------------------
     @property
@@ -182,6 +187,7 @@ class Instrument:
             "bus_errors": bus_errors if bus_errors is not None else 0,
             "bus_transfers": getattr(b.bus, "transfers", None),
             "load_avg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            **self.wear.soh(),
         }
 
     def close(self) -> None:
@@ -189,7 +195,13 @@ class Instrument:
             if not self._closed:
                 self._closed = True
                 self._hold.cancel()
-                self.board.close()
+                try:
+                    self.board.close()
+                finally:
+                    try:
+                        self.wear.flush()
+                    except OSError:
+                        pass
 
     def __enter__(self):
         return self

@@ -23,6 +23,7 @@ class RelayMatrix:
         self.injecting = injecting
         self._latches = [0] * len(chips)
         self._state = {role: frozenset() for role in ROLES}
+        self.on_switch: Callable[[int, int, int], None] | None = None  # (chip, old, new): wear counting
 
     def setup(self) -> None:
         """Every chip pin an output, every relay open."""
@@ -54,11 +55,19 @@ class RelayMatrix:
                 target = self._latches[i] & new[i] if phase == "open" else new[i]
                 if target != self._latches[i]:
                     chip.write_latch(target)
-                    self._latches[i] = target
+                    self._switched(i, target)
         self._state = norm
 
     def connect_quadrupole(self, a: int, b: int, m: int, n: int) -> None:
         self.connect({"A": [a], "B": [b], "M": [m], "N": [n]})
+
+    def _switched(self, chip: int, latch: int) -> None:
+        old, self._latches[chip] = self._latches[chip], latch
+        if self.on_switch is not None and old != latch:
+            try:
+                self.on_switch(chip, old, latch)
+            except Exception:  # counting wear never stands in the way of switching (or releasing)
+                pass
 
     def release_all(self) -> None:
         """Open every relay on every chip, whatever we believe their state is.
@@ -69,7 +78,7 @@ class RelayMatrix:
         for i, chip in enumerate(self.chips):
             try:
                 chip.release()
-                self._latches[i] = 0
+                self._switched(i, 0)
             except Exception as exc:  # keep releasing the others
                 first_error = first_error or exc
         self._state = {role: frozenset() for role in ROLES}
