@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 
 from ohmpi.record import FIELDS
 from tests.support.mqtt import Broker
-from tests.support.procs import ROOT, short_tmpdir, wait_until
+from tests.support.procs import ROOT, short_tmpdir, stop, wait_until
 from tests.support.system import PROGRAMS, System
 
 BASE = "ohmpi/sim"
@@ -115,6 +117,40 @@ def test_a_bad_table_is_one_line_naming_the_key_and_exit_2(table, names):
     done = _run_worker(table)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and names in lines[0], done.stderr
+
+
+def test_a_broker_without_mqtt_5_gets_mqtt_3_1_1(tmp_path):
+    """No MQTT-3.1.1-only broker is packaged any more, so this one answers with the exact bytes such a
+    broker (mosquitto <= 1.5) sends to an MQTT 5 CONNECT: CONNACK 'unacceptable protocol version'."""
+    server = socket.create_server(("127.0.0.1", 0))
+    levels: list[int] = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                data = conn.recv(4096)
+                levels.append(data[8])  # fixed header, length, "MQTT", then the protocol level
+                conn.sendall(bytes([0x20, 2, 0, 1 if data[8] == 5 else 0]))
+                conn.recv(4096)  # until the client goes (or a PUBLISH arrives)
+    threading.Thread(target=serve, daemon=True).start()
+    var = short_tmpdir()
+    config = os.path.join(var, "ohmpi.toml")
+    with open(config, "w") as fh:
+        fh.write(f'[bus]\naddress = "ipc://{var}/bus"\n[mqtt]\nhost = "127.0.0.1"\nport = {server.getsockname()[1]}\n')
+    env = {**os.environ, "OHMPI_VAR": var, "OHMPI_CONFIG": config}
+    env.pop("OHMPI_BUS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "workers.mqtt"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until(lambda: 4 in levels, timeout=60, what="a second CONNECT in MQTT 3.1.1")
+        assert levels[0] == 5 and levels[levels.index(4):] == [4] * len(levels[levels.index(4):])
+    finally:
+        stop(proc)
+        server.close()
 
 
 def test_supervisord_does_not_restart_an_off_or_misconfigured_bridge():
