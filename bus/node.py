@@ -33,11 +33,9 @@ from .roles import Caller
 from .events import Publisher, Subscriber, recv_frames
 from .heartbeat import ProcessHealth
 from .sockets import client_socket
+from .constants import LOG_LEVELS, LOG_PER_MINUTE, MAX_LOG_TEXT  # noqa: F401 (re-exported)
 
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 DEDUP_SIZE = 512
-MAX_LOG_TEXT = 4096  # characters of a log message (and of each text field) put on the bus
-LOG_PER_MINUTE = 600  # log records per level and minute a process may send; the rest is counted
 
 log = logging.getLogger("bus.node")
 

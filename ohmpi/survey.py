@@ -43,7 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ohmpi.durable import set_aside, write_atomic
-from ohmpi.survey_machine import ACTIVE, HOLDS, STATES  # noqa: F401 (their home; re-exported)
+from ohmpi.survey_machine import ACTIVE, HOLDS, STATES, SurveyMachine  # noqa: F401 (their home; re-exported)
 
 SLOT_HEADER = struct.Struct("<QII")  # rev, payload length, crc32 of the payload
 MIN_SLOT = 4096
@@ -278,7 +278,8 @@ class SurveyState:
         s = self.survey
         loaded = {"name": self.loaded["name"], "count": len(self.loaded["sequence"])} if self.loaded else None
         if s is None:
-            return {"state": "idle", "survey_id": None, "done": 0, "total": 0, "loaded": loaded}
+            return {"state": "idle", "survey_id": None, "done": 0, "total": 0, "loaded": loaded, "active": False,
+                    "actions": []}
         eta = self.eta_s()
         return {
             "state": s.state, "survey_id": s.survey_id, "name": s.name,
@@ -290,4 +291,6 @@ class SurveyState:
                     .replace("+00:00", "Z") if eta is not None else None),
             "next_pass_at": s.next_pass_at, "created": s.created, "updated": s.updated,
             "message": s.message, "hold": s.hold, "loaded": loaded,
+            # what the page needs to know of the state machine: no copy of its rules there
+            "active": s.state in ACTIVE, "actions": SurveyMachine().actions(s),
         }

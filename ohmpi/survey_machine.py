@@ -11,12 +11,15 @@ and announces (`ohmpi.survey.SurveyState.save`). A method changes nothing when i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 ACTIVE = ("running", "paused", "waiting")
 STATES = ("idle", *ACTIVE, "finished", "stopped", "failed")
 HOLDS = ("disk_full",)  # why a survey is paused by the system (it resumes by itself), not by a user
 MOVING = ("running", "waiting")  # what a hold or a pause may interrupt
+MAX_REPEAT = 100_000  # passes of one survey
+MAX_EVERY_S = 366 * 86400  # between the starts of two passes
 
 # What a person may ask, from which states, to which state ("running" becomes "waiting" when
 # the next pass is not yet due).
@@ -46,6 +49,22 @@ class TransitionRefused(ValueError):
     def __init__(self, action: str, state: str, allowed: tuple):
         super().__init__(f"no survey is {' or '.join(allowed)} (state: {state})")
         self.action, self.state, self.allowed = action, state, allowed
+
+
+class PlanError(ValueError):
+    """A survey plan refused: `field` names the argument, `allowed` its [min, max]."""
+
+    def __init__(self, field: str, message: str, allowed: list):
+        super().__init__(message)
+        self.field, self.allowed = field, allowed
+
+
+def check_plan(repeat: int, every_s: float) -> None:
+    """`repeat` passes, one every `every_s` seconds: within the limits, or a PlanError."""
+    if not 1 <= repeat <= MAX_REPEAT:
+        raise PlanError("repeat", f"repeat must be in 1..{MAX_REPEAT}, got {repeat}", [1, MAX_REPEAT])
+    if not (math.isfinite(every_s) and 0 <= every_s <= MAX_EVERY_S):
+        raise PlanError("every_s", f"every_s must be in 0..{MAX_EVERY_S}, got {every_s}", [0, MAX_EVERY_S])
 
 
 class SurveyActive(ValueError):
@@ -91,6 +110,10 @@ class SurveyMachine:
             new = "waiting"
         s.state, s.message, s.hold = new, None, None
         return new
+
+    def actions(self, s) -> list[str]:
+        """The requests a person may make now (what the page enables)."""
+        return [a for a in REQUESTS if s is not None and s.state in self.allowed(s, a)]
 
     @staticmethod
     def held(s) -> bool:

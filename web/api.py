@@ -15,6 +15,8 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request, send_from_directory, stream_with_context
 
+from bus.constants import LOG_LEVELS, MAX_LOG_TEXT
+
 from . import accounts
 from .alarm_routes import routes as alarm_routes
 from .inversion_routes import routes as inversion_routes
@@ -111,6 +113,11 @@ def _present(args: dict, *names: str) -> dict:
 # ---- handlers ---------------------------------------------------------------------------------
 def health(args):
     return {"ok": True}
+
+
+def spec(args):
+    """The bus's vocabulary (bus/constants.py), so the page keeps no copy of it."""
+    return {"log_levels": list(LOG_LEVELS), "max_log_text": MAX_LOG_TEXT}
 
 
 def status(args):
@@ -368,6 +375,9 @@ ROUTES: list[Route] = [
     Route("GET", "/api/health", health, "the gateway answers", role=None, tag="meta",
           response={"type": "object", "properties": {"ok": {"type": "boolean"}}}),
     Route("GET", "/api/openapi.json", openapi, "this document", role="viewer", tag="meta"),
+    Route("GET", "/api/spec", spec, "shared constants: log levels in rising severity, log text limit",
+          role="viewer", tag="meta", response={"type": "object", "properties": {
+              "log_levels": {"type": "array", "items": {"type": "string"}}, "max_log_text": {"type": "integer"}}}),
     Route("GET", "/api/status", status, "everything at a glance; a dead service gives null and an entry in errors",
           role="viewer",
           response={"type": "object", "properties": {
@@ -458,7 +468,7 @@ ROUTES: list[Route] = [
           response={"type": "array", "items": {"type": "object", "properties": {
               k: {} for k in ("time", "r_ohm", "rhoa_ohmm", "r_std_pct", "survey_id", "pass_index", "flags")}}}),
     Route("GET", "/api/logs", logs, "stored log lines, newest first", role="viewer", tag="recorder",
-          query=(_limit(200), Field("level", "str", enum=("debug", "info", "warning", "error", "critical")),
+          query=(_limit(200), Field("level", "str", enum=LOG_LEVELS),
                  Field("process", "str", max_length=64), Field("since", "number", description="epoch seconds")),
           response=LIST),
     Route("GET", "/api/soh", soh, "stored state-of-health samples, newest first", role="viewer", tag="recorder",

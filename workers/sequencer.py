@@ -16,7 +16,6 @@ is logged and moves only the displayed times.
 from __future__ import annotations
 
 import errno
-import math
 import sqlite3
 import sys
 import threading
@@ -32,12 +31,10 @@ from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as gene
 from ohmpi.sequences import parse_sequence, with_reciprocals
 from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
 from ohmpi.survey_machine import BACKOFF, HOLD, PAUSE, RETRY, SKIP, SurveyActive, SurveyMachine, TransitionRefused
-from ohmpi.survey_machine import reaction
+from ohmpi.survey_machine import PlanError, check_plan, reaction
 
 from .common import (ClockWatch, DiskFloor, describe_jump, follow_recorder, instrument, log_soon, positions, var_path,
                      worker_main)
-
-MAX_REPEAT = 100_000
 
 
 class Sequencer:
@@ -123,12 +120,11 @@ class Sequencer:
         """Start a survey of the loaded sequence, `repeat` times, a pass every `every_s` seconds."""
         if self.state.loaded is None:
             raise BadRequest("no sequence loaded: use load or generate first", arg="sequence", reason="none loaded")
-        if not 1 <= repeat <= MAX_REPEAT:
-            raise BadRequest(f"repeat must be in 1..{MAX_REPEAT}, got {repeat}", arg="repeat",
-                             reason=f"not in 1..{MAX_REPEAT}")
-        if not (math.isfinite(every_s) and 0 <= every_s <= 366 * 86400):
-            raise BadRequest(f"every_s must be in 0..{366 * 86400}, got {every_s}", arg="every_s",
-                             reason="out of range")
+        try:
+            check_plan(repeat, every_s)
+        except PlanError as exc:
+            low, high = exc.allowed
+            raise BadRequest(str(exc), arg=exc.field, reason=f"not in {low}..{high}", allowed=exc.allowed) from None
         overrides = dict(settings or {})
         if stacks is not None:
             overrides["nb_stack"] = stacks

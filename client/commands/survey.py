@@ -4,6 +4,8 @@ import re
 import sys
 from pathlib import Path
 
+from ohmpi.survey_machine import MOVING
+
 from ..connect import client, subscriber
 from ..options import add_actions
 from ..output import to_json
@@ -75,7 +77,7 @@ def line(s: dict) -> str:
     eta = s.get("eta_s")
     text = (f"{s['survey_id']} {s['state']}: {s['done']}/{s['total']}"
             f" (pass {s['pass_index'] + 1}/{s['repeat']})")
-    if eta is not None and s["state"] in ("running", "waiting"):
+    if eta is not None and s["state"] in MOVING:
         text += f" ETA {int(eta) // 3600:02d}:{int(eta) % 3600 // 60:02d}:{int(eta) % 60:02d}"
     if s.get("failed"):
         text += f", {s['failed']} refused"

@@ -9,12 +9,13 @@ import time
 from dataclasses import asdict
 
 import pytest
-from hypothesis import settings, strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ohmpi.survey import Survey
-from ohmpi.survey_machine import (ACTIVE, BACKOFF, HOLD, PAUSE, REQUESTS, RETRY, SKIP, STATES, SurveyActive,
-                                  SurveyMachine, TransitionRefused, reaction)
+from ohmpi.survey_machine import (ACTIVE, BACKOFF, HOLD, MAX_EVERY_S, MAX_REPEAT, PAUSE, REQUESTS, RETRY, SKIP,
+                                  STATES, PlanError, SurveyActive, SurveyMachine, TransitionRefused, check_plan,
+                                  reaction)
 
 rules = SurveyMachine()
 
@@ -127,6 +128,13 @@ class SurveyRules(RuleBasedStateMachine):
         assert len(s.failed) == self.failures
 
     @invariant()
+    def the_page_is_told_what_may_be_asked(self):
+        def allowed(action):
+            states, _ = REQUESTS[action]
+            return self.model in ((*states, "paused") if action == "pause" and self.model_hold else states)
+        assert rules.actions(self.s) == [a for a in REQUESTS if allowed(a)]
+
+    @invariant()
     def the_runner_knows_what_to_do(self):
         step = rules.next_step(self.s)
         expected = {"running": "measure", "waiting": "wait"}.get(self.s.state)
@@ -165,3 +173,15 @@ def test_nothing_to_ask_without_a_survey():
 ])
 def test_each_controller_error_has_one_reaction(code, reason, how):
     assert reaction(code, reason) == how
+
+
+@given(st.integers(-5, MAX_REPEAT + 5), st.floats(allow_nan=True, allow_infinity=True))
+def test_a_plan_out_of_limits_names_its_field(repeat, every_s):
+    try:
+        check_plan(repeat, every_s)
+    except PlanError as exc:
+        low, high = exc.allowed
+        value = {"repeat": repeat, "every_s": every_s}[exc.field]
+        assert not low <= value <= high and str(exc).startswith(exc.field)
+    else:
+        assert 1 <= repeat <= MAX_REPEAT and 0 <= every_s <= MAX_EVERY_S

@@ -2,7 +2,8 @@
 chromium against the whole system under supervisord): a free-space floor above the disk's free
 space (`[recorder] min_free_mb` huge) holds the survey, and the panel shows the floor, the held
 survey and its message, and the controller refusing to measure; a damaged database set aside at
-the recorder's start appears there too, live. No script error, no CSP violation."""
+the recorder's start appears there too, live. The survey buttons follow the actions the sequencer's
+state machine allows, and the log levels come from GET /api/spec. No script error, no CSP violation."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bus.constants import LOG_LEVELS
 from tests.support.procs import wait_until
 from tests.support.web import start_web_system
 from tests.web.test_browser import ARTIFACTS, CHROMIUM, Account, Watch, http, log_in, new_page
@@ -42,12 +44,17 @@ def test_health_panel_shows_a_disk_hold_and_a_database_set_aside(system, browser
     survey = wait_until(lambda: (s := http(url + "/api/survey", token)[1]).get("hold") == "disk_full" and s,
                         timeout=60, what="the survey held for disk space")
     assert survey["state"] == "paused" and survey["done_all"] == 0
+    assert survey["active"] and sorted(survey["actions"]) == ["pause", "resume", "stop"]
 
     watch = Watch()
     watch.system = system
     ctx, page = new_page(browser, watch)
     try:
-        log_in(page, url, Account(*system.passwords["viewer"]), watch)
+        log_in(page, url, Account(*system.passwords["operator"]), watch)
+        assert page.evaluate("import('/static/spec.js').then((m) => m.spec.log_levels)") == list(LOG_LEVELS)
+        wait_until(lambda: page.is_disabled("#sv-start") and page.is_enabled("#sv-stop")
+                   and page.is_enabled("#sv-pause") and page.is_enabled("#sv-resume"), timeout=30,
+                   what="survey buttons as the state machine allows")
         disk = wait_until(lambda: note(page, "disk"), timeout=30, what="the disk note")
         assert "free-space floor" in disk and f"floor {FLOOR_SHOWN}" in disk and "min_free_mb" in disk, disk
         assert "tile-bad" in page.get_attribute("#t-disk", "class")

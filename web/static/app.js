@@ -6,14 +6,13 @@ import { user, refresh, logout, loadPermissions, applyRoles, can, onSessionEnd, 
 import { showGate, wireGate, wirePasswordDialog, openPasswordDialog } from "./login.js";
 import { showAdmin, wireAdmin } from "./admin.js";
 import { PseudoSection } from "./pseudo.js";
+import { loadSpec, levelRank } from "./spec.js";
 import { diskTile, healthNotes, renderHealthNotes } from "./health.js";
 import { wireAlarms, loadAlarms, onAlarmState } from "./alarms.js";
 import { drawContacts, drawWaveform as paintWaveform, drawTimeseries, drawDecay, drawHistogram, SERIES } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
 const CORE = ["hub", "recorder", "controller", "sequencer"];
-const ACTIVE = ["running", "paused", "waiting"];
-const LEVELS = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
 const LIVE_ROWS = 60;
 
 const state = {
@@ -98,10 +97,10 @@ function renderHeader() {
     fill.className = `progress-fill pf-${s.state}`;
     const parts = [`${s.done}/${s.total}`];
     if ((s.repeat || 1) > 1) parts.push(`pass ${(s.pass_index || 0) + 1}/${s.repeat}`);
-    if (ACTIVE.includes(s.state) && Number.isFinite(s.eta_s)) {
+    if (s.active && Number.isFinite(s.eta_s)) {
       const end = new Date(Date.now() + s.eta_s * 1000);
       parts.push(`ETA ${duration(s.eta_s)} (${end.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })})`);
-    } else if (!ACTIVE.includes(s.state)) parts.push(s.state);
+    } else if (!s.active) parts.push(s.state);
     if (s.failed) parts.push(`${s.failed} refused`);
     text.textContent = parts.join(" · ");
     $("progress").setAttribute("aria-valuenow", String(Math.round(100 * frac)));
@@ -135,12 +134,12 @@ function renderHeader() {
 
 function renderSurveyControls() {
   const s = state.survey;
-  const st = s ? s.state : null;
+  const may = new Set((s && s.actions) || []); // what the sequencer's state machine allows now
   const seqDead = isDead("sequencer");
-  $("sv-start").disabled = seqDead || ACTIVE.includes(st);
-  $("sv-pause").disabled = seqDead || !(st === "running" || st === "waiting");
-  $("sv-resume").disabled = seqDead || st !== "paused";
-  $("sv-stop").disabled = seqDead || !ACTIVE.includes(st);
+  $("sv-start").disabled = seqDead || !!(s && s.active);
+  $("sv-pause").disabled = seqDead || !may.has("pause");
+  $("sv-resume").disabled = seqDead || !may.has("resume");
+  $("sv-stop").disabled = seqDead || !may.has("stop");
   const loaded = s && s.loaded;
   $("loaded").textContent = loaded ? `loaded: ${loaded.name} · ${loaded.count} quadrupoles` : seqDead ? "sequencer down" : "no sequence loaded";
   $("loaded").className = loaded ? "" : "muted";
@@ -194,7 +193,7 @@ function renderHealth() {
 
 async function restart(name, btn) {
   const s = state.survey;
-  if (s && ACTIVE.includes(s.state) && name !== "web" &&
+  if (s && s.active && name !== "web" &&
       !window.confirm(`A survey is ${s.state}. Restart ${name} anyway? (The survey resumes where it stopped.)`)) return;
   await busy(btn, `restart ${name}`, () => post(`/api/processes/${encodeURIComponent(name)}/restart`, {}, 60000), `${name} restarted`);
   refreshStatus();
@@ -209,7 +208,7 @@ async function refreshStatus() {
     state.controller = st.controller;
     state.recorder = st.recorder;
     state.errors = st.errors || {};
-    if (st.survey && ACTIVE.includes(st.survey.state)) loadSurveys(); // keep the counts moving
+    if (st.survey && st.survey.active) loadSurveys(); // keep the counts moving
     if (st.survey && st.survey.survey_id && state.ps.follow && st.survey.survey_id !== state.ps.surveyId) {
       loadSection(st.survey.survey_id, st.survey.pass_index);
     }
@@ -732,7 +731,7 @@ function renderSurveys() {
 
 // ---- logs -------------------------------------------------------------------------------------
 const logRows = [];
-function levelOk(level) { return (LEVELS[level] ?? 20) >= LEVELS[$("log-level").value]; }
+function levelOk(level) { return levelRank(level) >= levelRank($("log-level").value); }
 function addLog(l, live) {
   if (live) logRows.unshift(l); else logRows.push(l);
   if (logRows.length > 400) logRows.length = 400;
@@ -950,7 +949,7 @@ async function loadAll() {
     if (saved && saved.positions) { useGeometry(saved); $("instrument").textContent += " (saved)"; }
     else $("instrument").textContent = "geometry unavailable";
   });
-  await Promise.allSettled([refreshStatus(), geometry]);
+  await Promise.allSettled([refreshStatus(), geometry, loadSpec()]);
   connect();
   if (can("PUT", "/api/settings")) loadSettings();
   loadSurveys();
