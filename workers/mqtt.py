@@ -140,13 +140,15 @@ class Bridge:
 
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:
         if reason.is_failure:
-            self.last_error = f"broker refused the connection: {reason}"
+            self._note(f"the broker at {self.s.host}:{self.s.port} refused the connection: {reason}")
             if self.s.protocol == "auto" and self.protocol == self.mqtt.MQTTv5 and reason.value in (1, 132):
                 self._fallback = True  # an MQTT 3.1.1 broker: the loop thread starts again in 3.1.1
                 self._poke()
             return
         self.counts["connects"] += 1
         self.last_error = None
+        self.node.log("info", f"connected to the broker at {self.s.host}:{self.s.port} "
+                              f"(MQTT {'5' if self.protocol == self.mqtt.MQTTv5 else '3.1.1'})")
         client.publish(self.mapper.status(True).topic, b"online", qos=1, retain=True)
         if self.s.discovery:
             self._send_discovery()
@@ -161,8 +163,15 @@ class Bridge:
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
         if self.connected.is_set():
             self.counts["disconnects"] += 1
+            self.last_error = None
         self.connected.clear()
-        self.last_error = f"disconnected: {reason}"
+        self._note(f"lost the broker at {self.s.host}:{self.s.port} ({reason}); measurements wait on disk")
+
+    def _note(self, text: str) -> None:
+        """Log a connection problem once, not at every reconnect attempt."""
+        if text != self.last_error:
+            self.last_error = text
+            self.node.log("warning", text)
 
     def _on_publish(self, client, userdata, mid, reason, properties) -> None:
         self.acked.append(mid)
@@ -381,7 +390,11 @@ class Bridge:
             except queue.Full:
                 pass
         if self.connected.is_set():  # a clean stop: say offline ourselves (the will is for crashes)
-            self.client.publish(self.mapper.status(False).topic, b"offline", qos=1, retain=True).wait_for_publish(1.0)
+            try:
+                self.client.publish(self.mapper.status(False).topic, b"offline", qos=1,
+                                    retain=True).wait_for_publish(1.0)
+            except (RuntimeError, ValueError):
+                pass  # the connection went meanwhile: the broker publishes the will instead
         self.client.disconnect()
         self.client.loop_stop()
         self.queue.close()

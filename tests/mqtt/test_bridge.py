@@ -277,12 +277,14 @@ def test_a_broker_restart_mid_survey_loses_no_measurement(broker, system):
 def test_the_bridge_killed_mid_survey_catches_up_from_the_recorder(broker, system):
     """While the bridge is down the bus cannot keep its events: once restarted it reads the survey's
     pass back from the recorder and sends what it had not sent (its queue survived the kill too)."""
-    sub = broker.client("viewer", [f"{BASE}/measurement"], client_id="kill-sub", persistent=True)
+    sub = broker.client("viewer", [f"{BASE}/measurement", f"{BASE}/status"], client_id="kill-sub", persistent=True)
     try:
         sub.wait_subscribed()
         sid = survey(system, repeat=2)
         sub.wait_for(f"{BASE}/measurement", lambda p: len(p) >= 5, what="the survey under way")
         system.kill9("mqtt")
+        # the broker published the last will, then the new bridge said it is back
+        sub.wait_for(f"{BASE}/status", lambda p: b"offline" in p and p[-1] == b"online", what="offline, then online")
         system.wait_survey()
         rows = system.wait_stored(sid, 70)
         got = sub.wait_for(f"{BASE}/measurement",
