@@ -61,8 +61,10 @@ def settings() -> Settings | None:
 def configured_alarms() -> list[str]:
     """Names of the `[[alarms]]` rules with the `mqtt` action (their binary sensors exist from the start)."""
     rules = load_file().get("alarms", [])
-    return [r["name"] for r in rules if isinstance(rules, list) and isinstance(r, dict)
-            and isinstance(r.get("name"), str) and "mqtt" in (r.get("actions") or [])] if isinstance(rules, list) else []
+    if not isinstance(rules, list):
+        return []  # the alarms process reports a bad table; here it only means no sensor yet
+    return [r["name"] for r in rules if isinstance(r, dict) and isinstance(r.get("name"), str)
+            and isinstance(r.get("actions"), list) and "mqtt" in r["actions"]]
 
 
 class Bridge:

@@ -29,7 +29,8 @@ class DurableQueue:
         self._db.execute("CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                          "topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS queued (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS queued (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                         "key TEXT UNIQUE NOT NULL)")
         row = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
         self.dropped = row[0] if row else 0
         self._cursor = 0  # rows up to here were handed to the client in this process
