@@ -4,11 +4,13 @@ Binds the SQLite store (`ohmpi.store`) to the bus. Measurements, contact checks 
 updates arrive through acknowledged delivery (producers' outboxes call `ingest`; a key is
 acknowledged only once committed; an item the store refuses is kept in `dead_letters`, with
 a rate-limited warning, and acknowledged so the producer's queue keeps flowing). Logs
-(`log.#`), SOH (`soh.#`) and audit records (`audit.#`) are events: buffered, written in
-batches every second, SOH down-sampled to one sample per process per `soh_every_s`, and
-pruned by retention; when the database is over `max_db_mb`, the oldest logs and SOH samples
-go first (never measurements, nor audit). Commands serve the stored data (`surveys`, `data`,
-`export` in chunks, `stats`, `has`, `logs`, `soh`, ...; `audit` and `dead_letters` for admins).
+(`log.#`), SOH (`soh.#`) and audit records (`audit.#`) are events: buffered
+(`ohmpi.store.event_buffer`), written in one transaction once the oldest has waited `flush_s`
+(audit within a second; a clean stop writes what waits), SOH down-sampled to one sample per
+process per `soh_every_s`, and pruned by retention; when the database is over `max_db_mb`, the
+oldest logs and SOH samples go first (never measurements, nor audit). Commands serve the
+stored data (`surveys`, `data`, `export` in chunks, `stats`, `has`, `logs`, `soh`, ...; `audit`
+and `dead_letters` for admins).
 
 Unattended: at start the database passes `PRAGMA quick_check` or is set aside
 (`<db>.corrupt-<time>`, never deleted) for a new one, with an error logged and
@@ -25,6 +27,7 @@ Config (`[recorder]` in ohmpi.toml, every key optional):
     soh_retention_days = 30
     audit_retention_days = 365
     soh_every_s = 60
+    flush_s = 5                  # longest wait of a log line / SOH sample for its commit (SD-card wear)
     max_db_mb = 2048             # MiB of data in the database before logs/SOH are pruned
     min_free_mb = 64             # free disk below which nothing new is measured (0: no floor)
 """
@@ -55,7 +58,8 @@ from .recorder_inversions import attach as attach_inversions
 
 REPLY_BUDGET = 900 * 1024  # list replies are cut to stay under the limit
 MAX_LIMIT = 5000
-FLUSH_S = 1.0
+TICK_S = 1.0  # disk floor, due flush, state
+MAX_FLUSH_S = 600.0
 PRUNE_S = 3600.0
 QUOTA_S = 10.0  # how often the database size is checked against max_db_mb (three PRAGMAs)
 CORRUPT_EXIT = 3  # the database was found damaged while running: supervisord restarts us to check it
@@ -63,9 +67,10 @@ STATE_S = 5.0
 SHOWN_BODY_CHARS = 4096  # of a dead letter's body in the `dead_letters` listing (the store keeps it whole)
 
 DEFAULTS = {"db": "ohmpi.db", "log_retention_days": 30.0, "soh_retention_days": 30.0,
-            "audit_retention_days": 365.0, "soh_every_s": 60.0, "max_db_mb": 2048.0, "min_free_mb": 64.0}
+            "audit_retention_days": 365.0, "soh_every_s": 60.0, "max_db_mb": 2048.0, "min_free_mb": 64.0,
+            "flush_s": 5.0}
 TYPES = {"db": str, "log_retention_days": float, "soh_retention_days": float, "audit_retention_days": float,
-         "soh_every_s": float, "max_db_mb": float, "min_free_mb": float}
+         "soh_every_s": float, "max_db_mb": float, "min_free_mb": float, "flush_s": float}
 AT_LEAST_ZERO = ("soh_every_s", "min_free_mb")  # 0 is allowed (every sample; no floor); others must be > 0
 MIB = 1 << 20
 
@@ -84,6 +89,8 @@ def load_settings(table: dict | None = None) -> dict:
         if not (value >= 0 if key in AT_LEAST_ZERO else value > 0):
             raise ConfigError(f"[recorder].{key} must be {'>= 0' if key in AT_LEAST_ZERO else '> 0'}, "
                               f"got {value!r}")
+    if out["flush_s"] > MAX_FLUSH_S:
+        raise ConfigError(f"[recorder].flush_s must be at most {MAX_FLUSH_S:g} s, got {out['flush_s']!r}")
     path = Path(out["db"]).expanduser()
     out["db"] = str(path if path.is_absolute() else var_dir() / path)
     return out
@@ -126,7 +133,8 @@ class Recorder:
         self.over_quota = False
         self.rows_since_quota = 0
         self.corrupt = False
-        self.events = EventBuffer(settings["soh_every_s"])  # logs, SOH, audit on their way to the store
+        # logs, SOH and audit on their way to the store
+        self.events = EventBuffer(settings["soh_every_s"], settings["flush_s"])
         self.dead_letter_warnings = RateLimit(per_minute=10)
         self.write_errors = 0
         self.last_state: dict | None = None
@@ -274,7 +282,7 @@ class Recorder:
                     "dead_letters": out["counts"]["dead_letters"], "pending_logs": len(self.events.logs),
                     "pending_soh": len(self.events.soh), "pending_audit": len(self.events.audits),
                     "dropped_events": self.events.dropped, "write_errors": self.write_errors,
-                    **self.disk_state()})
+                    "refused_events": self.events.bad_rows, **self.disk_state()})
         return out
 
     def disk_state(self) -> dict:
@@ -438,7 +446,8 @@ class Recorder:
 
     def tick(self) -> None:
         self.check_disk()
-        self.flush()
+        if self.events.due():
+            self.flush()
         self.publish_state()
 
     def close(self) -> None:
@@ -456,7 +465,7 @@ def run() -> int:
     node.subscribe(["log.#", "soh.#", "audit.#"], rec.on_event)
     attach_alarms(node, rec.store)  # alarm.# events → the alarm history (workers/recorder_alarms.py)
     attach_inversions(node, rec.store)  # inversion results (workers/recorder_inversions.py)
-    node.every(FLUSH_S, rec.tick, first=FLUSH_S)
+    node.every(TICK_S, rec.tick, first=TICK_S)
     node.every(PRUNE_S, rec.prune, first=0.0)
     node.every(QUOTA_S, rec.enforce_quota, first=0.0)
     node.soh_providers.append(rec.heartbeat)

@@ -6,6 +6,7 @@ MAX_EXTRA_BYTES), so one oversized event cannot bloat the database."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 
 from .tx import transaction
@@ -45,22 +46,31 @@ def cap_json(value, what: str, limit: int = MAX_EXTRA_BYTES) -> str | None:
     return json.dumps({"cut": f"{what} of {len(text)} characters over the {limit}-byte cap", "keys": keys})
 
 
+def epoch(value) -> float:
+    """A row's time as a finite number of epoch seconds (NaN would be stored as NULL and refuse
+    the whole batch it is in); ValueError or TypeError otherwise."""
+    ts = float(value)
+    if not math.isfinite(ts):
+        raise ValueError(f"ts must be a finite number of seconds, got {value!r}")
+    return ts
+
+
 def log_values(r: dict) -> tuple:
     """The row of a log event {ts, process, level, message, extra}."""
-    return (float(r["ts"]), r.get("process"), r.get("level"), LEVELS.get(r.get("level"), 20),
+    return (epoch(r["ts"]), r.get("process"), r.get("level"), LEVELS.get(r.get("level"), 20),
             None if r.get("message") is None else cap_text(str(r["message"])), cap_json(r.get("extra"), "extra"))
 
 
 def soh_values(r: dict) -> tuple:
     """The row of a SOH sample {ts, process, data}."""
-    return float(r["ts"]), r.get("process"), cap_json(r.get("data"), "SOH sample")
+    return epoch(r["ts"]), r.get("process"), cap_json(r.get("data"), "SOH sample")
 
 
 def audit_values(r: dict) -> tuple:
     """The row of an audit record {ts, process, action, ok, user, role, details}."""
     def short(value):
         return None if value is None else cap_text(str(value), 200)
-    return (float(r["ts"]), short(r.get("process")), short(r.get("action")) or "?", bool(r.get("ok")),
+    return (epoch(r["ts"]), short(r.get("process")), short(r.get("action")) or "?", bool(r.get("ok")),
             short(r.get("user")), short(r.get("role")), cap_json(r.get("details") or None, "details"))
 
 
@@ -78,24 +88,30 @@ class Telemetry:
 
         A message is cut at MAX_MESSAGE_CHARS and `extra` replaced by a note over
         MAX_EXTRA_BYTES, so one oversized event cannot bloat the database."""
-        return self._insert_many("logs", LOG_SQL, [log_values(r) for r in rows])
+        return self.add_events(logs=[log_values(r) for r in rows])
 
     def add_soh(self, rows: Iterable[dict]) -> int:
         """Insert SOH samples {ts, process, data}; return how many (data over MAX_EXTRA_BYTES: a note)."""
-        return self._insert_many("soh", SOH_SQL, [soh_values(r) for r in rows])
+        return self.add_events(soh=[soh_values(r) for r in rows])
 
     def add_audit(self, rows: Iterable[dict]) -> int:
         """Insert audit records {ts, process, action, ok, user, role, details}; return how many."""
-        return self._insert_many("audit", AUDIT_SQL, [audit_values(r) for r in rows])
+        return self.add_events(audit=[audit_values(r) for r in rows])
 
-    def _insert_many(self, table: str, sql: str, values: list) -> int:
-        if not values:
+    def add_events(self, logs: list[tuple] = (), soh: list[tuple] = (), audit: list[tuple] = ()) -> int:
+        """Insert rows made by `log_values`, `soh_values` and `audit_values` in ONE transaction
+        (one commit, one sync of the card, whatever their number); return how many."""
+        batches = [(table, sql, rows) for table, sql, rows in
+                   (("logs", LOG_SQL, logs), ("soh", SOH_SQL, soh), ("audit", AUDIT_SQL, audit)) if rows]
+        if not batches:
             return 0
         with self._lock:
             with transaction(self._db, self._lock) as db:
-                db.executemany(sql, values)
-            self.counts[table] += len(values)
-        return len(values)
+                for _, sql, rows in batches:
+                    db.executemany(sql, rows)
+            for table, _, rows in batches:
+                self.counts[table] += len(rows)
+        return sum(len(rows) for _, _, rows in batches)
 
     def audit(self, limit: int = 200, since: float | None = None, user: str | None = None,
               action: str | None = None) -> list[dict]:

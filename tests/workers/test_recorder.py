@@ -320,3 +320,44 @@ def test_over_its_quota_the_recorder_prunes_the_oldest_logs_and_soh_never_data()
         assert soh[0]["data"]["db_quota_bytes"] == int(1.5 * 2**20) and soh[0]["data"]["db_used_bytes"] > 0
     finally:
         r.close()
+
+
+@pytest.mark.parametrize("value, words", [(0, "must be > 0"), (-1.0, "must be > 0"), (601, "at most 600"),
+                                          (float("nan"), "finite"), ("5", "flush_s")])
+def test_flush_s_is_checked_naming_the_key(value, words):
+    from bus.config import ConfigError
+    from workers.recorder import load_settings
+    assert load_settings({})["flush_s"] == 5.0
+    assert load_settings({"flush_s": 0.5})["flush_s"] == 0.5
+    with pytest.raises(ConfigError, match="flush_s") as info:
+        load_settings({"flush_s": value})
+    assert words in str(info.value)
+
+
+def test_logs_wait_for_their_batch_measurements_do_not_and_sigterm_writes_the_batch():
+    """SD-card wear: logs and SOH are committed once per flush_s (here never, but for the stop), while
+    each ingested measurement is durable when acknowledged; a clean stop writes what waits."""
+    r = Rec("\n[recorder]\nflush_s = 600\n")
+    node = None
+    try:
+        r.start()
+        node = Node("tester", address=r.bus.address, cfg=r.bus.cfg, serve=False)
+        # until the recorder hears the tester (lines sent before its subscription reach nobody);
+        # the `logs` command writes what waits, so the count starts from what is stored
+        wait_until(lambda: node.log("info", "hello") or r.call("logs", process="tester"), timeout=30,
+                   what="the tester heard")
+        before = r.sql("SELECT COUNT(*) FROM logs WHERE process = 'tester'")[0][0]
+        for i in range(5):
+            node.log("info", f"batched {i}")
+        wait_until(lambda: r.call("stats")["pending_logs"] >= 5, timeout=30, what="the lines buffered")
+        assert r.call("ingest", items=[meas(i, "W") for i in range(3)])["acked"] == [f"W:0:{i}" for i in range(3)]
+        assert r.sql("SELECT COUNT(*) FROM measurements WHERE survey_id = 'W'") == [(3,)]  # durable at once
+        assert r.sql("SELECT COUNT(*) FROM logs WHERE process = 'tester'") == [(before,)]  # waiting for their batch
+    finally:
+        if node is not None:
+            node.close()
+    try:
+        assert stop(r.proc) == 0
+        assert r.sql("SELECT COUNT(*) FROM logs WHERE process = 'tester' AND message LIKE 'batched %'") == [(5,)]
+    finally:
+        r.close()
