@@ -12,7 +12,7 @@ from tests.support.procs import wait_until
 from tests.support.web import fetch, start_web_system
 
 sync_api = pytest.importorskip("playwright.sync_api")
-from tests.web.test_browser import ARGS, CHROMIUM, Account, Watch, log_in, new_page  # noqa: E402
+from tests.support.browser import ARGS, CHROMIUM, Account, Watch, log_in, new_page  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed")

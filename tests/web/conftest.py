@@ -37,7 +37,8 @@ def client_as(app, web_system):
 
 @pytest.fixture(scope="module")
 def browser():
-    from tests.web.test_browser import ARGS, CHROMIUM
+    from tests.support.browser import ARGS, CHROMIUM
+
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

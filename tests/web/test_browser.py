@@ -17,12 +17,8 @@ docs/screenshots/.
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,67 +27,17 @@ import zmq
 
 from bus.envelope import Session
 from bus.events import Publisher
+from tests.support.browser import ARTIFACTS, CHROMIUM, PHONE, Account, Watch, http, log_in, new_page
 from tests.support.procs import ROOT, wait_until
 from tests.support.web import start_web_system
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
-ARTIFACTS = ROOT / "test-artifacts"
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
-# Every CSP violation a page sees is echoed to its console, where Watch collects it.
-REPORT_CSP = """document.addEventListener('securitypolicyviolation', (e) =>
-  console.error(`csp-violation: ${e.violatedDirective} blocked ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`));"""
 # Controls by the role they need (as declared by the gateway's routes); the page must hide them.
 OPERATOR_CONTROLS = ["#abort", "#card-survey", "#sv-start", "#card-seq", "#rs-go", "#card-measure", "#card-settings"]
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-@dataclass
-class Account:
-    username: str
-    password: str
-
-
-class Watch:
-    """Every request the pages make, every uncaught script error, every CSP violation."""
-
-    def __init__(self):
-        self.urls: list[str] = []
-        self.errors: list[str] = []
-        self.csp: list[str] = []
-        self.failed: list[str] = []  # for the failure messages: what did not load
-
-    def attach(self, context):
-        context.add_init_script(script=REPORT_CSP)
-        context.on("request", lambda req: self.urls.append(req.url))
-        context.on("requestfailed", lambda req: self.failed.append(f"{req.method} {req.url}: {req.failure}"))
-        context.on("response", lambda resp: resp.status >= 500 and self.failed.append(
-            f"{resp.request.method} {resp.url}: HTTP {resp.status}"))
-        context.on("page", self.page)
-
-    def page(self, page):
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on("console", self.console)
-
-    def console(self, msg):
-        if msg.text.startswith("csp-violation") or "Refused to" in msg.text:
-            self.csp.append(msg.text)
-
-    def foreign(self) -> list[str]:
-        return [u for u in self.urls
-                if not u.startswith(("data:", "blob:")) and urlsplit(u).hostname not in LOCAL_HOSTS]
-
-    def check(self):
-        assert not self.errors, self.errors
-        assert not self.csp, self.csp
-        assert self.urls and not self.foreign(), self.foreign()
 
 
 # ---- fixtures ----------------------------------------------------------------------------------
@@ -104,61 +50,15 @@ def web_system():
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def watch(web_system):
     w = Watch()
     w.system = web_system
     return w
 
 
-def new_page(browser, watch, viewport=DESKTOP, **kw):
-    ctx = browser.new_context(viewport=viewport, **kw)
-    watch.attach(ctx)
-    page = ctx.new_page()
-    page.set_default_timeout(30_000)
-    page.on("dialog", lambda d: d.accept())  # confirm() before revoke/remove: yes
-    return ctx, page
-
-
-def log_in(page, url: str, account: Account, watch: Watch | None = None) -> None:
-    page.goto(url + "/")
-    try:
-        page.wait_for_selector("#login-form:visible")
-    except sync_api.TimeoutError:
-        server = watch.system.client.call("web", "status") if watch else "?"
-        raise AssertionError(f"no login form; failed requests: {watch.failed if watch else '?'}; "
-                             f"gateway: {server}") from None
-    page.fill("#login-form input[name=username]", account.username)
-    page.fill("#login-form input[name=password]", account.password)
-    page.click("#login-go")
-    page.wait_for_selector("body[data-ready='1'][data-auth='in']")
-
-
 def visible(page, selector: str) -> bool:
     loc = page.locator(selector)
     return loc.count() > 0 and loc.first.is_visible()
-
-
-def http(url: str, token: str | None = None, method: str = "GET", body: dict | None = None) -> tuple[int, object]:
-    """A script's request with a bearer token: (status, decoded JSON)."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
 
 
 @pytest.fixture(scope="module")

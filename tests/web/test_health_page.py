@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bus.constants import LOG_LEVELS
+from tests.support.browser import ARTIFACTS, CHROMIUM, Account, Watch, http, log_in, new_page
 from tests.support.procs import wait_until
 from tests.support.web import start_web_system
-from tests.web.test_browser import ARTIFACTS, CHROMIUM, Account, Watch, http, log_in, new_page
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")

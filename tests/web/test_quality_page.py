@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import ARGS, ARTIFACTS, CHROMIUM, Account, Watch, http, log_in, new_page
 from tests.support.procs import wait_until
 from tests.support.web import start_web_system
-from tests.web.test_browser import ARGS, ARTIFACTS, CHROMIUM, Account, Watch, http, log_in, new_page
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
