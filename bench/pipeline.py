@@ -26,13 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,85 +36,32 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from bus.config import BusConfig  # noqa: E402
-from bus.errors import BusError  # noqa: E402
-from bus.rpc import Client  # noqa: E402
 from ohmpi import sequences  # noqa: E402
 from ohmpi.instrument import Instrument  # noqa: E402
+from tests.support.system import PROGRAMS, System  # noqa: E402
 
-BIN = Path(sys.executable).parent
-PROGRAMS = ("hub", "recorder", "controller", "sequencer")
 TARGETS = {"quadrupoles_per_s": (">=", 300.0), "startup_s": ("<=", 5.0), "rss_mb": ("<=", 60.0)}
 
 
-class System:
-    """supervisord with the repository's supervisor.conf in a temporary OHMPI_VAR."""
+def start_system(electrodes: int) -> tuple[System, float]:
+    """The whole system under supervisord (tests/support/system.py, simulated instrument that
+    never waits); returns it and the seconds until every program answered `ping`."""
+    started = time.monotonic()
+    system = System(electrodes=electrodes, time_scale=0.0)
+    return system, time.monotonic() - started
 
-    def __init__(self, electrodes: int):
-        self.var = Path(tempfile.mkdtemp(prefix="ohmpi-bench-", dir="/tmp"))  # short: ipc paths ≤ 107 bytes
-        (self.var / "log").mkdir()
-        self.config = self.var / "ohmpi.toml"
-        self.config.write_text(f"[instrument]\nn_electrodes = {electrodes}\ntime_scale = 0\n")
-        self.env = {**os.environ, "OHMPI_VAR": str(self.var), "OHMPI_CONFIG": str(self.config)}
-        for key in ("OHMPI_BUS", "OHMPI_TIME_SCALE"):
-            self.env.pop(key, None)
-        self.address = f"ipc://{self.var}/bus"
-        self.proc: subprocess.Popen | None = None
-        self.client: Client | None = None
 
-    def start(self, timeout: float = 60.0) -> float:
-        """Start supervisord; return the seconds until every program answers `ping`."""
-        started = time.monotonic()
-        self.proc = subprocess.Popen([str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")], cwd=ROOT,
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        self.client = Client(self.address, cfg=BusConfig(), timeout=5.0, name="bench")
-        waiting = list(PROGRAMS)
-        while waiting:
-            name = waiting[0]
-            try:
-                self.client.call(name, "ping", timeout=0.2, retries=0)
-                waiting.pop(0)
-                continue
-            except BusError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"supervisord exited with status {self.proc.returncode}")
-            if time.monotonic() - started > timeout:
-                raise RuntimeError(f"{name} did not answer ping within {timeout:g} s")
-            time.sleep(0.01)
-        return time.monotonic() - started
-
-    def pids(self) -> dict[str, int]:
-        return {name: self.client.call(name, "ping")["pid"] for name in PROGRAMS}
-
-    def rss_mb(self) -> dict[str, float]:
-        """Resident memory of every program supervisord runs (`python -m workers.NAME`)."""
-        pids = self.pids()
-        for child in psutil.Process(self.proc.pid).children():
-            try:
-                cmd = child.cmdline()
-            except psutil.Error:
-                continue
-            if "-m" in cmd and cmd[cmd.index("-m") + 1:][:1] and cmd[cmd.index("-m") + 1].startswith("workers."):
-                pids.setdefault(cmd[cmd.index("-m") + 1].split(".", 1)[1], child.pid)
-        return {name: round(psutil.Process(pid).memory_info().rss / 2**20, 1) for name, pid in pids.items()}
-
-    def close(self) -> None:
+def rss_mb(system: System) -> dict[str, float]:
+    """Resident memory of every program supervisord runs (`python -m workers.NAME`)."""
+    pids = {name: system.pid(name) for name in PROGRAMS}
+    for child in psutil.Process(system.proc.pid).children():
         try:
-            if self.client is not None:
-                self.client.close()
-        finally:
-            try:
-                if self.proc is not None and self.proc.poll() is None:
-                    os.killpg(self.proc.pid, signal.SIGTERM)
-                    try:
-                        self.proc.wait(60)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(self.proc.pid, signal.SIGKILL)
-                        self.proc.wait(10)
-            finally:
-                shutil.rmtree(self.var, ignore_errors=True)
+            cmd = child.cmdline()
+        except psutil.Error:
+            continue
+        if "-m" in cmd and cmd[cmd.index("-m") + 1:][:1] and cmd[cmd.index("-m") + 1].startswith("workers."):
+            pids.setdefault(cmd[cmd.index("-m") + 1].split(".", 1)[1], child.pid)
+    return {name: round(psutil.Process(pid).memory_info().rss / 2**20, 1) for name, pid in pids.items()}
 
 
 def stored(db: Path, survey_id: str) -> tuple[int, int]:
@@ -138,9 +80,8 @@ def stored(db: Path, survey_id: str) -> tuple[int, int]:
 
 
 def run_pipeline(quads, electrodes: int, timeout: float) -> dict:
-    system = System(electrodes)
+    system, startup = start_system(electrodes)
     try:
-        startup = system.start()
         text = sequences.format_sequence(quads)
         loaded = system.client.call("sequencer", "load", text=text, name=f"bench-{len(quads)}")
         assert loaded["count"] == len(quads), loaded
@@ -157,7 +98,7 @@ def run_pipeline(quads, electrodes: int, timeout: float) -> dict:
                 raise RuntimeError(f"only {rows} of {len(quads)} measurements stored after {timeout:g} s")
             time.sleep(0.005)
         status = system.client.call("sequencer", "status")
-        rss = system.rss_mb()
+        rss = rss_mb(system)
         time.sleep(0.3)  # anything stored twice would show up by now
         rows, distinct = stored(db, survey_id)
         return {"startup_s": startup, "elapsed_s": elapsed, "quadrupoles_per_s": len(quads) / elapsed,

@@ -23,19 +23,13 @@ import argparse
 import contextlib
 import http.client
 import json
-import os
 import secrets
-import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,74 +37,27 @@ sys.path.insert(0, str(ROOT))
 
 import zmq  # noqa: E402
 
-from bus.config import BusConfig  # noqa: E402
 from bus.envelope import Session  # noqa: E402
 from bus.events import Publisher  # noqa: E402
-from bus.rpc import Client  # noqa: E402
-
-BIN = Path(sys.executable).parent
+from tests.support.system import System  # noqa: E402
+from tests.support.web import start_web_system  # noqa: E402
 
 
 # ---- the system under test ----------------------------------------------------------------------
-@dataclass
-class RunningSystem:
-    var: Path
-    address: str
-    web_url: str
-    env: dict
-    cfg: BusConfig
-    user: str = ""  # an admin made over the bus (`ohmpi users add`)
-    password: str = ""
-    token: str = ""  # a viewer API token
-    extra: dict = field(default_factory=dict)  # parts may leave things for later parts here
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_system(electrodes: int = 32, time_scale: float = 20.0):
-    """supervisord with the real supervisor.conf in a temp OHMPI_VAR; yields a RunningSystem."""
-    var = Path(tempfile.mkdtemp(prefix="obw-", dir="/tmp"))
-    (var / "log").mkdir()
-    port = _free_port()
-    config = var / "ohmpi.toml"
-    config.write_text(f"[bus]\nheartbeat_s = 0.5\n\n[instrument]\nn_electrodes = {electrodes}\n"
-                      f"time_scale = {time_scale}\n\n[web]\nport = {port}\n")
-    env = {**os.environ, "OHMPI_VAR": str(var), "OHMPI_CONFIG": str(config)}
-    env.pop("OHMPI_BUS", None)
-    proc = subprocess.Popen([str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    cfg = BusConfig(heartbeat_s=0.5)
-    system = RunningSystem(var, f"ipc://{var}/bus", f"http://127.0.0.1:{port}", env, cfg)
+    """The whole system with the gateway under supervisord (tests/support/web.py) in a temp
+    OHMPI_VAR, with an admin made over the bus (`.user`, `.password`, as `ohmpi users add` does) and
+    a viewer API token (`.token`); `.extra` is where parts leave things for later parts."""
+    system = start_web_system(electrodes=electrodes, time_scale=time_scale, accounts=False)
     try:
-        with Client(system.address, cfg=cfg) as client:
-            for name in ("hub", "recorder", "controller", "sequencer", "web"):
-                client.wait_for(name, timeout=60)
-            system.user, system.password = "bench", secrets.token_urlsafe(16)
-            client.call("web", "users_add", name=system.user, role="admin", password=system.password)
-            system.token = client.call("web", "tokens_create", name="bench", role="viewer")["token"]
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(system.web_url + "/api/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the gateway did not answer at {system.web_url}") from None
-                time.sleep(0.1)
+        system.user, system.password = "bench", secrets.token_urlsafe(16)
+        system.client.call("web", "users_add", name=system.user, role="admin", password=system.password)
+        system.token = system.client.call("web", "tokens_create", name="bench", role="viewer")["token"]
+        system.extra = {}
         yield system
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        shutil.rmtree(var, ignore_errors=True)
+        system.close()
 
 
 # ---- an SSE client ----------------------------------------------------------------------------------
@@ -159,7 +106,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def sse_latency(system: RunningSystem, samples: int = 300, rate_hz: float = 50.0) -> dict:
+def sse_latency(system: System, samples: int = 300, rate_hz: float = 50.0) -> dict:
     sent: dict[str, float] = {}
     latencies: list[float] = []
     arrived = threading.Event()
@@ -208,7 +155,7 @@ def sse_latency(system: RunningSystem, samples: int = 300, rate_hz: float = 50.0
             "sse_latency_samples": len(latencies), "sse_latency_lost": lost}
 
 
-def login(system: RunningSystem, samples: int = 5) -> dict:
+def login(system: System, samples: int = 5) -> dict:
     times = []
     body = json.dumps({"username": system.user, "password": system.password}).encode()
     for _ in range(samples):
@@ -221,7 +168,7 @@ def login(system: RunningSystem, samples: int = 5) -> dict:
     return {"login_ms_p50": round(statistics.median(times), 1), "login_ms_max": round(max(times), 1)}
 
 
-def page(system: RunningSystem) -> dict:
+def page(system: System) -> dict:
     """page_kb and pseudosection_render_ms, measured in the real browser (bench/web_page.py)."""
     from bench.web_page import page_metrics
     return page_metrics(url=system.web_url, user=system.user, password=system.password)
