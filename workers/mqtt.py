@@ -122,6 +122,7 @@ class Bridge:
         if s.tls:
             client.tls_set(ca_certs=s.ca_file)
         client.will_set(self.mapper.status(False).topic, b"offline", qos=1, retain=True)
+        client.suppress_exceptions = True  # a failing callback is logged by paho, never ends its network thread
         client.max_inflight_messages_set(WINDOW)
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(1, 30)
@@ -214,9 +215,13 @@ class Bridge:
                 except BusError as exc:
                     reply = {"id": request.id, "ok": False, "error": exc.to_wire()}
                     self._audit(request, ok=False, error=exc.code)
-                except (ValueError, TypeError) as exc:  # e.g. a request over the bus's size limit
-                    reply = commands.CommandError(str(exc), id=request.id, arg="args").reply()
-                    self._audit(request, ok=False, error="bad_request")
+                except (ValueError, TypeError, OverflowError) as exc:  # over the size limit, an integer msgpack
+                    reply = commands.CommandError(f"args cannot be sent: {exc}", id=request.id, arg="args").reply()
+                    self._audit(request, ok=False, error="bad_request")  # cannot carry (> 64 bits), ...
+                except Exception as exc:  # noqa: BLE001 — no request may end this thread
+                    reply = {"id": request.id, "ok": False,
+                             "error": {"code": "internal", "message": f"{type(exc).__name__}: {exc}"[:500]}}
+                    self._audit(request, ok=False, error="internal")
                 self._answer(request.id, reply)
         finally:
             client.close()

@@ -44,6 +44,8 @@ def parse(levels: list[str], payload: bytes) -> Request:
         body = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise CommandError(f"payload is not JSON: {exc}", arg="payload") from None
+    except RecursionError:
+        raise CommandError("payload is nested too deeply", arg="payload") from None
     if not isinstance(body, dict):
         raise CommandError(f"payload must be a JSON object {{id, args}}, got {type(body).__name__}", arg="payload")
     req_id = body.get("id")

@@ -334,6 +334,8 @@ def test_commands_above_the_role_are_forbidden_and_audited(ops, system, topic, c
     ("cmd/sequencer/status", b'{"id": "extra", "run": "rm -rf /"}', "extra", "run"),
     ("cmd/Hub!/status", b'{"id": "bad-svc"}', "bad-svc", "service"),
     ("cmd/sequencer/status", b'{"id": "big", "args": {"x": "' + b"y" * 70_000 + b'"}}', "invalid", "payload"),
+    ("cmd/sequencer/status", b"[" * 60_000, "invalid", "payload"),  # json's recursion limit
+    ("cmd/recorder/logs", b'{"id": "huge-int", "args": {"limit": 1' + b"0" * 30 + b'}}', "huge-int", "args"),
 ])
 def test_bad_payloads_get_a_clear_error_naming_the_field(ops, system, topic, payload, reply_to, arg):
     before = len(ops.on(f"{BASE}/reply/{reply_to}"))
@@ -341,6 +343,14 @@ def test_bad_payloads_get_a_clear_error_naming_the_field(ops, system, topic, pay
     got = ops.wait_for(f"{BASE}/reply/{reply_to}", lambda p: len(p) > before and p, what="the error reply")
     reply = json.loads(got[-1])
     assert reply["ok"] is False and reply["error"]["code"] == "bad_request" and reply["error"]["arg"] == arg
+
+
+def test_args_the_bus_cannot_carry_never_stop_the_command_threads(ops, system):
+    for i in range(3):  # more than the bridge's command threads
+        payload = b'{"id": "int-%d", "args": {"limit": 1' % i + b"0" * 30 + b"}}"
+        reply = ask(ops, "cmd/recorder/logs", payload, f"int-{i}")
+        assert reply["error"]["code"] == "bad_request" and reply["error"]["arg"] == "args"
+    assert ask(ops, "cmd/sequencer/status", {"id": "after-ints"}, "after-ints")["ok"] is True
 
 
 def test_bus_errors_come_back_as_they_are(ops, system):

@@ -201,6 +201,11 @@ def test_any_input_is_a_request_or_an_error_whose_reply_topic_is_safe(levels, pa
     assert commands.SERVICE_RE.match(req.service) and commands.COMMAND_RE.match(req.command)
 
 
+def test_deep_nesting_is_a_clear_error_not_a_crash():
+    with pytest.raises(commands.CommandError, match="nested too deeply"):
+        commands.parse(["hub", "ping"], b"[" * 60_000)
+
+
 def test_nan_in_a_command_payload_is_refused_or_harmless():
     try:
         req = commands.parse(["hub", "ping"], b'{"id": "n", "args": {"x": NaN}}')
