@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import short_tmpdir
+from tests.support.sse import SSEClient
 from tests.support.web import start_web_system
-from tests.web.test_sse import SSEClient
 
 
 @pytest.fixture(scope="module")

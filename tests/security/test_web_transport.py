@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.support.procs import wait_until
+from tests.support.sse import SSEClient
 from tests.support.web import authed_client, fetch, make_app, start_web_system
-from tests.web.test_sse import SSEClient
 
 IDLE_S = 3.0  # [web] idle_timeout_s of this module's gateway (default 15): keeps the test short
 SAFE = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
