@@ -9,9 +9,20 @@ so the process starts afresh instead of failing at every start.
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import time
 from pathlib import Path
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write failed for lack of space: ENOSPC/EDQUOT from the OS, SQLITE_FULL from SQLite (by
+    their codes, never by the wording of a message)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_FULL
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

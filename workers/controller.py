@@ -34,7 +34,7 @@ from bus.files import atomic_write
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
-from ohmpi.durable import set_aside
+from ohmpi.durable import is_disk_full, set_aside
 from ohmpi.instrument import Instrument
 from ohmpi.items import ItemError, check_entry, check_fields
 from ohmpi.measure.procedure import Aborted as MeasurementAborted
@@ -154,7 +154,7 @@ class Controller:
         except sqlite3.OperationalError as exc:
             self.node.log("error", f"{what}: result not stored, the outbox cannot be written: {exc}")
             raise Unavailable(f"{what}: the result could not be stored ({exc}); it will be measured again",
-                              reason="disk_full" if "full" in str(exc) else "storage") from None
+                              reason="disk_full" if is_disk_full(exc) else "storage") from None
 
     def _run(self, activity: str, fn):
         self.abort_event.clear()

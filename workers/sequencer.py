@@ -15,7 +15,6 @@ is logged and moves only the displayed times.
 
 from __future__ import annotations
 
-import errno
 import sqlite3
 import sys
 import threading
@@ -25,6 +24,7 @@ from bus.errors import BadRequest, Busy, BusError
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
+from ohmpi.durable import is_disk_full
 from ohmpi.items import ItemError, check_body, check_entry, survey_body
 from ohmpi.measure.settings import SettingError, validate_settings
 from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as generate_sequence
@@ -207,9 +207,8 @@ class Sequencer:
         self.publish()
 
     def _storage_failed(self, s: Survey | None, exc: Exception) -> None:
-        full = getattr(exc, "errno", None) == errno.ENOSPC or "full" in str(exc)
         self.node.log("error", f"sequencer state not saved: {type(exc).__name__}: {exc}")
-        if full and s is not None:
+        if is_disk_full(exc) and s is not None:
             self._hold(s, self.floor.describe(self.floor.free_bytes()))
 
     def _hold(self, s: Survey, why: str) -> None:
@@ -245,9 +244,8 @@ class Sequencer:
         self.node.publish("state.sequencer", self.state.summary())
 
     def _measure_timeout(self, settings: dict) -> int:
-        s = validate_settings(settings)
-        cycle = s.nb_stack * 2 * s.injection_ms / 1000 / s.duty_cycle
-        return int(cycle / 2.0) + 30  # attempts of 2 s: the controller de-duplicates the retries
+        """Attempts of 2 s covering the longest measurement (the controller de-duplicates retries)."""
+        return int(validate_settings(settings).longest_s() / 2.0) + 30
 
     def _run(self) -> None:
         client = Client(self.node.address, cfg=self.node.cfg, name="sequencer-run", timeout=2.0)
