@@ -83,3 +83,9 @@ def test_the_page_keeps_no_copy_of_levels_or_state_lists():
         assert not re.search(r"\[\s*\"running\"\s*,\s*\"paused\"", text), f"{path.name}: a copy of the active states"
         for state in re.findall(r"\b(?:s|survey)\.state\s*===?\s*\"(\w+)\"", text):  # a survey's state
             assert state in STATES, f"{path.name}: unknown survey state {state!r}"
+
+
+def test_the_page_offers_only_formats_the_store_exports():
+    text = (STATIC / "app.js").read_text()
+    offered = set(re.findall(r"\blink\(\"(\w+)\"", text))
+    assert offered and offered <= set(EXPORT_FORMATS), offered
