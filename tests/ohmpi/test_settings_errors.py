@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ohmpi.measure.settings import SETTINGS_SPEC, SettingError, validate_settings
 
@@ -12,6 +12,7 @@ ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.f
 
 
 @given(st.dictionaries(st.sampled_from([*SETTINGS_SPEC, "colour", "nb-stack"]), ANY_VALUE, max_size=4))
+@settings(deadline=None)  # a loaded 2-core machine may pause any example
 def test_a_refusal_names_a_field_and_what_it_may_be(values):
     try:
         validate_settings(values)

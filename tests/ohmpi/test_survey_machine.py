@@ -176,6 +176,7 @@ def test_each_controller_error_has_one_reaction(code, reason, how):
 
 
 @given(st.integers(-5, MAX_REPEAT + 5), st.floats(allow_nan=True, allow_infinity=True))
+@settings(deadline=None)
 def test_a_plan_out_of_limits_names_its_field(repeat, every_s):
     try:
         check_plan(repeat, every_s)
