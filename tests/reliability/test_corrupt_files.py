@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from ohmpi.durable import set_aside_files
 from ohmpi.store import Store, check_file
 from ohmpi.survey import Survey, SurveyState
+from tests.support.system import wreck_pages
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -124,14 +125,6 @@ def _store_with_data(path) -> None:
         store.add_logs([{"ts": float(i), "process": "p", "level": "info", "message": "x" * 200} for i in range(3000)])
 
 
-def _wreck_pages(path, every: int = 7) -> None:
-    data = bytearray(path.read_bytes())
-    page = 4096
-    for start in range(page, len(data), page * every):
-        data[start:start + 64] = b"\xa5" * 64  # b-tree page headers
-    path.write_bytes(bytes(data))
-
-
 @pytest.mark.parametrize("damage", ["header", "pages", "truncated"])
 def test_a_damaged_database_is_set_aside_and_a_new_one_started(tmp_path, damage):
     path = tmp_path / "ohmpi.db"
@@ -141,7 +134,7 @@ def test_a_damaged_database_is_set_aside_and_a_new_one_started(tmp_path, damage)
     if damage == "header":
         path.write_bytes(b"not a database at all".ljust(4096, b"\0") + path.read_bytes()[4096:])
     elif damage == "pages":
-        _wreck_pages(path)
+        wreck_pages(path)
     else:
         path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 3])
     assert check_file(path) is not None

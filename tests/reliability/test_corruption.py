@@ -10,8 +10,7 @@ import pytest
 
 from bus.events import Subscriber
 from tests.support.procs import wait_until
-from tests.support.system import FieldSystem, check_files
-from tests.reliability.test_corrupt_files import _wreck_pages
+from tests.support.system import FieldSystem, check_files, wreck_pages
 
 
 @pytest.mark.timeout(300)
@@ -31,7 +30,7 @@ def test_damaged_files_are_set_aside_and_the_database_refills_from_the_outboxes(
         for name in ("recorder", "sequencer", "controller"):
             assert "stopped" in system.ctl("stop", name)
         db = system.var / "ohmpi.db"
-        _wreck_pages(db, every=1)
+        wreck_pages(db, every=1)
         (system.var / "sequencer.json").write_bytes(b'{"version": 2, "rev": 9, "loaded": {"na')
         (system.var / "controller-settings.json").write_bytes(b"\x00\x13garbage")
         for name in ("recorder", "sequencer", "controller"):

@@ -180,3 +180,13 @@ def check_files(var: Path) -> dict:
         json.loads((var / "controller-settings.json").read_text())
         out["controller-settings.json"] = "ok"
     return out
+
+
+def wreck_pages(path: Path, every: int = 7) -> None:
+    """Damage a SQLite file as a failing card does: garbage over the b-tree page headers of every
+    `every`-th page (the file still exists, its header still says SQLite)."""
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for start in range(page, len(data), page * every):
+        data[start:start + 64] = b"\xa5" * 64  # b-tree page headers
+    path.write_bytes(bytes(data))
