@@ -37,6 +37,7 @@ WINDOW = 100  # stream messages handed to paho and not yet acknowledged by the b
 COMMAND_THREADS = 2
 COMMAND_QUEUE = 32
 COMMAND_TIMEOUT_S = 10.0
+MAX_PAYLOAD_BYTES = 256 * 1024  # a measurement is ~1 KB; brokers commonly cap messages at 256 KB or more
 CATCH_UP_DELAY_S = 2.0  # a catch-up waits this long: the recorder's outbox delivery lags the events a little
 EVENT_KEYS = ("measurement_id", "survey_id", "pass_index", "seq_index", *FIELDS)  # what a measurement event holds
 
@@ -83,7 +84,7 @@ class Bridge:
         self.protocol = mqtt.MQTTv311 if s.protocol == "3.1.1" else mqtt.MQTTv5
         self._fallback = False
         self.counts = {"published": 0, "connects": 0, "disconnects": 0, "commands": 0, "command_errors": 0,
-                       "caught_up": 0}
+                       "caught_up": 0, "rejected": 0, "oversized": 0}
         self.last_error: str | None = None
         self._poke_r, self._poke_w = os.pipe()
         os.set_blocking(self._poke_r, False)
@@ -177,6 +178,9 @@ class Bridge:
             self.node.log("warning", text)
 
     def _on_publish(self, client, userdata, mid, reason, properties) -> None:
+        if reason.is_failure:  # MQTT 5: the broker refused it (its ACL, a quota): resending would not help
+            self.counts["rejected"] += 1
+            self._note(f"the broker refused a message: {reason}")
         self.acked.append(mid)
         self._poke()
 
@@ -245,7 +249,10 @@ class Bridge:
         self._pump()
 
     def _queue(self, messages: list[Message]) -> None:
-        self.queue.put_many([(m.topic, m.payload, m.qos, m.key) for m in messages if m.durable])
+        stream = [m for m in messages if m.durable]
+        fit = [(m.topic, m.payload, m.qos, m.key) for m in stream if len(m.payload) <= MAX_PAYLOAD_BYTES]
+        self.counts["oversized"] += len(stream) - len(fit)  # one the broker could refuse would block the queue
+        self.queue.put_many(fit)
 
     def _on_measurement(self, msg) -> None:
         if isinstance(msg.body, dict):
