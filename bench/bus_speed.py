@@ -8,7 +8,10 @@ One command, one run, every system measured side by side:
    record:
      - our bus: a real hub process (`python -m workers.hub`), `bus.events.Publisher`
        (through `bus.node.Node(serve=False)`) -> hub -> `bus.events.Subscriber`
-       (`data.+.measurement`, decoding to Message objects, gap counting on);
+       (`data.+.measurement`, decoding to Message objects, gap counting on), receiving
+       with `recv_batch` (what the recorder and the web use);
+     - the same, received one message per call the way `Subscriber.recv` did before the
+       batch receive (frames, then `Subscriber.handle`): the "before" of docs/performance.md;
      - raw pyzmq PUB -> SUB over ipc, msgpack of the same record, no hub;
      - mosquitto + paho-mqtt v2, QoS 0, the same msgpack payload (when installed).
 2. Command round trip p50/p99: `bus.rpc.Client.call("benchsvc", "echo", x=1)` through
@@ -134,17 +137,17 @@ class Tally:
 
 
 def _subscribe_loop(recv, tally: Tally, deadline_s: float) -> dict:
-    """Drive a pull-style subscriber: `recv(timeout)` gives a body (dict) or None on timeout."""
+    """Drive a pull-style subscriber: `recv(timeout)` gives a list of bodies ([] on timeout)."""
     _say({"ready": True})
     deadline = time.monotonic() + deadline_s
-    while recv(0.5) is None:  # warm-up: one record proves the subscription reached the publisher
+    while not recv(0.5):  # warm-up: one record proves the subscription reached the publisher
         if time.monotonic() > deadline:
             return {"error": "no warm-up record arrived"}
     _say({"warm": True})
     feed = tally.feed
     while True:
-        body = recv(IDLE_S if tally.count else 30.0)
-        if body is None or feed(body):
+        bodies = recv(IDLE_S if tally.count else 30.0)
+        if not bodies or any(feed(body) for body in bodies):
             break
     return tally.result()
 
@@ -161,6 +164,31 @@ def role_bus_pub(arg: dict) -> None:
         node.close()
 
 
+def _recv_one_at_a_time(sub):
+    """`recv(timeout)` receiving one message per call as Subscriber.recv did before recv_batch:
+    the frames of one multipart (a poll when none is queued), then `Subscriber.handle`."""
+    import zmq
+    sock, handle, nb = sub.socket, sub.handle, int(zmq.NOBLOCK)
+
+    def recv(timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                frame = sock.recv(nb, copy=False)
+            except zmq.Again:
+                if not sock.poll(int(max(0.0, deadline - time.monotonic()) * 1000)):
+                    return []
+                continue
+            frames = [frame.bytes]
+            while frame.more:
+                frame = sock.recv(nb, copy=False)
+                frames.append(frame.bytes)
+            msg = handle(frames)
+            if msg is not None:
+                return [msg.body]
+    return recv
+
+
 def role_bus_sub(arg: dict) -> None:
     import zmq
     from bus.events import Subscriber
@@ -171,8 +199,9 @@ def role_bus_sub(arg: dict) -> None:
         base[0] = sub.missed
 
     def recv(timeout):
-        msg = sub.recv(timeout)
-        return None if msg is None else msg.body
+        return [msg.body for msg in sub.recv_batch(timeout)]
+    if arg.get("one_at_a_time"):
+        recv = _recv_one_at_a_time(sub)
     try:
         out = _subscribe_loop(recv, Tally(arg.get("n"), mark), arg["deadline"])
         out["missed"] = sub.missed - base[0]
@@ -218,9 +247,9 @@ def role_zmq_sub(arg: dict) -> None:
             frames = sock.recv_multipart(zmq.NOBLOCK)
         except zmq.Again:
             if not sock.poll(int(timeout * 1000)):
-                return None
+                return []
             frames = sock.recv_multipart()
-        return unpackb(frames[1])
+        return [unpackb(frames[1])]
     try:
         _say(_subscribe_loop(recv, Tally(arg.get("n")), arg["deadline"]))
     finally:
@@ -544,10 +573,13 @@ def run(args) -> dict:
             wait_port(port, 10)
 
         # Rounds alternate the systems so a noisy neighbour hits them alike; the median round counts.
-        rounds: dict[str, list] = {"bus": [], "raw": [], "mqtt": []}
+        rounds: dict[str, list] = {"bus": [], "bus_before": [], "raw": [], "mqtt": []}
         for i in range(1, args.rounds + 1):
             progress(f"round {i}/{args.rounds}: our bus PUB -> hub -> SUB ...")
             rounds["bus"].append(run_pubsub(procs, "bus", {"n": n, "seconds": args.seconds}, deadline))
+            progress(f"round {i}/{args.rounds}: our bus, one receive per message (before recv_batch) ...")
+            rounds["bus_before"].append(run_pubsub(procs, "bus", {"n": n, "seconds": args.seconds,
+                                                                  "one_at_a_time": True}, deadline))
             progress(f"round {i}/{args.rounds}: raw pyzmq PUB -> SUB ...")
             rounds["raw"].append(run_pubsub(procs, "zmq", {"n": n, "seconds": args.seconds, "hwm": hwm,
                                                            "endpoint": f"ipc://{tmp}/raw-pub"}, deadline))
@@ -555,7 +587,7 @@ def run(args) -> dict:
                 progress(f"round {i}/{args.rounds}: mosquitto + paho-mqtt QoS 0 ...")
                 rounds["mqtt"].append(run_pubsub(procs, "mqtt", {"n": n_mqtt, "seconds": args.seconds,
                                                                  "port": port}, deadline))
-        for key in ("bus", "raw", "mqtt"):
+        for key in ("bus", "bus_before", "raw", "mqtt"):
             runs = sorted(rounds[key], key=lambda r: r["msgs_per_s"])
             results[key] = dict(runs[(len(runs) - 1) // 2], rounds=[round(r["msgs_per_s"]) for r in rounds[key]]) \
                 if runs else None
@@ -591,11 +623,12 @@ def progress(text: str) -> None:
 
 
 def summarize(r: dict) -> dict:
-    bus, raw, mqtt = r["bus"], r["raw"], r["mqtt"]
+    bus, before, raw, mqtt = r["bus"], r["bus_before"], r["raw"], r["mqtt"]
     rpc, raw_rpc = r["rpc"], r["raw_rpc"]
     mqtt_rate = mqtt["msgs_per_s"] if mqtt else None
     out = {
         "bus_msgs_per_s": round(bus["msgs_per_s"]),
+        "bus_before_msgs_per_s": round(before["msgs_per_s"]),
         "raw_zmq_msgs_per_s": round(raw["msgs_per_s"]),
         "mqtt_msgs_per_s": round(mqtt_rate) if mqtt_rate else None,
         "rpc_p50_us": round(percentile(rpc, 50), 1),
@@ -604,10 +637,12 @@ def summarize(r: dict) -> dict:
         "raw_rpc_p99_us": round(percentile(raw_rpc, 99), 1),
         "bus_vs_raw": round(bus["msgs_per_s"] / raw["msgs_per_s"], 3) if raw["msgs_per_s"] else None,
         "bus_vs_mqtt": round(bus["msgs_per_s"] / mqtt_rate, 2) if mqtt_rate else None,
+        "bus_before_vs_mqtt": round(before["msgs_per_s"] / mqtt_rate, 2) if mqtt_rate else None,
+        "batch_speedup": round(bus["msgs_per_s"] / before["msgs_per_s"], 2) if before["msgs_per_s"] else None,
         "message_bytes": len(msgpack.packb(RECORD)),
         "cpus": os.cpu_count(),
     }
-    for key, res in (("bus", bus), ("raw_zmq", raw), ("mqtt", mqtt)):
+    for key, res in (("bus", bus), ("bus_before", before), ("raw_zmq", raw), ("mqtt", mqtt)):
         if res:
             out[f"{key}_sent"] = res["sent"]
             out[f"{key}_received"] = res["received"]
@@ -615,6 +650,7 @@ def summarize(r: dict) -> dict:
             out[f"{key}_send_per_s"] = round(res["send_per_s"])
             out[f"{key}_rounds_msgs_per_s"] = res["rounds"]
     out["bus_missed"] = bus.get("missed")
+    out["bus_before_missed"] = before.get("missed")
     out["rpc_calls"] = len(rpc)
     out["targets"] = {
         "bus_vs_raw": {"min": TARGETS["bus_vs_raw"], "met": (out["bus_vs_raw"] or 0) >= TARGETS["bus_vs_raw"]},
@@ -639,6 +675,7 @@ def table(s: dict, r: dict) -> str:
         return (f"{name:34} {res['msgs_per_s']:>10,.0f} {res['sent']:>9,} {res['received']:>9,} "
                 f"{res['loss_pct']:>7.2f} {res['send_per_s']:>12,.0f}")
     lines.append(row("our bus (hub, Publisher/Subscriber)", r["bus"]))
+    lines.append(row("  before: one receive per message", r["bus_before"]))
     lines.append(row("raw pyzmq PUB/SUB + msgpack", r["raw"]))
     if r["mqtt"] is None:
         lines.append(f"{'mosquitto + paho-mqtt QoS 0':34} " + (
@@ -647,9 +684,10 @@ def table(s: dict, r: dict) -> str:
         lines.append(row("mosquitto + paho-mqtt QoS 0", r["mqtt"]))
     lines.append(f"  median of {len(r['bus']['rounds'])} alternating round(s); every round (msgs/s): "
                  + "; ".join(f"{k} {', '.join(f'{v:,}' for v in r[k]['rounds'])}"
-                             for k in ("bus", "raw", "mqtt") if r[k]))
-    lines.append(f"  our bus: sequence gaps counted by the Subscriber (median round): {r['bus'].get('missed'):,}; "
-                 "loss = records sent but never received")
+                             for k in ("bus", "bus_before", "raw", "mqtt") if r[k]))
+    lines.append(f"  our bus: sequence gaps counted by the Subscriber (median round): {r['bus'].get('missed'):,} "
+                 f"(before: {r['bus_before'].get('missed'):,}); loss = records sent but never received")
+    lines.append(f"  recv_batch vs one receive per message: x{s['batch_speedup'] or 0:.2f}")
     lines.append("")
     lines.append(f"{'command round trip':34} {'p50 us':>10} {'p99 us':>10} {'calls':>9}")
     lines.append(f"{'our bus (Client -> hub -> Node)':34} {s['rpc_p50_us']:>10,.1f} {s['rpc_p99_us']:>10,.1f} "
@@ -665,6 +703,8 @@ def table(s: dict, r: dict) -> str:
     lines.append(f"{'bus / raw pyzmq':34} {s['bus_vs_raw']:>10.2f} {'>= 0.50':>10} {verdict(t['bus_vs_raw']['met']):>9}")
     lines.append(f"{'bus / mosquitto+paho':34} {('%.2f' % s['bus_vs_mqtt']) if s['bus_vs_mqtt'] else '-':>10} "
                  f"{'>= 3.00':>10} {verdict(t['bus_vs_mqtt']['met']):>9}")
+    lines.append(f"{'  before (one receive per message)':34} "
+                 f"{('%.2f' % s['bus_before_vs_mqtt']) if s['bus_before_vs_mqtt'] else '-':>10}")
     lines.append(f"{'command p99 (us)':34} {s['rpc_p99_us']:>10,.1f} {'<= 2,000':>10} "
                  f"{verdict(t['rpc_p99_us']['met']):>9}")
     return "\n".join(lines)

@@ -30,7 +30,7 @@ from .config import BusConfig, endpoints, load_bus_config
 from .envelope import FrameError, Session, unpack_envelope
 from .errors import BadRequest, BusError, Busy, Forbidden, InternalError
 from .roles import Caller
-from .events import Publisher, Subscriber, recv_frames
+from .events import Publisher, Subscriber
 from .heartbeat import ProcessHealth
 from .sockets import client_socket
 from .constants import LOG_LEVELS, LOG_PER_MINUTE, MAX_LOG_TEXT  # noqa: F401 (re-exported)
@@ -128,14 +128,8 @@ class Node:
                          snapshot=snapshot, stats=self.stats, key=self.key)
 
         def on_ready():
-            for _ in range(1000):  # bounded batch so timers and commands still get their turn
-                try:
-                    frames = recv_frames(sub.socket)
-                except zmq.Again:
-                    break
-                msg = sub.handle(frames)
-                if msg is not None:
-                    handler(msg)
+            for msg in sub.recv_batch(timeout=0):  # bounded: timers and commands still get their turn
+                handler(msg)
         self.subscribers.append(sub)
         while sub._pending:
             handler(sub._pending.popleft())

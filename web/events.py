@@ -27,6 +27,7 @@ from bus.events import Subscriber
 PATTERNS = ["data.#", "state.#", "soh.#", "log.#"]
 CLIENT_QUEUE = 1000  # frames held per client before its oldest are dropped
 RING = 512  # recent frames kept for Last-Event-ID replay
+SNAPSHOT_MAX = 100_000  # more than the hub's snapshot ever holds: it is taken in one batch
 KEEPALIVE_S = 15.0
 RETRY_MS = 2000
 PROCESSES_EVERY_S = 5.0
@@ -103,12 +104,14 @@ class Stream:
         self.reported = 0
         self.closed = False
 
-    def put(self, text: str) -> None:
+    def put_many(self, texts: list[str]) -> None:
+        """Queue frames in order; past `maxlen` the oldest go (counted)."""
         with self.cond:
-            if len(self.queue) >= self.maxlen:
+            self.queue.extend(texts)
+            over = len(self.queue) - self.maxlen
+            for _ in range(max(0, over)):
                 self.queue.popleft()
-                self.dropped += 1
-            self.queue.append(text)
+            self.dropped += max(0, over)
             self.cond.notify()
 
     def take(self, timeout: float) -> list[str]:
@@ -180,16 +183,13 @@ class EventHub:
                 self.stop.wait(1.0)
                 continue
             try:
-                for _ in range(len(sub._pending)):  # the hub's snapshot first: then the cache is ready
-                    msg = sub.recv(timeout=0)
-                    if msg is not None:
-                        self.publish_message(msg.topic, msg.body, msg.ts)
+                # the hub's snapshot first (all of it): then the cache is ready
+                self.publish_messages(sub.recv_batch(timeout=0, max_count=SNAPSHOT_MAX))
                 self.ready.set()
                 while not self.stop.is_set():
-                    msg = sub.recv(timeout=0.5)
+                    batch = sub.recv_batch(timeout=0.5)
                     self.stats["missed"] = sub.missed
-                    if msg is not None:
-                        self.publish_message(msg.topic, msg.body, msg.ts)
+                    self.publish_messages(batch)
             except Exception:
                 self.stats["subscribe_errors"] += 1
                 self.stop.wait(0.5)
@@ -213,30 +213,42 @@ class EventHub:
             self.stop.wait(PROCESSES_POLL_S)
 
     # ---- fan-out --------------------------------------------------------------------------
-    def publish_message(self, topic: str, body, ts: float) -> None:
-        translated = translate(topic, body, ts)
-        if translated is None:
-            return
-        event, data = translated
-        key = None
-        if event in ("survey", "recorder"):
-            key = event
-        elif event == "soh":
-            key = f"soh:{data['process']}"
-        self.broadcast(event, data, cache_key=key)
+    def publish_messages(self, messages) -> None:
+        """Fan out a batch of bus messages (anything with topic, body, ts): one lock and one
+        hand-over per client for the whole batch, not per message."""
+        events = []
+        for msg in messages:
+            translated = translate(msg.topic, msg.body, msg.ts)
+            if translated is None:
+                continue
+            event, data = translated
+            key = None
+            if event in ("survey", "recorder"):
+                key = event
+            elif event == "soh":
+                key = f"soh:{data['process']}"
+            events.append((event, data, key))
+        if events:
+            self._broadcast_many(events)
 
     def broadcast(self, event: str, data, cache_key: str | None = None) -> None:
+        self._broadcast_many([(event, data, cache_key)])
+
+    def _broadcast_many(self, events: list[tuple[str, object, str | None]]) -> None:
+        texts = []
         with self.lock:
-            event_id = self.next_id
-            self.next_id += 1
-            text = frame(event, data, event_id)
-            self.ring.append((event_id, text))
-            if cache_key is not None:
-                self.cache[cache_key] = frame(event, data)  # replayed without id on connect
+            for event, data, cache_key in events:
+                event_id = self.next_id
+                self.next_id += 1
+                text = frame(event, data, event_id)
+                self.ring.append((event_id, text))
+                if cache_key is not None:
+                    self.cache[cache_key] = frame(event, data)  # replayed without id on connect
+                texts.append(text)
             clients = list(self.clients)
-            self.stats["events"] += 1
+            self.stats["events"] += len(texts)
         for c in clients:
-            c.put(text)
+            c.put_many(texts)
 
     # ---- clients --------------------------------------------------------------------------
     def connect(self, last_event_id: int | None = None, client: str = "") -> Stream | str:
