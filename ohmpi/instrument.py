@@ -15,6 +15,7 @@ from ohmpi import config as configuration
 from ohmpi.hardware.board import Board, chip_cabling
 from ohmpi.hardware.buswatch import CountingBus
 from ohmpi.measure import Aborted, SETTINGS_SPEC, Settings, measure, validate_settings
+from ohmpi.measure.procedure import RangeMemory
 from ohmpi.relay_hold import RelayHold
 from ohmpi.relay_wear import RelayWear
 from ohmpi.rs_check import rs_check
@@ -42,6 +43,7 @@ class Instrument:
         self._settings = validate_settings({"mains_hz": cfg["mains_hz"]})
         self._closed = False
         self._hold = RelayHold(self.safe_state, self._lock)
+        self._ranges = RangeMemory()  # gains and voltage of the last held quadrupole
         names = {place: f"{electrode}{role}" for (electrode, role), place in chip_cabling(cfg).items()}
         self.wear = RelayWear(names, wear_path, rated_ops=cfg["relay_rated_ops"])
         board.relays.on_switch = self.wear.switched
@@ -98,6 +100,7 @@ class Instrument:
         """Injection off and every relay open (callable at any time, from any thread)."""
         with self._lock:
             self._hold.cancel()
+            self._ranges.last = None
             self.board.safe_state()
 
     def measure(self, a: int, b: int, m: int, n: int, *, abort=None, hold_relays: bool = False,
@@ -111,7 +114,7 @@ class Instrument:
             self._hold.cancel()
             try:
                 result = measure(self.board, self.positions, (a, b, m, n), values, abort=abort,
-                                 hold_relays=hold_relays)
+                                 hold_relays=hold_relays, memory=self._ranges)
             except BaseException:
                 self.board.safe_state()
                 raise
@@ -121,6 +124,8 @@ class Instrument:
 
     def rs_check(self, abort=None) -> dict:
         with self._lock:
+            self._hold.cancel()
+            self._ranges.last = None
             return rs_check(self.board, abort=abort, mains_hz=self._settings.mains_hz)
 
     def self_test(self) -> dict:
@@ -135,6 +140,8 @@ class Instrument:
                 checks.append({"name": name, "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
 
         with self._lock:
+            self._hold.cancel()
+            self._ranges.last = None
             b = self.board
             try:
                 if b.tca is not None:

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ohmpi import geometry
+from ohmpi.measure import ranges as gain_memory
 from ohmpi.measure.analysis import Context, analyse
 from ohmpi.measure.sampling import Sampler, data_rate_for, full_scale_for, plan_window
 from ohmpi.measure.settings import Settings, validate_settings
@@ -51,6 +52,12 @@ class _Run:
         self.segment = 0
         self.segment_starts: dict[int, float] = {}  # recorded segment -> its switching time
         self.ab_sign = 1  # -1 when A and B are wired the other way round (ohmpi.relay_plan)
+
+    def restart(self) -> None:
+        """Forget the samples taken (they were taken with ranges that did not fit)."""
+        self.columns = {k: [] for k in self.columns}
+        self.segment = 0
+        self.segment_starts = {}
 
     def check_abort(self) -> None:
         if self.aborted():
@@ -133,19 +140,25 @@ def _probe(run: _Run):
     return off, on, (current if current >= OPEN_CURRENT_MA else None)
 
 
-def _prepare(run: _Run) -> float | None:
+def _prepare(run: _Run, reuse: "gain_memory.Ranges | None" = None) -> float | None:
     """Probe with one short + half-cycle at full scale; set the voltage (adaptive) and
-    the ADC gains. Returns the probe current in mA, or None if there is none."""
+    the ADC gains. Returns the probe current in mA, or None if there is none.
+    With `reuse` (the previous quadrupole's, still fitting) nothing is probed."""
     s, board, sampler = run.settings, run.board, run.sampler
     injector = board.injector
+    if reuse is not None:
+        if injector.adjustable and reuse.vab_V != injector.voltage:
+            injector.set_voltage(reuse.vab_V)
+        sampler.rate, sampler.current_fsr, sampler.voltage_fsr = reuse.rate, reuse.current_fsr, reuse.voltage_fsr
+        return reuse.current_mA
     if s.strategy == "adaptive":
         if not injector.adjustable:
             raise ValueError("strategy: 'adaptive' needs the dps5005 programmable supply")
         injector.set_voltage(min(5.0, board.limits.max_voltage_V))
     elif s.vab_V is not None:
         injector.set_voltage(s.vab_V)
-    elif injector.adjustable and injector.voltage == 0:
-        injector.set_voltage(min(12.0, board.limits.max_voltage_V))
+    elif injector.adjustable:  # the output may have been switched off since: set it (and on) again
+        injector.set_voltage(injector.voltage or min(12.0, board.limits.max_voltage_V))
     step = 1.0 / s.sampling_hz
     sampler.rate = data_rate_for(step)
     off, on, current = _probe(run)
@@ -173,26 +186,37 @@ def _prepare(run: _Run) -> float | None:
     return current
 
 
+class RangeMemory:
+    """The gains and voltage the last held quadrupole used (None once anything was released)."""
+
+    last: "gain_memory.Ranges | None" = None
+
+
 def measure(board, positions, quadrupole, settings=None, *, abort=None,
-            hold_relays: bool = False) -> tuple[dict, dict]:
+            hold_relays: bool = False, memory: RangeMemory | None = None) -> tuple[dict, dict]:
     """Measure one quadrupole (a, b, m, n, 1-based); returns (record, waveform).
 
     Raises SafetyError/ValueError for refused commands, Aborted when `abort` fires;
     in every case the injection is off and all relays are open on return — except with
     `hold_relays` after a measurement that succeeded: the relays then stay for the next
-    quadrupole, which moves only those that differ (wired the way round that moves fewest).
+    quadrupole, which moves only those that differ (wired the way round that moves fewest),
+    and with `memory` its gains and voltage are reused when they still fit (``ranges``).
     """
     s = settings if isinstance(settings, Settings) else validate_settings(settings)
     a, b, m, n = check_quadrupole(*quadrupole, board.relays.n_electrodes)
     k = geometry.geometric_factor(positions, a, b, m, n)
     run = _Run(board, s, abort)
     wiring = (a, b, m, n)
+    previous, memory = (memory.last if memory else None), memory or RangeMemory()
+    memory.last = None
+    reuse = gain_memory.plan(previous, frozenset((a, b)), k, s, board) \
+        if hold_relays and board.relays.state["A"] else None
     if hold_relays:
         wiring, run.ab_sign, run.sampler.v_sign = orient(wiring, board.relays.state)
     try:
         run.check_abort()
         board.relays.connect_quadrupole(*wiring)
-        probe = _prepare(run)
+        probe = _prepare(run, reuse)
         flags = []
         stacks = 0
         if probe is not None:
@@ -204,8 +228,18 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None,
                     if off_s > 1e-9:
                         run.segment_samples(0, off_s)
                 stacks += 1
+                c = run.columns
+                if reuse is not None and any(x and y for x, y in zip(c["saturated"], c["counted"])):
+                    # the prediction missed: these samples are lost, probe as usual
+                    run.restart()
+                    reuse, stacks = None, 0
+                    probe = _prepare(run)
+                    if probe is None:
+                        break
             vab = board.injector.voltage
-            if board.injector.adjustable:
+            if reuse is not None:
+                vab = reuse.vab_measured_V  # same supply setting into the same A–B loop
+            elif board.injector.adjustable:
                 board.injector.set_polarity(1)
                 board.injector.on()
                 vab = board.injector.supply.measured_voltage()  # constant-current may lower it
@@ -215,7 +249,7 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None,
         raise
     if hold_relays:
         try:
-            board.injector.shutdown()
+            board.injector.off()  # the supply stays set (and on) behind the open injection relay
         except BaseException:
             board.safe_state()
             raise
@@ -244,6 +278,11 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None,
         flags.extend(res.ip.flags)
         ip = dict(ip_mvv=res.ip.ip_mvv, ip_std_mvv=res.ip.ip_std_mvv, ip_windows_mvv=res.ip.windows_mvv,
                   ip_delay_ms=res.ip.delay_ms, ip_windows_ms=res.ip.windows_ms)
+    if hold_relays and res.iab_mA > 0 and math.isfinite(res.vmn_mV) and "saturated" not in flags:
+        memory.last = gain_memory.Ranges(
+            ab=frozenset((a, b)), k=k, key=gain_memory.settings_key(s), vab_V=board.injector.voltage,
+            vab_measured_V=vab, current_mA=res.iab_mA, vmn_mV=abs(res.vmn_mV), sp_peak_mV=abs(res.sp_mV),
+            current_fsr=run.sampler.current_fsr, voltage_fsr=run.sampler.voltage_fsr, rate=run.sampler.rate)
     record = make_record(
         **common, vab_V=vab, iab_mA=res.iab_mA, iab_std_pct=res.iab_std_pct, vmn_mV=res.vmn_mV,
         vmn_std_pct=res.vmn_std_pct, sp_mV=res.sp_mV, r_ohm=res.r_ohm, r_std_pct=res.r_std_pct,
