@@ -11,10 +11,17 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bus.outbox import Outbox
-from ohmpi.items import ItemError, check_body, check_entry, check_fields, check_item, survey_body
+from ohmpi.items import (
+    ItemError,
+    check_body,
+    check_entry,
+    check_fields,
+    check_item,
+    survey_body,
+)
 from ohmpi.store import Store
 from ohmpi.survey import Survey
-from tests.workers.test_store import meas, survey_item
+from tests.store.factories import meas, survey_item
 
 
 def rs_check_item(key="C1", **changes) -> dict:

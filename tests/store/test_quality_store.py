@@ -32,10 +32,10 @@ def survey(tmp_path_factory):
     seq = sequences.with_reciprocals(sequences.generate("dipole-dipole", 16))
     path = folder / "seq.txt"
     np.savetxt(path, seq, fmt="%d")
-    first, positions = simulate(electrodes=16, array=str(path), noise=0.02, stacks=1, seed=1,
-                                model="homogeneous:rho=100;m=30;tau=0.5")
-    second, _ = simulate(electrodes=16, array=str(path), noise=0.02, stacks=1, seed=2,
-                         model="homogeneous:rho=100;m=30;tau=0.5")
+    first, _ = simulate(electrodes=16, array=str(path), noise=0.02, stacks=1, seed=1, optimize=False,
+                        model="homogeneous:rho=100;m=30;tau=0.5")
+    second, _ = simulate(electrodes=16, array=str(path), noise=0.02, stacks=1, seed=2, optimize=False,
+                         model="homogeneous:rho=100;m=30;tau=0.5")  # records in `seq` order
     store = Store(folder / "ohmpi.db")
     assert not store.ingest(items(first))["refused"]
     assert not store.ingest(items(second, pass_index=1, skip=(3, 7)))["refused"]

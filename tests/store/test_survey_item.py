@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ohmpi.items import SURVEY_FIELDS, ItemError, check_body, survey_body, survey_item_fields
+from ohmpi.items import (
+    SURVEY_FIELDS,
+    ItemError,
+    check_body,
+    survey_body,
+    survey_item_fields,
+)
 from ohmpi.survey import PROGRESS_FIELDS, Survey
 
 UPDATED = "2026-03-01T10:00:00Z"

@@ -18,9 +18,9 @@ from bus.events import Subscriber
 from bus.node import Node
 from bus.outbox import Outbox
 from ohmpi import formats
+from tests.store.factories import meas, record, survey_item
 from tests.support.bus import Bus
 from tests.support.procs import stop, wait_until
-from tests.workers.test_store import meas, record, survey_item
 
 
 class Rec:
