@@ -10,9 +10,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
+import zmq
 
+from bus.envelope import Session
+from bus.events import Publisher
 from ohmpi.record import FIELDS
 from tests.support.mqtt import Broker
 from tests.support.procs import ROOT, short_tmpdir, stop, wait_until
@@ -291,6 +295,31 @@ def test_the_bridge_killed_mid_survey_catches_up_from_the_recorder(broker, syste
         assert status["mqtt_caught_up"] > 0  # the events sent while it was down came from the recorder
     finally:
         sub.close()
+
+
+def test_odd_events_on_the_bus_neither_block_nor_break_the_stream(viewer, system):
+    """An event that is not a map, one too big for a broker, NaN and bytes in a record: the first two
+    are skipped (the big one counted), the last forwarded as strict JSON, and what follows flows."""
+    publisher = Publisher(Session("odd"), system.address, system.cfg, zmq.Context.instance())
+    topic = "data.sim.measurement"
+    try:
+        for i in range(400):  # until this new publisher is joined
+            publisher.publish(topic, {"measurement_id": f"odd-warm-{i}", "survey_id": "odd"})
+            if any(b"odd-warm" in p for p in viewer.on(f"{BASE}/measurement")):
+                break
+            time.sleep(0.05)
+        before = system.client.call("mqtt", "status")["mqtt_oversized"]
+        publisher.publish(topic, [1, 2, 3])
+        publisher.publish(topic, {"measurement_id": "odd-big", "survey_id": "odd", "note": "x" * 300_000})
+        publisher.publish(topic, {"measurement_id": "odd-nan", "survey_id": "odd", "r_ohm": float("nan"),
+                                  "raw": b"\x00\xff"})
+        publisher.publish(topic, {"measurement_id": "odd-after", "survey_id": "odd"})
+        got = viewer.wait_for(f"{BASE}/measurement", lambda p: (b := by_id(p, "odd")).get("odd-after") and b,
+                              what="the event after the odd ones")
+        assert "odd-big" not in got and got["odd-nan"][0]["r_ohm"] is None and got["odd-nan"][0]["raw"] == "00ff"
+        assert system.client.call("mqtt", "status")["mqtt_oversized"] == before + 1
+    finally:
+        publisher.close()
 
 
 # ---- commands -----------------------------------------------------------------------------------
