@@ -77,6 +77,7 @@ class Bridge:
         self.mapper.alarms.update(configured_alarms())
         self.queue = DurableQueue(var_path("mqtt-queue.db"), s.queue_max)
         self.states: dict[str, Message] = {}  # retained topic -> its latest message
+        self.lock = threading.Lock()  # states and alarm names, shared by the loop and paho's on_connect
         self.inflight: dict[int, int] = {}  # paho mid -> queue seq (loop thread only)
         self.acked: deque[int] = deque()  # mids paho reported acknowledged (paho thread -> loop thread)
         self.connected = threading.Event()
@@ -159,9 +160,10 @@ class Bridge:
             client.subscribe(f"{self.s.discovery_prefix}/status", qos=1)  # Home Assistant's birth message
         if self.s.commands:
             client.subscribe(f"{self.s.base}/cmd/+/+", qos=1)
-        for msg in list(self.states.values()):
-            client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
-        self.connected.set()
+        with self.lock:  # the latest states, then live ones: an older copy never follows a newer one
+            for msg in self.states.values():
+                client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+            self.connected.set()
         self._poke()
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
@@ -317,13 +319,14 @@ class Bridge:
             self._poke()
 
     def _states(self, messages: list[Message]) -> None:
-        for m in messages:
-            if (last := self.states.get(m.topic)) is not None and last.payload == m.payload:
-                continue  # a state repeated as it is (state.alarms every few seconds): nothing new
-            self.states[m.topic] = m
-            if self.connected.is_set():
-                self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
-                self.counts["published"] += 1
+        with self.lock:
+            for m in messages:
+                if (last := self.states.get(m.topic)) is not None and last.payload == m.payload:
+                    continue  # a state repeated as it is (state.alarms every few seconds): nothing new
+                self.states[m.topic] = m
+                if self.connected.is_set():
+                    self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+                    self.counts["published"] += 1
 
     def _on_soh(self, msg) -> None:
         if not isinstance(msg.body, dict):
@@ -335,10 +338,11 @@ class Bridge:
         self._states(self.mapper.soh(process, msg.body, now))
 
     def _on_alarm(self, msg) -> None:
-        known = set(self.mapper.alarms)
-        for body in alarm_bodies(msg.body):
-            self._states(self.mapper.alarm(body))
-        new = self.mapper.alarms - known
+        with self.lock:
+            known = set(self.mapper.alarms)
+            states = [m for body in alarm_bodies(msg.body) for m in self.mapper.alarm(body)]
+            new = self.mapper.alarms - known
+        self._states(states)
         if new and self.s.discovery and self.connected.is_set():
             for m in discovery.messages(self.s, new):
                 if "/binary_sensor/" in m.topic:
@@ -350,7 +354,9 @@ class Bridge:
             self._states([self.mapper.processes(now)])
 
     def _send_discovery(self) -> None:
-        for m in discovery.messages(self.s, self.mapper.alarms):
+        with self.lock:
+            alarms = set(self.mapper.alarms)
+        for m in discovery.messages(self.s, alarms):
             self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
 
     # ---- to the broker -------------------------------------------------------------------
@@ -372,6 +378,8 @@ class Bridge:
             self.protocol = self.mqtt.MQTTv311
             self.node.log("warning", "the broker does not speak MQTT 5: using MQTT 3.1.1")
             self.client = self._make_client()
+            self.inflight.clear()  # what the old client held was never acknowledged: hand it out again
+            self.queue.rewind()
             self._connect()
         self._pump()
 

@@ -67,6 +67,11 @@ class DurableQueue:
                 self._cursor = rows[-1][0]
         return rows
 
+    def rewind(self) -> None:
+        """Hand out again everything still queued (a new client: the old one's in-flight is gone)."""
+        with self._lock:
+            self._cursor = 0
+
     def ack(self, seqs: list[int]) -> None:
         """The broker has these: forget them."""
         if seqs:
