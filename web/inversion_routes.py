@@ -10,6 +10,7 @@ from typing import Callable
 
 from flask import Response
 
+from .bus_access import bad_request
 from .openapi import Field, Route
 
 OBJ = {"type": "object", "additionalProperties": True}
@@ -27,7 +28,10 @@ def routes(call: Callable) -> list[Route]:
         return call("inverter", "invert", timeout=30.0, survey_id=args["survey_id"], **request)
 
     def job(args):
-        return call("inverter", "job", job_id=args["job_id"])
+        text = args["job_id"]
+        if not text.isdigit():
+            raise bad_request("job_id", f"must be a positive integer, got {text[:20]!r}")
+        return call("inverter", "job", job_id=int(text))
 
     def inversions(args):
         return call("recorder", "inversions", survey_id=args["survey_id"])
@@ -54,7 +58,7 @@ def routes(call: Callable) -> list[Route]:
               response=OBJ, errors=(409,)),
         Route("GET", "/api/inverter/jobs/<job_id>", job, "one inversion job: state, phase, progress, summary or "
               "error", role="viewer", tag="inversion",
-              path_params=(Field("job_id", "int", required=True, min=1),), response=OBJ),
+              path_params=(Field("job_id", "str", required=True, max_length=12),), response=OBJ),
         Route("GET", "/api/surveys/<survey_id>/inversions", inversions, "the inversion results of a survey by pass",
               role="viewer", tag="inversion", path_params=(SURVEY_ID,), response={"type": "array", "items": SUMMARY}),
         Route("GET", "/api/surveys/<survey_id>/inversion", inversion, "one pass's inverted section: cells (polygon, "

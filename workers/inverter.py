@@ -100,7 +100,7 @@ class Inverter:
         self.node = node
         self.settings = settings
         self.fallback_positions = positions(instrument())
-        self.client = Client(node.address, cfg=node.cfg, name="inverter-cli", timeout=10.0, retries=1)
+        self._local = threading.local()  # a bus client per thread: sockets are not shared
         self.queue: deque = deque()
         self.jobs: OrderedDict = OrderedDict()  # job id -> job (queued, running, done, failed), newest kept
         self.current: dict | None = None
@@ -113,6 +113,14 @@ class Inverter:
         self.quit = threading.Event()
         self.runner = threading.Thread(target=self._run, name="inverter-runner", daemon=True)
         self.ctx = multiprocessing.get_context("spawn")
+
+    @property
+    def client(self) -> Client:
+        c = getattr(self._local, "client", None)
+        if c is None:
+            c = self._local.client = Client(self.node.address, cfg=self.node.cfg, timeout=10.0, retries=1,
+                                            name=f"inverter-{threading.current_thread().name}")
+        return c
 
     # ---- commands -----------------------------------------------------------------------
     def register(self) -> None:
@@ -247,6 +255,8 @@ class Inverter:
             self._enqueue(survey_id, plan["pass_index"], plan["baseline"], None, by=None, auto=True)
         except BusError as exc:
             self.node.log("warning", f"survey {survey_id} pass {pass_index} not inverted: {exc}")
+        finally:
+            self.client.close()  # this thread ends here
 
     # ---- the runner ---------------------------------------------------------------------
     def _run(self) -> None:
@@ -368,6 +378,8 @@ def run() -> int:
         print(f"inverter: off: {reason}", file=sys.stderr, flush=True)
         return 0
     os.nice(max(0, min(settings["nice"], 10) - os.nice(0)))  # the bus side stays responsive, below measuring
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # inherited by the children
+        os.environ[name] = str(settings["threads"])
     node = Node("inverter")
     inv = Inverter(node, settings)
     inv.register()

@@ -121,8 +121,8 @@ class MeshEarth(EarthModel):
     def _geometry(self, xz: np.ndarray):
         import pygimli as pg
         span = max(float(np.ptp(xz[:, 0])), 1.0)
-        left, right = float(xz[:, 0].min()) - 3 * span, float(xz[:, 0].max()) + 3 * span
-        world = pg.meshtools.createWorld(start=[left, 0], end=[right, -3 * span], worldMarker=True)
+        left, right = float(xz[:, 0].min()) - 2 * span, float(xz[:, 0].max()) + 2 * span
+        world = pg.meshtools.createWorld(start=[left, 0], end=[right, -2 * span], worldMarker=True)
         if self.kind == "block":
             (x0, x1), (z0, z1) = self.params["x"], self.params["z"]
             world += pg.meshtools.createRectangle(start=[x0, -z0], end=[x1, -z1], marker=2)
@@ -133,7 +133,7 @@ class MeshEarth(EarthModel):
         for x, _ in xz:
             world.createNode([x, 0.0])
             world.createNode([x, -spacing / 10])  # refines under each electrode, as pyGIMLi advises
-        mesh = pg.meshtools.createMesh(world, quality=34, area=max(spacing * spacing / 2, 0.05))
+        mesh = pg.meshtools.createMesh(world, quality=33, area=max(spacing * spacing, 0.05))
         return mesh, {1: self.params["rho"][0], 2: self.params["rho"][1]}
 
     def _mesh(self, xz: np.ndarray):

@@ -1,0 +1,204 @@
+"""The inverter over the real system (supervisord, bus, recorder, gateway): a repeated survey over a
+vertical contact is inverted after each pass (the second as time-lapse), on request from the CLI
+and the web with roles, exported as model CSV and VTK; bad requests are refused naming why; the
+controller's timing is unaffected while an inversion runs; without pyGIMLi the worker bows out."""
+
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from bus.errors import BadRequest, Forbidden
+from bus.events import Subscriber
+from tests.support.procs import ROOT, wait_until
+from tests.support.web import authed_client, make_app, start_web_system
+
+ELECTRODES = 12
+MODEL = 'contact:rho=100,20;x=5.5'
+FAST = {"injection_ms": 60.0, "nb_stack": 1}  # ~0.3 s a quadrupole in real time
+
+
+@pytest.fixture(scope="module")
+def system():
+    s = start_web_system(web_extra=f'\n[instrument.sim]\nmodel = "{MODEL}"\n\n[inverter]\npass_wait_s = 10.0\n',
+                         electrodes=ELECTRODES, time_scale=1.0, wait=("hub", "recorder", "controller", "sequencer",
+                                                                     "inverter"))
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def app(system):
+    a = make_app(system)
+    yield a
+    a.extensions["ohmpi_close"]()
+
+
+def jobs_done(system, n):
+    jobs = system.client.call("inverter", "jobs")
+    done = [j for j in jobs if j["state"] in ("done", "failed")]
+    return len(done) >= n and jobs
+
+
+@pytest.fixture(scope="module")
+def survey(system):
+    """Two passes of Wenner on 12 electrodes (18 quadrupoles) in real time; both inverted as they end."""
+    c = system.client
+    c.call("sequencer", "generate", array="wenner", electrodes=ELECTRODES)
+    started = c.call("sequencer", "start", name="inversion", settings=FAST, repeat=2)
+    system.wait_survey(timeout=180)
+    wait_until(lambda: jobs_done(system, 2), timeout=180, what="both passes inverted")
+    return started["survey_id"]
+
+
+def test_each_pass_is_inverted_when_it_ends_the_second_as_time_lapse(system, survey):
+    jobs = system.client.call("inverter", "jobs")
+    auto = sorted((j for j in jobs if j["auto"]), key=lambda j: j["pass_index"])
+    assert [(j["pass_index"], j["baseline"], j["state"]) for j in auto] == [(0, None, "done"), (1, 0, "done")], auto
+    summaries = system.client.call("recorder", "inversions", survey_id=survey)
+    assert [(s["pass_index"], s["baseline_pass"]) for s in summaries] == [(0, None), (1, 0)]
+    second = system.client.call("recorder", "inversion", survey_id=survey, pass_index=1)
+    assert len(second["cells"]["change_pct"]) == second["n_cells"] > 30
+    first = system.client.call("recorder", "inversion", survey_id=survey, pass_index=0)
+    assert 0 < first["chi2"] < 20 and first["counts"]["used"] >= 10 and first["survey_id"] == survey
+    state = system.client.call("inverter", "status")
+    assert state["state"] == "idle" and state["done"] >= 2
+
+
+def test_cli_invert_json_and_exports(system, survey, tmp_path):
+    out = system.ohmpi("invert", survey, "--pass", "0", "--lambda", "30", "--json", timeout=300)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert {"survey_id", "chi2", "rms_pct", "iterations", "n_data", "n_cells"} <= set(summary)
+    assert summary["survey_id"] == survey and summary["lambda"] == 30 and summary["pass_index"] == 0
+    model = tmp_path / "model.csv"
+    out = system.ohmpi("export", survey, "--format", "model", "--pass", "1", "-o", str(model))
+    assert out.returncode == 0, out.stderr
+    lines = model.read_text().splitlines()
+    assert lines[0] == "x_m,depth_m,rho_ohmm,change_pct" and len(lines) > 30
+    rows = [[float(v) for v in line.split(",")] for line in lines[1:]]
+    left = [r[2] for r in rows if r[0] < 3 and r[1] < 1.5]
+    right = [r[2] for r in rows if r[0] > 8 and r[1] < 1.5]
+    assert statistics.median(left) > 2 * statistics.median(right)  # the contact: 100 | 20 ohm.m
+    out = system.ohmpi("export", survey, "--format", "vtk")
+    assert out.returncode == 0 and out.stdout.startswith("# vtk DataFile") and "SCALARS rho_ohmm" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("S-none",), "unknown survey"),
+    (("{survey}", "--lambda", "-1"), "lam must be a number"),
+    (("{survey}", "--lambda", "nan"), "lam must be a number"),
+    (("{survey}", "--pass", "9"), "has no pass 9"),
+    (("{survey}", "--baseline", "5"), "no pass 5 for a baseline"),
+    (("x' OR 1=1; --",), "survey"),
+])
+def test_bad_requests_are_refused_naming_why(system, survey, args, message):
+    out = system.ohmpi("invert", *[a.format(survey=survey) for a in args], "--json")
+    assert out.returncode != 0 and message in out.stderr, out.stderr
+
+
+def test_a_survey_with_too_few_quadrupoles_is_refused(system, survey):
+    c = system.client
+    c.call("sequencer", "generate", array="wenner", electrodes=6)  # 3 quadrupoles
+    small = c.call("sequencer", "start", name="tiny", settings=FAST)["survey_id"]
+    system.wait_survey(timeout=60)
+    wait_until(lambda: len(c.call("recorder", "indices", survey_id=small, pass_index=0)) == 3, timeout=30,
+               what="tiny survey stored")
+    with pytest.raises(BadRequest, match=r"only 3 usable quadrupole\(s\).*at least 10"):
+        c.call("inverter", "invert", survey_id=small)
+    failed = wait_until(lambda: [j for j in c.call("inverter", "jobs") if j["survey_id"] == small] or
+                        c.call("inverter", "status")["failed"] == 0 and "none", timeout=20, what="auto refusal")
+    assert failed == "none" or all(j["state"] != "done" for j in failed)
+
+
+def test_roles_on_the_bus_and_the_web(system, survey, app):
+    c = system.client
+    with pytest.raises(Forbidden):
+        c.call("inverter", "invert", survey_id=survey, on_behalf=("someone", "viewer"))
+    assert c.call("recorder", "inversions", survey_id=survey, on_behalf=("someone", "viewer"))
+    with pytest.raises(Forbidden):
+        c.call("recorder", "inversion_put", result={}, on_behalf=("someone", "admin"))
+    viewer, operator = (authed_client(app, system.tokens[r]) for r in ("viewer", "operator"))
+    assert viewer.post(f"/api/surveys/{survey}/invert", json={}).status_code == 403
+    listed = viewer.get(f"/api/surveys/{survey}/inversions")
+    assert listed.status_code == 200 and [s["pass_index"] for s in listed.get_json()] == [0, 1]
+    one = viewer.get(f"/api/surveys/{survey}/inversion?pass=1").get_json()
+    assert one["baseline_pass"] == 0 and len(one["data"]["misfit_pct"]) == one["n_data"]
+    csv = viewer.get(f"/api/surveys/{survey}/inversion/export?format=model&pass=0")
+    assert csv.status_code == 200 and csv.data.startswith(b"x_m,depth_m,rho_ohmm\n")
+    assert "attachment" in csv.headers["Content-Disposition"]
+    assert viewer.get(f"/api/surveys/{survey}/inversion/export?format=xlsx").status_code == 400
+    bad = operator.post(f"/api/surveys/{survey}/invert", json={"lambda": -3})
+    assert bad.status_code == 400 and "lambda" in bad.get_data(as_text=True)
+    queued = operator.post(f"/api/surveys/{survey}/invert", json={"lambda": 12.5, "pass": 0})
+    assert queued.status_code == 200, queued.get_data(as_text=True)
+    job_id = queued.get_json()["job_id"]
+    job = wait_until(lambda: (j := viewer.get(f"/api/inverter/jobs/{job_id}").get_json())["state"] in
+                     ("done", "failed") and j, timeout=120, what="web job done")
+    assert job["state"] == "done" and job["summary"]["lambda"] == 12.5 and job["by"]
+    assert viewer.get("/api/inverter/jobs/1x").status_code == 400
+    assert viewer.get("/api/inverter/jobs/999999").status_code == 400
+
+
+def test_measuring_keeps_its_timing_while_an_inversion_runs(system, survey):
+    """Quadrupole cadence (time between stored measurements, real time) with the inverter idle and busy."""
+    c = system.client
+    c.call("sequencer", "generate", array="wenner", electrodes=ELECTRODES)
+    arrivals: list[float] = []
+    stop = threading.Event()
+
+    def listen():
+        sub = Subscriber(["data.#"], address=system.address, cfg=system.cfg, key=system.key)
+        try:
+            while not stop.is_set():
+                msg = sub.recv(timeout=0.2)
+                if msg is not None and msg.topic.endswith(".measurement"):
+                    arrivals.append(time.monotonic())
+        finally:
+            sub.close()
+
+    def cadence() -> list[float]:
+        arrivals.clear()
+        c.call("sequencer", "start", name="timing", settings=FAST)
+        system.wait_survey(timeout=120)
+        return [b - a for a, b in zip(arrivals, arrivals[1:])]
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    try:
+        time.sleep(0.5)  # the subscription reaches the hub
+        idle = cadence()
+        for p, b in ((1, 0), (0, 1), (1, 1), (0, 0)):  # keep the inverter busy: six inversions in four jobs
+            c.call("inverter", "invert", survey_id=survey, pass_index=p, baseline=b, lam=7.0 + p)
+        wait_until(lambda: c.call("inverter", "status")["state"] == "running", timeout=30, what="inverting")
+        busy_from = time.time()
+        busy = cadence()
+        busy_to = time.time()
+        wait_until(lambda: c.call("inverter", "status")["state"] == "idle", timeout=120, what="inversions done")
+        idle_after = cadence()  # the machine's other load changes too: idle before and after bracket it
+    finally:
+        stop.set()
+        listener.join(5)
+    assert len(idle) >= 10 and len(busy) >= 10
+    covered = 0.0  # of the busy survey's time, how much had an inversion running (one at a time)
+    for job in c.call("inverter", "jobs"):
+        if job.get("started_at"):
+            start, end = job["started_at"], job.get("finished_at") or busy_to
+            covered += max(0.0, min(end, busy_to) - max(start, busy_from))
+    assert covered > 0.8 * (busy_to - busy_from), (covered, busy_to - busy_from)
+    idle_median = max(statistics.median(idle), statistics.median(idle_after))
+    assert statistics.median(busy) < 1.25 * idle_median + 0.05, (idle_median, statistics.median(busy))
+
+
+def test_without_pygimli_the_worker_says_why_and_exits_cleanly(system):
+    code = ("import sys; sys.modules['pygimli'] = None; sys.modules['pgcore'] = None\n"
+            "from workers.inverter import main; sys.exit(main())")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=system.env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0 and "inverter: off:" in out.stderr and "pip install -e '.[inversion]'" in out.stderr
+    conf = (ROOT / "supervisor.conf").read_text().split("[program:inverter]")[1].split("[program:")[0]
+    assert "startsecs=0" in conf and "exitcodes=0,2" in conf  # a clean exit is expected: never restarted
