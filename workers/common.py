@@ -3,7 +3,6 @@ $OHMPI_VAR, the free-space floor and a watch on the wall clock."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Callable
 from bus.config import ConfigError, config_table, var_dir
 from ohmpi import config as instrument_config
 from ohmpi.geometry import line_positions, positions_from_xyz
+from ohmpi.disk_floor import DiskFloor  # the recorder builds its own
 
 CONFIG_EXIT = 2  # supervisor.conf: exit status 2 is never restarted (exitcodes=2), quick ones end FATAL
 
@@ -68,41 +68,11 @@ def follow_recorder(node, outbox) -> None:
     node.subscribe("state.recorder", seen, snapshot=True)
 
 
-class DiskFloor:
-    """The free-space floor (`[recorder] min_free_mb`) of the disks holding our files.
-
-    Below it nothing new is measured: a survey holds (paused, `hold: "disk_full"`) and
-    resumes by itself once space returns, so what is already measured always has room to
-    reach the database. One `statvfs` per check: cheap enough before every quadrupole."""
-
-    def __init__(self, floor_bytes: int, paths: list[Path] | None = None):
-        self.floor_bytes = floor_bytes
-        self.paths = list(dict.fromkeys(paths or [var_dir()]))
-
-    @classmethod
-    def from_config(cls, extra: list[Path] | None = None) -> "DiskFloor":
-        from workers.recorder import MIB, load_settings  # the [recorder] table owns the floor
-        settings = load_settings()
-        return cls(int(settings["min_free_mb"] * MIB), [var_dir(), Path(settings["db"]).parent, *(extra or [])])
-
-    def free_bytes(self) -> int:
-        """The least free space among the watched disks (0 for one that cannot be read)."""
-        free = []
-        for path in self.paths:
-            try:
-                free.append(shutil.disk_usage(path).free)
-            except OSError:
-                free.append(0)
-        return min(free)
-
-    def low(self) -> int | None:
-        """The free bytes when below the floor, else None."""
-        free = self.free_bytes()
-        return free if free < self.floor_bytes else None
-
-    def describe(self, free: int) -> str:
-        return (f"disk full: {free / 2**20:.1f} MiB free on {self.paths[0]}, below the floor of "
-                f"{self.floor_bytes / 2**20:g} MiB ([recorder] min_free_mb)")
+def disk_floor(extra: list[Path] | None = None) -> DiskFloor:
+    """The free-space floor of `[recorder] min_free_mb` on $OHMPI_VAR and the database's disk."""
+    from workers.recorder import MIB, load_settings  # the [recorder] table owns the floor
+    settings = load_settings()
+    return DiskFloor(int(settings["min_free_mb"] * MIB), [var_dir(), Path(settings["db"]).parent, *(extra or [])])
 
 
 class ClockWatch:

@@ -41,7 +41,7 @@ from ohmpi.measure.procedure import Aborted as MeasurementAborted
 from ohmpi.safety import SafetyTrip
 from ohmpi.measure.settings import SETTINGS_SPEC, SettingError, validate_settings
 
-from .common import DiskFloor, follow_recorder, instrument, log_soon, positions, var_path, worker_main
+from .common import disk_floor, follow_recorder, instrument, log_soon, positions, var_path, worker_main
 
 CONTROLLER_KEYS = {"instrument_name": str, "simulated": bool}
 STORE_WAIT_S = 10.0  # a manual measurement or check waits at most this long for the recorder
@@ -77,7 +77,7 @@ class Controller:
         self.positions = positions(self.cfg)
         self.settings_path = var_path("controller-settings.json")
         self.settings = self._load_settings()
-        self.floor = DiskFloor.from_config()
+        self.floor = disk_floor()
         self.abort_event = threading.Event()
         self.activity: str | None = None
         self.outbox = Outbox(var_path("controller-outbox.db"), "recorder", "ingest",

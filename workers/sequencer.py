@@ -33,8 +33,8 @@ from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
 from ohmpi.survey_machine import BACKOFF, HOLD, PAUSE, RETRY, SKIP, SurveyActive, SurveyMachine, TransitionRefused
 from ohmpi.survey_machine import PlanError, check_plan, reaction
 
-from .common import (ClockWatch, DiskFloor, describe_jump, follow_recorder, instrument, log_soon, positions, var_path,
-                     worker_main)
+from .common import (ClockWatch, describe_jump, follow_recorder, instrument, log_soon, positions, var_path,
+                     worker_main, disk_floor)
 
 
 class Sequencer:
@@ -46,7 +46,7 @@ class Sequencer:
         self.machine = SurveyMachine()
         for note in self.state.notes:
             log_soon(node, "error", note)
-        self.floor = DiskFloor.from_config()
+        self.floor = disk_floor()
         self.clock = ClockWatch()
         self.cv = threading.Condition()
         self.quit = threading.Event()
@@ -243,10 +243,6 @@ class Sequencer:
     def publish(self) -> None:
         self.node.publish("state.sequencer", self.state.summary())
 
-    def _measure_timeout(self, settings: dict) -> int:
-        """Attempts of 2 s covering the longest measurement (the controller de-duplicates retries)."""
-        return int(validate_settings(settings).longest_s() / 2.0) + 30
-
     def _run(self) -> None:
         client = Client(self.node.address, cfg=self.node.cfg, name="sequencer-run", timeout=2.0)
         backoff = 0.2
@@ -271,7 +267,7 @@ class Sequencer:
             try:
                 client.call("controller", "measure", a=a, b=b, m=m, n=n, settings=settings, measurement_id=mid,
                             survey_id=where[0], pass_index=where[1], seq_index=where[2],
-                            retries=self._measure_timeout(settings))
+                            retries=2)  # however long it takes: the controller answers `in_progress`
             except BusError as exc:
                 backoff = self._react(s, where, mid, exc, backoff)
                 continue
