@@ -10,7 +10,6 @@ from typing import Callable
 
 from flask import Response
 
-from .bus_access import bad_request
 from .openapi import Field, Route
 
 OBJ = {"type": "object", "additionalProperties": True}
@@ -28,10 +27,7 @@ def routes(call: Callable) -> list[Route]:
         return call("inverter", "invert", timeout=30.0, survey_id=args["survey_id"], **request)
 
     def job(args):
-        text = args["job_id"]
-        if not text.isdigit():
-            raise bad_request("job_id", f"must be a positive integer, got {text[:20]!r}")
-        return call("inverter", "job", job_id=int(text))
+        return call("inverter", "job", job_id=args["job_id"])
 
     def inversions(args):
         return call("recorder", "inversions", survey_id=args["survey_id"])
@@ -56,9 +52,8 @@ def routes(call: Callable) -> list[Route]:
                     Field("pass", "int", min=0, arg="pass_index", description="the pass (default the newest)"),
                     Field("baseline", "int", min=0, description="time-lapse baseline pass (default the first)")),
               response=OBJ, errors=(409,)),
-        Route("GET", "/api/inverter/jobs/<job_id>", job, "one inversion job: state, phase, progress, summary or "
-              "error", role="viewer", tag="inversion",
-              path_params=(Field("job_id", "str", required=True, max_length=12),), response=OBJ),
+        Route("GET", "/api/inverter/job", job, "one inversion job: state, phase, progress, summary or error",
+              role="viewer", tag="inversion", query=(Field("job_id", "int", required=True, min=1),), response=OBJ),
         Route("GET", "/api/surveys/<survey_id>/inversions", inversions, "the inversion results of a survey by pass",
               role="viewer", tag="inversion", path_params=(SURVEY_ID,), response={"type": "array", "items": SUMMARY}),
         Route("GET", "/api/surveys/<survey_id>/inversion", inversion, "one pass's inverted section: cells (polygon, "

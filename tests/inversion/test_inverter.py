@@ -137,11 +137,11 @@ def test_roles_on_the_bus_and_the_web(system, survey, app):
     queued = operator.post(f"/api/surveys/{survey}/invert", json={"lambda": 12.5, "pass": 0})
     assert queued.status_code == 200, queued.get_data(as_text=True)
     job_id = queued.get_json()["job_id"]
-    job = wait_until(lambda: (j := viewer.get(f"/api/inverter/jobs/{job_id}").get_json())["state"] in
+    job = wait_until(lambda: (j := viewer.get(f"/api/inverter/job?job_id={job_id}").get_json())["state"] in
                      ("done", "failed") and j, timeout=120, what="web job done")
     assert job["state"] == "done" and job["summary"]["lambda"] == 12.5 and job["by"]
-    assert viewer.get("/api/inverter/jobs/1x").status_code == 400
-    assert viewer.get("/api/inverter/jobs/999999").status_code == 400
+    assert viewer.get("/api/inverter/job?job_id=1x").status_code == 400
+    assert viewer.get("/api/inverter/job?job_id=999999").status_code == 400
 
 
 def test_measuring_keeps_its_timing_while_an_inversion_runs(system, survey):
