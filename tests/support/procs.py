@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+_STARTED: set[subprocess.Popen] = set()  # process groups started here and not stopped yet
 
 
 def short_tmpdir() -> str:
@@ -52,8 +53,21 @@ def free_tcp_base() -> int:
 def spawn(args: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
     """Start `python ARGS` in its own process group with `env` added to ours."""
     out = open(log, "ab") if log else subprocess.DEVNULL
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env},
-                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return track(subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env},
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+
+
+def track(proc: subprocess.Popen) -> subprocess.Popen:
+    """Remember a process group started for a test, so that `stop_all` ends it if nobody else does."""
+    _STARTED.add(proc)
+    return proc
+
+
+def stop_all() -> None:
+    """Stop every tracked process group still running: the end of a run that failed or was
+    interrupted leaves no supervisord, hub or worker behind to load the machine."""
+    for proc in list(_STARTED):
+        stop(proc)
 
 
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10.0) -> int:
@@ -68,6 +82,7 @@ def stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10.0) -> i
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout)
+    _STARTED.discard(proc)
     return proc.returncode
 
 

@@ -19,7 +19,7 @@ import psutil
 from bus.config import BusConfig
 from bus.rpc import Client
 from ohmpi.survey import SurveyState
-from tests.support.procs import ROOT, free_tcp_base, short_tmpdir, wait_until
+from tests.support.procs import ROOT, free_tcp_base, short_tmpdir, stop, track, wait_until
 
 BIN = Path(sys.executable).parent
 PROGRAMS = ("hub", "recorder", "controller", "sequencer")
@@ -51,9 +51,10 @@ class System:
 
     def start(self, wait: tuple = PROGRAMS) -> None:
         """Start supervisord as `make run` does (again after a power cut: same OHMPI_VAR)."""
-        self.proc = subprocess.Popen([str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")], cwd=ROOT,
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True, umask=0o077)  # as `make run` does
+        self.proc = track(subprocess.Popen([str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")],
+                                           cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL, start_new_session=True,
+                                           umask=0o077))  # as `make run` does
         if self.key is not None:
             wait_until(lambda: self.key.exists() and (self.var / "keys" / "server.key").exists(), timeout=60,
                        what="the hub's keys")
@@ -102,13 +103,9 @@ class System:
                           what=f"{count} measurements stored")
 
     def close(self) -> None:
-        self.client.close()
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.client is not None:
+            self.client.close()
+        stop(self.proc, timeout=60)
         shutil.rmtree(self.var, ignore_errors=True)
 
 
