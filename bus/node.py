@@ -283,8 +283,7 @@ class Node:
             seen = self._recent.get(key)
             if seen is not None:  # a retry: never run twice
                 seen["route"] = route
-                if seen["reply"] is not None:
-                    self.dealer.send_multipart([b"!reply", route, seen["reply"]], zmq.NOBLOCK)
+                self._answer_retry(route, req_id, seen)
                 return
             cmd = self.registry.lookup(cmd_name)
             cmd.authorize(caller)
@@ -297,7 +296,7 @@ class Node:
             return self._send_reply(route, error_reply(req_id, exc))
         except BusError as exc:
             return self._send_reply(route, error_reply(req_id, exc))
-        self._recent[key] = {"route": route, "reply": None}
+        self._recent[key] = {"route": route, "reply": None, "cmd": cmd.name, "started": time.monotonic()}
         while len(self._recent) > DEDUP_SIZE:
             self._recent.popitem(last=False)
         if cmd.background:
@@ -310,6 +309,21 @@ class Node:
             self._lane_queue(cmd.lane).put((cmd, kwargs, route, req_id, caller))
             return
         self._send_reply(route, self._execute(cmd, kwargs, req_id, caller), key)
+
+    def _answer_retry(self, route: bytes, req_id: str, seen: dict) -> None:
+        """A retried request id: its reply again if it is done, else `in_progress`, so the caller
+        knows the command is running and keeps waiting instead of guessing how long it takes."""
+        data = seen["reply"]
+        if data is None:
+            data = self._reply_session.pack("reply", {
+                "id": req_id, "in_progress": True, "cmd": seen["cmd"],
+                "for_s": round(time.monotonic() - seen["started"], 3)})
+            self.stats["in_progress_replies"] += 1
+        try:
+            self.dealer.send_multipart([b"!reply", route, data], zmq.NOBLOCK)
+        except zmq.Again:
+            self.stats["dropped"] += 1
+            self.stats["dropped:reply_queue_full"] += 1
 
     def _from_hub(self, frames: list[bytes]) -> None:
         """Control frames from the hub: `!probe` (are you there?), `!refused` (our name is taken)."""

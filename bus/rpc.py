@@ -5,6 +5,10 @@ fresh one resends the same request id (services de-duplicate ids, so a retried `
 runs once). After each lost reply the client pings the hub: with no hub it stops at once
 ("the hub is not running": `unavailable`) instead of retrying for minutes; with the hub up
 it goes on, and after the last attempt says "the service did not answer" (`timeout`).
+
+A long command needs no guessed timeout: asked again (same id) while it runs, the service
+answers `in_progress`, and the client keeps waiting - asking again every `timeout` - until
+the reply comes or the caller's overall `deadline` passes (`timeout`, "still running").
 """
 
 from __future__ import annotations
@@ -20,11 +24,15 @@ from .errors import BusError, Timeout, Unavailable, from_wire
 from .sockets import client_socket
 
 
+DEADLINE_S = 3600.0  # how long a call waits in all for a command its service says is still running
+
+
 class Client:
     """Calls commands of any service on the bus. One per thread (sockets are not thread-safe)."""
 
     def __init__(self, address: str | None = None, *, name: str | None = None, timeout: float = 3.0,
-                 retries: int = 2, cfg: BusConfig | None = None, ctx: zmq.Context | None = None, key=None):
+                 retries: int = 2, deadline: float = DEADLINE_S, cfg: BusConfig | None = None,
+                 ctx: zmq.Context | None = None, key=None):
         self.cfg = cfg or load_bus_config()
         self.address = address or self.cfg.resolved_address()
         self.endpoint = endpoints(self.address).cmd
@@ -32,6 +40,7 @@ class Client:
         self.session = Session(name or f"client-{os.getpid()}")
         self.timeout = timeout
         self.retries = retries
+        self.deadline = deadline
         self.key = key  # key file for a CURVE bus (None: $OHMPI_KEY or this machine's service key)
         self._sock: zmq.Socket | None = None
 
@@ -48,14 +57,20 @@ class Client:
             self._sock = None
 
     def call(self, service: str, cmd: str, *, timeout: float | None = None, retries: int | None = None,
-             on_behalf: tuple[str, str] | None = None, **args) -> object:
+             deadline: float | None = None, on_behalf: tuple[str, str] | None = None, **args) -> object:
         """Run `cmd` on `service` with keyword `args`; return its result or raise a BusError.
 
+        `timeout`: seconds one attempt waits for an answer; `retries`: attempts after a lost
+        one; `deadline`: seconds the whole call may last while the service answers that the
+        command is still running (`in_progress`; default the client's, an hour). A command
+        longer than `timeout` is found running by the first retry: give `retries` >= 1.
         `on_behalf=(user, role)`: a gateway acting for one of its own users; the hub lowers
         the call to that role and names the user (`gateway:user`), never raises it."""
         check_name(service, "service name")
         timeout = self.timeout if timeout is None else timeout
         retries = self.retries if retries is None else retries
+        started = time.monotonic()
+        end = started + (self.deadline if deadline is None else deadline)
         request_id = self.session.next_id()
         body = {"id": request_id, "cmd": cmd, "args": args}
         if on_behalf is not None:
@@ -65,20 +80,36 @@ class Client:
             raise ValueError(f"request is {len(envelope)} bytes, over the limit of {self.cfg.max_message_bytes}")
         frames = [service.encode("ascii"), envelope]
         hub_up = False
-        for attempt in range(retries + 1):
+        lost = 0
+        running = None  # the last `in_progress` answer
+        while True:
             sock = self._socket()
             sock.send_multipart(frames)
-            reply = self._wait_reply(sock, request_id, timeout)
+            reply, still = self._wait_answer(sock, request_id, min(timeout, max(0.0, end - time.monotonic())))
             if reply is not None:
                 if reply.get("ok") is True:
                     return reply.get("result")
                 raise from_wire(reply.get("error"))
+            if still is not None:  # alive and working on it: ask again (same socket, same id) until the deadline
+                running = still
+                if time.monotonic() >= end:
+                    break
+                continue
             self._discard_socket()  # Lazy Pirate: a lost reply poisons nothing if the socket goes
+            lost += 1
             if service != "hub":
                 hub_up = self._hub_answers(timeout)
                 if not hub_up:
                     break  # no hub: more attempts cannot succeed, say so now rather than after them all
-        raise self._diagnose(service, cmd, timeout, attempt + 1, hub_up)
+            if lost > retries or time.monotonic() >= end:
+                break
+        if running is not None and time.monotonic() >= end:
+            raise Timeout(f"{service}.{cmd} still running after {time.monotonic() - started:.1f} s "
+                          "(the caller's deadline)", service=service, running_s=running.get("for_s"))
+        if running is not None and hub_up:
+            raise Timeout(f"{service}.{cmd} was running ({running.get('for_s')} s) and then stopped answering "
+                          f"({lost} attempt(s) of {timeout:g} s lost); the hub is up", service=service)
+        raise self._diagnose(service, cmd, timeout, lost, hub_up)
 
     def _hub_answers(self, timeout: float) -> bool:
         try:
@@ -87,11 +118,13 @@ class Client:
             return False
         return True
 
-    def _wait_reply(self, sock: zmq.Socket, request_id: str, timeout: float) -> dict | None:
+    def _wait_answer(self, sock: zmq.Socket, request_id: str, timeout: float) -> tuple[dict | None, dict | None]:
+        """(final reply, None), or (None, last `in_progress` answer) or (None, None) after `timeout`."""
         deadline = time.monotonic() + timeout
+        still = None
         while (remaining := deadline - time.monotonic()) > 0:
             if not sock.poll(max(1, int(remaining * 1000))):
-                return None
+                break
             frames = sock.recv_multipart()
             try:
                 env = unpack_envelope(frames[-1], 4 * self.cfg.max_message_bytes)
@@ -100,9 +133,12 @@ class Client:
             body = env.get("body")
             if isinstance(body, dict) and (body.get("id") == request_id
                                            or (body.get("id") is None and env.get("src") == "hub")):
-                return body  # id None: the hub could not read our request at all (only it may say so)
+                if body.get("in_progress") is True and body.get("id") is not None:
+                    still = body  # the service has it and is running it: the reply comes later
+                    continue
+                return body, None  # id None: the hub could not read our request at all (only it may say so)
             # a late reply to an earlier request on this socket: ignore it
-        return None
+        return None, still
 
     def _diagnose(self, service: str, cmd: str, timeout: float, attempts: int, hub_up: bool) -> BusError:
         """Tell "the hub is not running" (unavailable) from "the service did not answer" (timeout)."""

@@ -92,12 +92,14 @@ class BusAccess:
                 self._clients.append(c)
         return c
 
-    def call(self, service: str, cmd: str, *, timeout: float = 3.0, retries: int = 1,
+    def call(self, service: str, cmd: str, *, timeout: float = 3.0, retries: int = 1, deadline: float | None = None,
              on_behalf: tuple[str, str] | None = None, **args):
         """Run a command (for the user `on_behalf=(user, role)` when acting for one: the service
-        checks that role again and names the user in its audit); raise ApiError on any failure."""
+        checks that role again and names the user in its audit); raise ApiError on any failure.
+        A long command is waited for while its service says it is running, up to `deadline`."""
         try:
-            return self.client().call(service, cmd, timeout=timeout, retries=retries, on_behalf=on_behalf, **args)
+            return self.client().call(service, cmd, timeout=timeout, retries=retries, deadline=deadline,
+                                      on_behalf=on_behalf, **args)
         except BusError as exc:
             raise from_bus_error(exc, service) from None
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:

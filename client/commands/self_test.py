@@ -20,7 +20,7 @@ def configure(parser) -> None:
 def run(args) -> int:
     with client(args) as c:
         simulated = c.call("controller", "status").get("simulated")  # fails fast without a controller
-        result = c.call("controller", "self_test", retries=200)  # a retried id runs once: waits, never repeats
+        result = c.call("controller", "self_test")  # `in_progress` while it runs: waits, never repeats
     if args.json:
         print(to_json({**result, "simulated": simulated}))
         return 0 if result["ok"] else 1
