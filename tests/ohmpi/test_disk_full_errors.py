@@ -14,9 +14,8 @@ from ohmpi.measure.settings import validate_settings
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
 def test_a_device_with_no_space_is_full():
-    with pytest.raises(OSError) as info:
-        with open("/dev/full", "wb", buffering=0) as f:
-            f.write(b"x")
+    with pytest.raises(OSError) as info, open("/dev/full", "wb", buffering=0) as f:
+        f.write(b"x")
     assert is_disk_full(info.value)
 
 

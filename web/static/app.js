@@ -9,6 +9,7 @@ import { PseudoSection } from "./pseudo.js";
 import { loadSpec, levelRank } from "./spec.js";
 import { diskTile, healthNotes, renderHealthNotes } from "./health.js";
 import { wireAlarms, loadAlarms, onAlarmState } from "./alarms.js";
+import { wireInversion, showInversion, onInversionState } from "./inversion.js";
 import { drawContacts, drawWaveform as paintWaveform, drawTimeseries, drawDecay, drawHistogram, SERIES } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -254,6 +255,7 @@ async function loadSection(id, pass) {
     toast(describeError(err, "loading the survey data"));
   }
   renderSectionTitle();
+  if (token === sectionLoad) showInversion(id, ps);  // the inverted section under it (inversion.js)
 }
 
 function renderSectionTitle() {
@@ -439,6 +441,7 @@ async function connect() {
   });
   on("log", (l) => addLog(l, true));
   on("state", onAlarmState);
+  on("state", onInversionState);
   on("processes", (list) => {
     if (!Array.isArray(list)) return;
     state.processes = list;
@@ -1018,6 +1021,7 @@ async function enter() {
     renderHeader();
     await loadAll();
     wireAlarms();
+    wireInversion();
     setInterval(() => { if (user()) refreshStatus(); }, 10000);
     setInterval(() => { if (state.survey && state.survey.state === "waiting") renderHeader(); }, 1000);
     document.body.dataset.ready = "1";
