@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +203,43 @@ def test_without_pygimli_the_worker_says_why_and_exits_cleanly(system):
     assert out.returncode == 0 and "inverter: off:" in out.stderr and "pip install -e '.[inversion]'" in out.stderr
     conf = (ROOT / "supervisor.conf").read_text().split("[program:inverter]")[1].split("[program:")[0]
     assert "startsecs=0" in conf and "exitcodes=0,2" in conf  # a clean exit is expected: never restarted
+
+
+def test_the_page_shows_the_inverted_section_fit_misfit_change_and_passes(system, survey):
+    """Real chromium: the section under the pseudo-section, χ²/RMS, the misfit pseudo-section, the
+    change of the second pass on a diverging scale, the slider back to the first; no CSP violation."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.support.browser import ARGS, ARTIFACTS, CHROMIUM, Account, Watch, log_in, new_page
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        watch = Watch()
+        watch.system = system
+        ctx, page = new_page(browser, watch)
+        try:
+            log_in(page, system.web_url, Account(*system.passwords["operator"]), watch)
+            item = page.locator(f"#surveys li[data-survey='{survey}']")
+            item.wait_for()
+            item.get_by_role("button", name="view").click()
+            wait_until(lambda: "χ²" in (page.text_content("#inv-fit") or "") and
+                       "pass 2 of 2" in (page.text_content("#inv-pass-label") or ""), timeout=30,
+                       what="the newest pass's section shown")
+            section = page.locator("#inv-section")
+            assert int(section.get_attribute("data-cells")) > 30
+            assert "against pass 1" in page.text_content("#inv-fit")
+            assert page.locator("#inv-misfit").is_visible() and page.locator("#inv-exports").is_visible()
+            page.select_option("#inv-view", "change")
+            wait_until(lambda: section.get_attribute("data-view") == "change", timeout=10, what="change shown")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator("#card-inversion").screenshot(path=str(ARTIFACTS / "inversion-change.png"))
+            page.eval_on_selector("#inv-pass", "(el) => { el.value = '0'; el.dispatchEvent(new Event('input')); }")
+            wait_until(lambda: "pass 1 of 2" in (page.text_content("#inv-pass-label") or ""), timeout=30,
+                       what="the slider went back to the first pass")
+            assert section.get_attribute("data-view") == "rho"  # the first pass has no change
+            assert page.locator("#inv-go").is_visible()  # an operator may invert
+            page.locator("#card-inversion").screenshot(path=str(ARTIFACTS / "inversion.png"))
+            watch.check()
+        finally:
+            ctx.close()
+            browser.close()
