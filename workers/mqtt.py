@@ -101,9 +101,8 @@ class Bridge:
         self.measurements = node.subscribe(f"data.{instrument}.measurement", self._on_measurement)
         node.subscribe(f"data.{instrument}.rs_check",
                        lambda m: isinstance(m.body, dict) and self._stream(self.mapper.rs_check(m.body)))
-        node.subscribe("state.sequencer", self._on_survey, snapshot=True)
-        node.subscribe("soh.+", self._on_soh, snapshot=True)
-        node.subscribe(["alarm.#", "state.alarms"], self._on_alarm, snapshot=True)
+        # the states, in one subscription: one snapshot call to the hub for all (a start without a hub waits once)
+        node.subscribe(["state.sequencer", "soh.+", "alarm.#", "state.alarms"], self._on_state, snapshot=True)
         node.every(0.5, self._pump)
         node.every(max(s.soh_every_s, node.cfg.heartbeat_s), self._processes)
         node.soh_providers.append(self.health)
@@ -130,6 +129,9 @@ class Bridge:
         client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = lambda *_: self._note(
+            f"cannot connect to the broker at {self.s.host}:{self.s.port} (unreachable, not MQTT, or the TLS "
+            "handshake failed: check ca_file); retrying")
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         return client
@@ -327,6 +329,14 @@ class Bridge:
                 if self.connected.is_set():
                     self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
                     self.counts["published"] += 1
+
+    def _on_state(self, msg) -> None:
+        if msg.topic == "state.sequencer":
+            self._on_survey(msg)
+        elif msg.topic.startswith("soh."):
+            self._on_soh(msg)
+        else:
+            self._on_alarm(msg)
 
     def _on_soh(self, msg) -> None:
         if not isinstance(msg.body, dict):

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import zmq
@@ -18,7 +19,7 @@ import zmq
 from bus.envelope import Session
 from bus.events import Publisher
 from ohmpi.record import FIELDS
-from tests.support.mqtt import Broker
+from tests.support.mqtt import Broker, make_ca_and_server
 from tests.support.procs import ROOT, short_tmpdir, stop, wait_until
 from tests.support.system import PROGRAMS, System
 
@@ -125,6 +126,36 @@ def test_a_bad_table_is_one_line_naming_the_key_and_exit_2(table, names):
     assert done.returncode == 2 and len(lines) == 1 and names in lines[0], done.stderr
 
 
+def lone_bridge(table: str) -> tuple[subprocess.Popen, Path]:
+    """The bridge as a process of its own, on a bus with no hub (it needs none to talk to a broker)."""
+    var = Path(short_tmpdir())
+    (var / "ohmpi.toml").write_text(f'[bus]\naddress = "ipc://{var}/bus"\n{table}')
+    env = {**os.environ, "OHMPI_VAR": str(var), "OHMPI_CONFIG": str(var / "ohmpi.toml")}
+    env.pop("OHMPI_BUS", None)
+    log = var / "mqtt.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "workers.mqtt"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, log
+
+
+def test_tls_with_the_brokers_ca_connects_and_with_another_ca_never(broker, tmp_path):
+    other_ca = make_ca_and_server(tmp_path, "other")[0]
+    viewer = broker.client("viewer", ["ohmpi/+/status"])
+    good, _ = lone_bridge(broker.mqtt_table(tmp_path, port=broker.tls_port, ca_file=str(broker.ca_file),
+                                            instrument="tls", client_id="tls-good", discovery=False))
+    bad, bad_log = lone_bridge(broker.mqtt_table(tmp_path, port=broker.tls_port, ca_file=str(other_ca),
+                                                 instrument="tls-bad", client_id="tls-bad", discovery=False))
+    try:
+        viewer.wait_for("ohmpi/tls/status", lambda p: p and p[-1] == b"online", timeout=60, what="online over TLS")
+        wait_until(lambda: "TLS" in bad_log.read_text(), timeout=60, what="the bad CA logged")
+        assert "cannot connect to the broker" in bad_log.read_text() and not viewer.on("ohmpi/tls-bad/status")
+    finally:
+        stop(good)
+        stop(bad)
+        viewer.close()
+
+
 def test_a_broker_without_mqtt_5_gets_mqtt_3_1_1(tmp_path):
     """No MQTT-3.1.1-only broker is packaged any more, so this one answers with the exact bytes such a
     broker (mosquitto <= 1.5) sends to an MQTT 5 CONNECT: CONNACK 'unacceptable protocol version'."""
@@ -143,14 +174,7 @@ def test_a_broker_without_mqtt_5_gets_mqtt_3_1_1(tmp_path):
                 conn.sendall(bytes([0x20, 2, 0, 1 if data[8] == 5 else 0]))
                 conn.recv(4096)  # until the client goes (or a PUBLISH arrives)
     threading.Thread(target=serve, daemon=True).start()
-    var = short_tmpdir()
-    config = os.path.join(var, "ohmpi.toml")
-    with open(config, "w") as fh:
-        fh.write(f'[bus]\naddress = "ipc://{var}/bus"\n[mqtt]\nhost = "127.0.0.1"\nport = {server.getsockname()[1]}\n')
-    env = {**os.environ, "OHMPI_VAR": var, "OHMPI_CONFIG": config}
-    env.pop("OHMPI_BUS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "workers.mqtt"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc, _ = lone_bridge(f'[mqtt]\nhost = "127.0.0.1"\nport = {server.getsockname()[1]}\n')
     try:
         wait_until(lambda: 4 in levels, timeout=60, what="a second CONNECT in MQTT 3.1.1")
         assert levels[0] == 5 and levels[levels.index(4):] == [4] * len(levels[levels.index(4):])
@@ -252,7 +276,7 @@ def test_a_broker_restart_mid_survey_loses_no_measurement(broker, system):
     sub = broker.client("viewer", [f"{BASE}/measurement"], client_id="restart-sub", persistent=True)
     try:
         sub.wait_subscribed()
-        sid = survey(system, repeat=3)
+        sid = survey(system, repeat=2)
         sub.wait_for(f"{BASE}/measurement", lambda p: len(p) >= 5, what="the survey under way")
         broker.stop()
         wait_until(lambda: system.client.call("mqtt", "status")["mqtt_queue_pending"] >= 5, timeout=60,
@@ -260,7 +284,7 @@ def test_a_broker_restart_mid_survey_loses_no_measurement(broker, system):
         assert system.survey()["state"] in ("running", "waiting", "finished")  # the survey never waited for MQTT
         broker.start()
         system.wait_survey()
-        rows = system.wait_stored(sid, 105)
+        rows = system.wait_stored(sid, 70)
         mine = sub.wait_for(f"{BASE}/measurement", lambda p: len(got := by_id(p, sid)) >= len(rows) and got,
                             timeout=60, what="every measurement after the restart")
         assert set(mine) == {r[0] for r in rows}

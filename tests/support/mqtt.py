@@ -56,12 +56,45 @@ def _wait(predicate, timeout: float, what: str):
         time.sleep(0.05)
 
 
+def make_ca_and_server(directory: Path, name: str = "test") -> tuple[Path, Path, Path]:
+    """A CA certificate and a server certificate for 127.0.0.1 signed by it: (ca, cert, key) files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False).sign(ca_key, hashes.SHA256()))
+    paths = directory / f"{name}-ca.crt", directory / f"{name}-server.crt", directory / f"{name}-server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    paths[2].chmod(0o600)
+    return paths
+
+
 class Broker:
-    """mosquitto on 127.0.0.1:<free port>, anonymous access off; restartable on the same port."""
+    """mosquitto on 127.0.0.1:<free port> (and TLS on `tls_port`, its CA in `ca_file`), anonymous
+    access off; restartable on the same ports."""
 
     def __init__(self, users: dict[str, str] = USERS, acl: str = ACL):
         self.dir = Path(tempfile.mkdtemp(prefix="mq-", dir="/tmp"))
-        self.port = _free_port()
+        self.port, self.tls_port = _free_port(), _free_port()
+        self.ca_file, cert, key = make_ca_and_server(self.dir)
         self.users = dict(users)
         passwd = self.dir / "passwd"
         passwd.touch(mode=0o600)
@@ -71,23 +104,26 @@ class Broker:
         (self.dir / "data").mkdir()
         run_as = "user root\n" if os.geteuid() == 0 else ""  # as root mosquitto would switch to `mosquitto`
         (self.dir / "mosquitto.conf").write_text(
-            f"{run_as}listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
+            f"{run_as}allow_anonymous false\npassword_file {passwd}\n"
             f"acl_file {self.dir / 'acl'}\npersistence true\npersistence_location {self.dir / 'data'}/\n"
             f"autosave_interval 1\nmax_queued_messages 100000\nlog_dest file {self.dir / 'mosquitto.log'}\n"
-            "log_type error\nlog_type warning\nlog_type notice\n")
+            "log_type error\nlog_type warning\nlog_type notice\n"
+            f"listener {self.port} 127.0.0.1\n"
+            f"listener {self.tls_port} 127.0.0.1\ncafile {self.ca_file}\ncertfile {cert}\nkeyfile {key}\n")
         self.proc: subprocess.Popen | None = None
         self.start()
 
     def start(self) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.dir / "mosquitto.conf")], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
-        _wait(self._accepts, 20, f"mosquitto on port {self.port}")
+        for port in (self.port, self.tls_port):
+            _wait(lambda: self._accepts(port), 20, f"mosquitto on port {port}")
 
-    def _accepts(self) -> bool:
+    def _accepts(self, port: int) -> bool:
         if self.proc.poll() is not None:
             raise AssertionError(f"mosquitto exited {self.proc.returncode}: {self.log()[-2000:]}")
         try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return True
         except OSError:
             return False
@@ -119,10 +155,9 @@ class Broker:
 
     def mqtt_table(self, directory: Path, **extra) -> str:
         """An `[mqtt]` table for the bridge at this broker (extra keys as TOML values)."""
-        lines = ["[mqtt]", 'host = "127.0.0.1"', f"port = {self.port}", 'username = "bridge"',
-                 f'password_file = "{self.password_file("bridge", directory)}"']
-        lines += [f"{key} = {json.dumps(value)}" for key, value in extra.items()]
-        return "\n".join(lines) + "\n"
+        keys = {"host": "127.0.0.1", "port": self.port, "username": "bridge",
+                "password_file": str(self.password_file("bridge", directory)), **extra}
+        return "[mqtt]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in keys.items())
 
     def client(self, user: str | None, topics=(), *, client_id: str | None = None, persistent: bool = False,
                password: str | None = None) -> "Collector":
