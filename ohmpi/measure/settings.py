@@ -95,12 +95,6 @@ class Settings:
     def replace(self, **changes) -> "Settings":
         return validate_settings({**self.as_dict(), **changes})
 
-    def longest_s(self) -> float:
-        """The longest one measurement may inject (every stack it may take, each a + and a −
-        half-cycle, at its duty cycle): what a caller's timeout must cover."""
-        stacks = self.nb_stack if self.target_std_pct is None else self.max_stacks
-        return stacks * 2 * self.injection_ms / 1000 / self.duty_cycle
-
 
 def _check(name: str, value):
     spec = SETTINGS_SPEC[name]

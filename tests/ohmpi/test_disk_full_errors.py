@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from ohmpi.durable import is_disk_full
-from ohmpi.measure.settings import validate_settings
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
@@ -42,9 +41,3 @@ def test_other_errors_are_not(tmp_path):
     assert not is_disk_full(ValueError("disk is full"))  # words are not a code
     assert is_disk_full(OSError(errno.EDQUOT, "quota"))
 
-
-def test_a_timeout_covers_every_stack_a_measurement_may_take():
-    fixed = validate_settings({"nb_stack": 4, "injection_ms": 500, "duty_cycle": 0.5})
-    assert fixed.longest_s() == pytest.approx(4 * 2 * 0.5 / 0.5)
-    adaptive = fixed.replace(target_std_pct=1.0, max_stacks=20)
-    assert adaptive.longest_s() == pytest.approx(20 * 2 * 0.5 / 0.5)
