@@ -321,10 +321,10 @@ def role_bus_svc(arg: dict) -> None:
     from bus.node import Node
     node = Node("benchsvc")
 
-    @node.command(role="viewer")
     def echo(x: int = 0) -> dict:
         """Return x (benchmark round trip)."""
         return {"x": x}
+    node.command(echo, role="viewer")
     node.run()
 
 

@@ -149,11 +149,12 @@ class Registry:
     def __init__(self):
         self.commands: dict[str, Command] = {}
 
-    def add(self, name: str, fn: Callable, *, role: str, replace: bool = False, **options) -> Command:
-        """Register `fn` as command `name`; `role` is the least role allowed to call it."""
+    def add(self, name: str, fn: Callable, *, role: str, **options) -> Command:
+        """Register `fn` as command `name`; `role` is the least role allowed to call it.
+        Services call `Node.command`, which lands here."""
         if not name.replace("_", "").isalnum() or not name.islower() or not name[0].isalpha():
             raise ValueError(f"command name {name!r} must be lowercase letters, digits and '_'")
-        if name in self.commands and not replace:
+        if name in self.commands:
             raise ValueError(f"command {name!r} is already registered")
         cmd = self.commands[name] = Command.from_function(name, fn, role=role, **options)
         return cmd

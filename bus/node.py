@@ -95,9 +95,9 @@ class Node:
         self._log_lock = threading.Lock()  # log() is called from any thread
         self._reply_session = Session(name)
         self.dealer: zmq.Socket | None = None
-        self.registry.add("ping", self._ping, role="viewer")
-        self.registry.add("help", self._help, role="viewer")
-        self.registry.add("status", self._status, role="viewer")
+        self.command(self._ping, name="ping", role="viewer")
+        self.command(self._help, name="help", role="viewer")
+        self.command(self._status, name="status", role="viewer")
         if serve:
             self.dealer = client_socket(self.ctx, zmq.DEALER, self.cfg, self.address, key=key,
                                         max_bytes=4 * self.cfg.max_message_bytes)
@@ -108,15 +108,13 @@ class Node:
         self.every(self.cfg.heartbeat_s, self._log_suppressed)
 
     # ---- registration -------------------------------------------------------------------
-    def command(self, fn: Callable | None = None, *, role: str, name: str | None = None,
-                background: bool = False, lane: str | None = None, replace: bool = False):
+    def command(self, fn: Callable, *, role: str, name: str | None = None, background: bool = False,
+                lane: str | None = None) -> None:
         """Register `fn` as a command (its name unless `name` is given) that callers of at least
-        `role` may run (bus.roles); usable as `node.command(fn, role=...)` or as a decorator."""
-        def register(f: Callable) -> Callable:
-            self.registry.add(name or f.__name__, f, role=role, replace=replace, background=background,
-                              lane=(lane or name or f.__name__) if background else None)
-            return f
-        return register(fn) if fn is not None else register
+        `role` may run (bus.roles). The one way a service declares a command: a plain call,
+        `node.command(fn, role=...)`, never a decorator nor the registry itself."""
+        name = name or fn.__name__
+        self.registry.add(name, fn, role=role, background=background, lane=(lane or name) if background else None)
 
     def add_socket(self, sock, handler: Callable[[], None]) -> None:
         self._poller.register(sock, zmq.POLLIN)

@@ -20,76 +20,76 @@ def build(name: str) -> Node:
     runs: Counter = Counter()
     release = threading.Event()
 
-    @node.command(role="viewer")
     def echo(value: object = None) -> object:
         """Return `value` unchanged."""
         runs["echo"] += 1
         return value
+    node.command(echo, role="viewer")
 
-    @node.command(role="viewer")
     def add(x: int, y: float = 1.0) -> float:
         """Add two numbers."""
         runs["add"] += 1
         return x + y
+    node.command(add, role="viewer")
 
-    @node.command(role="viewer")
     def positive(value: int) -> int:
         """Accept only a positive value (handler-level validation)."""
         if value <= 0:
             raise BadRequest(f"positive: value must be > 0, got {value}", arg="value", reason="must be > 0")
         return value
+    node.command(positive, role="viewer")
 
-    @node.command(role="operator")
     def crash(message: str = "boom") -> None:
         """Fail with an unexpected exception."""
         runs["crash"] += 1
         raise RuntimeError(message)
+    node.command(crash, role="operator")
 
-    @node.command(role="viewer")
     def wait_inner() -> None:
         """Report a timeout of something the service waited for."""
         raise Timeout("the instrument did not answer within 1 s")
+    node.command(wait_inner, role="viewer")
 
-    @node.command(background=True, lane="hardware", role="operator")
     def slow(seconds: float = 1.0) -> str:
         """Occupy the hardware lane for `seconds` (or until `release`)."""
         runs["slow"] += 1
         release.wait(seconds)
         release.clear()
         return "done"
+    node.command(slow, background=True, lane="hardware", role="operator")
 
-    @node.command(background=True, lane="hardware", role="operator")
     def other_hw() -> str:
         """Another command on the hardware lane."""
         return "ok"
+    node.command(other_hw, background=True, lane="hardware", role="operator")
 
-    @node.command(role="operator")
     def unblock() -> bool:
         """Let `slow` finish now."""
         release.set()
         return True
+    node.command(unblock, role="operator")
 
-    @node.command(role="admin")
     def hang(seconds: float = 30.0) -> None:
         """Block the service loop (a stuck service, for client timeouts)."""
         time.sleep(seconds)
+    node.command(hang, role="admin")
 
-    @node.command(role="viewer")
     def counts() -> dict:
         """How many times each command ran."""
         return dict(runs)
+    node.command(counts, role="viewer")
 
-    @node.command(role="admin")
     def emit(topic: str, count: int = 1, body: dict = {}) -> int:
         """Publish `count` events on `topic`."""
         for i in range(count):
             node.publish(topic, {**body, "i": i})
         return count
+    node.command(emit, role="admin")
 
-    @node.command(role="viewer")
     def unserializable() -> object:
         """Return something msgpack cannot encode."""
         return {1, 2}
+    node.command(unserializable, role="viewer")
 
     return node
 

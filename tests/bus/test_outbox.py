@@ -28,7 +28,6 @@ RECEIVER = textwrap.dedent("""
     db.execute("CREATE TABLE IF NOT EXISTS items(key TEXT PRIMARY KEY, kind TEXT, value INTEGER)")
     db.execute("CREATE TABLE IF NOT EXISTS calls(n INTEGER)")
 
-    @node.command(role="service")
     def ingest(items: list[dict]) -> dict:
         db.execute("INSERT INTO calls VALUES (?)", (len(items),))
         poison = [it["key"] for it in items if it["body"].get("poison")]
@@ -41,6 +40,7 @@ RECEIVER = textwrap.dedent("""
         db.execute("COMMIT")
         return {"acked": [it["key"] for it in items],
                 "refused": [{"key": it["key"], "reason": "set aside"} for it in items if it["body"].get("aside")]}
+    node.command(ingest, role="service")
 
     node.run()
 """)

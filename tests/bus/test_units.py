@@ -225,3 +225,15 @@ def test_var_dir_and_config_follow_the_environment(tmp_path, monkeypatch):
     cfg_file.write_text("[bus\n")
     with pytest.raises(ConfigError):
         load_bus_config()
+
+
+def test_commands_are_registered_one_way_only():
+    """`node.command(fn, role=...)`: no decorator, no direct Registry.add outside bus/node.py."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    other = re.compile(r"@\w+(\.node)?\.command\(|\.registry\.add\(")
+    found = [f"{p.relative_to(root)}:{i}" for d in ("bus", "workers", "web", "ohmpi", "client", "bench", "tests")
+             for p in (root / d).rglob("*.py") if p.resolve() != (root / "bus" / "node.py")
+             for i, line in enumerate(p.read_text().splitlines(), 1) if other.search(line)]
+    assert found == []
