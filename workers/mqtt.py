@@ -156,12 +156,12 @@ class Bridge:
         self.last_error = None
         self.node.log("info", f"connected to the broker at {self.s.host}:{self.s.port} "
                               f"(MQTT {'5' if self.protocol == self.mqtt.MQTTv5 else '3.1.1'})")
+        if self.s.commands:  # ready for commands before saying online
+            client.subscribe(f"{self.s.base}/cmd/+/+", qos=1)
         client.publish(self.mapper.status(True).topic, b"online", qos=1, retain=True)
         if self.s.discovery:
             self._send_discovery()
             client.subscribe(f"{self.s.discovery_prefix}/status", qos=1)  # Home Assistant's birth message
-        if self.s.commands:
-            client.subscribe(f"{self.s.base}/cmd/+/+", qos=1)
         with self.lock:  # the latest states, then live ones: an older copy never follows a newer one
             for msg in self.states.values():
                 client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)

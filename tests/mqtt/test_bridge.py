@@ -148,6 +148,8 @@ def test_tls_with_the_brokers_ca_connects_and_with_another_ca_never(broker, tmp_
                                                  instrument="tls-bad", client_id="tls-bad", discovery=False))
     try:
         viewer.wait_for("ohmpi/tls/status", lambda p: p and p[-1] == b"online", timeout=60, what="online over TLS")
+        # without `commands = true` it never even listens for commands (it subscribes before saying online)
+        assert "ohmpi/+/status" in broker.log() and "ohmpi/tls/cmd" not in broker.log()
         wait_until(lambda: "TLS" in bad_log.read_text(), timeout=60, what="the bad CA logged")
         assert "cannot connect to the broker" in bad_log.read_text() and not viewer.on("ohmpi/tls-bad/status")
     finally:
@@ -352,7 +354,8 @@ def ask(ops, topic: str, payload, reply_id: str, timeout: float = 30) -> dict:
     return json.loads(ops.wait_for(f"{BASE}/reply/{reply_id}", timeout=timeout, what=f"reply {reply_id}")[-1])
 
 
-def test_a_viewer_command_runs_and_is_answered(ops, system):
+def test_a_viewer_command_runs_and_is_answered(ops, system, broker):
+    assert f"{BASE}/cmd/+/+" in broker.log()  # commands = true: it listens
     reply = ask(ops, "cmd/sequencer/status", {"id": "st-1"}, "st-1")
     assert reply["ok"] is True and reply["id"] == "st-1" and "state" in reply["result"]
     reply = ask(ops, "cmd/recorder/surveys", {"id": "sv-1", "args": {}}, "sv-1")

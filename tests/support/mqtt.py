@@ -107,7 +107,7 @@ class Broker:
             f"{run_as}allow_anonymous false\npassword_file {passwd}\n"
             f"acl_file {self.dir / 'acl'}\npersistence true\npersistence_location {self.dir / 'data'}/\n"
             f"autosave_interval 1\nmax_queued_messages 100000\nlog_dest file {self.dir / 'mosquitto.log'}\n"
-            "log_type error\nlog_type warning\nlog_type notice\n"
+            "log_type error\nlog_type warning\nlog_type notice\nlog_type subscribe\n"
             f"listener {self.port} 127.0.0.1\n"
             f"listener {self.tls_port} 127.0.0.1\ncafile {self.ca_file}\ncertfile {cert}\nkeyfile {key}\n")
         self.proc: subprocess.Popen | None = None
