@@ -96,6 +96,11 @@ class Settings:
         return validate_settings({**self.as_dict(), **changes})
 
 
+def _finite(value: int | float) -> bool:
+    """Finite, for any int too (math.isfinite overflows on ints beyond a float's range)."""
+    return isinstance(value, int) or math.isfinite(value)
+
+
 def _check(name: str, value):
     spec = SETTINGS_SPEC[name]
     kind, low, high, _ = spec
@@ -105,7 +110,7 @@ def _check(name: str, value):
         return value
     if kind == "floats":
         ok = isinstance(value, (list, tuple)) and 1 <= len(value) <= MAX_IP_WINDOWS and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and low <= v <= high
+            isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) and low <= v <= high
             for v in value)
         if not ok:
             raise SettingError(name, f"{value!r} is not a list of 1..{MAX_IP_WINDOWS} numbers in {low}..{high}",
@@ -119,7 +124,7 @@ def _check(name: str, value):
         return None
     integral = kind == "int"
     ok_type = isinstance(value, int) if integral else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type or not (math.isfinite(value) and low <= value <= high):
+    if isinstance(value, bool) or not ok_type or not (_finite(value) and low <= value <= high):
         what = "an integer" if integral else "a number"
         raise SettingError(name, f"{value!r} is not {what} in {low}..{high}", spec.allowed)
     return int(value) if integral else float(value)

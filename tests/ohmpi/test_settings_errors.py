@@ -7,8 +7,8 @@ from hypothesis import given, settings, strategies as st
 
 from ohmpi.measure.settings import SETTINGS_SPEC, SettingError, validate_settings
 
-ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-                      st.text(max_size=5), st.lists(st.floats(-10, 40000), max_size=25))
+ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.integers(), st.floats(allow_nan=True),
+                      st.text(max_size=5), st.lists(st.one_of(st.floats(-10, 40000), st.integers()), max_size=25))
 
 
 @given(st.dictionaries(st.sampled_from([*SETTINGS_SPEC, "colour", "nb-stack"]), ANY_VALUE, max_size=4))
@@ -48,3 +48,10 @@ def test_specs_are_named():
     spec = SETTINGS_SPEC["duty_cycle"]
     assert (spec.kind, spec.low, spec.high) == ("float", 0.1, 1.0) and spec.help
     assert SETTINGS_SPEC["mains_hz"].allowed == [50, 60]
+
+
+def test_an_integer_beyond_a_float_is_refused_by_name():
+    for values in ({"nb_stack": 10**400}, {"injection_ms": 10**400}, {"ip_windows_ms": [10**400]}):
+        with pytest.raises(SettingError) as info:
+            validate_settings(values)
+        assert info.value.field == next(iter(values))
