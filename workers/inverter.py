@@ -6,8 +6,8 @@ when one of its passes ends (`state.sequencer`, once the recorder holds the pass
 (`invert`, operator): one inversion at a time, the others queued (at most `max_queue`; the same
 pass is never queued twice). A pass after the baseline (the first pass, or the one asked for) is
 inverted as time-lapse against it. Each inversion runs in a child process at the lowest CPU
-priority (nice), with one thread, so measuring never waits for it; a child that crashes or
-outlives `timeout_s` fails its job, never this process. Progress on `state.inverter`; results
+priority (nice 19, and SCHED_IDLE on Linux), with one thread, so measuring never waits for it;
+a child that crashes or outlives `timeout_s` fails its job, never this process. Progress on `state.inverter`; results
 go to the recorder (`inversion_put`). Bad data (too few usable quadrupoles, all flagged) are
 refused at once, naming why.
 
@@ -87,6 +87,11 @@ def _child(out: multiprocessing.Queue, datasets, lam: float, nice: int, threads:
     """In the child process: lowest priority, one thread, the inversion, its result on `out`."""
     try:
         os.nice(max(0, nice - os.nice(0)))
+        if nice >= 19 and hasattr(os, "SCHED_IDLE"):  # Linux: run only when nothing else wants the CPU
+            try:
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            except OSError:
+                pass
         from ohmpi.inversion import solve
         solve.set_threads(threads)
         results = solve.run(datasets, lam=lam, progress=lambda phase, fraction: out.put(("progress", phase, fraction)))

@@ -35,7 +35,8 @@ def test_flagged_and_unusable_data_are_left_out_and_counted():
     data[7]["r_std_pct"] = 500.0  # carries no information
     ds = dataset.from_records(data, POS.tolist())
     c = ds.counts
-    assert (c["total"], c["flagged"], c["not_finite"], c["negative_rhoa"], c["uncertain"], c["used"]) == (18, 2, 1, 1, 1, 13)
+    got = (c["total"], c["flagged"], c["not_finite"], c["negative_rhoa"], c["uncertain"], c["used"])
+    assert got == (18, 2, 1, 1, 1, 13)
     assert len(ds.abmn) == len(ds.r_ohm) == len(ds.error) == 13
     assert ds.rhoa == pytest.approx(np.full(13, 50.0))
     assert ds.error == pytest.approx(np.full(13, math.hypot(1.0, dataset.DEFAULT_FLOOR_PCT) / 100))
