@@ -55,6 +55,10 @@ class EarthModel:
         """The same earth with one layer's resistivity times `factor` (for IP sensitivities)."""
         raise NotImplementedError
 
+    def at_electrodes(self, positions) -> "EarthModel":
+        """Prepare for these electrode positions (a mesh model computes them all in one forward run)."""
+        return self
+
     def potential_at_distance(self, r: np.ndarray) -> np.ndarray:
         """Potential (V/A) at distances r > 0 from a surface point source."""
         raise NotImplementedError
