@@ -63,7 +63,7 @@ def check_plan(repeat: int, every_s: float) -> None:
     """`repeat` passes, one every `every_s` seconds: within the limits, or a PlanError."""
     if not 1 <= repeat <= MAX_REPEAT:
         raise PlanError("repeat", f"repeat must be in 1..{MAX_REPEAT}, got {repeat}", [1, MAX_REPEAT])
-    if not (math.isfinite(every_s) and 0 <= every_s <= MAX_EVERY_S):
+    if not ((isinstance(every_s, int) or math.isfinite(every_s)) and 0 <= every_s <= MAX_EVERY_S):
         raise PlanError("every_s", f"every_s must be in 0..{MAX_EVERY_S}, got {every_s}", [0, MAX_EVERY_S])
 
 

@@ -175,7 +175,7 @@ def test_each_controller_error_has_one_reaction(code, reason, how):
     assert reaction(code, reason) == how
 
 
-@given(st.integers(-5, MAX_REPEAT + 5), st.floats(allow_nan=True, allow_infinity=True))
+@given(st.integers(-5, MAX_REPEAT + 5), st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers()))
 @settings(deadline=None)
 def test_a_plan_out_of_limits_names_its_field(repeat, every_s):
     try:
