@@ -38,6 +38,7 @@ COMMAND_THREADS = 2
 COMMAND_QUEUE = 32
 COMMAND_TIMEOUT_S = 10.0
 MAX_PAYLOAD_BYTES = 256 * 1024  # a measurement is ~1 KB; brokers commonly cap messages at 256 KB or more
+PASS_ENDED = ("waiting", "finished", "stopped", "failed")  # survey states after a pass: time to check it
 CATCH_UP_DELAY_S = 2.0  # a catch-up waits this long: the recorder's outbox delivery lags the events a little
 EVENT_KEYS = ("measurement_id", "survey_id", "pass_index", "seq_index", *FIELDS)  # what a measurement event holds
 
@@ -270,7 +271,8 @@ class Bridge:
             return
         body = msg.body
         previous, self.survey = self.survey, body
-        if body.get("survey_id") and (previous is None or previous.get("state") != body.get("state")):
+        ended = body.get("state") in PASS_ENDED and (previous or {}).get("state") != body.get("state")
+        if body.get("survey_id") and (previous is None or ended):
             self.catch_up.set()  # at start (what happened while we were away) and when a pass or survey ends
         self._states(self.mapper.survey(body))
 

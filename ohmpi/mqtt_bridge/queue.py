@@ -34,12 +34,14 @@ class DurableQueue:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
         self.dropped = row[0] if row else 0
         self._cursor = 0  # rows up to here were handed to the client in this process
+        self._count = self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0]  # kept: COUNT(*) scans
 
     def put_many(self, items: list[tuple[str, bytes, int, str | None]]) -> int:
         """Queue (topic, payload, qos, key) items in one transaction, skipping keys queued before;
         return how many old items were dropped to make room."""
         if not items:
             return 0
+        added = 0
         with self._lock:
             self._db.execute("BEGIN")
             for topic, payload, qos, key in items:
@@ -47,13 +49,16 @@ class DurableQueue:
                                                             (key,)).rowcount:
                     continue  # already queued once (and maybe delivered)
                 self._db.execute("INSERT INTO queue(topic, payload, qos) VALUES (?, ?, ?)", (topic, payload, qos))
+                added += 1
             self._db.execute("DELETE FROM queued WHERE id <= (SELECT MAX(id) FROM queued) - ?", (MAX_KEYS,))
-            over = self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0] - self.max_items
+            over = self._count + added - self.max_items
             if over > 0:
                 self._db.execute("DELETE FROM queue WHERE seq IN (SELECT seq FROM queue ORDER BY seq LIMIT ?)", (over,))
-                self.dropped += over
-                self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dropped', ?)", (self.dropped,))
+                self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dropped', ?)",
+                                 (self.dropped + over,))
             self._db.execute("COMMIT")
+            self._count += added - max(over, 0)
+            self.dropped += max(over, 0)
         return max(over, 0)
 
     def take(self, limit: int) -> list[tuple[int, str, bytes, int]]:
@@ -77,8 +82,9 @@ class DurableQueue:
         if seqs:
             with self._lock:
                 self._db.execute("BEGIN")
-                self._db.executemany("DELETE FROM queue WHERE seq = ?", [(s,) for s in seqs])
+                gone = self._db.executemany("DELETE FROM queue WHERE seq = ?", [(s,) for s in seqs]).rowcount
                 self._db.execute("COMMIT")
+                self._count -= gone  # a row dropped meanwhile (queue full) is not deleted twice
 
     def was_queued(self, key: str) -> bool:
         with self._lock:
@@ -86,7 +92,7 @@ class DurableQueue:
 
     def pending(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0]
+            return self._count
 
     def close(self) -> None:
         with self._lock:

@@ -172,6 +172,9 @@ def test_queue_never_holds_more_than_its_bound_and_loses_only_what_it_counts(tmp
         assert q.pending() <= bound
     left = [int(r[2]) for r in q.take(10**6)]
     assert left == list(range(sent - len(left), sent)) and q.dropped + len(left) == sent  # the newest kept
+    assert q.pending() == len(left)
+    q.ack([seq for seq, *_ in q._db.execute("SELECT seq FROM queue ORDER BY seq LIMIT 3")])
+    assert q.pending() == max(len(left) - 3, 0)
     q.close()
 
 
