@@ -12,6 +12,7 @@ and announces (`ohmpi.survey.SurveyState.save`). A method changes nothing when i
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 ACTIVE = ("running", "paused", "waiting")
@@ -150,6 +151,16 @@ class SurveyMachine:
             delay = s.wait_s()
             return Step("wait", delay) if delay > 0 else Step("start_pass")
         return Step("measure")
+
+    def begin(self, s, step: Step) -> bool:
+        """The runner is about to measure: a due pass starts (True: a change to persist); the
+        survey's very first quadrupole starts the first pass's clock."""
+        if step.kind == "start_pass":
+            s.start_pass()
+            return True
+        if s.next_index == 0 and s.pass_index == 0 and s.done_all == 0:
+            s.pass_started, s.pass_started_mono = time.time(), time.monotonic()
+        return False
 
     def advance(self, s, failure: str | None = None) -> bool:
         """The current quadrupole is stored (or refused: `failure` says why): move on. A survey

@@ -255,11 +255,8 @@ class Sequencer:
                 if step.kind in ("idle", "held", "wait"):
                     self.cv.wait(min(step.delay, 1.0) if step.kind == "wait" else 1.0)
                     continue
-                if step.kind == "start_pass":
-                    s.start_pass()
+                if self.machine.begin(s, step):
                     self._changed()
-                if s.next_index == 0 and s.pass_index == 0 and s.done_all == 0:
-                    s.pass_started, s.pass_started_mono = time.time(), time.monotonic()
                 mid, (a, b, m, n) = s.current()
                 where = (s.survey_id, s.pass_index, s.next_index)
                 settings = dict(s.settings)

@@ -92,8 +92,9 @@ class SurveyRules(RuleBasedStateMachine):
     @rule()
     def next_pass_comes(self):
         self.s.next_pass_mono = time.monotonic() - 1  # the pass is due
-        assert rules.next_step(self.s).kind == "start_pass"
-        self.s.start_pass()
+        step = rules.next_step(self.s)
+        assert step.kind == "start_pass" and rules.begin(self.s, step)
+        assert self.s.next_pass_at is None
         self.model = "running"
 
     # a measurement ends (stored or refused) in whatever state the survey reached meanwhile
