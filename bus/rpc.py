@@ -13,6 +13,7 @@ the reply comes or the caller's overall `deadline` passes (`timeout`, "still run
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 
@@ -163,6 +164,28 @@ class Client:
             if not isinstance(following, int) or following <= offset:
                 raise BusError(f"{service}.{cmd} answered a page that does not advance (next_offset {following!r})")
             offset = following
+
+    def call_chunked(self, service: str, cmd: str, *, attempts: int = 3, **args) -> tuple[str, dict]:
+        """The whole text of a chunked command (replies `{text, chunks, sha256, ...}`, asked for
+        `chunk` 0, 1, ... until `chunks`) checked against its `sha256`; read again from chunk 0,
+        up to `attempts` times, if it changed meanwhile. Returns (text, the last reply without
+        `text`). Other `call` options (timeout, on_behalf, ...) pass through `args`."""
+        for _ in range(attempts):
+            parts, chunk, chunks, reply = [], 0, 1, {}
+            while chunk < chunks:
+                reply = self.call(service, cmd, chunk=chunk, **args)
+                if not isinstance(reply, dict) or not isinstance(reply.get("text"), str) \
+                        or not isinstance(reply.get("chunks"), int):
+                    raise BusError(f"{service}.{cmd} did not answer a chunk {{text, chunks, sha256}}")
+                parts.append(reply["text"])
+                chunks = reply["chunks"]
+                chunk += 1
+            text = "".join(parts)
+            digest = reply.get("sha256")
+            if digest is None or hashlib.sha256(text.encode("utf-8")).hexdigest() == digest:
+                return text, {k: v for k, v in reply.items() if k != "text"}
+        raise BusError(f"{service}.{cmd}: the text changed while it was being read "
+                       f"(checksum mismatch {attempts} times): try again")
 
     def wait_for(self, service: str, timeout: float = 10.0) -> dict:
         """Ping `service` until it answers or `timeout` passes (for start-up ordering)."""

@@ -120,6 +120,14 @@ class BusAccess:
         except BusError as exc:
             raise from_bus_error(exc, service) from None
 
+    def call_chunked(self, service: str, cmd: str, *, on_behalf: tuple[str, str] | None = None,
+                     **args) -> tuple[str, dict]:
+        """The whole text of a chunked command, checked (`Client.call_chunked`); ApiError on any failure."""
+        try:
+            return self.client().call_chunked(service, cmd, on_behalf=on_behalf, **args)
+        except BusError as exc:
+            raise from_bus_error(exc, service) from None
+
     def close(self) -> None:
         """Close every client (at shutdown only: other threads must be done with theirs)."""
         with self._lock:

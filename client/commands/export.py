@@ -1,8 +1,8 @@
 """`ohmpi export SURVEY_ID --format ohm|protocol|csv|matrix -o FILE` (or `--all-passes -o DIR`);
 `--format model|vtk`: the survey's inverted section (ohmpi invert), as cells CSV or a VTK file."""
 
-import hashlib
 import sys
+import zlib
 from pathlib import Path
 
 from ..connect import client
@@ -30,17 +30,7 @@ def configure(parser) -> None:
 
 
 def _download(c, **args) -> str:
-    parts, chunk, chunks, reply = [], 0, 1, {}
-    while chunk < chunks:
-        reply = c.call("recorder", "export", chunk=chunk, **args)
-        parts.append(reply["text"])
-        chunks = reply["chunks"]
-        chunk += 1
-    text = "".join(parts)
-    digest = reply.get("sha256")
-    if digest and hashlib.sha256(text.encode()).hexdigest() != digest:
-        raise ValueError("export changed while it was being downloaded (checksum mismatch): try again")
-    return text
+    return c.call_chunked("recorder", "export", **args)[0]
 
 
 def run(args) -> int:
@@ -70,8 +60,8 @@ def run(args) -> int:
         return 0
     with client(args) as c:
         if args.format in SECTION_FORMATS:
-            text = c.call("recorder", "inversion_export", survey_id=args.survey_id, format=args.format,
-                          pass_index=args.pass_index)["text"]
+            text = zlib.decompress(c.call("recorder", "inversion_export", survey_id=args.survey_id,
+                                          format=args.format, pass_index=args.pass_index)["text_z"]).decode()
         else:
             text = _download(c, pass_index=args.pass_index, **common)
     if args.output:

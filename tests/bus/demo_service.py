@@ -6,6 +6,7 @@ execution) and publishes state/data events on request.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 import time
@@ -90,6 +91,17 @@ def build(name: str) -> Node:
         """Return something msgpack cannot encode."""
         return {1, 2}
     node.command(unserializable, role="viewer")
+
+    def chunked(chunk: int = 0, changing: bool = False, malformed: bool = False) -> dict:
+        """A text in 3 chunks with its sha256; `changing`: a new text at every call."""
+        runs["chunked"] += 1
+        if malformed:
+            return {"text": None, "chunks": "three"}
+        version = runs["chunked"] if changing else 0
+        parts = [f"v{version}-part{k};" * 1000 for k in range(3)]
+        digest = hashlib.sha256("".join(parts).encode()).hexdigest()
+        return {"text": parts[chunk], "chunks": len(parts), "sha256": digest, "filename": "demo.txt"}
+    node.command(chunked, role="viewer")
 
     return node
 

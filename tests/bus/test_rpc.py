@@ -234,3 +234,18 @@ def test_a_long_wait_ends_at_once_when_there_is_no_hub(tmp_path):
         c.call("controller", "rs_check")
     assert time.monotonic() - started < 30  # one attempt and one ping, not 200 attempts
     c.close()
+
+
+def test_call_chunked_joins_the_chunks_and_checks_the_sha256(service):
+    """The one paged-text helper the web export and `ohmpi export` share."""
+    from bus.errors import BusError
+    with service.client() as c:
+        text, meta = c.call_chunked("demo", "chunked")
+        assert text == "".join(f"v0-part{k};" * 1000 for k in range(3))
+        assert meta["chunks"] == 3 and meta["filename"] == "demo.txt" and "text" not in meta
+        before = c.call("demo", "counts")["chunked"]
+        with pytest.raises(BusError, match="changed while it was being read"):
+            c.call_chunked("demo", "chunked", changing=True, attempts=2)
+        assert c.call("demo", "counts")["chunked"] == before + 2 * 3  # read again from chunk 0, twice
+        with pytest.raises(BusError, match="did not answer a chunk"):
+            c.call_chunked("demo", "chunked", malformed=True)
