@@ -72,7 +72,8 @@ class Controller:
         opts = controller_config()
         self.name = opts["instrument_name"]
         self.cfg = instrument()
-        self.instrument = Instrument.from_config(self.cfg, simulated=opts["simulated"])
+        self.instrument = Instrument.from_config(self.cfg, simulated=opts["simulated"],
+                                                 wear_path=var_path(f"relay-wear-{self.name}.json"))
         self.instrument.safe_state()  # first thing: nothing injects, no relay is closed
         self.positions = positions(self.cfg)
         self.settings_path = var_path("controller-settings.json")
@@ -191,7 +192,7 @@ class Controller:
         self._room(f"measure {a} {b} {m} {n}")
         try:
             record, waveform = self._run(f"measure {a} {b} {m} {n}", lambda: self.instrument.measure(
-                a, b, m, n, **merged, abort=self.abort_event))
+                a, b, m, n, **merged, abort=self.abort_event, hold_relays=survey_id is not None))
         except (ValueError,) as exc:  # SafetyError is a ValueError: refused before any relay moved
             raise BadRequest(f"measure {a} {b} {m} {n} refused: {exc}", arg="quadrupole", reason=str(exc)) from None
         mid = measurement_id or "M" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(4)

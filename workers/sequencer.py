@@ -29,6 +29,7 @@ from ohmpi.items import ItemError, check_body, check_entry, survey_body
 from ohmpi.measure.settings import SettingError, validate_settings
 from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as generate_sequence
 from ohmpi.sequences import parse_sequence, with_reciprocals
+from ohmpi.sequence_order import optimize as relay_sparing_order
 from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
 from ohmpi.survey_machine import BACKOFF, HOLD, PAUSE, RETRY, SKIP, SurveyActive, SurveyMachine, TransitionRefused
 from ohmpi.survey_machine import PlanError, check_plan, reaction
@@ -116,8 +117,9 @@ class Sequencer:
 
     def start(self, name: str | None = None, stacks: int | None = None, injection_ms: float | None = None,
               settings: dict | None = None, reciprocals: bool = False, repeat: int = 1,
-              every_s: float = 0.0) -> dict:
-        """Start a survey of the loaded sequence, `repeat` times, a pass every `every_s` seconds."""
+              every_s: float = 0.0, keep_order: bool = False) -> dict:
+        """Start a survey of the loaded sequence, `repeat` times, a pass every `every_s` seconds;
+        measured in the relay-sparing order (same quadrupoles) unless `keep_order`."""
         if self.state.loaded is None:
             raise BadRequest("no sequence loaded: use load or generate first", arg="sequence", reason="none loaded")
         try:
@@ -137,6 +139,8 @@ class Sequencer:
         seq = self.state.loaded["sequence"]
         if reciprocals:
             seq = with_reciprocals(seq).tolist()
+        if not keep_order:
+            seq = relay_sparing_order(seq).tolist()
         with self.cv:
             try:
                 self.machine.check_can_start(self.state.survey)
@@ -243,6 +247,10 @@ class Sequencer:
     def publish(self) -> None:
         self.node.publish("state.sequencer", self.state.summary())
 
+    def _measure_timeout(self, settings: dict) -> int:
+        """Attempts of 2 s covering the longest measurement (the controller de-duplicates retries)."""
+        return int(validate_settings(settings).longest_s() / 2.0) + 30
+
     def _run(self) -> None:
         client = Client(self.node.address, cfg=self.node.cfg, name="sequencer-run", timeout=2.0)
         backoff = 0.2
@@ -255,8 +263,11 @@ class Sequencer:
                 if step.kind in ("idle", "held", "wait"):
                     self.cv.wait(min(step.delay, 1.0) if step.kind == "wait" else 1.0)
                     continue
-                if self.machine.begin(s, step):
+                if step.kind == "start_pass":
+                    s.start_pass()
                     self._changed()
+                if s.next_index == 0 and s.pass_index == 0 and s.done_all == 0:
+                    s.pass_started, s.pass_started_mono = time.time(), time.monotonic()
                 mid, (a, b, m, n) = s.current()
                 where = (s.survey_id, s.pass_index, s.next_index)
                 settings = dict(s.settings)
@@ -264,7 +275,7 @@ class Sequencer:
             try:
                 client.call("controller", "measure", a=a, b=b, m=m, n=n, settings=settings, measurement_id=mid,
                             survey_id=where[0], pass_index=where[1], seq_index=where[2],
-                            retries=2)  # however long it takes: the controller answers `in_progress`
+                            retries=self._measure_timeout(settings))
             except BusError as exc:
                 backoff = self._react(s, where, mid, exc, backoff)
                 continue

@@ -35,6 +35,8 @@ def configure(parser) -> None:
     start.add_argument("--stacks", type=int)
     start.add_argument("--injection-ms", type=float)
     start.add_argument("--reciprocals", action="store_true")
+    start.add_argument("--keep-order", action="store_true",
+                       help="measure in the sequence's own order (default: the relay-sparing order)")
     start.add_argument("--wait", action="store_true", help="then show progress until it ends")
     for action in ("status", "pause", "resume", "stop"):
         sub.add_parser(action, help=f"{action} the survey")
@@ -53,7 +55,7 @@ def run(args) -> int:
             options = {k: v for k, v in (("name", args.name), ("stacks", args.stacks),
                                          ("injection_ms", args.injection_ms)) if v is not None}
             result = c.call("sequencer", "start", repeat=args.repeat, every_s=args.every,
-                            reciprocals=args.reciprocals, **options)
+                            reciprocals=args.reciprocals, keep_order=args.keep_order, **options)
             if not args.wait:
                 print(to_json(result) if args.json else
                       f"survey {result['survey_id']} started: {result['total']} quadrupoles × {result['repeat']}")

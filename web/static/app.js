@@ -166,6 +166,11 @@ function renderHealth() {
     !Number.isFinite(v) ? (isDead("controller") ? "bad" : "") : v < 10.5 ? "bad" : v < 11.5 ? "warn" : "ok");
   const t = c.cpu_temp_C;
   tile("t-temp", Number.isFinite(t) ? `${t.toFixed(1)} °C` : "–", !Number.isFinite(t) ? "" : t > 80 ? "bad" : t > 70 ? "warn" : "ok");
+  const worn = c.relays_worn || [], ops = c.relay_ops_max, rated = c.relay_rated_ops;
+  tile("t-relays", Number.isFinite(ops) && rated ? `${(100 * ops / rated).toFixed(ops < rated / 100 ? 2 : 0)} %` : "–",
+    worn.length ? "warn" : Number.isFinite(ops) ? "ok" : "");
+  $("t-relays").title = worn.length ? `at or beyond the rated life (${rated} operations): ${worn.join(", ")}`
+    : Number.isFinite(ops) ? `most worn relay ${c.relay_most_worn || "–"}: ${ops} of ${rated} rated operations` : "";
   const r = { ...(state.recorder || {}), ...(state.soh.recorder || {}) };
   const [disk, diskLevel, diskTitle] = diskTile(r, isDead("recorder"));
   tile("t-disk", disk, diskLevel);
