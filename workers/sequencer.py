@@ -247,10 +247,6 @@ class Sequencer:
     def publish(self) -> None:
         self.node.publish("state.sequencer", self.state.summary())
 
-    def _measure_timeout(self, settings: dict) -> int:
-        """Attempts of 2 s covering the longest measurement (the controller de-duplicates retries)."""
-        return int(validate_settings(settings).longest_s() / 2.0) + 30
-
     def _run(self) -> None:
         client = Client(self.node.address, cfg=self.node.cfg, name="sequencer-run", timeout=2.0)
         backoff = 0.2
@@ -263,11 +259,8 @@ class Sequencer:
                 if step.kind in ("idle", "held", "wait"):
                     self.cv.wait(min(step.delay, 1.0) if step.kind == "wait" else 1.0)
                     continue
-                if step.kind == "start_pass":
-                    s.start_pass()
+                if self.machine.begin(s, step):
                     self._changed()
-                if s.next_index == 0 and s.pass_index == 0 and s.done_all == 0:
-                    s.pass_started, s.pass_started_mono = time.time(), time.monotonic()
                 mid, (a, b, m, n) = s.current()
                 where = (s.survey_id, s.pass_index, s.next_index)
                 settings = dict(s.settings)
@@ -275,7 +268,7 @@ class Sequencer:
             try:
                 client.call("controller", "measure", a=a, b=b, m=m, n=n, settings=settings, measurement_id=mid,
                             survey_id=where[0], pass_index=where[1], seq_index=where[2],
-                            retries=self._measure_timeout(settings))
+                            retries=2)  # however long it takes: the controller answers `in_progress`
             except BusError as exc:
                 backoff = self._react(s, where, mid, exc, backoff)
                 continue
