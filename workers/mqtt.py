@@ -6,8 +6,11 @@ queue and command parsing are in `ohmpi.mqtt_bridge`; here only the wiring:
 
 * the bus loop thread subscribes, queues stream messages durably and hands them to paho, at most
   WINDOW unacknowledged at a time (paho resends those after a reconnect); PUBACKs reported by
-  paho's thread are settled back in the loop thread through a pipe, so no lock is shared with paho;
-* retained states are only ever the latest (sent again on every connect);
+  paho's thread are settled back in the loop thread through a pipe (the queue has one owner);
+* retained states are only ever the latest, sent again on every connect (one lock keeps an older
+  copy from following a newer one);
+* measurements the bus did not bring (the bridge was down, events were dropped) are read back from
+  the recorder by a catch-up thread;
 * commands run on a few threads with their own bus clients, on behalf of `mqtt` with the
   configured role (the hub lowers, never raises it); a full queue answers `busy` at once.
 """

@@ -12,6 +12,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 COMMAND_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_PAYLOAD = 64 * 1024
+RESERVED_ARGS = ("timeout", "retries", "on_behalf", "service", "cmd")  # the bus client's own parameters
 INVALID = "invalid"
 
 
@@ -58,6 +59,9 @@ def parse(levels: list[str], payload: bytes) -> Request:
     args = body.get("args", {})
     if not isinstance(args, dict):
         raise CommandError(f"args must be a JSON object, got {type(args).__name__}", id=req_id, arg="args")
+    reserved = sorted(set(args) & set(RESERVED_ARGS))
+    if reserved:  # they would set how the bridge calls (its timeout, its role), not the command
+        raise CommandError(f"args.{reserved[0]} cannot be given over MQTT", id=req_id, arg=f"args.{reserved[0]}")
     if len(levels) != 2:
         raise CommandError("the topic must be <prefix>/<instrument>/cmd/<service>/<command>", id=req_id,
                            arg="topic")

@@ -389,6 +389,8 @@ def test_commands_above_the_role_are_forbidden_and_audited(ops, system, topic, c
     ("cmd/Hub!/status", b'{"id": "bad-svc"}', "bad-svc", "service"),
     ("cmd/sequencer/status", b'{"id": "big", "args": {"x": "' + b"y" * 70_000 + b'"}}', "invalid", "payload"),
     ("cmd/sequencer/status", b"[" * 60_000, "invalid", "payload"),  # json's recursion limit
+    ("cmd/sequencer/status", b'{"id": "slow", "args": {"timeout": 100000}}', "slow", "args.timeout"),
+    ("cmd/sequencer/status", b'{"id": "as", "args": {"on_behalf": ["x", "admin"]}}', "as", "args.on_behalf"),
     ("cmd/recorder/logs", b'{"id": "huge-int", "args": {"limit": 1' + b"0" * 30 + b'}}', "huge-int", "args"),
 ])
 def test_bad_payloads_get_a_clear_error_naming_the_field(ops, system, topic, payload, reply_to, arg):

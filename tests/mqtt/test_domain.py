@@ -204,6 +204,13 @@ def test_any_input_is_a_request_or_an_error_whose_reply_topic_is_safe(levels, pa
     assert commands.SERVICE_RE.match(req.service) and commands.COMMAND_RE.match(req.command)
 
 
+@pytest.mark.parametrize("name", commands.RESERVED_ARGS)
+def test_args_that_would_steer_the_bridges_own_call_are_refused(name):
+    with pytest.raises(commands.CommandError) as err:
+        commands.parse(["sequencer", "status"], json.dumps({"id": "r", "args": {name: 1}}).encode())
+    assert err.value.arg == f"args.{name}" and err.value.id == "r"
+
+
 def test_deep_nesting_is_a_clear_error_not_a_crash():
     with pytest.raises(commands.CommandError, match="nested too deeply"):
         commands.parse(["hub", "ping"], b"[" * 60_000)
