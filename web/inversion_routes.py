@@ -6,6 +6,7 @@ reach the inverter and the recorder through the bus only."""
 from __future__ import annotations
 
 import re
+import zlib
 from typing import Callable
 
 from flask import Response
@@ -34,14 +35,15 @@ def routes(call: Callable) -> list[Route]:
 
     def inversion(args):
         request = {"pass_index": args["pass_index"]} if args.get("pass_index") is not None else {}
-        return call("recorder", "inversion", timeout=15.0, survey_id=args["survey_id"], **request)
+        reply = call("recorder", "inversion", timeout=15.0, survey_id=args["survey_id"], **request)
+        return Response(zlib.decompress(reply["result_z"]), mimetype="application/json")
 
     def export(args):
         request = {"pass_index": args["pass_index"]} if args.get("pass_index") is not None else {}
         reply = call("recorder", "inversion_export", timeout=15.0, survey_id=args["survey_id"],
                      format=args["format"], **request)
         filename = re.sub(r"[^A-Za-z0-9._-]+", "_", str(reply.get("filename") or "inversion.txt"))
-        return Response(reply["text"].encode(), mimetype="text/plain",
+        return Response(zlib.decompress(reply["text_z"]), mimetype="text/plain",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     return [

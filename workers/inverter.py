@@ -44,6 +44,7 @@ from ohmpi.alarms.watch import SurveyWatch
 from ohmpi.inversion import InversionRefused, dataset, installed
 
 from .common import instrument, positions, worker_main
+from .recorder_inversions import pack
 
 DEFAULTS = {"auto": True, "lambda": 20.0, "floor_pct": 2.0, "nice": 19, "threads": 1, "max_queue": 20,
             "timeout_s": 1800.0, "pass_wait_s": 30.0}
@@ -337,7 +338,7 @@ class Inverter:
         for result in results:
             result.update(survey_id=job["survey_id"], peak_rss_mb=round(peak_mb, 1))
             if result is results[-1] or not self._stored(job["survey_id"], result["pass_index"]):
-                stored.append(self.client.call("recorder", "inversion_put", result=result, timeout=60.0))
+                stored.append(self.client.call("recorder", "inversion_put", result_z=pack(result), timeout=60.0))
         final = results[-1]
         return {"survey_id": job["survey_id"], "pass_index": pass_index, "baseline_pass": baseline,
                 "chi2": final["chi2"], "rms_pct": final["rms_pct"], "iterations": final["iterations"],

@@ -212,3 +212,17 @@ def test_a_block_as_resistive_as_its_background_is_the_half_space():
     assert got == pytest.approx(earth.HomogeneousEarth(50).transfer_resistances(pos, quads), rel=0.01)
     v = model.potential(pos[0], pos[1:3])  # the simulator's path: same quadrupole from potentials
     assert np.isfinite(v).all() and model.potential(pos[0], pos[:1])[0] == math.inf
+
+
+def test_results_travel_compressed_and_bombs_are_refused():
+    import zlib
+
+    from workers.recorder_inversions import pack, unpack
+    assert unpack(pack(result())) == result()
+    with pytest.raises(ValueError, match="not zlib"):
+        unpack(b"not compressed")
+    bomb = zlib.compress(b"[" + b"0," * 5_000_000 + b"0]")
+    with pytest.raises(ValueError, match="over 1000 bytes"):
+        unpack(bomb, limit=1000)
+    with pytest.raises(ValueError, match="truncated"):
+        unpack(pack(result())[:-8])

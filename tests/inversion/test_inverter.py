@@ -17,6 +17,7 @@ from bus.errors import BadRequest, Forbidden
 from bus.events import Subscriber
 from tests.support.procs import ROOT, wait_until
 from tests.support.web import authed_client, make_app, start_web_system
+from workers.recorder_inversions import unpack
 
 ELECTRODES = 12
 MODEL = 'contact:rho=100,20;x=5.5'
@@ -62,9 +63,9 @@ def test_each_pass_is_inverted_when_it_ends_the_second_as_time_lapse(system, sur
     assert [(j["pass_index"], j["baseline"], j["state"]) for j in auto] == [(0, None, "done"), (1, 0, "done")], auto
     summaries = system.client.call("recorder", "inversions", survey_id=survey)
     assert [(s["pass_index"], s["baseline_pass"]) for s in summaries] == [(0, None), (1, 0)]
-    second = system.client.call("recorder", "inversion", survey_id=survey, pass_index=1)
+    second = unpack(system.client.call("recorder", "inversion", survey_id=survey, pass_index=1)["result_z"])
     assert len(second["cells"]["change_pct"]) == second["n_cells"] > 30
-    first = system.client.call("recorder", "inversion", survey_id=survey, pass_index=0)
+    first = unpack(system.client.call("recorder", "inversion", survey_id=survey, pass_index=0)["result_z"])
     assert 0 < first["chi2"] < 20 and first["counts"]["used"] >= 10 and first["survey_id"] == survey
     state = system.client.call("inverter", "status")
     assert state["state"] == "idle" and state["done"] >= 2
@@ -122,7 +123,7 @@ def test_roles_on_the_bus_and_the_web(system, survey, app):
         c.call("inverter", "invert", survey_id=survey, on_behalf=("someone", "viewer"))
     assert c.call("recorder", "inversions", survey_id=survey, on_behalf=("someone", "viewer"))
     with pytest.raises(Forbidden):
-        c.call("recorder", "inversion_put", result={}, on_behalf=("someone", "admin"))
+        c.call("recorder", "inversion_put", result_z=b"", on_behalf=("someone", "admin"))
     viewer, operator = (authed_client(app, system.tokens[r]) for r in ("viewer", "operator"))
     assert viewer.post(f"/api/surveys/{survey}/invert", json={}).status_code == 403
     listed = viewer.get(f"/api/surveys/{survey}/inversions")
