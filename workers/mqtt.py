@@ -41,6 +41,7 @@ COMMAND_THREADS = 2
 COMMAND_QUEUE = 32
 COMMAND_TIMEOUT_S = 10.0
 MAX_PAYLOAD_BYTES = 256 * 1024  # a measurement is ~1 KB; brokers commonly cap messages at 256 KB or more
+DISCOVERY_EVERY_S = 5.0  # Home Assistant's birth message resends discovery at most this often
 PASS_ENDED = ("waiting", "finished", "stopped", "failed")  # survey states after a pass: time to check it
 CATCH_UP_DELAY_S = 2.0  # a catch-up waits this long: the recorder's outbox delivery lags the events a little
 EVENT_KEYS = ("measurement_id", "survey_id", "pass_index", "seq_index", *FIELDS)  # what a measurement event holds
@@ -86,6 +87,7 @@ class Bridge:
         self.acked: deque[int] = deque()  # mids paho reported acknowledged (paho thread -> loop thread)
         self.connected = threading.Event()
         self.started = time.monotonic()
+        self.discovery_sent = 0.0
         self.protocol = mqtt.MQTTv311 if s.protocol == "3.1.1" else mqtt.MQTTv5
         self._fallback = False
         self.counts = {"published": 0, "connects": 0, "disconnects": 0, "commands": 0, "command_errors": 0,
@@ -195,13 +197,19 @@ class Bridge:
     def _on_message(self, client, userdata, message) -> None:
         topic = message.topic
         if topic == f"{self.s.discovery_prefix}/status":
-            if message.payload == b"online":
-                self._send_discovery()  # Home Assistant restarted: tell it again
+            now = time.monotonic()
+            if message.payload == b"online" and now - self.discovery_sent > DISCOVERY_EVERY_S:
+                self.discovery_sent = now
+                self._send_discovery()  # Home Assistant restarted: tell it again (not at a flood's pace)
             return
         levels = topic[len(self.s.base) + 1:].split("/")
         if not self.s.commands or levels[0] != "cmd":
             return
         try:
+            if message.retain:  # kept by the broker: it would run again at every reconnect
+                raise commands.CommandError("a retained command is never run (it would run again at every "
+                                            "reconnect); publish commands without retain", arg="retain",
+                                            id=commands.request_id(message.payload))
             request = commands.parse(levels[1:], message.payload)
         except commands.CommandError as exc:
             self._answer(exc.id, exc.reply())

@@ -73,5 +73,15 @@ def parse(levels: list[str], payload: bytes) -> Request:
     return Request(req_id, service, command, args)
 
 
+def request_id(payload: bytes) -> str | None:
+    """The request's id if one can be read (to answer a request refused for another reason), else None."""
+    try:
+        body = json.loads(payload.decode("utf-8")) if len(payload) <= MAX_PAYLOAD else None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    req_id = body.get("id") if isinstance(body, dict) else None
+    return req_id if isinstance(req_id, str) and ID_RE.match(req_id) else None
+
+
 def ok_reply(req_id: str, result) -> dict:
     return {"id": req_id, "ok": True, "result": result}

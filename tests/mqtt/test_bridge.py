@@ -409,6 +409,19 @@ def test_args_the_bus_cannot_carry_never_stop_the_command_threads(ops, system):
     assert ask(ops, "cmd/sequencer/status", {"id": "after-ints"}, "after-ints")["ok"] is True
 
 
+def test_a_retained_command_runs_once_live_and_never_again_at_a_reconnect(broker, ops, system):
+    ops.publish(f"{BASE}/cmd/sequencer/status", {"id": "kept"}, retain=True)
+    assert json.loads(ops.wait_for(f"{BASE}/reply/kept")[0])["ok"] is True  # live: it ran
+    try:
+        broker.restart()  # the bridge reconnects and the broker hands it the retained command
+        replies = ops.wait_for(f"{BASE}/reply/kept", lambda p: len(p) >= 2 and p, timeout=60,
+                               what="the replayed command answered")
+        error = json.loads(replies[-1])["error"]
+        assert error["code"] == "bad_request" and error["arg"] == "retain"
+    finally:
+        ops.publish(f"{BASE}/cmd/sequencer/status", b"", retain=True).wait_for_publish(10)  # clear it
+
+
 def test_bus_errors_come_back_as_they_are(ops, system):
     reply = ask(ops, "cmd/sequencer/no_such_command", {"id": "unk-1"}, "unk-1")
     assert reply["error"]["code"] == "unknown_command"
