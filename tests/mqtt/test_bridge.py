@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -104,8 +105,11 @@ def _run_worker(config_text: str):
         fh.write(config_text)
     env = {**os.environ, "OHMPI_VAR": var, "OHMPI_CONFIG": config}
     env.pop("OHMPI_BUS", None)
-    return subprocess.run([sys.executable, "-m", "workers.mqtt"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    try:
+        return subprocess.run([sys.executable, "-m", "workers.mqtt"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        shutil.rmtree(var, ignore_errors=True)
 
 
 def test_without_a_table_the_bridge_is_off_and_exits_0():
@@ -139,10 +143,15 @@ def lone_bridge(table: str) -> tuple[subprocess.Popen, Path]:
     return proc, log
 
 
+def end(proc: subprocess.Popen, log: Path) -> None:
+    stop(proc)
+    shutil.rmtree(log.parent, ignore_errors=True)
+
+
 def test_tls_with_the_brokers_ca_connects_and_with_another_ca_never(broker, tmp_path):
     other_ca = make_ca_and_server(tmp_path, "other")[0]
     viewer = broker.client("viewer", ["ohmpi/+/status"])
-    good, _ = lone_bridge(broker.mqtt_table(tmp_path, port=broker.tls_port, ca_file=str(broker.ca_file),
+    good, good_log = lone_bridge(broker.mqtt_table(tmp_path, port=broker.tls_port, ca_file=str(broker.ca_file),
                                             instrument="tls", client_id="tls-good", discovery=False))
     bad, bad_log = lone_bridge(broker.mqtt_table(tmp_path, port=broker.tls_port, ca_file=str(other_ca),
                                                  instrument="tls-bad", client_id="tls-bad", discovery=False))
@@ -153,8 +162,8 @@ def test_tls_with_the_brokers_ca_connects_and_with_another_ca_never(broker, tmp_
         wait_until(lambda: "TLS" in bad_log.read_text(), timeout=60, what="the bad CA logged")
         assert "cannot connect to the broker" in bad_log.read_text() and not viewer.on("ohmpi/tls-bad/status")
     finally:
-        stop(good)
-        stop(bad)
+        end(good, good_log)
+        end(bad, bad_log)
         viewer.close()
 
 
@@ -176,12 +185,12 @@ def test_a_broker_without_mqtt_5_gets_mqtt_3_1_1(tmp_path):
                 conn.sendall(bytes([0x20, 2, 0, 1 if data[8] == 5 else 0]))
                 conn.recv(4096)  # until the client goes (or a PUBLISH arrives)
     threading.Thread(target=serve, daemon=True).start()
-    proc, _ = lone_bridge(f'[mqtt]\nhost = "127.0.0.1"\nport = {server.getsockname()[1]}\n')
+    proc, log = lone_bridge(f'[mqtt]\nhost = "127.0.0.1"\nport = {server.getsockname()[1]}\n')
     try:
         wait_until(lambda: 4 in levels, timeout=60, what="a second CONNECT in MQTT 3.1.1")
         assert levels[0] == 5 and levels[levels.index(4):] == [4] * len(levels[levels.index(4):])
     finally:
-        stop(proc)
+        end(proc, log)
         server.close()
 
 
