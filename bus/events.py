@@ -83,6 +83,10 @@ class GapTracker:
         key = (msg.src, msg.topic)
         instance = msg.instance
         last = self._last.get(key)
+        if last is not None and last[1] + 1 == msg.seq and last[0] == instance:  # the usual case: the next one
+            self._last.move_to_end(key)
+            self._last[key] = (instance, msg.seq)
+            return True
         if last is None or last[0] != instance:
             # First message from this publisher instance: a restart starts again at 1.
             gap = msg.seq - 1 if last is not None else 0
