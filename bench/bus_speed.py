@@ -147,8 +147,11 @@ def _subscribe_loop(recv, tally: Tally, deadline_s: float) -> dict:
     feed = tally.feed
     while True:
         bodies = recv(IDLE_S if tally.count else 30.0)
-        if not bodies or any(feed(body) for body in bodies):
+        if not bodies:
             break
+        for body in bodies:
+            if feed(body):
+                return tally.result()
     return tally.result()
 
 
