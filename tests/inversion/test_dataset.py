@@ -226,3 +226,19 @@ def test_results_travel_compressed_and_bombs_are_refused():
         unpack(bomb, limit=1000)
     with pytest.raises(ValueError, match="truncated"):
         unpack(pack(result())[:-8])
+
+
+def test_a_mesh_file_with_one_resistivity_per_region(tmp_path):
+    import pygimli as pg
+    pos = line_positions(8, 1.0)
+    world = pg.meshtools.createWorld(start=[-14, 0], end=[21, -14], worldMarker=True)
+    for x in pos[:, 0]:
+        world.createNode([x, 0.0])
+        world.createNode([x, -0.1])
+    path = tmp_path / "ground.bms"
+    pg.meshtools.createMesh(world, quality=33, area=1.0).save(str(path))
+    quads = generate("wenner", 8)
+    got = earth.parse_model(f"mesh:{path};rho=50").transfer_resistances(pos, quads)
+    assert got == pytest.approx(earth.HomogeneousEarth(50).transfer_resistances(pos, quads), rel=0.02)
+    with pytest.raises(ValueError, match="give rho=R1"):
+        earth.parse_model(f"mesh:{path}").transfer_resistances(pos, quads)
