@@ -181,23 +181,23 @@ class Inverter:
     def _datasets(self, survey_id: str, pass_index: int | None, baseline: int | None) -> tuple[int, int | None, list]:
         """(pass, baseline or None, datasets): what to invert; InversionRefused when it cannot be."""
         survey = self.client.call("recorder", "survey", survey_id=survey_id)
-        rows = self._rows(survey_id, None)
-        passes = sorted({r["pass_index"] for r in rows if isinstance(r.get("pass_index"), int)})
-        if not rows:
+        passes = survey.get("passes") or 0  # only the passes used are fetched: a monitoring survey is long
+        if not passes:
             raise InversionRefused(f"survey {survey_id!r} has no measurements: nothing to invert")
-        if pass_index is None:
-            pass_index = passes[-1] if passes else 0
-        elif pass_index not in passes:
-            raise InversionRefused(f"survey {survey_id!r} has no pass {pass_index} (passes: "
-                                   f"{', '.join(map(str, passes)) or 'none'})", field="pass_index")
-        if baseline is not None and baseline not in passes:
-            raise InversionRefused(f"survey {survey_id!r} has no pass {baseline} for a baseline", field="baseline")
-        base = (passes[0] if baseline is None else baseline) if passes else None
+        pass_index = passes - 1 if pass_index is None else pass_index
+        rows = self._rows(survey_id, pass_index)
+        if not rows:
+            raise InversionRefused(f"survey {survey_id!r} has no pass {pass_index} (passes 0..{passes - 1})",
+                                   field="pass_index")
+        base = 0 if baseline is None else baseline
         kwargs = dict(floor_pct=self.settings["floor_pct"])
         monitor = dataset.from_survey(rows, survey, self.fallback_positions, pass_index=pass_index, **kwargs)
-        if base is None or base == pass_index:
+        if base == pass_index:
             return pass_index, None, [monitor]
-        first = dataset.from_survey(rows, survey, self.fallback_positions, pass_index=base, **kwargs)
+        base_rows = self._rows(survey_id, base)
+        if not base_rows:
+            raise InversionRefused(f"survey {survey_id!r} has no pass {base} for a baseline", field="baseline")
+        first = dataset.from_survey(base_rows, survey, self.fallback_positions, pass_index=base, **kwargs)
         dataset.common(first, monitor)  # refuses too few shared quadrupoles now
         return pass_index, base, [first, monitor]
 
