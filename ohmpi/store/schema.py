@@ -12,7 +12,7 @@ from ohmpi.record import FIELD_INFO, FIELDS, JSON_TYPES
 
 from .tx import transaction
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 TABLES = ("surveys", "measurements", "waveforms", "rs_checks", "logs", "soh", "dead_letters", "audit")
 
 _SQL_TYPE = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "list[str]": "TEXT", "list[float]": "TEXT",
@@ -161,6 +161,11 @@ ALTER TABLE measurements ADD COLUMN ip_std_mvv REAL;
 ALTER TABLE measurements ADD COLUMN ip_windows_mvv TEXT;
 ALTER TABLE measurements ADD COLUMN ip_delay_ms REAL;
 ALTER TABLE measurements ADD COLUMN ip_windows_ms TEXT;
+""",
+    # 6: SD-card wear: the samples of each process went to their own leaf of this index, so one
+    # minute's SOH touched a page per process; a process's samples are found through soh_ts
+    """
+DROP INDEX IF EXISTS soh_process;
 """,
 ]
 

@@ -132,9 +132,29 @@ def test_migrating_a_version_2_database_keeps_its_data(tmp_path):
         con.execute("INSERT INTO logs(ts, process, level, level_no, message) VALUES (1, 'p', 'info', 20, 'old')")
     with Store(path) as s:
         assert s.counts["logs"] == 1
-        assert s.schema_version == SCHEMA_VERSION == 5
+        assert s.schema_version == SCHEMA_VERSION == 6
         s.ingest([meas(0), {"key": "bad", "kind": "nope", "body": {}}])
         assert s.counts["measurements"] == 1 and s.counts["dead_letters"] == 1 and s.counts["audit"] == 0
+
+
+def test_migrating_a_version_5_database_drops_the_per_process_soh_index_and_keeps_its_samples(tmp_path):
+    from ohmpi.store import MIGRATIONS, _statements
+    path = tmp_path / "v5.db"
+    with sqlite3.connect(path) as con:
+        for script in MIGRATIONS[:5]:
+            for statement in _statements(script):
+                con.execute(statement)
+        con.execute("PRAGMA user_version = 5")
+        con.executemany("INSERT INTO soh(ts, process, data) VALUES (?, ?, '{}')",
+                        [(float(t), p) for t in range(50) for p in ("hub", "web")])
+    with Store(path) as s:
+        indexes = {r[0] for r in s._db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'soh'")}
+        assert "soh_process" not in indexes and "soh_ts" in indexes
+        web = s.soh(process="web", limit=10)
+        assert [r["ts"] for r in web] == [float(t) for t in range(49, 39, -1)] and {r["process"] for r in web} == {"web"}
+        plan = " ".join(str(r) for r in s._db.execute(
+            "EXPLAIN QUERY PLAN SELECT ts FROM soh WHERE process = 'web' ORDER BY ts DESC, id DESC LIMIT 10"))
+        assert "soh_ts" in plan and "TEMP B-TREE" not in plan  # newest first along the time index, no sort
 
 
 def test_a_failed_write_stores_nothing(store):
