@@ -1,4 +1,5 @@
-"""Stack until good enough: a quiet quadrupole stops after few stacks, a noisy one gets more.
+"""Stack until good enough: a quiet quadrupole stops after few stacks, a noisy one gets more,
+and one that cannot reach the target within max_stacks gets nb_stack, as without a target.
 
 The measure of "good enough" is the calibrated uncertainty of R (``r_std_pct``, built from
 every sample: its estimate is already stable after one stack, so stopping on it does not
@@ -23,4 +24,11 @@ def enough(settings, done: int, uncertainty_pct: Callable[[], float]) -> bool:
     if settings.target_std_pct is None or done < settings.min_stacks:
         return False
     value = uncertainty_pct()
-    return value == value and value <= settings.target_std_pct  # NaN never stops early
+    if not value == value:  # NaN: nothing known, stack as without a target
+        return done >= settings.nb_stack
+    if value <= settings.target_std_pct:
+        return True
+    # stacking shrinks the uncertainty as 1/√stacks: when even max_stacks would not reach the
+    # target, more stacks only cost time — take what a survey without a target would
+    needed = done * (value / settings.target_std_pct) ** 2
+    return needed > settings.max_stacks and done >= settings.nb_stack
