@@ -93,6 +93,8 @@ def _child(out: multiprocessing.Queue, datasets, lam: float, nice: int, threads:
                 os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
             except OSError:
                 pass
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)  # pyGIMLi's core prints progress on stdout: not for the process log (stderr stays)
         from ohmpi.inversion import solve
         solve.set_threads(threads)
         results = solve.run(datasets, lam=lam, progress=lambda phase, fraction: out.put(("progress", phase, fraction)))
