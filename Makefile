@@ -24,8 +24,11 @@ run: venv
 	@echo "ohmpi: starting under supervisord (runtime files in $(OHMPI_VAR)); Ctrl-C stops everything"
 	umask 077 && exec $(BIN)/supervisord -c supervisor.conf
 
+# The suite on TEST_WORKERS parallel workers (pytest-xdist), one test file per worker at a time so
+# a module's shared System stays one; most tests wait on real processes, so 4 suit 2 cores.
+TEST_WORKERS ?= 4
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 bench: venv
 	$(BIN)/python bench/bus_speed.py
