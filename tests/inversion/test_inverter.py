@@ -19,6 +19,7 @@ from tests.support.procs import ROOT, wait_until
 from tests.support.web import authed_client, make_app, start_web_system
 from workers.recorder_inversions import unpack
 
+pytestmark = pytest.mark.timeout(300)  # real-time surveys and inversions on a shared, busy machine
 ELECTRODES = 12
 MODEL = 'contact:rho=100,20;x=5.5'
 FAST = {"injection_ms": 60.0, "nb_stack": 1}  # ~0.3 s a quadrupole in real time

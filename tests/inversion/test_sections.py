@@ -10,6 +10,7 @@ from ohmpi.geometry import line_positions
 from ohmpi.inversion import dataset, section, solve
 from ohmpi.sequences import generate
 
+pytestmark = pytest.mark.timeout(300)  # a few inversions: slow when the machine is shared
 N, A = 20, 2.0  # electrodes, spacing (m)
 POS = line_positions(N, A)
 QUADS = generate("dipole-dipole", N)
