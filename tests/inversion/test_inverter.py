@@ -177,8 +177,10 @@ def test_measuring_keeps_its_timing_while_an_inversion_runs(system, survey):
     try:
         time.sleep(0.5)  # the subscription reaches the hub
         idle = cadence()
-        for p, b in ((1, 0), (0, 1), (1, 1), (0, 0)):  # keep the inverter busy: six inversions in four jobs
-            c.call("inverter", "invert", survey_id=survey, pass_index=p, baseline=b, lam=7.0 + p)
+        queued = [c.call("inverter", "invert", survey_id=survey, pass_index=p, baseline=b, lam=7.0 + p)
+                  for p, b in ((1, 0), (0, 1), (1, 1), (0, 0))]  # keep the inverter busy: six inversions
+        again = c.call("inverter", "invert", survey_id=survey, pass_index=0, baseline=0, lam=9.0)
+        assert again["job_id"] == queued[-1]["job_id"] and again["position"] >= 1  # the same pass: queued once
         wait_until(lambda: c.call("inverter", "status")["state"] == "running", timeout=30, what="inverting")
         busy_from = time.time()
         busy = cadence()
