@@ -37,6 +37,12 @@ PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><tit
 """
 
 
+def is_off(info: dict) -> bool:
+    """An optional program that is not configured (mqtt without [mqtt], inverter without pyGIMLi) exits 0
+    at once and stays EXITED: it is off, not dead."""
+    return info.get("state") == "EXITED" and info.get("exitstatus") == 0
+
+
 class Gateway:
     """What the handlers share: the bus, supervisord, the SSE hub, a small pool for parallel status."""
 
@@ -72,10 +78,10 @@ class Gateway:
                         "supervisor": sup.get(name)})
         seen = {p["name"] for p in out}
         for name, info in sorted(sup.items()):
-            if name not in seen:  # a program that never sent a heartbeat (stopped, crashing, starting)
+            if name not in seen:  # a program that never sent a heartbeat (stopped, crashing, starting, off)
                 out.append({"name": name, "alive": False, "age_s": None, "pid": info.get("pid"), "uptime_s": None,
                             "rss_mb": None, "cpu_pct": None, "threads": None, "missed": None, "dropped": None,
-                            "supervisor": info})
+                            "off": is_off(info), "supervisor": info})
         return out
 
     def _processes_quiet(self) -> list[dict] | None:

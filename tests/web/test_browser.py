@@ -287,6 +287,8 @@ def test_page_survey_download_offline_and_dead_controller(web_system, browser, w
         page.wait_for_function("() => document.getElementById('state-label').textContent === 'fault'")
         assert "controller" in page.locator("#state-detail").inner_text()
         assert page.locator("#procs tr.row-dead th").inner_text() == "controller"
+        # the MQTT bridge without [mqtt] exited 0 at once: off, not dead, and no fault of its own
+        assert "off" in page.locator("#chips .chip-off:has-text('mqtt')").inner_text()
         # the rest of the page still works: the survey list and its downloads are there
         page.locator(f"#surveys li[data-survey='{survey_id}'] button[data-format='csv']").wait_for()
         # a button that needs the controller says so in a toast

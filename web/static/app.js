@@ -59,8 +59,10 @@ window.ohmpi = {
 function proc(name) { return state.processes.find((p) => p.name === name); }
 function isDead(name) {
   const p = proc(name);
-  return (p && !p.alive) || (!p && state.errors && name in state.errors);
+  return (p && !p.alive && !p.off) || (!p && state.errors && name in state.errors);
 }
+// An optional program that is not configured (it exited 0 at once) is off, not dead.
+function liveness(p) { return p.alive ? "alive" : p.off ? "off" : "dead"; }
 
 function instrumentState() {
   const dead = CORE.filter(isDead);
@@ -115,10 +117,11 @@ function renderHeader() {
   const names = state.processes.length ? state.processes.map((p) => p.name) : [...CORE, "web"];
   for (const name of names) {
     const p = proc(name);
-    const alive = p ? !!p.alive : state.processes.length ? false : null;
-    const cls = alive === null ? "chip-unknown" : alive ? "chip-alive" : "chip-dead";
-    const title = p ? (p.alive ? `${name}: alive, last heartbeat ${fmt(p.age_s, 2)} s ago` : `${name}: DEAD (no heartbeat for ${fmt(p.age_s, 3)} s)`) : name;
-    chips.append(h("li", { class: `chip ${cls}`, title }, h("span", { class: "dot", "aria-hidden": "true" }), `${name}${alive === false ? " dead" : ""}`));
+    const life = p ? liveness(p) : state.processes.length ? "dead" : null;
+    const cls = life === null ? "chip-unknown" : `chip-${life}`;
+    const title = !p ? name : p.alive ? `${name}: alive, last heartbeat ${fmt(p.age_s, 2)} s ago`
+      : p.off ? `${name}: off (not configured)` : `${name}: DEAD (no heartbeat for ${fmt(p.age_s, 3)} s)`;
+    chips.append(h("li", { class: `chip ${cls}`, title }, h("span", { class: "dot", "aria-hidden": "true" }), `${name}${life === "alive" || life === null ? "" : ` ${life}`}`));
   }
 
   const alerts = $("alerts");
@@ -187,9 +190,9 @@ function renderHealth() {
       btn = h("button", { type: "button", class: "small", text: "restart", "aria-label": `restart ${p.name}` });
       btn.addEventListener("click", () => restart(p.name, btn));
     }
-    body.append(h("tr", { class: p.alive ? "" : "row-dead" },
+    body.append(h("tr", { class: p.alive || p.off ? "" : "row-dead" },
       h("th", { text: p.name, scope: "row" }),
-      h("td", {}, h("span", { class: `chip ${p.alive ? "chip-alive" : "chip-dead"}` }, h("span", { class: "dot" }), p.alive ? "alive" : "dead")),
+      h("td", {}, h("span", { class: `chip chip-${liveness(p)}` }, h("span", { class: "dot" }), liveness(p))),
       h("td", { text: p.alive ? duration(live.uptime_s) : "–" }),
       h("td", { text: p.alive && Number.isFinite(live.rss_mb) ? `${live.rss_mb.toFixed(0)} MB` : "–" }),
       h("td", { text: p.alive && Number.isFinite(live.cpu_pct) ? `${live.cpu_pct.toFixed(0)} %` : "–" }),
