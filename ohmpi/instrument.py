@@ -201,7 +201,7 @@ class Instrument:
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self._hold.cancel()
+                self._hold.stop()
                 try:
                     self.board.close()
                 finally:
