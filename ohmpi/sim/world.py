@@ -124,8 +124,10 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
         return supply.output()[0] if supply is not None else inj["battery_V"]
 
     fe = cfg["front_end"]
+    positions = electrode_positions(cfg)
+    earth = (model or earth_models.parse_model(sim["model"])).at_electrodes(positions)  # a mesh: one forward run
     hw.physics = Physics(
-        electrode_positions(cfg), model or earth_models.parse_model(sim["model"]), contact,
+        positions, earth, contact,
         relay_state=hw.relay_state, supply_voltage=supply_voltage,
         polarity=lambda: -1 if hw.pin_state(inj["gpio_polarity"]) else 1,
         sp_V=rng.normal(0.0, sim["sp_mV"] * 1e-3, n),
