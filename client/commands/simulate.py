@@ -20,7 +20,9 @@ def configure(parser) -> None:
     parser.add_argument("--model", default="homogeneous:rho=100",
                         help='"homogeneous:rho=R" or "layers:rho=R1,R2,...;h=H1,...", each optionally chargeable '
                              '(Cole-Cole per layer: m in mV/V, tau in s, c in 0..1), e.g. '
-                             '"homogeneous:rho=100;m=50;tau=1;c=0.5" or "layers:rho=100,20;h=5;m=0,80"')
+                             '"homogeneous:rho=100;m=50;tau=1;c=0.5" or "layers:rho=100,20;h=5;m=0,80"; '
+                             '"contact:rho=R1,R2;x=X" (a vertical contact at x = X m); with pyGIMLi installed '
+                             '(docs/inversion.md) a 2-D earth: "block:…", "circle:…" or "mesh:FILE"')
     parser.add_argument("--noise", type=float, default=0.01,
                         help="relative noise of each voltage reading (0.01 = 1 %%)")
     parser.add_argument("--strategy", choices=("adaptive", "fixed"), default="adaptive",
