@@ -8,6 +8,7 @@ bias the error bars the way stopping on a two-stack spread would).
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 
@@ -24,7 +25,7 @@ def enough(settings, done: int, uncertainty_pct: Callable[[], float]) -> bool:
     if settings.target_std_pct is None or done < settings.min_stacks:
         return False
     value = uncertainty_pct()
-    if not value == value:  # NaN: nothing known, stack as without a target
+    if math.isnan(value):  # nothing known: stack as without a target
         return done >= settings.nb_stack
     if value <= settings.target_std_pct:
         return True

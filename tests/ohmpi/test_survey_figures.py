@@ -7,7 +7,6 @@ import json
 import pytest
 
 from client.commands import simulate as command
-from ohmpi.simulate import simulate_survey
 from ohmpi.sim.world import simulated_board
 
 
