@@ -6,8 +6,11 @@ when one of its passes ends (`state.sequencer`, once the recorder holds the pass
 (`invert`, operator): one inversion at a time, the others queued (at most `max_queue`; the same
 pass is never queued twice). A pass after the baseline (the first pass, or the one asked for) is
 inverted as time-lapse against it. Each inversion runs in a child process at the lowest CPU
-priority (nice 19, and SCHED_IDLE on Linux), with one thread, so measuring never waits for it;
-a child that crashes or outlives `timeout_s` fails its job, never this process. Progress on `state.inverter`; results
+priority (nice 19, and SCHED_IDLE on Linux), with one thread, and — `during_survey = "pause"`, the
+default — stopped (SIGSTOP to its process group) while the instrument measures: a survey running,
+a manual measure, or the survey's state unseen (the hub down); resumed (SIGCONT) in the gaps,
+such as a repeated survey waiting for its next pass (ohmpi.inversion.gate). A child that crashes
+or runs longer than `timeout_s` (time stopped not counted) fails its job, never this process. Progress on `state.inverter`; results
 go to the recorder (`inversion_put`). Bad data (too few usable quadrupoles, all flagged) are
 refused at once, naming why.
 
@@ -20,6 +23,7 @@ Config (`[inverter]` in ohmpi.toml, every key optional):
     max_queue = 20
     timeout_s = 1800.0
     pass_wait_s = 30.0   # after a pass ends, how long to wait for the recorder to hold all of it
+    during_survey = "pause"  # "pause": stopped while measuring; "run": beside it (lowest priority)
 """
 
 from __future__ import annotations
@@ -42,14 +46,16 @@ from bus.node import Node
 from bus.rpc import Client
 from ohmpi.alarms.watch import SurveyWatch
 from ohmpi.inversion import InversionRefused, dataset, installed
+from ohmpi.inversion.gate import MODES, MeasuringGate
+from ohmpi.inversion.suspend import Suspendable, detach
 
 from .common import instrument, positions, worker_main
 from .recorder_inversions import pack
 
 DEFAULTS = {"auto": True, "lambda": 20.0, "floor_pct": 2.0, "nice": 19, "threads": 1, "max_queue": 20,
-            "timeout_s": 1800.0, "pass_wait_s": 30.0}
+            "timeout_s": 1800.0, "pass_wait_s": 30.0, "during_survey": "pause"}
 TYPES = {"auto": bool, "lambda": float, "floor_pct": float, "nice": int, "threads": int, "max_queue": int,
-         "timeout_s": float, "pass_wait_s": float}
+         "timeout_s": float, "pass_wait_s": float, "during_survey": str}
 PAGE = 5000
 MAX_LAMBDA = 1e6
 JOBS_KEPT = 200
@@ -66,6 +72,9 @@ def load_settings(table: dict | None = None) -> dict:
         value = out[key]
         if not (math.isfinite(value) and low <= value <= high):
             raise ConfigError(f"[inverter].{key} must be in {low:g}..{high:g}, got {value!r}")
+    if out["during_survey"] not in MODES:
+        raise ConfigError(f"[inverter].during_survey must be one of {', '.join(map(repr, MODES))}, "
+                          f"got {out['during_survey'][:40]!r}")
     return out
 
 
@@ -87,6 +96,7 @@ def check_pass(name: str, value) -> int | None:
 def _child(out: multiprocessing.Queue, datasets, lam: float, nice: int, threads: int) -> None:
     """In the child process: lowest priority, one thread, the inversion, its result on `out`."""
     try:
+        detach()  # its own process group (stopped while measuring), and it dies with the worker
         os.nice(max(0, nice - os.nice(0)))
         if nice >= 19 and hasattr(os, "SCHED_IDLE"):  # Linux: run only when nothing else wants the CPU
             try:
@@ -115,6 +125,10 @@ class Inverter:
         self.cv = threading.Condition()
         self.ids = itertools.count(1)
         self.watch = SurveyWatch()
+        self.gate = MeasuringGate(settings["during_survey"], node.cfg.heartbeat_s)
+        self.paused: str | None = None  # why the running inversion is stopped now
+        self.child: Suspendable | None = None  # the running inversion's process
+        self.child_lock = threading.Lock()
         self.done = 0
         self.failed = 0
         self.last: dict | None = None
@@ -242,6 +256,8 @@ class Inverter:
 
     # ---- automatic runs -----------------------------------------------------------------
     def on_sequencer(self, msg) -> None:
+        self.gate.sequencer(msg.body, time.monotonic())
+        self.apply_gate()
         for survey_id, pass_index, total in self.watch.update(msg.body, time.monotonic()):
             if self.settings["auto"]:
                 threading.Thread(target=self._auto, args=(survey_id, pass_index, total), daemon=True,
@@ -265,6 +281,38 @@ class Inverter:
             self.node.log("warning", f"survey {survey_id} pass {pass_index} not inverted: {exc}")
         finally:
             self.client.close()  # this thread ends here
+
+    # ---- stopped while measuring ------------------------------------------------------
+    def on_heartbeat(self, msg) -> None:
+        now = time.monotonic()
+        if msg.topic == "soh.sequencer":
+            self.gate.sequencer_alive(now)
+        else:
+            self.gate.controller(msg.body, now)
+        self.apply_gate()
+
+    def on_measured(self, msg) -> None:
+        self.gate.measured(time.monotonic())
+        self.apply_gate()
+
+    def apply_gate(self) -> None:
+        """Stop the running inversion while the gate is shut, resume it when it opens."""
+        reason = self.gate.reason(time.monotonic())
+        with self.child_lock:
+            child = self.child
+            if child is not None:
+                child.stop() if reason else child.resume()
+            reason = reason if child is not None else None
+            changed, self.paused = reason != self.paused, reason
+        if changed:
+            self.node.log("info", f"inversion paused: {reason}" if reason else "inversion resumed")
+            self.publish()
+
+    def _end_child(self) -> None:
+        with self.child_lock:
+            child, self.child = self.child, None
+        if child is not None:
+            child.end()
 
     # ---- the runner ---------------------------------------------------------------------
     def _run(self) -> None:
@@ -307,16 +355,23 @@ class Inverter:
         child = self.ctx.Process(target=_child, name="inversion", daemon=True,
                                  args=(out, datasets, job["lambda"], self.settings["nice"], self.settings["threads"]))
         child.start()
+        with self.child_lock:
+            self.child = control = Suspendable(child)
+            job["pid"] = child.pid
+        self.apply_gate()  # started during a survey: stopped at once
         message = None
         try:
             while message is None:
+                if self.quit.is_set():
+                    raise RuntimeError("the inverter is stopping")
                 try:
                     item = out.get(timeout=0.5)
                 except queue.Empty:
+                    self.apply_gate()  # a sequencer gone silent shuts the gate
                     if not child.is_alive() and out.empty():
                         raise RuntimeError(f"the inversion process ended (exit status {child.exitcode}) "
                                            "without a result") from None
-                    if time.monotonic() - started > self.settings["timeout_s"]:
+                    if control.running_s() > self.settings["timeout_s"]:
                         raise TimeoutError(f"the inversion took over {self.settings['timeout_s']:g} s "
                                            "([inverter] timeout_s): stopped") from None
                     continue
@@ -327,11 +382,12 @@ class Inverter:
                 else:
                     message = item
         finally:
-            if child.is_alive():
-                child.join(5.0)
-            if child.is_alive():
-                child.kill()
-                child.join()
+            with self.child_lock:
+                self.child = None
+            control.resume()  # a result sent: let it end
+            child.join(5.0)
+            control.end()
+            self.apply_gate()
         if message[0] == "error":
             raise RuntimeError(message[1])
         results = message[1]
@@ -358,9 +414,10 @@ class Inverter:
         with self.cv:
             current = self.current
             return {"state": "running" if current else "idle", "auto": self.settings["auto"],
+                    "during_survey": self.settings["during_survey"], "paused": self.paused,
                     "job": None if current is None else {
                         k: current.get(k) for k in ("job_id", "survey_id", "pass_index", "baseline", "phase",
-                                                    "progress", "started_at", "by", "auto")},
+                                                    "progress", "started_at", "by", "auto", "pid")},
                     "queue": [{k: j[k] for k in ("job_id", "survey_id", "pass_index", "baseline")} for j in self.queue],
                     "done": self.done, "failed": self.failed, "last": self.last}
 
@@ -374,9 +431,11 @@ class Inverter:
         self.node.publish("state.inverter", self.state())
 
     def close(self) -> None:
+        """Stopping: the inversion in progress ends too, stopped or not."""
         self.quit.set()
         with self.cv:
             self.cv.notify_all()
+        self._end_child()
 
 
 def run() -> int:
@@ -392,11 +451,13 @@ def run() -> int:
     inv = Inverter(node, settings)
     inv.register()
     node.subscribe("state.sequencer", inv.on_sequencer, snapshot=True)
+    node.subscribe(["soh.sequencer", "soh.controller"], inv.on_heartbeat)
+    node.subscribe(["data.+.measurement", "data.+.rs_check"], inv.on_measured)
     node.every(STATE_EVERY_S, inv.publish)
     node.stop_hooks.append(inv.close)
     inv.runner.start()
     node.log("info", f"inverter ready (auto {'on' if settings['auto'] else 'off'}, lambda {settings['lambda']:g}, "
-                     f"nice {settings['nice']})")
+                     f"nice {settings['nice']}, during a survey: {settings['during_survey']})")
     node.run()
     return 0
 
