@@ -2,6 +2,8 @@
 analytic truth have a spread near 1 and few beyond 3σ (the seeded noise makes this exact and
 repeatable; bench/science.py sweeps more scenarios)."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,13 @@ from ohmpi.simulate import simulate
 from ohmpi.sim.world import electrode_positions, simulated_board
 
 RHO = 37.0
+
+
+@functools.cache
+def _survey(**options) -> tuple[list[dict], np.ndarray]:
+    """A seeded simulated survey over the homogeneous earth, made once per module: the same
+    survey serves several tests (it is the suite's costliest simulation)."""
+    return simulate(model=f"homogeneous:rho={RHO}", seed=1, **options)
 
 
 def z_scores(records, positions):
@@ -28,8 +37,8 @@ def z_scores(records, positions):
     ("wenner", 32, 0.01, 20000.0, 2),
 ])
 def test_standardized_errors_are_calibrated(array, electrodes, noise, contact, stacks):
-    records, positions = simulate(electrodes=electrodes, array=array, model=f"homogeneous:rho={RHO}",
-                                  noise=noise, stacks=stacks, contact_ohm=contact, seed=1)
+    records, positions = _survey(electrodes=electrodes, array=array, noise=noise, stacks=stacks,
+                                 contact_ohm=contact)
     z = z_scores(records, positions)
     assert np.all(np.isfinite(z)) and len(z) >= 80
     assert 0.8 <= np.std(z) <= 1.25, np.std(z)
@@ -37,8 +46,8 @@ def test_standardized_errors_are_calibrated(array, electrodes, noise, contact, s
 
 
 def test_stack_spread_alone_is_not_calibrated_but_kept():
-    records, positions = simulate(electrodes=32, array="dipole-dipole", model=f"homogeneous:rho={RHO}",
-                                  noise=0.005, stacks=2, seed=1)
+    # the first calibrated survey above (contact_ohm 1000 Ω is simulate's default)
+    records, positions = _survey(electrodes=32, array="dipole-dipole", noise=0.005, stacks=2, contact_ohm=1000.0)
     quads = np.array([[r[k] for k in "abmn"] for r in records])
     truth = earth.HomogeneousEarth(RHO).transfer_resistances(positions, quads)
     r = np.array([rec["r_ohm"] for rec in records])
