@@ -408,8 +408,7 @@ class Recorder:
 
     def enforce_quota(self) -> None:
         """Keep the database within max_db_mb: the oldest logs and SOH samples go first, never data."""
-        self.rows_since_quota = 0
-        self.flush()
+        self.rows_since_quota = 0  # what waits is not written here: a check every 10 s must not be a commit
         result = self.store.enforce_quota(self.quota_bytes)
         if result["logs"] or result["soh"]:
             self.node.log("warning", f"database over its quota of {self.settings['max_db_mb']:g} MiB: deleted the "
