@@ -146,9 +146,12 @@ class Recorder:
     def register(self) -> None:
         n = self.node
         n.command(self.ingest, role="service")  # only the system's own producers deliver items
-        for fn in (self.surveys, self.survey, self.data, self.export, self.stats, self.has, self.indices,
+        for fn in (self.surveys, self.survey, self.data, self.stats, self.has, self.indices,
                    self.waveform, self.rs_checks, self.timeseries, self.errmodel, self.quality):
             n.command(fn, role="viewer")
+        # a large file takes seconds to make: in its own thread (one lane: the chunk cache is not
+        # shared between threads), so the loop keeps answering and beating meanwhile
+        n.command(self.export, role="viewer", background=True, lane="export")
         n.command(self.logs_cmd, name="logs", role="viewer")
         n.command(self.soh_cmd, name="soh", role="viewer")
         n.command(self.audit, role="admin")
