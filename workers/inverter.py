@@ -357,8 +357,8 @@ class Inverter:
         child.start()
         with self.child_lock:
             self.child = control = Suspendable(child)
-            job["pid"] = child.pid
         self.apply_gate()  # started during a survey: stopped at once
+        job["pid"] = child.pid  # shown once the gate has had its say
         message = None
         try:
             while message is None:

@@ -1,9 +1,12 @@
 """The inverter over the real system (supervisord, bus, recorder, gateway): a repeated survey over a
 vertical contact is inverted after each pass (the second as time-lapse), on request from the CLI
-and the web with roles, exported as model CSV and VTK; bad requests are refused naming why; the
-controller's timing is unaffected while an inversion runs; without pyGIMLi the worker bows out."""
+and the web with roles, exported as model CSV and VTK; bad requests are refused naming why; an
+inversion is stopped while a survey measures (the controller's timing unaffected) and completes
+after it, or runs beside it with `during_survey = "run"`; a worker stop ends a stopped inversion;
+without pyGIMLi the worker bows out."""
 
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -11,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bus.errors import BadRequest, Forbidden
@@ -149,56 +153,144 @@ def test_roles_on_the_bus_and_the_web(system, survey, app):
     assert viewer.get("/api/inverter/job?job_id=999999").status_code == 400
 
 
-def test_measuring_keeps_its_timing_while_an_inversion_runs(system, survey):
-    """Quadrupole cadence (time between stored measurements, real time) with the inverter idle and busy."""
-    c = system.client
-    c.call("sequencer", "generate", array="wenner", electrodes=ELECTRODES)
-    arrivals: list[float] = []
-    stop = threading.Event()
+class Measuring:
+    """Follows a survey's measurements in real time; at each one, samples the inversion child
+    (`pid`, once known): its process status and CPU time."""
 
-    def listen():
-        sub = Subscriber(["data.#"], address=system.address, cfg=system.cfg, key=system.key)
+    def __init__(self, system):
+        self.system = system
+        self.pid: int | None = None
+        self.arrivals: list[float] = []
+        self.samples: list[tuple[str, float]] = []  # (status, cpu seconds) of the child per measurement
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+        time.sleep(0.5)  # the subscription reaches the hub
+
+    def _listen(self):
+        sub = Subscriber(["data.+.measurement"], address=self.system.address, cfg=self.system.cfg,
+                         key=self.system.key)
         try:
-            while not stop.is_set():
+            while not self.stop.is_set():
                 msg = sub.recv(timeout=0.2)
-                if msg is not None and msg.topic.endswith(".measurement"):
-                    arrivals.append(time.monotonic())
+                if msg is None:
+                    continue
+                self.arrivals.append(time.monotonic())
+                if self.pid is not None:
+                    try:
+                        child = psutil.Process(self.pid)
+                        self.samples.append((child.status(), sum(child.cpu_times()[:2])))
+                    except psutil.NoSuchProcess:
+                        self.samples.append(("gone", 0.0))
         finally:
             sub.close()
 
-    def cadence() -> list[float]:
-        arrivals.clear()
-        c.call("sequencer", "start", name="timing", settings=FAST)
-        system.wait_survey(timeout=120)
-        return [b - a for a, b in zip(arrivals, arrivals[1:])]
+    def survey(self, c, **start) -> str:
+        """Start a survey (one pass of the loaded sequence): its id."""
+        self.arrivals.clear()
+        self.samples.clear()
+        return c.call("sequencer", "start", name="timing", settings=FAST, **start)["survey_id"]
 
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
+    def cadence(self) -> list[float]:
+        return [b - a for a, b in zip(self.arrivals, self.arrivals[1:])]
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+
+
+def settle(c, survey_id: str) -> None:
+    """The survey just ended has had its automatic inversion: the inverter is free again."""
+    wait_until(lambda: any(j["survey_id"] == survey_id and j["state"] in ("done", "failed")
+                           for j in c.call("inverter", "jobs")) and c.call("inverter", "status")["state"] == "idle",
+               timeout=180, what=f"{survey_id} inverted after it ended")
+
+
+def child_of(c, job_id) -> int:
+    return wait_until(lambda: c.call("inverter", "job", job_id=job_id).get("pid"), timeout=60,
+                      what="the inversion's process started")
+
+
+def test_an_inversion_is_stopped_while_a_survey_measures_and_ends_after_it(system, survey):
+    """By design, not by priority: the inversion's process is stopped (state T) for every
+    measurement of the survey, uses no CPU meanwhile, then completes; the cadence is the idle one."""
+    c = system.client
+    c.call("sequencer", "generate", array="wenner", electrodes=ELECTRODES)
+    watch = Measuring(system)
     try:
-        time.sleep(0.5)  # the subscription reaches the hub
-        idle = cadence()
-        queued = [c.call("inverter", "invert", survey_id=survey, pass_index=p, baseline=b, lam=7.0 + p)
-                  for p, b in ((1, 0), (0, 1), (1, 1), (0, 0))]  # keep the inverter busy: six inversions
-        again = c.call("inverter", "invert", survey_id=survey, pass_index=0, baseline=0, lam=9.0)
-        assert again["job_id"] == queued[-1]["job_id"] and again["position"] >= 1  # the same pass: queued once
-        wait_until(lambda: c.call("inverter", "status")["state"] == "running", timeout=30, what="inverting")
-        busy_from = time.time()
-        busy = cadence()
-        busy_to = time.time()
-        wait_until(lambda: c.call("inverter", "status")["state"] == "idle", timeout=120, what="inversions done")
-        idle_after = cadence()  # the machine's other load changes too: idle before and after bracket it
+        settle(c, watch.survey(c))
+        idle = watch.cadence()
+        watch.survey(c)
+        job = c.call("inverter", "invert", survey_id=survey, pass_index=1, baseline=0, lam=7.0)
+        watch.pid = child_of(c, job["job_id"])
+        status = c.call("inverter", "status")
+        assert status["paused"] == "survey running" and status["job"]["pid"] == watch.pid, \
+            (status, c.call("sequencer", "status"), len(watch.arrivals))
+        system.wait_survey(timeout=120)
+        samples, busy = list(watch.samples), watch.cadence()
+        watch.pid = None
+        done = wait_until(lambda: (j := c.call("inverter", "job", job_id=job["job_id"]))["state"] in
+                          ("done", "failed") and j, timeout=180, what="the inversion done after the survey")
     finally:
-        stop.set()
-        listener.join(5)
+        watch.close()
+    assert done["state"] == "done", done
+    assert done["summary"]["elapsed_s"] > 0 and c.call("inverter", "status")["paused"] is None
+    assert len(samples) >= 5, samples  # measurements made while the child existed
+    assert {s for s, _ in samples} == {psutil.STATUS_STOPPED}, samples
+    assert samples[0][1] == samples[-1][1], samples  # not one tick of CPU while measuring
     assert len(idle) >= 10 and len(busy) >= 10
-    covered = 0.0  # of the busy survey's time, how much had an inversion running (one at a time)
-    for job in c.call("inverter", "jobs"):
-        if job.get("started_at"):
-            start, end = job["started_at"], job.get("finished_at") or busy_to
-            covered += max(0.0, min(end, busy_to) - max(start, busy_from))
-    assert covered > 0.8 * (busy_to - busy_from), (covered, busy_to - busy_from)
-    idle_median = max(statistics.median(idle), statistics.median(idle_after))
-    assert statistics.median(busy) < 1.25 * idle_median + 0.05, (idle_median, statistics.median(busy))
+    # same cadence within the noise of a shared machine (other work comes and goes)
+    assert statistics.median(busy) < 1.25 * statistics.median(idle) + 0.05, (idle, busy)
+
+
+def set_during_survey(system, mode: str) -> None:
+    text = system.config.read_text()
+    text = re.sub(r'(?m)^during_survey = .*\n', "", text).replace("[inverter]\n",
+                                                                 f'[inverter]\nduring_survey = "{mode}"\n')
+    system.config.write_text(text)
+
+
+def test_a_stop_ends_a_stopped_inversion_and_run_mode_inverts_beside_a_survey(system, survey):
+    c = system.client
+    c.call("sequencer", "generate", array="wenner", electrodes=ELECTRODES)
+    watch = Measuring(system)
+    try:
+        watch.survey(c)
+        c.call("inverter", "invert", survey_id=survey, pass_index=0, baseline=0, lam=11.0)
+        # this one, or the previous survey's automatic inversion ahead of it: stopped either way
+        pid = wait_until(lambda: (s := c.call("inverter", "status"))["paused"] == "survey running" and
+                         s["job"].get("pid"), timeout=60, what="an inversion stopped for the survey")
+        wait_until(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED, timeout=10, what="stopped")
+        began = time.monotonic()
+        system.ctl("stop", "inverter")  # SIGTERM while its child is stopped
+        assert time.monotonic() - began < 8.0  # it ended by itself, not killed by supervisord after 10 s
+        wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+                   timeout=10, what="the stopped child ended with its worker")
+        c.call("sequencer", "stop")
+        system.wait_survey(("stopped",), timeout=60)
+
+        set_during_survey(system, "run")
+        system.ctl("start", "inverter")
+        system.client.wait_for("inverter", timeout=60)
+        assert c.call("inverter", "status")["during_survey"] == "run"
+        watch.survey(c)
+        job = c.call("inverter", "invert", survey_id=survey, pass_index=0, baseline=0, lam=13.0)
+        watch.pid = child_of(c, job["job_id"])
+        system.wait_survey(timeout=120)
+        samples = list(watch.samples)
+        watch.pid = None
+        assert c.call("inverter", "status")["paused"] is None
+        wait_until(lambda: c.call("inverter", "job", job_id=job["job_id"])["state"] == "done", timeout=180,
+                   what="the inversion done")
+    finally:
+        watch.close()
+        set_during_survey(system, "pause")
+        system.ctl("restart", "inverter")
+        system.client.wait_for("inverter", timeout=60)
+    live = [sample for sample in samples if sample[0] != "gone"]  # it may even end before the survey
+    assert len(live) >= 3, samples
+    assert psutil.STATUS_STOPPED not in {s for s, _ in live}, samples  # never stopped: beside the survey
+    assert live[-1][1] > live[0][1], samples  # and it used CPU while the survey measured
 
 
 def test_without_pygimli_the_worker_says_why_and_exits_cleanly(system):
