@@ -293,6 +293,29 @@ def test_a_stop_ends_a_stopped_inversion_and_run_mode_inverts_beside_a_survey(sy
     assert live[-1][1] > live[0][1], samples  # and it used CPU while the survey measured
 
 
+def test_a_scheduled_survey_s_pass_is_inverted_in_the_gap_before_the_next(system):
+    """`every`: pass 0 ends, the survey waits for pass 1, and pass 0's inversion runs meanwhile."""
+    c = system.client
+    c.call("sequencer", "generate", array="wenner", electrodes=10)  # 12 quadrupoles: ~4 s a pass
+    survey_id = c.call("sequencer", "start", name="gaps", settings=FAST, repeat=2, every_s=60.0)["survey_id"]
+    try:
+        system.wait_survey(("waiting",), timeout=60)
+
+        def running_in_the_gap():
+            status = c.call("inverter", "status")
+            job = status["job"] or {}
+            if job.get("survey_id") != survey_id or not job.get("pid"):
+                return None
+            assert c.call("sequencer", "status")["state"] == "waiting"
+            return status["paused"] is None and psutil.Process(job["pid"]).status() != psutil.STATUS_STOPPED \
+                and job
+        job = wait_until(running_in_the_gap, timeout=50, what="pass 0 inverted while the survey waits")
+        assert job["pass_index"] == 0 and job["auto"]
+    finally:
+        c.call("sequencer", "stop")
+        system.wait_survey(("stopped",), timeout=60)
+
+
 def test_without_pygimli_the_worker_says_why_and_exits_cleanly(system):
     code = ("import sys; sys.modules['pygimli'] = None; sys.modules['pgcore'] = None\n"
             "from workers.inverter import main; sys.exit(main())")
