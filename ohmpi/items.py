@@ -16,6 +16,7 @@ from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
 from typing import get_type_hints
 
+from ohmpi.measurement_cost import COST_FIELDS
 from ohmpi.record import FIELD_INFO, FIELDS
 from ohmpi.survey import PROGRESS_FIELDS, STATES, Survey
 
@@ -184,6 +185,28 @@ def check_waveform(waveform, field: str = "waveform") -> dict | None:
     return waveform
 
 
+def check_cost(cost, field: str = "cost") -> dict | None:
+    """What a measurement cost (ohmpi.measurement_cost): each figure a finite number >= 0 (relay
+    operations an integer) or null; null or absent from older producers."""
+    if cost is None:
+        return None
+    if not isinstance(cost, dict):
+        raise ItemError(field, f"must be a map of {', '.join(COST_FIELDS)} or null, got {_show(cost)}")
+    unknown = sorted(str(k) for k in cost if k not in COST_FIELDS)
+    if unknown:
+        raise ItemError(f"{field}.{unknown[0]}", f"is not a cost figure ({', '.join(COST_FIELDS)})")
+    out = {}
+    for name in COST_FIELDS:
+        value, where = cost.get(name), f"{field}.{name}"
+        if name == "relay_operations":
+            out[name] = _int(value, where, 0, optional=True)
+        elif value is not None and not (_finite(value) and value >= 0):
+            raise ItemError(where, f"must be a finite number >= 0 or null, got {_show(value)}")
+        else:
+            out[name] = None if value is None else float(value)
+    return out
+
+
 MEASUREMENT_FIELDS = {
     "measurement_id": lambda v, f: _ident(v, f),
     "survey_id": lambda v, f: _ident(v, f, optional=True),
@@ -192,6 +215,7 @@ MEASUREMENT_FIELDS = {
     "instrument": lambda v, f: _ident(v, f),
     "record": check_record,
     "waveform": check_waveform,
+    "cost": check_cost,
 }
 
 RS_CHECK_FIELDS = {

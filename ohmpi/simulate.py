@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from ohmpi import earth, sequence_order, sequences
+from ohmpi import earth, measurement_cost, sequence_order, sequences
 from ohmpi.instrument import Instrument
 
 ARRAYS = ("wenner", "schlumberger", "dipole-dipole", "gradient")
@@ -63,20 +63,16 @@ def simulate_survey(*, electrodes: int = 24, spacing: float = 1.0, array: str = 
     records = []
     with Instrument.from_config(config, time_scale=0, model=earth_model) as inst:
         inst.settings = {"strategy": strategy, "nb_stack": stacks, **(settings or {})}
-        hw = inst.sim
-        started, ops_before = hw.clock.monotonic(), hw.relay_operations()
-        energy_before, injection_before = hw.meter.totals()
+        before = measurement_cost.totals(inst)
         for i, (a, b, m, n) in enumerate(quads):
             record, _ = inst.measure(int(a), int(b), int(m), int(n), hold_relays=hold_relays)
             records.append(record)
             if progress:
                 progress(i + 1, len(quads))
         inst.safe_state()
-        energy, injection = hw.meter.totals()
+        cost = measurement_cost.spent(before, measurement_cost.totals(inst))
         figures = {"quadrupoles": len(records), "flagged": sum(1 for r in records if r["flags"]),
-                   "sim_duration_s": round(hw.clock.monotonic() - started, 3),
-                   "injection_s": round(injection - injection_before, 3),
-                   "relay_operations": hw.relay_operations() - ops_before,
-                   "energy_j": round(energy - energy_before, 3)}
+                   "sim_duration_s": round(cost["duration_s"], 3), "injection_s": round(cost["injection_s"], 3),
+                   "relay_operations": cost["relay_operations"], "energy_j": round(cost["energy_j"], 3)}
         positions = np.asarray(inst.positions)
     return records, positions, figures

@@ -34,6 +34,7 @@ from bus.files import atomic_write
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
+from ohmpi import measurement_cost
 from ohmpi.durable import is_disk_full, set_aside
 from ohmpi.instrument import Instrument
 from ohmpi.items import ItemError, check_entry, check_fields
@@ -190,6 +191,7 @@ class Controller:
         except SettingError as exc:
             raise _bad_setting(exc) from None
         self._room(f"measure {a} {b} {m} {n}")
+        before = measurement_cost.totals(self.instrument)
         try:
             record, waveform = self._run(f"measure {a} {b} {m} {n}", lambda: self.instrument.measure(
                 a, b, m, n, **merged, abort=self.abort_event, hold_relays=survey_id is not None))
@@ -197,7 +199,8 @@ class Controller:
             raise BadRequest(f"measure {a} {b} {m} {n} refused: {exc}", arg="quadrupole", reason=str(exc)) from None
         mid = measurement_id or "M" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(4)
         body = {"measurement_id": mid, "survey_id": survey_id, "pass_index": pass_index, "seq_index": seq_index,
-                "instrument": self.name, "record": record, "waveform": waveform}
+                "instrument": self.name, "record": record, "waveform": waveform,
+                "cost": measurement_cost.spent(before, measurement_cost.totals(self.instrument))}
         self._keep(f"measure {a} {b} {m} {n}", mid, "measurement", body)  # durable before anyone hears of it
         event = {k: body[k] for k in ("measurement_id", "survey_id", "pass_index", "seq_index")} | record
         self.node.publish(f"data.{self.name}.measurement", event)

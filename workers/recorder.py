@@ -51,6 +51,7 @@ from ohmpi.durable import set_aside_files
 from ohmpi.store import EXPORT_FORMATS, LEVELS, Store, is_corruption
 from ohmpi.store.event_buffer import EventBuffer
 from ohmpi.store.export_chunks import ChunkOutOfRange, ExportChunks
+from ohmpi.store.queries import FIGURES
 
 from .common import DiskFloor, log_soon, worker_main
 from .recorder_alarms import attach as attach_alarms
@@ -224,7 +225,8 @@ class Recorder:
         self._known(survey_id)
         body = self.store.survey(survey_id) or {"survey_id": survey_id}
         counts = next((s for s in self.store.surveys() if s["survey_id"] == survey_id), {})
-        body.update({k: counts.get(k) for k in ("measurements", "passes", "flagged")})
+        body.update({k: counts.get(k) for k in ("measurements", "passes", "flagged", *FIGURES)})
+        body["pass_figures"] = self.store.pass_figures(survey_id)  # what each pass cost
         return body
 
     def data(self, survey_id: str, offset: int = 0, limit: int = 500, pass_index: int | None = None) -> dict:

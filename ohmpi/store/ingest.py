@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from ohmpi.items import ItemError, check_item, iso_ts
 from ohmpi.record import FIELDS
 
-from .schema import JSON_FIELDS, MEAS_COLS, SURVEY_COLS, q
+from .schema import COST_COLS, JSON_FIELDS, MEAS_COLS, SURVEY_COLS, q
 from .telemetry import as_text
 from .tx import transaction
 from .waveform import encode_waveform
@@ -28,8 +28,9 @@ def _measurement_row(key: str, body: dict, received: str) -> tuple[tuple, bytes 
     values = [(None if record[f] is None else json.dumps(record[f])) if f in JSON_FIELDS else record[f]
               for f in FIELDS]
     blob = None if body["waveform"] is None else encode_waveform(body["waveform"])
+    cost = body.get("cost") or {}
     return (key, body["survey_id"], body["pass_index"], body["seq_index"], body["instrument"], received,
-            *values), blob
+            *values, *(cost.get(c) for c in COST_COLS)), blob
 
 
 def _rs_check_row(key: str, body: dict, received: str) -> tuple:
@@ -106,8 +107,8 @@ class Ingest:
             conflicts: list[str] = []
             if meas:
                 before = db.total_changes
-                cols = ", ".join(map(q, MEAS_COLS))
-                marks = ", ".join("?" * len(MEAS_COLS))
+                cols = ", ".join(map(q, MEAS_COLS + COST_COLS))
+                marks = ", ".join("?" * len(MEAS_COLS + COST_COLS))
                 # OR IGNORE: a replayed id (or a second id for an occupied slot) stores nothing
                 db.executemany(f"INSERT OR IGNORE INTO measurements({cols}) VALUES ({marks})", meas)
                 added["measurements"] = db.total_changes - before

@@ -8,6 +8,27 @@ import json
 from .schema import MEAS_COLS, ORDER, decode_json_fields, q
 from .waveform import decode_waveform
 
+# What a survey (or pass) cost, summed over its measurements' own costs: `sim_duration_s` is the
+# instrument time the measurements took (each from before its relays move to its last sample),
+# not the wall time from first to last quadrupole (that would count pauses, the waits between
+# passes, a stopped controller); `metered` counts the measurements that carried a cost (none
+# stored before schema 7; sums are null when none did).
+FIGURES = ("quadrupoles", "metered", "sim_duration_s", "injection_s", "relay_operations", "energy_j")
+_COST_SUMS = ("COUNT(*) AS quadrupoles, COUNT(duration_s) AS metered, SUM(duration_s) AS sim_duration_s, "
+              "SUM(injection_s) AS injection_s, SUM(relay_operations) AS relay_operations, "
+              "SUM(energy_j) AS energy_j")
+_COST_COLUMNS = ", ".join(f"c.{name}" for name in FIGURES)
+
+
+def _figures(row: dict) -> dict:
+    """Sums rounded (seconds to the millisecond, joules to the millijoule); counts 0, not null."""
+    for name in ("sim_duration_s", "injection_s", "energy_j"):
+        if row[name] is not None:
+            row[name] = round(row[name], 3)
+    for name in ("quadrupoles", "metered", "flagged"):
+        row[name] = row[name] or 0
+    return row
+
 
 class Queries:
     """The Store's reads (uses its `_db` and `_lock`)."""
@@ -52,28 +73,38 @@ class Queries:
     def surveys(self) -> list[dict]:
         """Every survey (also those known only from their measurements), newest first, with counts."""
         with self._lock:
-            rows = self._db.execute("""
+            rows = self._db.execute(f"""
                 WITH counts AS (
                     SELECT survey_id, COUNT(*) AS n, COUNT(DISTINCT pass_index) AS passes,
                            SUM(flags IS NOT NULL AND flags != '[]') AS flagged,
-                           MIN(time) AS first, MAX(time) AS last
+                           MIN(time) AS first, MAX(time) AS last, {_COST_SUMS}
                     FROM measurements WHERE survey_id IS NOT NULL GROUP BY survey_id)
                 SELECT s.survey_id, s.name, s.created, s.updated, s.state, s.array, s.n_electrodes, s.total,
-                       s.repeat, s.every_s, c.n, c.passes, c.flagged, c.first, c.last
+                       s.repeat, s.every_s, c.n, c.passes, c.flagged, c.first, c.last, {_COST_COLUMNS}
                 FROM surveys s LEFT JOIN counts c ON c.survey_id = s.survey_id
                 UNION ALL
                 SELECT c.survey_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.n, c.passes,
-                       c.flagged, c.first, c.last
+                       c.flagged, c.first, c.last, {_COST_COLUMNS}
                 FROM counts c WHERE c.survey_id NOT IN (SELECT survey_id FROM surveys)
             """).fetchall()
         keys = ("survey_id", "name", "created", "updated", "state", "array", "n_electrodes", "total",
-                "repeat", "every_s", "measurements", "passes", "flagged", "first_time", "last_time")
-        out = [dict(zip(keys, r)) for r in rows]
+                "repeat", "every_s", "measurements", "passes", "flagged", "first_time", "last_time", *FIGURES)
+        out = [_figures(dict(zip(keys, r))) for r in rows]
         for s in out:
             for k in ("measurements", "passes", "flagged"):
                 s[k] = s[k] or 0
         out.sort(key=lambda s: (s["created"] or s["first_time"] or "", s["survey_id"]), reverse=True)
         return out
+
+    def pass_figures(self, survey_id: str) -> list[dict]:
+        """What each pass of a survey cost, by pass index (`FIGURES`, as in `surveys`)."""
+        with self._lock:
+            rows = self._db.execute(f"""
+                SELECT pass_index, SUM(flags IS NOT NULL AND flags != '[]'), MIN(time), MAX(time), {_COST_SUMS}
+                FROM measurements WHERE survey_id = ? GROUP BY pass_index ORDER BY pass_index IS NULL, pass_index
+            """, (survey_id,)).fetchall()
+        keys = ("pass_index", "flagged", "first_time", "last_time", *FIGURES)
+        return [_figures(dict(zip(keys, r))) for r in rows]
 
     def survey(self, survey_id: str) -> dict | None:
         """One survey's full description (settings, positions, sequence) or None."""

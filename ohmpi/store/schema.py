@@ -8,11 +8,12 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from ohmpi.measurement_cost import COST_FIELDS
 from ohmpi.record import FIELD_INFO, FIELDS, JSON_TYPES
 
 from .tx import transaction
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 TABLES = ("surveys", "measurements", "waveforms", "rs_checks", "logs", "soh", "dead_letters", "audit")
 
 _SQL_TYPE = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "list[str]": "TEXT", "list[float]": "TEXT",
@@ -35,6 +36,7 @@ JSON_FIELDS = frozenset(f for f in FIELDS if _FIELD_TYPE[f] in JSON_TYPES)
 SURVEY_COLS = ("survey_id", "name", "created", "updated", "updated_ts", "state", "array", "n_electrodes",
                "total", "repeat", "every_s", "settings", "positions", "sequence", "body", "update_key", "update_rev")
 MEAS_COLS = ("measurement_id", "survey_id", "pass_index", "seq_index", "instrument", "received", *FIELDS)
+COST_COLS = COST_FIELDS  # what each measurement cost (schema 7), stored beside the record, summed per survey
 ORDER = "pass_index IS NULL, pass_index, seq_index IS NULL, seq_index, received, measurement_id"
 
 
@@ -166,6 +168,14 @@ ALTER TABLE measurements ADD COLUMN ip_windows_ms TEXT;
     # minute's SOH touched a page per process; a process's samples are found through soh_ts
     """
 DROP INDEX IF EXISTS soh_process;
+""",
+    # 7: what each measurement cost the instrument (seconds, seconds injecting, relay coil
+    # operations, energy), summed per survey and pass; null in measurements stored before
+    """
+ALTER TABLE measurements ADD COLUMN duration_s REAL;
+ALTER TABLE measurements ADD COLUMN injection_s REAL;
+ALTER TABLE measurements ADD COLUMN relay_operations INTEGER;
+ALTER TABLE measurements ADD COLUMN energy_j REAL;
 """,
 ]
 
