@@ -5,6 +5,7 @@ and uncertainty budget. No script error, no CSP violation, nothing fetched from 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,39 @@ def test_quality_card_chargeability_section_and_budget(system, browser):
         page.locator("#card-quality").screenshot(path=str(ARTIFACTS / "quality.png"))
         page.locator("#card-wave").screenshot(path=str(ARTIFACTS / "decay-budget.png"))
         page.locator("#card-pseudo").screenshot(path=str(ARTIFACTS / "pseudo-chargeability.png"))
+        watch.check()
+    finally:
+        ctx.close()
+
+
+def test_what_a_survey_cost_in_the_cli_the_detail_and_the_page(system, browser):
+    """Each measurement's cost summed per survey and pass by the recorder: `ohmpi surveys --json`,
+    the survey's detail (per pass) and the page's survey list show the same figures."""
+    url, token = system.web_url, system.tokens["operator"]
+    assert http(url + "/api/sequence/generate", token, "POST", {"array": "wenner", "electrodes": 8})[0] == 200
+    status, started = http(url + "/api/survey/start", token, "POST", {"name": "cost", "stacks": 1})
+    assert status == 200, started
+    sid = started["survey_id"]
+    wait_until(lambda: http(url + "/api/survey", token)[1].get("state") == "finished", timeout=180,
+               what="survey finished")
+    s = next(s for s in json.loads(system.ohmpi("surveys", "--json").stdout) if s["survey_id"] == sid)
+    assert s["quadrupoles"] == s["metered"] == s["measurements"] == 7
+    assert 0 < s["injection_s"] < s["sim_duration_s"] and s["energy_j"] > 0
+    assert 4 <= s["relay_operations"] < 7 * 8  # relays held between quadrupoles: fewer than 8 each
+    status, detail = http(url + f"/api/surveys/{sid}", token)
+    assert status == 200 and len(detail["pass_figures"]) == 1
+    assert {k: detail["pass_figures"][0][k] for k in ("relay_operations", "energy_j", "sim_duration_s")} == \
+        {k: s[k] for k in ("relay_operations", "energy_j", "sim_duration_s")}
+    assert "RELAY OPS" in system.ohmpi("surveys").stdout
+    watch = Watch()
+    watch.system = system
+    ctx, page = new_page(browser, watch)
+    try:
+        log_in(page, url, Account(*system.passwords["viewer"]), watch)
+        cost = page.locator(f"#surveys li[data-survey='{sid}'] .sv-cost")
+        cost.wait_for()
+        assert f"{s['relay_operations']} relay operations" in cost.inner_text()
+        assert "injecting" in cost.inner_text() and " J" in cost.inner_text()
         watch.check()
     finally:
         ctx.close()

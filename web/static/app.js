@@ -706,6 +706,16 @@ function loadSurveys() {
   }, 250);
 }
 
+// what a survey cost the instrument: measuring time, injection, relay clicks, energy (null: nothing metered)
+function surveyCost(s) {
+  if (!s.metered) return "";
+  const parts = [`${duration(s.sim_duration_s)} measuring`];
+  if (s.injection_s != null) parts.push(`${duration(s.injection_s)} injecting`);
+  parts.push(`${s.relay_operations} relay operations`);
+  if (s.energy_j != null) parts.push(`${fmt(s.energy_j)} J`);
+  return parts.join(" · ") + (s.metered < s.quadrupoles ? ` (${s.metered} of ${s.quadrupoles} quadrupoles)` : "");
+}
+
 function renderSurveys() {
   const ul = $("surveys");
   if (!state.surveys.length) { ul.replaceChildren(h("li", { class: "muted", text: "No survey stored yet." })); return; }
@@ -731,9 +741,11 @@ function renderSurveys() {
       $("card-pseudo").scrollIntoView({ behavior: "smooth", block: "start" });
     });
     const flagged = s.flagged ? h("span", { class: "flag flag-high_std", text: `${s.flagged} flagged` }) : null;
+    const cost = surveyCost(s);
     return h("li", { "data-survey": s.survey_id },
       h("div", { class: "sv-line" }, h("b", { text: s.name || s.survey_id }), h("span", { class: `sv-state sv-${s.state}`, text: s.state })),
       h("div", { class: "muted small-text" }, `${s.survey_id} · ${s.created ? new Date(s.created).toLocaleString() : ""} · ${s.measurements}/${(s.total || 0) * (s.repeat || 1)} measured${s.passes > 1 ? ` · ${s.passes} passes` : ""} `, flagged),
+      cost ? h("div", { class: "muted small-text sv-cost", text: cost, title: "what the instrument spent (summed over the measurements that carried it)" }) : null,
       h("div", { class: "sv-links" }, link("ohm", ".ohm (pyGIMLi)"), link("protocol", "protocol.dat"), link("csv", "CSV"),
         link("ohm", ".ohm with error model", "&error_model=true", "_errmodel"),
         s.passes > 1 ? link("matrix", "time-lapse matrix", "", "_timelapse") : null, quality, show));
