@@ -198,7 +198,8 @@ export function onInversionState(ev) {
     const st = ev.state, job = st.job;
     const text = job ? `inverting ${job.survey_id} pass ${job.pass_index + 1}: ${job.phase || "…"} (${Math.round(100 * (job.progress || 0))} %)`
       : st.queue && st.queue.length ? `${st.queue.length} queued` : "";
-    $("inv-status").textContent = text + (st.queue && st.queue.length && job ? ` · ${st.queue.length} queued` : "");
+    const paused = job && st.paused ? ` · waiting: ${st.paused}` : "";  // stopped while the instrument measures
+    $("inv-status").textContent = text + paused + (st.queue && st.queue.length && job ? ` · ${st.queue.length} queued` : "");
   } else if (ev.process === "inversions" && ev.state && ev.state.survey_id === inv.surveyId) {
     const surveyId = inv.surveyId;
     inv.surveyId = null;
