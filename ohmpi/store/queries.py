@@ -96,15 +96,17 @@ class Queries:
         out.sort(key=lambda s: (s["created"] or s["first_time"] or "", s["survey_id"]), reverse=True)
         return out
 
-    def pass_figures(self, survey_id: str) -> list[dict]:
-        """What each pass of a survey cost, by pass index (`FIGURES`, as in `surveys`)."""
+    def pass_figures(self, survey_id: str, limit: int = 100) -> list[dict]:
+        """What each of the newest `limit` passes of a survey cost (`FIGURES`, as in `surveys`),
+        oldest first: a year of hourly passes would not fit one reply."""
         with self._lock:
             rows = self._db.execute(f"""
                 SELECT pass_index, SUM(flags IS NOT NULL AND flags != '[]'), MIN(time), MAX(time), {_COST_SUMS}
-                FROM measurements WHERE survey_id = ? GROUP BY pass_index ORDER BY pass_index IS NULL, pass_index
-            """, (survey_id,)).fetchall()
+                FROM measurements WHERE survey_id = ? GROUP BY pass_index
+                ORDER BY pass_index IS NOT NULL, pass_index DESC LIMIT ?
+            """, (survey_id, limit)).fetchall()
         keys = ("pass_index", "flagged", "first_time", "last_time", *FIGURES)
-        return [_figures(dict(zip(keys, r))) for r in rows]
+        return [_figures(dict(zip(keys, r))) for r in reversed(rows)]
 
     def survey(self, survey_id: str) -> dict | None:
         """One survey's full description (settings, positions, sequence) or None."""

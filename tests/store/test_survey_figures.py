@@ -34,6 +34,7 @@ def test_a_survey_and_each_pass_sum_their_measurements_costs(tmp_path):
         first, second = store.pass_figures("S1")
         assert (first["pass_index"], first["quadrupoles"], first["flagged"], first["relay_operations"]) == (0, 2, 1, 5)
         assert (second["pass_index"], second["quadrupoles"], second["metered"], second["injection_s"]) == (1, 2, 1, 3.0)
+        assert [p["pass_index"] for p in store.pass_figures("S1", limit=1)] == [1]  # the newest passes
 
 
 def test_a_pi_without_a_supply_meter_sums_what_it_knows(tmp_path):
