@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OHMPI_VAR ?= $(CURDIR)/var
 
-.PHONY: run test bench venv clean install-service uninstall-service
+.PHONY: run test lint bench venv clean install-service uninstall-service
 
 venv: $(STAMP)
 
@@ -27,8 +27,13 @@ run: venv
 # The suite on TEST_WORKERS parallel workers (pytest-xdist), one test file per worker at a time so
 # a module's shared System stays one; most tests wait on real processes, so 4 suit 2 cores.
 TEST_WORKERS ?= 4
-test: venv
+test: venv lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+
+# Lint and format check (ruff, configured in pyproject.toml); `$(BIN)/ruff format .` fixes the format.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: venv
 	$(BIN)/python bench/bus_speed.py

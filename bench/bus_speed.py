@@ -47,9 +47,20 @@ sys.path.insert(0, str(ROOT))
 
 import msgpack  # noqa: E402
 
-RECORD = {"a": 1, "b": 4, "m": 2, "n": 3, "r_ohm": 12.3456, "rhoa_ohmm": 98.7, "vmn_mV": 123.4,
-          "iab_mA": 10.2, "r_std_pct": 0.3, "sp_mV": -1.25, "stack": 2,
-          "time": "2026-11-21T12:00:00.123456Z"}
+RECORD = {
+    "a": 1,
+    "b": 4,
+    "m": 2,
+    "n": 3,
+    "r_ohm": 12.3456,
+    "rhoa_ohmm": 98.7,
+    "vmn_mV": 123.4,
+    "iab_mA": 10.2,
+    "r_std_pct": 0.3,
+    "sp_mV": -1.25,
+    "stack": 2,
+    "time": "2026-11-21T12:00:00.123456Z",
+}
 TOPIC = "data.bench.measurement"
 MQTT_TOPIC = "data/bench/measurement"  # MQTT separates levels with "/"
 WARMUP = {"warmup": 1}
@@ -59,6 +70,7 @@ IDLE_S = 3.0  # a subscriber gives up this long after its last record if no end 
 
 
 # ==== helper processes (run as `bench/bus_speed.py --role NAME --arg JSON`) =========================
+
 
 def _say(obj) -> None:
     """Tell the parent something: one JSON line on stdout."""
@@ -157,7 +169,9 @@ def _subscribe_loop(recv, tally: Tally, deadline_s: float) -> dict:
 
 def role_bus_pub(arg: dict) -> None:
     import zmq
+
     from bus.node import Node
+
     node = Node("benchpub", serve=False)  # OHMPI_BUS / OHMPI_VAR come from the environment
     publish = node.publish
     try:
@@ -171,6 +185,7 @@ def _recv_one_at_a_time(sub):
     """`recv(timeout)` receiving one message per call as Subscriber.recv did before recv_batch:
     the frames of one multipart (a poll when none is queued), then `Subscriber.handle`."""
     import zmq
+
     sock, handle, nb = sub.socket, sub.handle, int(zmq.NOBLOCK)
 
     def recv(timeout):
@@ -189,12 +204,15 @@ def _recv_one_at_a_time(sub):
             msg = handle(frames)
             if msg is not None:
                 return [msg.body]
+
     return recv
 
 
 def role_bus_sub(arg: dict) -> None:
     import zmq
+
     from bus.events import Subscriber
+
     sub = Subscriber(["data.+.measurement"], snapshot=False)
     base = [0]
 
@@ -203,6 +221,7 @@ def role_bus_sub(arg: dict) -> None:
 
     def recv(timeout):
         return [msg.body for msg in sub.recv_batch(timeout)]
+
     if arg.get("one_at_a_time"):
         recv = _recv_one_at_a_time(sub)
     try:
@@ -217,6 +236,7 @@ def role_bus_sub(arg: dict) -> None:
 
 def role_zmq_pub(arg: dict) -> None:
     import zmq
+
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PUB)
     sock.setsockopt(zmq.SNDHWM, arg["hwm"])
@@ -228,6 +248,7 @@ def role_zmq_pub(arg: dict) -> None:
 
     def publish(body, packed):
         send((topic, packed if packed is not None else packb(body)))
+
     try:
         _publish_loop(publish, arg.get("n"), arg.get("seconds"))
     finally:
@@ -237,6 +258,7 @@ def role_zmq_pub(arg: dict) -> None:
 
 def role_zmq_sub(arg: dict) -> None:
     import zmq
+
     ctx = zmq.Context()
     sock = ctx.socket(zmq.SUB)
     sock.setsockopt(zmq.RCVHWM, arg["hwm"])
@@ -253,6 +275,7 @@ def role_zmq_sub(arg: dict) -> None:
                 return []
             frames = sock.recv_multipart()
         return [unpackb(frames[1])]
+
     try:
         _say(_subscribe_loop(recv, Tally(arg.get("n")), arg["deadline"]))
     finally:
@@ -262,6 +285,7 @@ def role_zmq_sub(arg: dict) -> None:
 
 def _mqtt_client(port: int, name: str):
     import paho.mqtt.client as mqtt
+
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name)
     client.connect("127.0.0.1", port, keepalive=60)
     return client
@@ -273,8 +297,11 @@ def role_mqtt_pub(arg: dict) -> None:
     publish = client.publish
     packb = msgpack.packb
     try:
-        _publish_loop(lambda body, packed: publish(MQTT_TOPIC, packed if packed is not None else packb(body), qos=0),
-                      arg.get("n"), arg.get("seconds"))
+        _publish_loop(
+            lambda body, packed: publish(MQTT_TOPIC, packed if packed is not None else packb(body), qos=0),
+            arg.get("n"),
+            arg.get("seconds"),
+        )
     finally:
         client.disconnect()
         client.loop_stop()
@@ -282,6 +309,7 @@ def role_mqtt_pub(arg: dict) -> None:
 
 def role_mqtt_sub(arg: dict) -> None:
     import threading
+
     done, subscribed = threading.Event(), threading.Event()
     warm = []
     tally = Tally(arg.get("n"))
@@ -296,6 +324,7 @@ def role_mqtt_sub(arg: dict) -> None:
             return
         if feed(body):
             done.set()
+
     client = _mqtt_client(arg["port"], f"benchsub-{os.getpid()}")
     client.on_message = on_message
     client.on_subscribe = lambda *_: subscribed.set()
@@ -322,17 +351,20 @@ def role_mqtt_sub(arg: dict) -> None:
 
 def role_bus_svc(arg: dict) -> None:
     from bus.node import Node
+
     node = Node("benchsvc")
 
     def echo(x: int = 0) -> dict:
         """Return x (benchmark round trip)."""
         return {"x": x}
+
     node.command(echo, role="viewer")
     node.run()
 
 
 def role_zmq_rep(arg: dict) -> None:
     import zmq
+
     ctx = zmq.Context()
     sock = ctx.socket(zmq.REP)
     sock.setsockopt(zmq.LINGER, 0)
@@ -348,12 +380,20 @@ def role_zmq_rep(arg: dict) -> None:
         ctx.term()
 
 
-ROLES = {"bus-pub": role_bus_pub, "bus-sub": role_bus_sub, "zmq-pub": role_zmq_pub,
-         "zmq-sub": role_zmq_sub, "mqtt-pub": role_mqtt_pub, "mqtt-sub": role_mqtt_sub,
-         "bus-svc": role_bus_svc, "zmq-rep": role_zmq_rep}
+ROLES = {
+    "bus-pub": role_bus_pub,
+    "bus-sub": role_bus_sub,
+    "zmq-pub": role_zmq_pub,
+    "zmq-sub": role_zmq_sub,
+    "mqtt-pub": role_mqtt_pub,
+    "mqtt-sub": role_mqtt_sub,
+    "bus-svc": role_bus_svc,
+    "zmq-rep": role_zmq_rep,
+}
 
 
 # ==== the parent: starts, drives and stops everything ========================================
+
 
 class Procs:
     """Every child process, each in its own process group; stop() kills them all."""
@@ -363,11 +403,17 @@ class Procs:
         self.children: list[subprocess.Popen] = []
 
     def start(self, argv: list[str], *, pipes: bool = True) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, start_new_session=True,
-                                stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE if pipes else subprocess.DEVNULL,
-                                stderr=None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL,
-                                text=True, bufsize=1)
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if pipes else subprocess.DEVNULL,
+            stderr=None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
         self.children.append(proc)
         return proc
 
@@ -420,8 +466,9 @@ def read_msg(proc: subprocess.Popen, timeout: float, want: str) -> dict:
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError(f"child {proc.args[3] if len(proc.args) > 3 else proc.args} sent no {want!r} "
-                               f"within {timeout:g} s")
+            raise TimeoutError(
+                f"child {proc.args[3] if len(proc.args) > 3 else proc.args} sent no {want!r} within {timeout:g} s"
+            )
         if not select.select([proc.stdout], [], [], remaining)[0]:
             continue
         line = proc.stdout.readline()
@@ -462,10 +509,14 @@ def run_pubsub(procs: Procs, kind: str, arg: dict, deadline: float) -> dict:
     sent = pubres["sent"]
     recv = res["received"]
     rate = (recv - 1) / res["sub_s"] if recv > 1 and res["sub_s"] > 0 else 0.0
-    out = {"msgs_per_s": rate, "sent": sent, "received": recv,
-           "loss_pct": 100.0 * (sent - recv) / sent if sent else 0.0,
-           "send_per_s": sent / pubres["send_s"] if pubres["send_s"] > 0 else 0.0,
-           "sub_s": res["sub_s"]}
+    out = {
+        "msgs_per_s": rate,
+        "sent": sent,
+        "received": recv,
+        "loss_pct": 100.0 * (sent - recv) / sent if sent else 0.0,
+        "send_per_s": sent / pubres["send_s"] if pubres["send_s"] > 0 else 0.0,
+        "sub_s": res["sub_s"],
+    }
     if "missed" in res:
         out["missed"] = res["missed"]
     return out
@@ -497,6 +548,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def bench_bus_rpc(address: str, calls: int, warmup: int) -> list[float]:
     from bus.rpc import Client
+
     client = Client(address, name="benchcli", timeout=2.0, retries=0)
     try:
         client.wait_for("benchsvc", timeout=10)
@@ -517,6 +569,7 @@ def bench_bus_rpc(address: str, calls: int, warmup: int) -> list[float]:
 
 def bench_raw_rpc(endpoint: str, calls: int, warmup: int) -> list[float]:
     import zmq
+
     ctx = zmq.Context()
     sock = ctx.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
@@ -549,29 +602,31 @@ def run(args) -> dict:
     deadline = (args.seconds or 0) + 30.0
     results: dict = {}
     mosquitto = shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None
+    )
     try:
         # ---- our bus: a real hub process ------------------------------------------------
         hub = procs.start([sys.executable, "-m", "workers.hub"], pipes=False)
         from bus.rpc import Client
+
         with Client(env["OHMPI_BUS"], name="benchcli", timeout=1.0, retries=0) as c:
             deadline_hub = time.monotonic() + 15
             while True:
                 try:
                     c.call("hub", "ping", timeout=0.5, retries=0)
                     break
-                except Exception:
+                except Exception as exc:
                     if hub.poll() is not None or time.monotonic() > deadline_hub:
-                        raise RuntimeError("the hub (python -m workers.hub) did not start")
+                        raise RuntimeError("the hub (python -m workers.hub) did not start") from exc
                     time.sleep(0.05)
         from bus.config import load_bus_config
+
         hwm = load_bus_config().event_hwm  # raw pyzmq gets the bus's high-water mark, on both ends
         port = None
         if mosquitto and not args.no_mqtt:
             port = free_port()
             conf = tmp / "mosquitto.conf"
-            conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                            "log_dest none\n")
+            conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n")
             procs.start([mosquitto, "-c", str(conf)], pipes=False)
             wait_port(port, 10)
 
@@ -581,19 +636,28 @@ def run(args) -> dict:
             progress(f"round {i}/{args.rounds}: our bus PUB -> hub -> SUB ...")
             rounds["bus"].append(run_pubsub(procs, "bus", {"n": n, "seconds": args.seconds}, deadline))
             progress(f"round {i}/{args.rounds}: our bus, one receive per message (before recv_batch) ...")
-            rounds["bus_before"].append(run_pubsub(procs, "bus", {"n": n, "seconds": args.seconds,
-                                                                  "one_at_a_time": True}, deadline))
+            rounds["bus_before"].append(
+                run_pubsub(procs, "bus", {"n": n, "seconds": args.seconds, "one_at_a_time": True}, deadline)
+            )
             progress(f"round {i}/{args.rounds}: raw pyzmq PUB -> SUB ...")
-            rounds["raw"].append(run_pubsub(procs, "zmq", {"n": n, "seconds": args.seconds, "hwm": hwm,
-                                                           "endpoint": f"ipc://{tmp}/raw-pub"}, deadline))
+            rounds["raw"].append(
+                run_pubsub(
+                    procs,
+                    "zmq",
+                    {"n": n, "seconds": args.seconds, "hwm": hwm, "endpoint": f"ipc://{tmp}/raw-pub"},
+                    deadline,
+                )
+            )
             if port is not None:
                 progress(f"round {i}/{args.rounds}: mosquitto + paho-mqtt QoS 0 ...")
-                rounds["mqtt"].append(run_pubsub(procs, "mqtt", {"n": n_mqtt, "seconds": args.seconds,
-                                                                 "port": port}, deadline))
+                rounds["mqtt"].append(
+                    run_pubsub(procs, "mqtt", {"n": n_mqtt, "seconds": args.seconds, "port": port}, deadline)
+                )
         for key in ("bus", "bus_before", "raw", "mqtt"):
             runs = sorted(rounds[key], key=lambda r: r["msgs_per_s"])
-            results[key] = dict(runs[(len(runs) - 1) // 2], rounds=[round(r["msgs_per_s"]) for r in rounds[key]]) \
-                if runs else None
+            results[key] = (
+                dict(runs[(len(runs) - 1) // 2], rounds=[round(r["msgs_per_s"]) for r in rounds[key]]) if runs else None
+            )
 
         # ---- command round trip -----------------------------------------------------------
         progress("command round trip: our bus ...")
@@ -657,8 +721,10 @@ def summarize(r: dict) -> dict:
     out["rpc_calls"] = len(rpc)
     out["targets"] = {
         "bus_vs_raw": {"min": TARGETS["bus_vs_raw"], "met": (out["bus_vs_raw"] or 0) >= TARGETS["bus_vs_raw"]},
-        "bus_vs_mqtt": {"min": TARGETS["bus_vs_mqtt"],
-                        "met": None if out["bus_vs_mqtt"] is None else out["bus_vs_mqtt"] >= TARGETS["bus_vs_mqtt"]},
+        "bus_vs_mqtt": {
+            "min": TARGETS["bus_vs_mqtt"],
+            "met": None if out["bus_vs_mqtt"] is None else out["bus_vs_mqtt"] >= TARGETS["bus_vs_mqtt"],
+        },
         "rpc_p99_us": {"max": TARGETS["rpc_p99_us"], "met": out["rpc_p99_us"] <= TARGETS["rpc_p99_us"]},
     }
     return out
@@ -666,50 +732,77 @@ def summarize(r: dict) -> dict:
 
 def table(s: dict, r: dict) -> str:
     from bus.envelope import Session
+
     env_bytes = len(Session("benchpub").pack("event", RECORD, TOPIC))
-    lines = [f"bus benchmark - {s['cpus']} CPU(s); record {s['message_bytes']} B msgpack "
-             f"({env_bytes} B in our envelope); publisher and subscriber in separate processes", ""]
-    lines.append(f"{'PUB->SUB throughput':34} {'msgs/s':>10} {'sent':>9} {'received':>9} {'loss %':>7} "
-                 f"{'pub sends/s':>12}")
+    lines = [
+        f"bus benchmark - {s['cpus']} CPU(s); record {s['message_bytes']} B msgpack "
+        f"({env_bytes} B in our envelope); publisher and subscriber in separate processes",
+        "",
+    ]
+    lines.append(
+        f"{'PUB->SUB throughput':34} {'msgs/s':>10} {'sent':>9} {'received':>9} {'loss %':>7} {'pub sends/s':>12}"
+    )
 
     def row(name, res):
         if res is None:
             return f"{name:34} {'-':>10}"
-        return (f"{name:34} {res['msgs_per_s']:>10,.0f} {res['sent']:>9,} {res['received']:>9,} "
-                f"{res['loss_pct']:>7.2f} {res['send_per_s']:>12,.0f}")
+        return (
+            f"{name:34} {res['msgs_per_s']:>10,.0f} {res['sent']:>9,} {res['received']:>9,} "
+            f"{res['loss_pct']:>7.2f} {res['send_per_s']:>12,.0f}"
+        )
+
     lines.append(row("our bus (hub, Publisher/Subscriber)", r["bus"]))
     lines.append(row("  before: one receive per message", r["bus_before"]))
     lines.append(row("raw pyzmq PUB/SUB + msgpack", r["raw"]))
     if r["mqtt"] is None:
-        lines.append(f"{'mosquitto + paho-mqtt QoS 0':34} " + (
-            "mosquitto not installed: skipped (apt-get install mosquitto)" if not r["mosquitto"] else "skipped"))
+        lines.append(
+            f"{'mosquitto + paho-mqtt QoS 0':34} "
+            + ("mosquitto not installed: skipped (apt-get install mosquitto)" if not r["mosquitto"] else "skipped")
+        )
     else:
         lines.append(row("mosquitto + paho-mqtt QoS 0", r["mqtt"]))
-    lines.append(f"  median of {len(r['bus']['rounds'])} alternating round(s); every round (msgs/s): "
-                 + "; ".join(f"{k} {', '.join(f'{v:,}' for v in r[k]['rounds'])}"
-                             for k in ("bus", "bus_before", "raw", "mqtt") if r[k]))
-    lines.append(f"  our bus: sequence gaps counted by the Subscriber (median round): {r['bus'].get('missed'):,} "
-                 f"(before: {r['bus_before'].get('missed'):,}); loss = records sent but never received")
+    lines.append(
+        f"  median of {len(r['bus']['rounds'])} alternating round(s); every round (msgs/s): "
+        + "; ".join(
+            f"{k} {', '.join(f'{v:,}' for v in r[k]['rounds'])}" for k in ("bus", "bus_before", "raw", "mqtt") if r[k]
+        )
+    )
+    lines.append(
+        f"  our bus: sequence gaps counted by the Subscriber (median round): {r['bus'].get('missed'):,} "
+        f"(before: {r['bus_before'].get('missed'):,}); loss = records sent but never received"
+    )
     lines.append(f"  recv_batch vs one receive per message: x{s['batch_speedup'] or 0:.2f}")
     lines.append("")
     lines.append(f"{'command round trip':34} {'p50 us':>10} {'p99 us':>10} {'calls':>9}")
-    lines.append(f"{'our bus (Client -> hub -> Node)':34} {s['rpc_p50_us']:>10,.1f} {s['rpc_p99_us']:>10,.1f} "
-                 f"{len(r['rpc']):>9,}")
-    lines.append(f"{'raw pyzmq REQ/REP + msgpack':34} {s['raw_rpc_p50_us']:>10,.1f} {s['raw_rpc_p99_us']:>10,.1f} "
-                 f"{len(r['raw_rpc']):>9,}")
+    lines.append(
+        f"{'our bus (Client -> hub -> Node)':34} {s['rpc_p50_us']:>10,.1f} {s['rpc_p99_us']:>10,.1f} "
+        f"{len(r['rpc']):>9,}"
+    )
+    lines.append(
+        f"{'raw pyzmq REQ/REP + msgpack':34} {s['raw_rpc_p50_us']:>10,.1f} {s['raw_rpc_p99_us']:>10,.1f} "
+        f"{len(r['raw_rpc']):>9,}"
+    )
     lines.append("")
     lines.append(f"{'target':34} {'value':>10} {'goal':>10} {'result':>9}")
     t = s["targets"]
 
     def verdict(met):
         return "n/a" if met is None else ("pass" if met else "MISS")
-    lines.append(f"{'bus / raw pyzmq':34} {s['bus_vs_raw']:>10.2f} {'>= 0.50':>10} {verdict(t['bus_vs_raw']['met']):>9}")
-    lines.append(f"{'bus / mosquitto+paho':34} {('%.2f' % s['bus_vs_mqtt']) if s['bus_vs_mqtt'] else '-':>10} "
-                 f"{'>= 3.00':>10} {verdict(t['bus_vs_mqtt']['met']):>9}")
-    lines.append(f"{'  before (one receive per message)':34} "
-                 f"{('%.2f' % s['bus_before_vs_mqtt']) if s['bus_before_vs_mqtt'] else '-':>10}")
-    lines.append(f"{'command p99 (us)':34} {s['rpc_p99_us']:>10,.1f} {'<= 2,000':>10} "
-                 f"{verdict(t['rpc_p99_us']['met']):>9}")
+
+    lines.append(
+        f"{'bus / raw pyzmq':34} {s['bus_vs_raw']:>10.2f} {'>= 0.50':>10} {verdict(t['bus_vs_raw']['met']):>9}"
+    )
+    lines.append(
+        f"{'bus / mosquitto+paho':34} {('%.2f' % s['bus_vs_mqtt']) if s['bus_vs_mqtt'] else '-':>10} "
+        f"{'>= 3.00':>10} {verdict(t['bus_vs_mqtt']['met']):>9}"
+    )
+    lines.append(
+        f"{'  before (one receive per message)':34} "
+        f"{('%.2f' % s['bus_before_vs_mqtt']) if s['bus_before_vs_mqtt'] else '-':>10}"
+    )
+    lines.append(
+        f"{'command p99 (us)':34} {s['rpc_p99_us']:>10,.1f} {'<= 2,000':>10} {verdict(t['rpc_p99_us']['met']):>9}"
+    )
     return "\n".join(lines)
 
 
@@ -718,15 +811,18 @@ def _interrupt(*_):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--json", action="store_true", help="print a final JSON line after the table")
     ap.add_argument("--messages", type=int, default=200_000, help="records per zmq throughput run (200000)")
     ap.add_argument("--mqtt-messages", type=int, default=None, help="records for MQTT (default messages/4)")
-    ap.add_argument("--seconds", type=float, default=None,
-                    help="publish for this many seconds per system instead of a fixed count")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="throughput rounds per system, alternating; the median is reported (3)")
+    ap.add_argument(
+        "--seconds", type=float, default=None, help="publish for this many seconds per system instead of a fixed count"
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="throughput rounds per system, alternating; the median is reported (3)"
+    )
     ap.add_argument("--calls", type=int, default=5000, help="timed command round trips per system (5000)")
     ap.add_argument("--warmup-calls", type=int, default=200, help="untimed calls first (200)")
     ap.add_argument("--no-mqtt", action="store_true", help="skip mosquitto even when installed")

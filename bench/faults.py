@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import signal
 import statistics
 import sys
-import os
 import time
 from pathlib import Path
 
@@ -70,6 +70,7 @@ def power_cuts(system: FieldSystem, sid: str, total: int, cuts: int, rng: random
     def drain(timeout=0.01):
         while (msg := watcher.recv(timeout=timeout)) is not None:
             published.setdefault(msg.body["measurement_id"], []).append(iso_ts(msg.body["time"], "time"))
+
     try:
         done = system.survey()["done"]
         marks = sorted(rng.sample(range(done + 5, done + (total - done) * 3 // 4), cuts))
@@ -83,23 +84,38 @@ def power_cuts(system: FieldSystem, sid: str, total: int, cuts: int, rng: random
             t0 = time.monotonic()
             system.restart()
             restart_s = time.monotonic() - t0
-            wait_until(lambda: sum(k.startswith(sid + ":") for k in system.measured()) > len(before), timeout=300,
-                       interval=0.01, what="the survey going on")
+            wait_until(
+                lambda: sum(k.startswith(sid + ":") for k in system.measured()) > len(before),
+                timeout=300,
+                interval=0.01,
+                what="the survey going on",
+            )
             resume_s = time.monotonic() - t0
             drain(0.2)
             again = [k for k in before if any(t > cut for t in published.get(k, []))]  # stored, yet measured after
-            rounds.append({"restart_s": round(restart_s, 3), "resume_s": round(resume_s, 3),
-                           "remeasured": int(in_flight) + len(again), "cut_at": len(before)})
+            rounds.append(
+                {
+                    "restart_s": round(restart_s, 3),
+                    "resume_s": round(resume_s, 3),
+                    "remeasured": int(in_flight) + len(again),
+                    "cut_at": len(before),
+                }
+            )
         final = system.wait_survey(timeout=600)
         rows = system.wait_stored(sid, total, timeout=300)
         drain(0.5)
         ids = [r[0] for r in rows]
-        return {"cuts": rounds, "resume_s": round(statistics.median(r["resume_s"] for r in rounds), 3),
-                "restart_s": round(statistics.median(r["restart_s"] for r in rounds), 3),
-                "remeasured_max": max(r["remeasured"] for r in rounds),
-                "lost": total - len(set(r[2] for r in rows)), "duplicates": len(ids) - len(set(ids)),
-                "measured_twice": sum(1 for t in published.values() if len(t) > 1), "state": final["state"],
-                "files": "ok" if check_files(system.var) else "?"}
+        return {
+            "cuts": rounds,
+            "resume_s": round(statistics.median(r["resume_s"] for r in rounds), 3),
+            "restart_s": round(statistics.median(r["restart_s"] for r in rounds), 3),
+            "remeasured_max": max(r["remeasured"] for r in rounds),
+            "lost": total - len(set(r[2] for r in rows)),
+            "duplicates": len(ids) - len(set(ids)),
+            "measured_twice": sum(1 for t in published.values() if len(t) > 1),
+            "state": final["state"],
+            "files": "ok" if check_files(system.var) else "?",
+        }
     finally:
         watcher.close()
 
@@ -139,8 +155,10 @@ def main(argv=None) -> int:
         pc = out["power_cut"]
         for i, r in enumerate(pc["cuts"], 1):
             print(f"{f'power cut {i}':<22}{r['restart_s']:>10.2f}{r['resume_s']:>10.2f}   remeasured {r['remeasured']}")
-        print(f"lost {pc['lost'] + out['kill9_lost']} (must be 0), duplicates {pc['duplicates']}, "
-              f"remeasured per cut ≤ {pc['remeasured_max']} (target ≤ 1), files {pc['files']}")
+        print(
+            f"lost {pc['lost'] + out['kill9_lost']} (must be 0), duplicates {pc['duplicates']}, "
+            f"remeasured per cut ≤ {pc['remeasured_max']} (target ≤ 1), files {pc['files']}"
+        )
     print(json.dumps(out))
     ok = out["kill9_lost"] == 0 and out["power_cut"]["lost"] == 0 and out["power_cut"]["duplicates"] == 0
     return 0 if ok else 1

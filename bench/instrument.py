@@ -31,6 +31,7 @@ def timed(fn, box: list):
             return fn(*args)
         finally:
             box[0] += time.perf_counter() - start
+
     return wrapper
 
 
@@ -77,8 +78,7 @@ def main(argv=None) -> int:
     }
     if not args.json:
         rows = [
-            ("quadrupoles", f"{len(quads)} ({args.array}, {args.electrodes} electrodes, "
-                            f"{args.stacks} stacks)"),
+            ("quadrupoles", f"{len(quads)} ({args.array}, {args.electrodes} electrodes, {args.stacks} stacks)"),
             ("quadrupoles per second", f"{result['quadrupoles_per_s']:.1f}"),
             ("simulated time / wall time", f"{result['speedup_vs_real_time']:.0f}x"),
             ("I2C transfers per second", f"{result['i2c_transfers_per_s']:.0f}"),

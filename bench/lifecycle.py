@@ -23,13 +23,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bus.rpc import Client  # noqa: E402
 from bus.config import BusConfig  # noqa: E402
+from bus.rpc import Client  # noqa: E402
 
 
 def spawn(args, env):
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def exit_ms(proc) -> float:
@@ -86,12 +92,18 @@ def main() -> int:
         "rounds": args.rounds,
     }
     print(f"{'measure':36} {'median':>9} {'max':>9}  target")
-    print(f"{'hub: SIGTERM to exit (ms)':36} {result['hub_sigterm_exit_ms_median']:9.1f} "
-          f"{result['hub_sigterm_exit_ms_max']:9.1f}  < 1000")
-    print(f"{'service: SIGTERM to exit (ms)':36} {result['service_sigterm_exit_ms_median']:9.1f} "
-          f"{result['service_sigterm_exit_ms_max']:9.1f}  < 1000")
-    print(f"{'hub: SIGKILL, restart, first ping (ms)':36} {result['hub_restart_to_ping_ms_median']:9.1f} "
-          f"{result['hub_restart_to_ping_ms_max']:9.1f}  (interpreter start included)")
+    print(
+        f"{'hub: SIGTERM to exit (ms)':36} {result['hub_sigterm_exit_ms_median']:9.1f} "
+        f"{result['hub_sigterm_exit_ms_max']:9.1f}  < 1000"
+    )
+    print(
+        f"{'service: SIGTERM to exit (ms)':36} {result['service_sigterm_exit_ms_median']:9.1f} "
+        f"{result['service_sigterm_exit_ms_max']:9.1f}  < 1000"
+    )
+    print(
+        f"{'hub: SIGKILL, restart, first ping (ms)':36} {result['hub_restart_to_ping_ms_median']:9.1f} "
+        f"{result['hub_restart_to_ping_ms_max']:9.1f}  (interpreter start included)"
+    )
     if args.json:
         print(json.dumps(result))
     return 0

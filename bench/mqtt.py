@@ -45,14 +45,44 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _record(i: int) -> dict:
-    return {"measurement_id": f"bench-{i}", "survey_id": "Sbench", "pass_index": 0, "seq_index": i,
-            **make_record(a=1, b=4, m=2, n=3, time="2026-11-30T10:00:00.000Z", vab_V=12.0, iab_mA=50.0,
-                          iab_std_pct=0.01, vmn_mV=625.0, vmn_std_pct=0.1, sp_mV=-7.2, r_ohm=12.5, r_std_pct=0.1,
-                          r_stack_std_pct=0.17, r_budget_pct={"noise": 0.1, "sp": 0.0, "current": 0.01},
-                          k_m=6.28, rhoa_ohmm=78.5, rab_kohm=1.9, ip_mvv=0.1, ip_std_mvv=0.01,
-                          ip_windows_mvv=[0.1, 0.1, 0.1, 0.1], ip_delay_ms=20.0, ip_windows_ms=[20.0, 20.0, 40.0, 80.0],
-                          n_stacks=2, injection_ms=200.0, duty_cycle=0.5, sampling_hz=100.0, n_samples=168,
-                          strategy="fixed", flags=[])}
+    return {
+        "measurement_id": f"bench-{i}",
+        "survey_id": "Sbench",
+        "pass_index": 0,
+        "seq_index": i,
+        **make_record(
+            a=1,
+            b=4,
+            m=2,
+            n=3,
+            time="2026-11-30T10:00:00.000Z",
+            vab_V=12.0,
+            iab_mA=50.0,
+            iab_std_pct=0.01,
+            vmn_mV=625.0,
+            vmn_std_pct=0.1,
+            sp_mV=-7.2,
+            r_ohm=12.5,
+            r_std_pct=0.1,
+            r_stack_std_pct=0.17,
+            r_budget_pct={"noise": 0.1, "sp": 0.0, "current": 0.01},
+            k_m=6.28,
+            rhoa_ohmm=78.5,
+            rab_kohm=1.9,
+            ip_mvv=0.1,
+            ip_std_mvv=0.01,
+            ip_windows_mvv=[0.1, 0.1, 0.1, 0.1],
+            ip_delay_ms=20.0,
+            ip_windows_ms=[20.0, 20.0, 40.0, 80.0],
+            n_stacks=2,
+            injection_ms=200.0,
+            duty_cycle=0.5,
+            sampling_hz=100.0,
+            n_samples=168,
+            strategy="fixed",
+            flags=[],
+        ),
+    }
 
 
 class Timed:
@@ -98,8 +128,11 @@ def run(samples: int, burst: int, rate_hz: float = 50.0) -> dict:
     broker = Broker()
     system = None
     try:
-        system = System(electrodes=16, wait=PROGRAMS + ("mqtt",),
-                        extra=broker.mqtt_table(broker.dir, instrument="bench", discovery=False))
+        system = System(
+            electrodes=16,
+            wait=PROGRAMS + ("mqtt",),
+            extra=broker.mqtt_table(broker.dir, instrument="bench", discovery=False),
+        )
         timed = Timed(broker)
         publisher = Publisher(Session("bench"), system.address, system.cfg, zmq.Context.instance())
         bus_send = lambda body: publisher.publish("data.bench.measurement", body)  # noqa: E731
@@ -135,10 +168,14 @@ def run(samples: int, burst: int, rate_hz: float = 50.0) -> dict:
             "direct_latency_ms_p50": round(statistics.median(straight), 2),
             "direct_latency_ms_p95": round(_percentile(straight, 95), 2),
             "bridge_added_ms_p95": round(_percentile(via_bridge, 95) - _percentile(straight, 95), 2),
-            "latency_samples": len(via_bridge), "latency_lost": samples - len(via_bridge),
+            "latency_samples": len(via_bridge),
+            "latency_lost": samples - len(via_bridge),
             "mqtt_msgs_per_s": round(len(arrivals) / (max(arrivals) - start), 1) if arrivals else 0.0,
-            "burst": burst, "burst_lost": burst - len(arrivals), "burst_duplicates": duplicates,
-            "payload_bytes": len(json.dumps(_record(0))), "bridge_rss_mb": status.get("rss_mb"),
+            "burst": burst,
+            "burst_lost": burst - len(arrivals),
+            "burst_duplicates": duplicates,
+            "payload_bytes": len(json.dumps(_record(0))),
+            "bridge_rss_mb": status.get("rss_mb"),
             "bridge_queue_dropped": status.get("mqtt_queue_dropped"),
         }
     finally:

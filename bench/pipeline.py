@@ -59,7 +59,7 @@ def rss_mb(system: System) -> dict[str, float]:
             cmd = child.cmdline()
         except psutil.Error:
             continue
-        if "-m" in cmd and cmd[cmd.index("-m") + 1:][:1] and cmd[cmd.index("-m") + 1].startswith("workers."):
+        if "-m" in cmd and cmd[cmd.index("-m") + 1 :][:1] and cmd[cmd.index("-m") + 1].startswith("workers."):
             pids.setdefault(cmd[cmd.index("-m") + 1].split(".", 1)[1], child.pid)
     return {name: round(psutil.Process(pid).memory_info().rss / 2**20, 1) for name, pid in pids.items()}
 
@@ -71,8 +71,9 @@ def stored(db: Path, survey_id: str) -> tuple[int, int]:
     except sqlite3.OperationalError:
         return 0, 0
     try:
-        return con.execute("SELECT COUNT(*), COUNT(DISTINCT seq_index) FROM measurements WHERE survey_id = ?",
-                           (survey_id,)).fetchone()
+        return con.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT seq_index) FROM measurements WHERE survey_id = ?", (survey_id,)
+        ).fetchone()
     except sqlite3.OperationalError:  # the recorder has not created its tables yet
         return 0, 0
     finally:
@@ -101,9 +102,16 @@ def run_pipeline(quads, electrodes: int, timeout: float) -> dict:
         rss = rss_mb(system)
         time.sleep(0.3)  # anything stored twice would show up by now
         rows, distinct = stored(db, survey_id)
-        return {"startup_s": startup, "elapsed_s": elapsed, "quadrupoles_per_s": len(quads) / elapsed,
-                "rss_mb": rss, "stored": rows, "distinct": distinct, "survey_state": status["state"],
-                "survey_done": status["done"]}
+        return {
+            "startup_s": startup,
+            "elapsed_s": elapsed,
+            "quadrupoles_per_s": len(quads) / elapsed,
+            "rss_mb": rss,
+            "stored": rows,
+            "distinct": distinct,
+            "survey_state": status["state"],
+            "survey_done": status["done"],
+        }
     finally:
         system.close()
 
@@ -153,13 +161,25 @@ def main(argv=None) -> int:
     }
     if not args.json:
         rows = [
-            ("quadrupoles per second", f"{result['quadrupoles_per_s']:.1f}", "≥ 300",
-             verdict("quadrupoles_per_s", result["quadrupoles_per_s"])),
+            (
+                "quadrupoles per second",
+                f"{result['quadrupoles_per_s']:.1f}",
+                "≥ 300",
+                verdict("quadrupoles_per_s", result["quadrupoles_per_s"]),
+            ),
             ("  survey start → last commit", f"{result['survey_s']:.2f} s", "", ""),
-            ("  stored / distinct", f"{pipe['stored']} / {pipe['distinct']} ({pipe['survey_state']})", "",
-             "pass" if pipe["stored"] == pipe["distinct"] == len(quads) else "MISS"),
-            ("startup (supervisord → all ping)", f"{result['startup_s']:.2f} s", "≤ 5",
-             verdict("startup_s", result["startup_s"])),
+            (
+                "  stored / distinct",
+                f"{pipe['stored']} / {pipe['distinct']} ({pipe['survey_state']})",
+                "",
+                "pass" if pipe["stored"] == pipe["distinct"] == len(quads) else "MISS",
+            ),
+            (
+                "startup (supervisord → all ping)",
+                f"{result['startup_s']:.2f} s",
+                "≤ 5",
+                verdict("startup_s", result["startup_s"]),
+            ),
             *[(f"rss {name}", f"{mb:.1f} MB", "≤ 60", verdict("rss_mb", mb)) for name, mb in pipe["rss_mb"].items()],
             ("instrument alone", f"{result['instrument_quadrupoles_per_s']:.1f} quadrupoles/s", "", ""),
             ("pipeline overhead", f"{overhead:.2f} ms per quadrupole", "", ""),

@@ -54,12 +54,14 @@ def start_bus(procs: "bus_speed.Procs", root: Path, curve: bool) -> dict:
 
 def free_tcp_base() -> int:
     from tests.support.procs import free_tcp_base as free
+
     return free()
 
 
 def client(env: dict, **kw):
     from bus.config import BusConfig
     from bus.rpc import Client
+
     return Client(env["OHMPI_BUS"], cfg=BusConfig(curve="OHMPI_KEY" in env), key=env.get("OHMPI_KEY"), **kw)
 
 
@@ -101,6 +103,7 @@ def rpc_times(envs: dict, calls: int, warmup: int, chunks: int = 10) -> dict[str
 
 def login_ms(samples: int) -> float:
     from web.passwords import hash_password, verify_password
+
     stored = hash_password("correct horse battery")
     times = []
     for _ in range(samples):
@@ -123,8 +126,9 @@ def run(args) -> dict:
         for i in range(1, args.rounds + 1):
             for name in ("curve", "plain"):
                 bus_speed.progress(f"round {i}/{args.rounds}: {name} tcp PUB -> hub -> SUB ...")
-                rounds[name].append(bus_speed.run_pubsub(procs[name], "bus", {"n": args.messages, "seconds": None},
-                                                         deadline))
+                rounds[name].append(
+                    bus_speed.run_pubsub(procs[name], "bus", {"n": args.messages, "seconds": None}, deadline)
+                )
         bus_speed.progress("command round trips, alternating between the hubs ...")
         services = [procs[name].role("bus-svc", {}) for name in ("curve", "plain")]
         try:
@@ -151,16 +155,24 @@ def run(args) -> dict:
         "plain_rounds_msgs_per_s": [round(r["msgs_per_s"]) for r in rounds["plain"]],
         "curve_loss_pct": round(median["curve"]["loss_pct"], 2),
         "plain_loss_pct": round(median["plain"]["loss_pct"], 2),
-        "curve_rpc_p50_us": round(p50["curve"], 1), "plain_rpc_p50_us": round(p50["plain"], 1),
-        "curve_rpc_p99_us": round(p99["curve"], 1), "plain_rpc_p99_us": round(p99["plain"], 1),
+        "curve_rpc_p50_us": round(p50["curve"], 1),
+        "plain_rpc_p50_us": round(p50["plain"], 1),
+        "curve_rpc_p99_us": round(p99["curve"], 1),
+        "plain_rpc_p99_us": round(p99["plain"], 1),
         "curve_rpc_p99_ratio": round(p99_ratio, 3),
         "login_ms": round(login, 1),
-        "rpc_calls": args.calls, "messages": args.messages, "cpus": os.cpu_count(),
+        "rpc_calls": args.calls,
+        "messages": args.messages,
+        "cpus": os.cpu_count(),
         "targets": {
-            "curve_throughput_ratio": {"min": TARGETS["curve_throughput_ratio_min"],
-                                       "met": ratio >= TARGETS["curve_throughput_ratio_min"]},
-            "curve_rpc_p99_ratio": {"max": TARGETS["curve_rpc_p99_ratio_max"],
-                                    "met": p99_ratio <= TARGETS["curve_rpc_p99_ratio_max"]},
+            "curve_throughput_ratio": {
+                "min": TARGETS["curve_throughput_ratio_min"],
+                "met": ratio >= TARGETS["curve_throughput_ratio_min"],
+            },
+            "curve_rpc_p99_ratio": {
+                "max": TARGETS["curve_rpc_p99_ratio_max"],
+                "met": p99_ratio <= TARGETS["curve_rpc_p99_ratio_max"],
+            },
         },
     }
 
@@ -168,20 +180,22 @@ def run(args) -> dict:
 def table(s: dict) -> str:
     verdict = {True: "pass", False: "MISS"}
     t = s["targets"]
-    return "\n".join([
-        f"security benchmark - {s['cpus']} CPU(s); two hubs on loopback tcp, measured side by side",
-        "",
-        f"{'':28} {'CurveZMQ':>12} {'plain tcp':>12} {'ratio':>8} {'goal':>8} {'result':>7}",
-        f"{'PUB->SUB msgs/s (median)':28} {s['curve_msgs_per_s']:>12,} {s['plain_msgs_per_s']:>12,} "
-        f"{s['curve_throughput_ratio']:>8.2f} {'>= 0.70':>8} {verdict[t['curve_throughput_ratio']['met']]:>7}",
-        f"{'command p50 (us)':28} {s['curve_rpc_p50_us']:>12,.1f} {s['plain_rpc_p50_us']:>12,.1f}",
-        f"{'command p99 (us)':28} {s['curve_rpc_p99_us']:>12,.1f} {s['plain_rpc_p99_us']:>12,.1f} "
-        f"{s['curve_rpc_p99_ratio']:>8.2f} {'<= 1.50':>8} {verdict[t['curve_rpc_p99_ratio']['met']]:>7}",
-        f"  rounds (msgs/s): curve {', '.join(f'{v:,}' for v in s['curve_rounds_msgs_per_s'])}; "
-        f"plain {', '.join(f'{v:,}' for v in s['plain_rounds_msgs_per_s'])}",
-        "",
-        f"{'password check at login':28} {s['login_ms']:>10.1f} ms  (scrypt; per login attempt)",
-    ])
+    return "\n".join(
+        [
+            f"security benchmark - {s['cpus']} CPU(s); two hubs on loopback tcp, measured side by side",
+            "",
+            f"{'':28} {'CurveZMQ':>12} {'plain tcp':>12} {'ratio':>8} {'goal':>8} {'result':>7}",
+            f"{'PUB->SUB msgs/s (median)':28} {s['curve_msgs_per_s']:>12,} {s['plain_msgs_per_s']:>12,} "
+            f"{s['curve_throughput_ratio']:>8.2f} {'>= 0.70':>8} {verdict[t['curve_throughput_ratio']['met']]:>7}",
+            f"{'command p50 (us)':28} {s['curve_rpc_p50_us']:>12,.1f} {s['plain_rpc_p50_us']:>12,.1f}",
+            f"{'command p99 (us)':28} {s['curve_rpc_p99_us']:>12,.1f} {s['plain_rpc_p99_us']:>12,.1f} "
+            f"{s['curve_rpc_p99_ratio']:>8.2f} {'<= 1.50':>8} {verdict[t['curve_rpc_p99_ratio']['met']]:>7}",
+            f"  rounds (msgs/s): curve {', '.join(f'{v:,}' for v in s['curve_rounds_msgs_per_s'])}; "
+            f"plain {', '.join(f'{v:,}' for v in s['plain_rounds_msgs_per_s'])}",
+            "",
+            f"{'password check at login':28} {s['login_ms']:>10.1f} ms  (scrypt; per login attempt)",
+        ]
+    )
 
 
 def main() -> int:

@@ -52,8 +52,11 @@ def sample(system: FieldSystem, elapsed: float) -> dict:
     for name, proc in processes(system).items():
         try:
             with proc.oneshot():
-                row["procs"][name] = {"pid": proc.pid, "rss_mb": round(proc.memory_info().rss / 2**20, 2),
-                                      "fds": proc.num_fds()}
+                row["procs"][name] = {
+                    "pid": proc.pid,
+                    "rss_mb": round(proc.memory_info().rss / 2**20, 2),
+                    "fds": proc.num_fds(),
+                }
         except psutil.Error:
             continue
         beat = health.get(name, {})
@@ -97,9 +100,15 @@ def main(argv=None) -> int:
             if current is None or state["state"] in ("finished", "stopped", "failed"):
                 if current is not None:
                     stats = system.client.call("recorder", "stats")
-                    surveys.append({"survey_id": current["survey_id"], "seconds": round(now - current["t"], 2),
-                                    "total": current["total"],
-                                    "db_bytes": stats["db_bytes"], "measurements": stats["counts"]["measurements"]})
+                    surveys.append(
+                        {
+                            "survey_id": current["survey_id"],
+                            "seconds": round(now - current["t"], 2),
+                            "total": current["total"],
+                            "db_bytes": stats["db_bytes"],
+                            "measurements": stats["counts"]["measurements"],
+                        }
+                    )
                 started = system.client.call("sequencer", "start", settings={"nb_stack": 1})
                 current = {"survey_id": started["survey_id"], "t": time.monotonic(), "total": started["total"]}
             time.sleep(0.2)
@@ -111,7 +120,9 @@ def main(argv=None) -> int:
     names = sorted({n for s in samples for n in s["procs"]})
     per_survey = [b["db_bytes"] - a["db_bytes"] for a, b in zip(surveys, surveys[1:])]
     out = {
-        "minutes": args.minutes, "time_scale": args.time_scale, "surveys": len(surveys),
+        "minutes": args.minutes,
+        "time_scale": args.time_scale,
+        "surveys": len(surveys),
         "quadrupoles": sum(s["total"] for s in surveys),
         "simulated_hours": round(sum(s["seconds"] for s in surveys) * args.time_scale / 3600, 1),
         "rss_mb": {n: [[s["t_s"], s["procs"][n]["rss_mb"]] for s in samples if n in s["procs"]] for n in names},
@@ -128,18 +139,24 @@ def main(argv=None) -> int:
     out["flat_memory"] = all(g is not None and g < RSS_GROWTH_MB for g in out["rss_growth_mb"].values())
     out["no_fd_growth"] = all(g is not None and g <= 0 for g in out["fd_growth"].values())
     if not args.json:
-        print(f"{len(surveys)} surveys in {args.minutes:g} min at {args.time_scale:g}× "
-              f"(≈ {out['simulated_hours']} h of monitoring), {out['survey_s']} s each, "
-              f"database +{(out['db_bytes_per_survey'] or 0) / 2**20:.2f} MiB per survey")
+        print(
+            f"{len(surveys)} surveys in {args.minutes:g} min at {args.time_scale:g}× "
+            f"(≈ {out['simulated_hours']} h of monitoring), {out['survey_s']} s each, "
+            f"database +{(out['db_bytes_per_survey'] or 0) / 2**20:.2f} MiB per survey"
+        )
         print(f"{'process':<12}{'rss start':>10}{'rss end':>10}{'growth':>8}{'fds':>10}{'missed':>8}{'dropped':>8}")
         for n in names:
             rss, fds = out["rss_mb"][n], out["fds"][n]
             fd_span = f"{fds[0]}→{fds[-1]}"
-            print(f"{n:<12}{rss[min(warmup, len(rss) - 1)][1]:>10.1f}{rss[-1][1]:>10.1f}"
-                  f"{out['rss_growth_mb'][n] or 0:>8.2f}{fd_span:>10}"
-                  f"{out['missed'][n] or 0:>8}{out['dropped'][n] or 0:>8}")
-        print(f"flat memory (< {RSS_GROWTH_MB:g} MB after warm-up): {out['flat_memory']}; "
-              f"no fd growth: {out['no_fd_growth']}")
+            print(
+                f"{n:<12}{rss[min(warmup, len(rss) - 1)][1]:>10.1f}{rss[-1][1]:>10.1f}"
+                f"{out['rss_growth_mb'][n] or 0:>8.2f}{fd_span:>10}"
+                f"{out['missed'][n] or 0:>8}{out['dropped'][n] or 0:>8}"
+            )
+        print(
+            f"flat memory (< {RSS_GROWTH_MB:g} MB after warm-up): {out['flat_memory']}; "
+            f"no fd growth: {out['no_fd_growth']}"
+        )
     print(json.dumps(out))
     return 0 if out["flat_memory"] and out["no_fd_growth"] else 1
 

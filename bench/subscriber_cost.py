@@ -24,22 +24,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-RECORD = {"a": 1, "b": 4, "m": 2, "n": 3, "r_ohm": 12.3456, "rhoa_ohmm": 98.7, "vmn_mV": 123.4,
-          "iab_mA": 10.2, "r_std_pct": 0.3, "sp_mV": -1.25, "stack": 2,
-          "time": "2026-11-21T12:00:00.123456Z"}
+RECORD = {
+    "a": 1,
+    "b": 4,
+    "m": 2,
+    "n": 3,
+    "r_ohm": 12.3456,
+    "rhoa_ohmm": 98.7,
+    "vmn_mV": 123.4,
+    "iab_mA": 10.2,
+    "r_std_pct": 0.3,
+    "sp_mV": -1.25,
+    "stack": 2,
+    "time": "2026-11-21T12:00:00.123456Z",
+}
 TOPIC = "data.bench.measurement"
 
 
 def baseline_package(rev: str, into: Path) -> None:
     """`bus/` as of `rev`, written as the package `baseline_bus` under `into`."""
-    names = subprocess.run(["git", "ls-tree", "--name-only", rev, "bus/"], cwd=ROOT, check=True,
-                           capture_output=True, text=True).stdout.split()
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev, "bus/"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
     pkg = into / "baseline_bus"
     pkg.mkdir()
     for name in names:
         if name.endswith(".py"):
-            text = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=ROOT, check=True,
-                                  capture_output=True, text=True).stdout
+            text = subprocess.run(
+                ["git", "show", f"{rev}:{name}"], cwd=ROOT, check=True, capture_output=True, text=True
+            ).stdout
             (pkg / Path(name).name).write_text(text)
 
 
@@ -49,10 +62,12 @@ def measure(rev: str, n: int, rounds: int) -> dict:
     from bus.config import load_bus_config
     from bus.envelope import Session
     from bus.events import Subscriber
+
     with tempfile.TemporaryDirectory(prefix="subcost-") as tmp:
         baseline_package(rev, Path(tmp))
         sys.path.insert(0, tmp)
         from baseline_bus.events import Subscriber as BaselineSubscriber
+
         ctx = zmq.Context()
         pub = ctx.socket(zmq.PUB)
         pub.setsockopt(zmq.SNDHWM, 0)
@@ -87,11 +102,14 @@ def measure(rev: str, n: int, rounds: int) -> dict:
             got = 0
             while got < n:
                 got += len(new.recv_batch(1.0, min(1000, n - got)))
+
         out: dict[str, list] = {"baseline_recv_us": [], "recv_batch_us": [], "recv_us": []}
         clock = time.process_time
         for i in range(rounds):
-            for key, fn in (("baseline_recv_us", drain_old),
-                            ("recv_us" if i % 2 else "recv_batch_us", drain_new_one if i % 2 else drain_new_batch)):
+            for key, fn in (
+                ("baseline_recv_us", drain_old),
+                ("recv_us" if i % 2 else "recv_batch_us", drain_new_one if i % 2 else drain_new_batch),
+            ):
                 t0 = clock()
                 fn()
                 out[key].append((clock() - t0) / n * 1e6)
@@ -101,15 +119,22 @@ def measure(rev: str, n: int, rounds: int) -> dict:
         pub.close(0)
         ctx.term()
     best = {k: round(min(v), 2) for k, v in out.items() if v}
-    return {"baseline": rev, "messages_per_round": n, "rounds": rounds, **best,
-            "every_round_us": {k: [round(x, 2) for x in v] for k, v in out.items()},
-            "batch_vs_baseline": round(best["recv_batch_us"] / best["baseline_recv_us"], 3), **checked}
+    return {
+        "baseline": rev,
+        "messages_per_round": n,
+        "rounds": rounds,
+        **best,
+        "every_round_us": {k: [round(x, 2) for x in v] for k, v in out.items()},
+        "batch_vs_baseline": round(best["recv_batch_us"] / best["baseline_recv_us"], 3),
+        **checked,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--baseline", default="725cba4", help="commit whose bus/ is the baseline (725cba4: "
-                    "before recv_batch)")
+    ap.add_argument(
+        "--baseline", default="725cba4", help="commit whose bus/ is the baseline (725cba4: before recv_batch)"
+    )
     ap.add_argument("--messages", type=int, default=20_000, help="messages drained per round (20000)")
     ap.add_argument("--rounds", type=int, default=6, help="rounds (6): baseline and this checkout alternate")
     ap.add_argument("--json", action="store_true")

@@ -53,23 +53,41 @@ def quality(records, positions) -> dict:
     z = (r - truth) / (np.abs(r) * std / 100)
     z = z[np.isfinite(z)]
     err = 100 * np.abs(r / truth - 1)
-    return {"z_std": round(float(np.std(z)), 3), "z_beyond3_pct": round(float(100 * np.mean(np.abs(z) > 3)), 2),
-            "r_std_p50_pct": round(float(np.nanmedian(std)), 3), "r_std_p95_pct": round(float(np.nanpercentile(std, 95)), 3),
-            "above_max_std": int(np.sum(std > 2.0)), "error_p50_pct": round(float(np.nanmedian(err)), 3),
-            "error_p95_pct": round(float(np.nanpercentile(err, 95)), 3),
-            "stacks_mean": round(float(np.mean([x["n_stacks"] for x in records])), 2)}
+    return {
+        "z_std": round(float(np.std(z)), 3),
+        "z_beyond3_pct": round(float(100 * np.mean(np.abs(z) > 3)), 2),
+        "r_std_p50_pct": round(float(np.nanmedian(std)), 3),
+        "r_std_p95_pct": round(float(np.nanpercentile(std, 95)), 3),
+        "above_max_std": int(np.sum(std > 2.0)),
+        "error_p50_pct": round(float(np.nanmedian(err)), 3),
+        "error_p95_pct": round(float(np.nanpercentile(err, 95)), 3),
+        "stacks_mean": round(float(np.mean([x["n_stacks"] for x in records])), 2),
+    }
 
 
 def run(array, electrodes, noise, contact, fast: bool) -> dict:
     started = time.perf_counter()
     records, positions, figures = simulate_survey(
-        electrodes=electrodes, array=array, model=f"homogeneous:rho={RHO}", noise=noise, contact_ohm=contact,
-        seed=1, stacks=2, settings=TARGET if fast else None, optimize=fast, hold_relays=fast)
+        electrodes=electrodes,
+        array=array,
+        model=f"homogeneous:rho={RHO}",
+        noise=noise,
+        contact_ohm=contact,
+        seed=1,
+        stacks=2,
+        settings=TARGET if fast else None,
+        optimize=fast,
+        hold_relays=fast,
+    )
     n = figures["quadrupoles"]
-    return {**figures, "s_per_quadrupole": round(figures["sim_duration_s"] / n, 3),
-            "relay_ops_per_quadrupole": round(figures["relay_operations"] / n, 2),
-            "energy_j_per_quadrupole": round(figures["energy_j"] / n, 3),
-            **quality(records, positions), "wall_s": round(time.perf_counter() - started, 1)}
+    return {
+        **figures,
+        "s_per_quadrupole": round(figures["sim_duration_s"] / n, 3),
+        "relay_ops_per_quadrupole": round(figures["relay_operations"] / n, 2),
+        "energy_j_per_quadrupole": round(figures["energy_j"] / n, 3),
+        **quality(records, positions),
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
 
 
 def main(argv=None) -> int:
@@ -80,23 +98,37 @@ def main(argv=None) -> int:
     out = {"settings": TARGET, "baseline_issue": BASELINE_ISSUE, "scenarios": []}
     for array, electrodes, noise, contact in QUICK if args.quick else SCENARIOS:
         before, now = run(array, electrodes, noise, contact, False), run(array, electrodes, noise, contact, True)
-        row = {"array": array, "electrodes": electrodes, "noise": noise, "contact_ohm": contact,
-               "before": before, "now": now,
-               "time_saved_pct": round(100 * (1 - now["sim_duration_s"] / before["sim_duration_s"]), 1),
-               "energy_saved_pct": round(100 * (1 - now["energy_j"] / before["energy_j"]), 1)}
+        row = {
+            "array": array,
+            "electrodes": electrodes,
+            "noise": noise,
+            "contact_ohm": contact,
+            "before": before,
+            "now": now,
+            "time_saved_pct": round(100 * (1 - now["sim_duration_s"] / before["sim_duration_s"]), 1),
+            "energy_saved_pct": round(100 * (1 - now["energy_j"] / before["energy_j"]), 1),
+        }
         out["scenarios"].append(row)
         if not args.json:
-            print(f"{array:>14} {electrodes:2d} el noise {100 * noise:3.1f} % contact {contact:6.0f} Ω "
-                  f"{now['quadrupoles']:5d} quads: {before['sim_duration_s']:7.0f} → {now['sim_duration_s']:7.0f} s "
-                  f"(−{row['time_saved_pct']} %), relays/quad {before['relay_ops_per_quadrupole']:.2f} → "
-                  f"{now['relay_ops_per_quadrupole']:.2f}, energy {before['energy_j']:.0f} → {now['energy_j']:.0f} J, "
-                  f"p95 r_std {before['r_std_p95_pct']} → {now['r_std_p95_pct']} %, >2 % {before['above_max_std']} → "
-                  f"{now['above_max_std']}, z_std {now['z_std']} beyond 3σ {now['z_beyond3_pct']} %", flush=True)
+            print(
+                f"{array:>14} {electrodes:2d} el noise {100 * noise:3.1f} % contact {contact:6.0f} Ω "
+                f"{now['quadrupoles']:5d} quads: {before['sim_duration_s']:7.0f} → {now['sim_duration_s']:7.0f} s "
+                f"(−{row['time_saved_pct']} %), relays/quad {before['relay_ops_per_quadrupole']:.2f} → "
+                f"{now['relay_ops_per_quadrupole']:.2f}, energy {before['energy_j']:.0f} → {now['energy_j']:.0f} J, "
+                f"p95 r_std {before['r_std_p95_pct']} → {now['r_std_p95_pct']} %, >2 % {before['above_max_std']} → "
+                f"{now['above_max_std']}, z_std {now['z_std']} beyond 3σ {now['z_beyond3_pct']} %",
+                flush=True,
+            )
     if args.json:
         print(json.dumps(out, indent=1))
     else:
-        print("issue baseline (64 electrodes): " + ", ".join(
-            f"{a} {b['sim_duration_s']} s {b['relay_ops_per_quadrupole']} relays/quad" for a, b in BASELINE_ISSUE.items()))
+        print(
+            "issue baseline (64 electrodes): "
+            + ", ".join(
+                f"{a} {b['sim_duration_s']} s {b['relay_ops_per_quadrupole']} relays/quad"
+                for a, b in BASELINE_ISSUE.items()
+            )
+        )
     return 0
 
 

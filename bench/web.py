@@ -67,8 +67,9 @@ class SSEReader:
     def __init__(self, base_url: str, on_event, token: str):
         host, port = base_url.split("//", 1)[1].split(":")
         self.conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        self.conn.request("GET", "/api/events", headers={"Accept": "text/event-stream",
-                                                         "Authorization": f"Bearer {token}"})
+        self.conn.request(
+            "GET", "/api/events", headers={"Accept": "text/event-stream", "Authorization": f"Bearer {token}"}
+        )
         self.sock = self.conn.sock  # the response takes it over
         self.resp = self.conn.getresponse()
         self.on_event = on_event
@@ -127,8 +128,20 @@ def sse_latency(system: System, samples: int = 300, rate_hz: float = 50.0) -> di
 
     reader = SSEReader(system.web_url, on_event, system.token)
     publisher = Publisher(Session("bench"), system.address, system.cfg, zmq.Context.instance())
-    record = {"a": 1, "b": 4, "m": 2, "n": 3, "time": "", "r_ohm": 12.5, "rhoa_ohmm": 78.5, "r_std_pct": 0.1,
-              "k_m": 6.28, "iab_mA": 50.0, "vmn_mV": 625.0, "flags": []}
+    record = {
+        "a": 1,
+        "b": 4,
+        "m": 2,
+        "n": 3,
+        "time": "",
+        "r_ohm": 12.5,
+        "rhoa_ohmm": 78.5,
+        "r_std_pct": 0.1,
+        "k_m": 6.28,
+        "iab_mA": 50.0,
+        "vmn_mV": 625.0,
+        "flags": [],
+    }
     try:
         for i in range(400):  # slow joiner: until a warm-up event reaches the browser side
             publisher.publish("data.bench.measurement", {"measurement_id": f"warmup-{i}", **record})
@@ -140,8 +153,14 @@ def sse_latency(system: System, samples: int = 300, rate_hz: float = 50.0) -> di
         period = 1.0 / rate_hz
         for i in range(samples):
             mid = f"bench-{i}"
-            body = {"measurement_id": mid, "survey_id": None, "pass_index": None, "seq_index": i,
-                    "sent_ts": time.time(), **record}
+            body = {
+                "measurement_id": mid,
+                "survey_id": None,
+                "pass_index": None,
+                "seq_index": i,
+                "sent_ts": time.time(),
+                **record,
+            }
             sent[mid] = time.perf_counter()
             publisher.publish("data.bench.measurement", body)
             time.sleep(period)
@@ -150,17 +169,21 @@ def sse_latency(system: System, samples: int = 300, rate_hz: float = 50.0) -> di
         publisher.close()
         reader.close()
     lost = samples - len(latencies)
-    return {"sse_latency_ms_p50": round(statistics.median(latencies), 2),
-            "sse_latency_ms_p95": round(_percentile(latencies, 95), 2),
-            "sse_latency_samples": len(latencies), "sse_latency_lost": lost}
+    return {
+        "sse_latency_ms_p50": round(statistics.median(latencies), 2),
+        "sse_latency_ms_p95": round(_percentile(latencies, 95), 2),
+        "sse_latency_samples": len(latencies),
+        "sse_latency_lost": lost,
+    }
 
 
 def login(system: System, samples: int = 5) -> dict:
     times = []
     body = json.dumps({"username": system.user, "password": system.password}).encode()
     for _ in range(samples):
-        request = urllib.request.Request(system.web_url + "/api/login", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            system.web_url + "/api/login", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         started = time.perf_counter()
         with urllib.request.urlopen(request, timeout=30) as resp:
             resp.read()
@@ -171,6 +194,7 @@ def login(system: System, samples: int = 5) -> dict:
 def page(system: System) -> dict:
     """page_kb and pseudosection_render_ms, measured in the real browser (bench/web_page.py)."""
     from bench.web_page import page_metrics
+
     return page_metrics(url=system.web_url, user=system.user, password=system.password)
 
 

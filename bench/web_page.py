@@ -32,8 +32,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 RUNS = 9
 POINTS = 2000
 
@@ -84,6 +91,7 @@ def page_bytes(url: str) -> dict[str, int]:
 
 def render_times(url: str, user: str, password: str, runs: int = RUNS, points: int = POINTS) -> list[float]:
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -114,6 +122,7 @@ def page_metrics(url: str | None = None, user: str | None = None, password: str 
     system = None
     if url is None:
         from tests.support.web import start_web_system
+
         system = start_web_system(electrodes=32, time_scale=0.0)
         url = system.web_url
     try:
@@ -146,8 +155,10 @@ def main() -> int:
         print(json.dumps(m))
     else:
         print(f"page weight (HTML+JS+CSS, {m['page_files']} files): {m['page_kb']} kB  (limit 300)")
-        print(f"pseudo-section render, {m['pseudosection_points']} points: median {m['pseudosection_render_ms']} ms,"
-              f" max {m['pseudosection_render_ms_max']} ms  (target ≤ 100)")
+        print(
+            f"pseudo-section render, {m['pseudosection_points']} points: median {m['pseudosection_render_ms']} ms,"
+            f" max {m['pseudosection_render_ms_max']} ms  (target ≤ 100)"
+        )
     return 0
 
 

@@ -21,8 +21,16 @@ from .roles import Caller, allows, check_role
 # Who is calling the command being run (set by the Node around each handler, thread by thread).
 current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default=None)
 
-_TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool", list: "list", dict: "dict",
-               Any: "any", object: "any"}
+_TYPE_NAMES = {
+    int: "int",
+    float: "float",
+    str: "str",
+    bool: "bool",
+    list: "list",
+    dict: "dict",
+    Any: "any",
+    object: "any",
+}
 _MISSING = inspect.Parameter.empty
 
 
@@ -109,38 +117,59 @@ class Command:
     def authorize(self, caller: Caller) -> None:
         """Raise Forbidden unless `caller` has the role this command needs."""
         if not allows(caller.role, self.role):
-            raise Forbidden(f"{self.name} needs the {self.role} role; {caller.user} has {caller.role}",
-                            role=self.role, have=caller.role)
+            raise Forbidden(
+                f"{self.name} needs the {self.role} role; {caller.user} has {caller.role}",
+                role=self.role,
+                have=caller.role,
+            )
 
     def bind(self, args: object) -> dict:
         """Check request arguments against the signature; raise BadRequest naming the culprit."""
         if args is None:
             args = {}
         if not isinstance(args, dict):
-            raise BadRequest(f"{self.name}: 'args' must be a map of argument names to values, "
-                             f"got {type(args).__name__}", arg="args", reason="not a map")
+            raise BadRequest(
+                f"{self.name}: 'args' must be a map of argument names to values, got {type(args).__name__}",
+                arg="args",
+                reason="not a map",
+            )
         known = {p.name: p for p in self.params}
         for key in args:
             if key not in known:
-                raise BadRequest(f"{self.name}: unknown argument {key!r}; known: {', '.join(known) or 'none'}",
-                                 arg=str(key), reason="unknown argument", known=list(known))
+                raise BadRequest(
+                    f"{self.name}: unknown argument {key!r}; known: {', '.join(known) or 'none'}",
+                    arg=str(key),
+                    reason="unknown argument",
+                    known=list(known),
+                )
         for p in self.params:
             if p.name not in args:
                 if p.required:
-                    raise BadRequest(f"{self.name}: missing required argument {p.name!r} ({_type_name(p.type)})",
-                                     arg=p.name, reason="missing")
+                    raise BadRequest(
+                        f"{self.name}: missing required argument {p.name!r} ({_type_name(p.type)})",
+                        arg=p.name,
+                        reason="missing",
+                    )
                 continue
             value = args[p.name]
             if not _conforms(value, p.type):
-                raise BadRequest(f"{self.name}: argument {p.name!r} must be {_type_name(p.type)}, "
-                                 f"got {_describe(value)}", arg=p.name, reason=f"must be {_type_name(p.type)}")
+                raise BadRequest(
+                    f"{self.name}: argument {p.name!r} must be {_type_name(p.type)}, got {_describe(value)}",
+                    arg=p.name,
+                    reason=f"must be {_type_name(p.type)}",
+                )
             if p.type is float and isinstance(value, int):
                 args = {**args, p.name: float(value)}
         return args
 
     def describe(self) -> dict:
-        return {"name": self.name, "doc": self.doc, "role": self.role,
-                "args": [p.describe() for p in self.params], "background": self.background}
+        return {
+            "name": self.name,
+            "doc": self.doc,
+            "role": self.role,
+            "args": [p.describe() for p in self.params],
+            "background": self.background,
+        }
 
 
 class Registry:
@@ -172,8 +201,9 @@ class Registry:
 def parse_request(body: object) -> tuple[str, object, object]:
     """Check a request body `{id, cmd, args}`; return its parts or raise BadRequest."""
     if not isinstance(body, dict):
-        raise BadRequest(f"request body must be a map {{id, cmd, args}}, got {type(body).__name__}",
-                         arg="body", reason="not a map")
+        raise BadRequest(
+            f"request body must be a map {{id, cmd, args}}, got {type(body).__name__}", arg="body", reason="not a map"
+        )
     req_id = body.get("id")
     if not isinstance(req_id, str) or not req_id:
         raise BadRequest("request field 'id' must be a non-empty string", arg="id", reason="missing or not a string")

@@ -89,8 +89,10 @@ def endpoints(address: str) -> Endpoints:
         return Endpoints(f"tcp://{host}:{p}", f"tcp://{host}:{p + 1}", f"tcp://{host}:{p + 2}")
     if scheme in ("ipc", "inproc"):
         if scheme == "ipc" and len(rest) + 4 > MAX_IPC_PATH:
-            raise ConfigError(f"bus address {address!r}: ipc path longer than {MAX_IPC_PATH - 4} characters "
-                              "(unix socket paths are limited); set OHMPI_VAR to a shorter directory")
+            raise ConfigError(
+                f"bus address {address!r}: ipc path longer than {MAX_IPC_PATH - 4} characters "
+                "(unix socket paths are limited); set OHMPI_VAR to a shorter directory"
+            )
         return Endpoints(f"{scheme}://{rest}.cmd", f"{scheme}://{rest}.pub", f"{scheme}://{rest}.sub")
     raise ConfigError(f"bus address {address!r}: scheme must be tcp, ipc or inproc")
 
@@ -113,9 +115,12 @@ def check_bindable(address: str, curve: bool = True) -> str | None:
     if not is_loopback(rest.rpartition(":")[0]):
         raise ConfigError(
             f"refusing to bind {address} with [bus] curve = false: without CurveZMQ anyone who reaches "
-            "the port controls the instrument; remove `curve = false` (or bind 127.0.0.1 / ipc)")
-    return (f"bus {address} without CurveZMQ ([bus] curve = false): every local program that reaches "
-            "the port has full rights, as on ipc")
+            "the port controls the instrument; remove `curve = false` (or bind 127.0.0.1 / ipc)"
+        )
+    return (
+        f"bus {address} without CurveZMQ ([bus] curve = false): every local program that reaches "
+        "the port has full rights, as on ipc"
+    )
 
 
 def uses_curve(address: str, cfg: "BusConfig") -> bool:

@@ -84,10 +84,19 @@ def unpack_envelope(data: bytes, max_bytes: int) -> dict:
         # full path, which converts or names the problem exactly as before.
         try:
             v, seq, src, type_ = env["v"], env["seq"], env["src"], env["type"]
-            if (v == PROTOCOL_VERSION and type(v) is int and type(seq) is int and seq >= 1
-                    and type(env["ts"]) is float and type(env["id"]) is str and type(type_) is str
-                    and type_ in TYPES and type(src) is str and "body" in env
-                    and (src in _GOOD_SOURCES or _good_source(src))):
+            if (
+                v == PROTOCOL_VERSION
+                and type(v) is int
+                and type(seq) is int
+                and seq >= 1
+                and type(env["ts"]) is float
+                and type(env["id"]) is str
+                and type(type_) is str
+                and type_ in TYPES
+                and type(src) is str
+                and "body" in env
+                and (src in _GOOD_SOURCES or _good_source(src))
+            ):
                 return env
         except KeyError:
             pass
@@ -100,11 +109,15 @@ def unpack_envelope(data: bytes, max_bytes: int) -> dict:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = env[key] = float(value)
         if not isinstance(value, expected) or isinstance(value, bool):
-            raise FrameError(f"envelope field {key!r} must be {expected.__name__}, got {type(value).__name__}", "mistyped_field")
+            raise FrameError(
+                f"envelope field {key!r} must be {expected.__name__}, got {type(value).__name__}", "mistyped_field"
+            )
     if "body" not in env:
         raise FrameError("envelope field 'body' is missing", "missing_field")
     if env["v"] != PROTOCOL_VERSION:
-        raise FrameError(f"protocol version {env['v']} is not supported (this end speaks {PROTOCOL_VERSION})", "version")
+        raise FrameError(
+            f"protocol version {env['v']} is not supported (this end speaks {PROTOCOL_VERSION})", "version"
+        )
     if env["seq"] < 1:
         raise FrameError(f"envelope field 'seq' must be >= 1, got {env['seq']}", "mistyped_field")
     if env["type"] not in TYPES:
@@ -160,12 +173,14 @@ class Session:
         seq = self._seq.get(topic, 0) + 1
         self._seq[topic] = seq
         self._counter += 1
-        return self._packer.pack({
-            "v": PROTOCOL_VERSION,
-            "id": f"{self.instance}-{self._counter}",
-            "src": self.source,
-            "seq": seq,
-            "ts": time.time(),
-            "type": type_,
-            "body": body,
-        })
+        return self._packer.pack(
+            {
+                "v": PROTOCOL_VERSION,
+                "id": f"{self.instance}-{self._counter}",
+                "src": self.source,
+                "seq": seq,
+                "ts": time.time(),
+                "type": type_,
+                "body": body,
+            }
+        )

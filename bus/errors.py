@@ -86,7 +86,8 @@ class InternalError(BusError):
 
 
 ERRORS: dict[str, type[BusError]] = {
-    cls.code: cls for cls in (UnknownCommand, BadRequest, Forbidden, Busy, Timeout, Unavailable, Aborted, Fault, InternalError)
+    cls.code: cls
+    for cls in (UnknownCommand, BadRequest, Forbidden, Busy, Timeout, Unavailable, Aborted, Fault, InternalError)
 }
 
 

@@ -27,9 +27,18 @@ _SNDMORE, _NOBLOCK = int(zmq.SNDMORE), int(zmq.NOBLOCK)
 class Publisher:
     """Publishes events to the hub. Thread-safe: a lock serialises the socket."""
 
-    def __init__(self, session: Session, address: str, cfg: BusConfig, ctx: zmq.Context,
-                 stats: Counter | None = None, *, key=None):
+    def __init__(
+        self,
+        session: Session,
+        address: str,
+        cfg: BusConfig,
+        ctx: zmq.Context,
+        stats: Counter | None = None,
+        *,
+        key=None,
+    ):
         from .sockets import client_socket
+
         self.session = session
         self.max_bytes = cfg.max_message_bytes
         self.stats = stats if stats is not None else Counter()
@@ -127,9 +136,18 @@ class Subscriber:
     overlaps are removed by sequence number.
     """
 
-    def __init__(self, patterns: list[str] | str = "#", *, address: str | None = None,
-                 cfg: BusConfig | None = None, ctx: zmq.Context | None = None, snapshot: bool = True,
-                 stats: Counter | None = None, snapshot_timeout: float = 2.0, key=None):
+    def __init__(
+        self,
+        patterns: list[str] | str = "#",
+        *,
+        address: str | None = None,
+        cfg: BusConfig | None = None,
+        ctx: zmq.Context | None = None,
+        snapshot: bool = True,
+        stats: Counter | None = None,
+        snapshot_timeout: float = 2.0,
+        key=None,
+    ):
         self.cfg = cfg or load_bus_config()
         self.address = address or self.cfg.resolved_address()
         self.ctx = ctx or zmq.Context.instance()
@@ -140,6 +158,7 @@ class Subscriber:
         self.tracker = GapTracker()
         self.max_bytes = self.cfg.max_message_bytes
         from .sockets import client_socket
+
         self.key = key
         self.socket = client_socket(self.ctx, zmq.SUB, self.cfg, self.address, key=key)
         for prefix in sorted({p.prefix for p in self.patterns}):
@@ -157,8 +176,9 @@ class Subscriber:
         return self.tracker.missed
 
     def _load_snapshot(self, wanted: list[str], timeout: float) -> None:
-        from .rpc import Client
         from .errors import BusError
+        from .rpc import Client
+
         client = Client(self.address, cfg=self.cfg, ctx=self.ctx, timeout=timeout, retries=0, key=self.key)
         try:
             cached = client.call_paged("hub", "snapshot", patterns=wanted)

@@ -59,8 +59,7 @@ class _Service:
 class Hub:
     """Binds the bus endpoints and serves them until stopped."""
 
-    def __init__(self, address: str | None = None, *, cfg: BusConfig | None = None,
-                 ctx: zmq.Context | None = None):
+    def __init__(self, address: str | None = None, *, cfg: BusConfig | None = None, ctx: zmq.Context | None = None):
         self.cfg = cfg or load_bus_config()
         self.address = address or self.cfg.resolved_address()
         self.warning = check_bindable(self.address, self.cfg.curve)
@@ -77,6 +76,7 @@ class Hub:
         self.keys = None
         if self.curve:
             from .keys import LOCAL, SERVER, KeyTable, ensure_keypair, keys_dir
+
             self.server_public, self._server_secret = ensure_keypair(SERVER)
             local_public, _ = ensure_keypair(LOCAL)
             self.keys = KeyTable(keys_dir(), local_public)
@@ -135,8 +135,9 @@ class Hub:
         self._control.bind(control)
         proxy_control = self.ctx.socket(zmq.PAIR)
         proxy_control.connect(control)
-        self._proxy = threading.Thread(target=self._run_proxy, args=(self.xsub, self.xpub, proxy_control),
-                                       name="hub-proxy", daemon=True)
+        self._proxy = threading.Thread(
+            target=self._run_proxy, args=(self.xsub, self.xpub, proxy_control), name="hub-proxy", daemon=True
+        )
         if getattr(self, "_running", False):
             self._proxy.start()
 
@@ -234,7 +235,7 @@ class Hub:
             sep = frames.index(b"")
         except ValueError:
             return
-        envelope, request = frames[:sep + 1], frames[sep + 1:]
+        envelope, request = frames[: sep + 1], frames[sep + 1 :]
         if len(request) < 6:
             return
         version, request_id, domain, address, _identity, mechanism = request[:6]
@@ -261,11 +262,20 @@ class Hub:
             self.node.stats["auth_refused"] += 1
             who = entry.name if entry is not None else "an unknown key"
             reason = text.decode()
-            self.node.audit("connect", ok=False, user=who, role=entry.role if entry else None, peer=peer,
-                            socket=ZAP_DOMAINS.get(domain_name, domain_name), reason=reason)
+            self.node.audit(
+                "connect",
+                ok=False,
+                user=who,
+                role=entry.role if entry else None,
+                peer=peer,
+                socket=ZAP_DOMAINS.get(domain_name, domain_name),
+                reason=reason,
+            )
             if self._warn_budget.take("zap"):
-                self.node.log("warning", f"refused a {ZAP_DOMAINS.get(domain_name, domain_name)} connection "
-                                         f"from {peer} ({who}): {reason}")
+                self.node.log(
+                    "warning",
+                    f"refused a {ZAP_DOMAINS.get(domain_name, domain_name)} connection from {peer} ({who}): {reason}",
+                )
 
     def _peer(self, frame: zmq.Frame | bytes, env: dict | None) -> Caller:
         """Who sent a request: the key (CURVE) or, on a keyless bus, the local program (`src`)."""
@@ -277,8 +287,9 @@ class Hub:
             public = None
         entry = self.keys.lookup(public) if public else None
         if entry is None or not entry.active:
-            raise Forbidden("this key was revoked or is unknown: it may no longer use the bus",
-                            role="viewer", have=None)
+            raise Forbidden(
+                "this key was revoked or is unknown: it may no longer use the bus", role="viewer", have=None
+            )
         return Caller(entry.name, entry.role)
 
     @staticmethod
@@ -292,8 +303,7 @@ class Hub:
             user, role = acting["user"], check_role(acting["role"])
             check_name(user, "user name")
         except (TypeError, KeyError, ValueError) as exc:
-            raise BadRequest(f"request field 'as' must be {{user, role}}: {exc}", arg="as",
-                             reason="invalid") from None
+            raise BadRequest(f"request field 'as' must be {{user, role}}: {exc}", arg="as", reason="invalid") from None
         return Caller(f"{peer.user}:{user}", lowest(peer.role, role))
 
     # ---- command path -------------------------------------------------------------------
@@ -321,22 +331,32 @@ class Hub:
         route = style + identity
         self.node.stats["requests"] += 1
         if len(rest) != 2:
-            return self._reply(route, None, BadRequest(
-                f"expected frames [service, envelope] (after an empty frame for REQ sockets), got {len(rest)}",
-                arg="frames", reason="wrong frame count"))
+            return self._reply(
+                route,
+                None,
+                BadRequest(
+                    f"expected frames [service, envelope] (after an empty frame for REQ sockets), got {len(rest)}",
+                    arg="frames",
+                    reason="wrong frame count",
+                ),
+            )
         service_frame, data = rest
         req_id = None
         try:
             if len(data) > self.cfg.max_message_bytes:
-                raise FrameError(f"request of {len(data)} bytes exceeds the limit of {self.cfg.max_message_bytes}",
-                                 "oversized")
+                raise FrameError(
+                    f"request of {len(data)} bytes exceeds the limit of {self.cfg.max_message_bytes}", "oversized"
+                )
             env = unpack_envelope(data, self.cfg.max_message_bytes)
             req_id, cmd, args = parse_request(env["body"])
             try:
                 service = check_name(service_frame.decode("ascii"), "service name")
             except (UnicodeDecodeError, ValueError):
-                raise BadRequest(f"service frame {service_frame[:40]!r} is not a valid service name",
-                                 arg="service", reason="invalid name") from None
+                raise BadRequest(
+                    f"service frame {service_frame[:40]!r} is not a valid service name",
+                    arg="service",
+                    reason="invalid name",
+                ) from None
             caller = self._caller(self._peer(meta, env), env["body"])
         except FrameError as exc:
             return self._reply(route, req_id, BadRequest(str(exc), arg="envelope", reason="invalid envelope"))
@@ -347,20 +367,27 @@ class Hub:
         target = self.services.get(service)
         if target is None or not self._alive(target):
             known = sorted(n for n, s in self.services.items() if self._alive(s))
-            why = ("is not running" if target is None else
-                   f"has not checked in for {time.monotonic() - target.last_seen:.1f} s (stuck or stopped)")
-            return self._reply(route, req_id, Unavailable(
-                f"service {service!r} {why}; running: {', '.join(known) or 'none'}",
-                service=service, running=known))
+            why = (
+                "is not running"
+                if target is None
+                else f"has not checked in for {time.monotonic() - target.last_seen:.1f} s (stuck or stopped)"
+            )
+            return self._reply(
+                route,
+                req_id,
+                Unavailable(
+                    f"service {service!r} {why}; running: {', '.join(known) or 'none'}", service=service, running=known
+                ),
+            )
         try:
-            self.router.send_multipart([target.identity, route, msgpack.packb(caller.to_wire()), data],
-                                       zmq.NOBLOCK)
+            self.router.send_multipart([target.identity, route, msgpack.packb(caller.to_wire()), data], zmq.NOBLOCK)
         except zmq.Again:
             return self._reply(route, req_id, Busy(f"service {service!r} has {self.cfg.command_hwm} requests queued"))
         except zmq.ZMQError:  # EHOSTUNREACH: the service's connection is gone (killed)
             self.services.pop(service, None)
-            return self._reply(route, req_id, Unavailable(f"service {service!r} is not running (connection lost)",
-                                                          service=service))
+            return self._reply(
+                route, req_id, Unavailable(f"service {service!r} is not running (connection lost)", service=service)
+            )
         key = (target.identity, route, req_id)
         entry = self.pending.pop(key, None) or [0, 0.0]
         self.pending[key] = [entry[0] + 1, time.monotonic()]  # a retry on the same route: one more reply due
@@ -374,8 +401,14 @@ class Hub:
             cmd.authorize(caller)
             reply = self.node._execute(cmd, cmd.bind(args), req_id, caller)
         except Forbidden as exc:
-            self.node.audit("forbidden", ok=False, user=caller.user, role=caller.role, command=cmd_name,
-                            needed=exc.details.get("role"))
+            self.node.audit(
+                "forbidden",
+                ok=False,
+                user=caller.user,
+                role=caller.role,
+                command=cmd_name,
+                needed=exc.details.get("role"),
+            )
             reply = error_reply(req_id, exc)
         except BusError as exc:
             reply = error_reply(req_id, exc)
@@ -442,10 +475,15 @@ class Hub:
             refusal = f"registering service {name!r} needs a service key; {peer.user} has {peer.role}"
         elif name == "hub":
             refusal = "the name 'hub' belongs to the hub"
-        elif holder is not None and holder.identity != identity and self._alive(holder) \
-                and self._connected(holder.identity):
-            refusal = (f"service name {name!r} is held by another live process (registered by {holder.user}); "
-                       "stop it first")
+        elif (
+            holder is not None
+            and holder.identity != identity
+            and self._alive(holder)
+            and self._connected(holder.identity)
+        ):
+            refusal = (
+                f"service name {name!r} is held by another live process (registered by {holder.user}); stop it first"
+            )
         if refusal is not None:
             self.node.stats["register_refused"] += 1
             try:
@@ -454,8 +492,7 @@ class Hub:
                 pass
             if self._warn_budget.take(f"register:{name}"):
                 self.node.log("warning", f"refused a registration: {refusal}")
-                self.node.audit("register", ok=False, user=peer.user, role=peer.role, service=name,
-                                reason=refusal)
+                self.node.audit("register", ok=False, user=peer.user, role=peer.role, service=name, reason=refusal)
             return
         if holder is None or holder.identity != identity:
             self.node.log("info", f"service {name!r} registered" + (f" by {peer.user}" if self.curve else ""))
@@ -492,8 +529,10 @@ class Hub:
     def services_cmd(self) -> list[dict]:
         """Services registered for commands, with seconds since they last registered."""
         now = time.monotonic()
-        return [{"name": n, "age_s": round(now - s.last_seen, 3), "alive": self._alive(s), "by": s.user}
-                for n, s in sorted(self.services.items())]
+        return [
+            {"name": n, "age_s": round(now - s.last_seen, 3), "alive": self._alive(s), "by": s.user}
+            for n, s in sorted(self.services.items())
+        ]
 
     def processes(self, offset: int = 0) -> dict:
         """Every process that sent a heartbeat, with its last-seen age and health, a page at a time
@@ -506,34 +545,41 @@ class Hub:
             body = unpack_envelope(data, self.cfg.max_message_bytes)["body"]
             body = body if isinstance(body, dict) else {}
             age = now - arrived
-            out.append({**body, "name": topic[4:], "age_s": round(age, 3),
-                        "alive": age < 3 * self.cfg.heartbeat_s})
+            out.append({**body, "name": topic[4:], "age_s": round(age, 3), "alive": age < 3 * self.cfg.heartbeat_s})
         return self._page(out, offset)
 
-    def snapshot(self, patterns: list[str] = ["#"], offset: int = 0) -> dict:
+    def snapshot(self, patterns: list[str] = ["#"], offset: int = 0) -> dict:  # noqa: B006 (the spec; never mutated)
         """The latest cached `state.*`/`soh.*` message per topic matching `patterns`, as
         [topic, envelope], a page at a time (`{items, next_offset, total}`)."""
         try:
             compiled = [pattern(p) for p in patterns]
         except ValueError as exc:
             raise BadRequest(str(exc), arg="patterns", reason="invalid pattern") from None
-        return self._page([[t, data] for t, (data, _) in sorted(self.cache.items())
-                           if any(p.matches(t) for p in compiled)], offset)
+        return self._page(
+            [[t, data] for t, (data, _) in sorted(self.cache.items()) if any(p.matches(t) for p in compiled)], offset
+        )
 
     def endpoints_cmd(self) -> dict:
         """The three endpoints behind this bus address, and whether they speak CurveZMQ."""
-        return {"address": self.address, "cmd": self.endpoints.cmd, "pub": self.endpoints.pub,
-                "sub": self.endpoints.sub, "curve": self.curve}
+        return {
+            "address": self.address,
+            "cmd": self.endpoints.cmd,
+            "pub": self.endpoints.pub,
+            "sub": self.endpoints.sub,
+            "curve": self.curve,
+        }
 
     def server_key(self) -> dict:
         """The hub's public CurveZMQ key (what a client's `server.key` holds)."""
         from .keys import SERVER, ensure_keypair
+
         public = self.server_public if self.curve else ensure_keypair(SERVER)[0]
         return {"public": public.decode("ascii"), "address": self.address, "curve": self.curve}
 
     def _table(self):
         if self.keys is None:
             from .keys import LOCAL, KeyTable, ensure_keypair, keys_dir
+
             self.keys = KeyTable(keys_dir(), ensure_keypair(LOCAL)[0])
         return self.keys
 
@@ -572,11 +618,15 @@ class Hub:
         return {"name": entry.name, "role": entry.role, "revoked": entry.revoked}
 
     def _soh(self) -> dict:
-        return {"services": len([s for s in self.services.values() if self._alive(s)]),
-                "cached_topics": len(self.cache), "cached_bytes": self.cache_bytes,
-                "pending_replies": len(self.pending), "curve": self.curve,
-                **{k: self.node.stats[k] for k in ("auth_refused", "register_refused", "proxy_restarts")},
-                **self._proxy_stats()}
+        return {
+            "services": len([s for s in self.services.values() if self._alive(s)]),
+            "cached_topics": len(self.cache),
+            "cached_bytes": self.cache_bytes,
+            "pending_replies": len(self.pending),
+            "curve": self.curve,
+            **{k: self.node.stats[k] for k in ("auth_refused", "register_refused", "proxy_restarts")},
+            **self._proxy_stats(),
+        }
 
     # ---- lifecycle ----------------------------------------------------------------------
     def run(self) -> None:

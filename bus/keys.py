@@ -44,12 +44,16 @@ def keys_dir(base: Path | None = None) -> Path:
 def _banner(kind: str) -> str:
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if kind == "secret":
-        return (f"#   ****  Generated on {stamp} by ohmpi  ****\n#   ZeroMQ CURVE **Secret** Certificate\n"
-                "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\n")
-    return (f"#   ****  Generated on {stamp} by ohmpi  ****\n#   ZeroMQ CURVE Public Certificate\n"
-            "#   Exchange securely, or use a secure mechanism to verify the contents\n"
-            "#   of this file after exchange. Store public certificates in your home\n"
-            "#   directory, in the .curve subdirectory.\n\n")
+        return (
+            f"#   ****  Generated on {stamp} by ohmpi  ****\n#   ZeroMQ CURVE **Secret** Certificate\n"
+            "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\n"
+        )
+    return (
+        f"#   ****  Generated on {stamp} by ohmpi  ****\n#   ZeroMQ CURVE Public Certificate\n"
+        "#   Exchange securely, or use a secure mechanism to verify the contents\n"
+        "#   of this file after exchange. Store public certificates in your home\n"
+        "#   directory, in the .curve subdirectory.\n\n"
+    )
 
 
 def certificate_text(public: bytes, secret: bytes | None = None, metadata: dict | None = None) -> str:
@@ -137,8 +141,9 @@ def client_credentials(key: str | os.PathLike | None = None) -> Credentials:
                 raise ConfigError(f"key file {path} holds no secret key (use NAME.key_secret, not NAME.key)")
             server_file = path.parent / f"{SERVER}.key"
             if not server_file.exists():
-                raise ConfigError(f"no {SERVER}.key beside {path}: copy the hub's public key there "
-                                  "(`ohmpi keys create` writes it)")
+                raise ConfigError(
+                    f"no {SERVER}.key beside {path}: copy the hub's public key there (`ohmpi keys create` writes it)"
+                )
             server, _ = load_certificate(server_file)
             creds = Credentials(public, secret, server, path.name.removesuffix(".key_secret"))
         _cache[cache_key] = creds

@@ -21,19 +21,18 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
-import zmq
-
 import msgpack
+import zmq
 
 from .commands import Registry, current_caller, error_reply, ok_reply, parse_request
 from .config import BusConfig, endpoints, load_bus_config
+from .constants import LOG_LEVELS, LOG_PER_MINUTE, MAX_LOG_TEXT  # noqa: F401 (re-exported)
 from .envelope import FrameError, Session, unpack_envelope
 from .errors import BadRequest, BusError, Busy, Forbidden, InternalError
-from .roles import Caller
 from .events import Publisher, Subscriber
 from .heartbeat import ProcessHealth
+from .roles import Caller
 from .sockets import client_socket
-from .constants import LOG_LEVELS, LOG_PER_MINUTE, MAX_LOG_TEXT  # noqa: F401 (re-exported)
 
 DEDUP_SIZE = 512
 
@@ -60,8 +59,16 @@ class Timer:
 class Node:
     """One process on the bus. `serve=False` for processes that only publish/subscribe."""
 
-    def __init__(self, name: str, *, address: str | None = None, cfg: BusConfig | None = None,
-                 ctx: zmq.Context | None = None, serve: bool = True, key=None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        address: str | None = None,
+        cfg: BusConfig | None = None,
+        ctx: zmq.Context | None = None,
+        serve: bool = True,
+        key=None,
+    ):
         self.cfg = cfg or load_bus_config()
         self.address = address or self.cfg.resolved_address()
         self.ctx = ctx or zmq.Context.instance()
@@ -99,8 +106,9 @@ class Node:
         self.command(self._help, name="help", role="viewer")
         self.command(self._status, name="status", role="viewer")
         if serve:
-            self.dealer = client_socket(self.ctx, zmq.DEALER, self.cfg, self.address, key=key,
-                                        max_bytes=4 * self.cfg.max_message_bytes)
+            self.dealer = client_socket(
+                self.ctx, zmq.DEALER, self.cfg, self.address, key=key, max_bytes=4 * self.cfg.max_message_bytes
+            )
             self.dealer.connect(endpoints(self.address).cmd)
             self.add_socket(self.dealer, self._on_request)
             self.every(self.cfg.heartbeat_s, self._register, first=0.0)
@@ -108,8 +116,9 @@ class Node:
         self.every(self.cfg.heartbeat_s, self._log_suppressed)
 
     # ---- registration -------------------------------------------------------------------
-    def command(self, fn: Callable, *, role: str, name: str | None = None, background: bool = False,
-                lane: str | None = None) -> None:
+    def command(
+        self, fn: Callable, *, role: str, name: str | None = None, background: bool = False, lane: str | None = None
+    ) -> None:
         """Register `fn` as a command (its name unless `name` is given) that callers of at least
         `role` may run (bus.roles). The one way a service declares a command: a plain call,
         `node.command(fn, role=...)`, never a decorator nor the registry itself."""
@@ -122,12 +131,20 @@ class Node:
 
     def subscribe(self, patterns: list[str] | str, handler: Callable, *, snapshot: bool = False) -> Subscriber:
         """Call `handler(message)` in the loop for each event matching `patterns`."""
-        sub = Subscriber(patterns, address=self.address, cfg=self.cfg, ctx=self.ctx,
-                         snapshot=snapshot, stats=self.stats, key=self.key)
+        sub = Subscriber(
+            patterns,
+            address=self.address,
+            cfg=self.cfg,
+            ctx=self.ctx,
+            snapshot=snapshot,
+            stats=self.stats,
+            key=self.key,
+        )
 
         def on_ready():
             for msg in sub.recv_batch(timeout=0):  # bounded: timers and commands still get their turn
                 handler(msg)
+
         self.subscribers.append(sub)
         while sub._pending:
             handler(sub._pending.popleft())
@@ -161,15 +178,18 @@ class Node:
             counts = dict(self._log_budget.suppressed)
             self._log_budget.suppressed.clear()
         for level, count in counts.items():
-            self._send_log(level, f"{count} {level} messages suppressed (over {LOG_PER_MINUTE} a minute)",
-                           {"suppressed": count})
+            self._send_log(
+                level, f"{count} {level} messages suppressed (over {LOG_PER_MINUTE} a minute)", {"suppressed": count}
+            )
 
     def _send_log(self, level: str, message: str, fields: dict) -> None:
         message = _cap(str(message))
         print(f"{self.name} {level.upper()}: {message}", file=sys.stderr, flush=True)
         try:
-            self.publish(f"log.{self.name}.{level}",
-                         {"message": message, **{k: _cap(v) if isinstance(v, str) else v for k, v in fields.items()}})
+            self.publish(
+                f"log.{self.name}.{level}",
+                {"message": message, **{k: _cap(v) if isinstance(v, str) else v for k, v in fields.items()}},
+            )
         except (ValueError, TypeError, zmq.ZMQError):
             pass
 
@@ -180,9 +200,13 @@ class Node:
         caller = current_caller.get()
         if not ok and not self._audit_budget.take(action):
             return  # refusals are rate-limited: a flood of them must not flood the store
-        body = {"action": action, "ok": ok, "user": fields.pop("user", caller.user if caller else self.name),
-                "role": fields.pop("role", caller.role if caller else None),
-                **{k: _cap(v) if isinstance(v, str) else v for k, v in fields.items()}}
+        body = {
+            "action": action,
+            "ok": ok,
+            "user": fields.pop("user", caller.user if caller else self.name),
+            "role": fields.pop("role", caller.role if caller else None),
+            **{k: _cap(v) if isinstance(v, str) else v for k, v in fields.items()},
+        }
         try:
             self.publish(f"audit.{self.name}", body)
         except (ValueError, TypeError, zmq.ZMQError):
@@ -206,8 +230,12 @@ class Node:
     # ---- commands -----------------------------------------------------------------------
     def _ping(self) -> dict:
         """Answer that this process is alive."""
-        return {"pong": True, "name": self.name, "pid": os.getpid(),
-                "uptime_s": round(time.monotonic() - self.health.started_mono, 3)}
+        return {
+            "pong": True,
+            "name": self.name,
+            "pid": os.getpid(),
+            "uptime_s": round(time.monotonic() - self.health.started_mono, 3),
+        }
 
     def _help(self) -> list:
         """List this service's commands with their arguments."""
@@ -216,8 +244,10 @@ class Node:
     def _status(self) -> dict:
         """This process's health and state."""
         body = self._sample()
-        body["busy"] = {lane: {"cmd": l.cmd, "for_s": round(time.monotonic() - l.started, 3)}
-                        for lane, l in self._lanes.items()}
+        body["busy"] = {
+            lane: {"cmd": busy.cmd, "for_s": round(time.monotonic() - busy.started, 3)}
+            for lane, busy in self._lanes.items()
+        }
         for provider in self.status_providers:
             body.update(provider())
         return body
@@ -237,8 +267,12 @@ class Node:
             reply = error_reply(reply.get("id"), InternalError(f"result could not be encoded: {exc}"))
             data = self._reply_session.pack("reply", reply)
         if len(data) > self.cfg.max_message_bytes:
-            reply = error_reply(reply.get("id"), InternalError(
-                f"reply of {len(data)} bytes exceeds the limit of {self.cfg.max_message_bytes}; ask for less"))
+            reply = error_reply(
+                reply.get("id"),
+                InternalError(
+                    f"reply of {len(data)} bytes exceeds the limit of {self.cfg.max_message_bytes}; ask for less"
+                ),
+            )
             data = self._reply_session.pack("reply", reply)
         entry = self._recent.get(key) if key is not None else None
         if entry is not None:
@@ -289,8 +323,14 @@ class Node:
         except FrameError as exc:
             return self._send_reply(route, error_reply(req_id, BadRequest(str(exc), arg="envelope")))
         except Forbidden as exc:
-            self.audit("forbidden", ok=False, user=caller.user, role=caller.role, command=cmd_name,
-                       needed=exc.details.get("role"))
+            self.audit(
+                "forbidden",
+                ok=False,
+                user=caller.user,
+                role=caller.role,
+                command=cmd_name,
+                needed=exc.details.get("role"),
+            )
             return self._send_reply(route, error_reply(req_id, exc))
         except BusError as exc:
             return self._send_reply(route, error_reply(req_id, exc))
@@ -300,8 +340,10 @@ class Node:
         if cmd.background:
             busy = self._lanes.get(cmd.lane)
             if busy is not None:
-                err = Busy(f"{cmd.name!r} refused: {busy.cmd!r} is running "
-                           f"(for {time.monotonic() - busy.started:.1f} s)", running=busy.cmd)
+                err = Busy(
+                    f"{cmd.name!r} refused: {busy.cmd!r} is running (for {time.monotonic() - busy.started:.1f} s)",
+                    running=busy.cmd,
+                )
                 return self._send_reply(route, error_reply(req_id, err), key)
             self._lanes[cmd.lane] = _Lane(cmd.name)
             self._lane_queue(cmd.lane).put((cmd, kwargs, route, req_id, caller))
@@ -313,9 +355,15 @@ class Node:
         knows the command is running and keeps waiting instead of guessing how long it takes."""
         data = seen["reply"]
         if data is None:
-            data = self._reply_session.pack("reply", {
-                "id": req_id, "in_progress": True, "cmd": seen["cmd"],
-                "for_s": round(time.monotonic() - seen["started"], 3)})
+            data = self._reply_session.pack(
+                "reply",
+                {
+                    "id": req_id,
+                    "in_progress": True,
+                    "cmd": seen["cmd"],
+                    "for_s": round(time.monotonic() - seen["started"], 3),
+                },
+            )
             self.stats["in_progress_replies"] += 1
         try:
             self.dealer.send_multipart([b"!reply", route, data], zmq.NOBLOCK)
@@ -341,8 +389,11 @@ class Node:
         except BusError as exc:
             return error_reply(req_id, exc)
         except Exception as exc:
-            self.log("error", f"command {cmd.name!r} failed: {type(exc).__name__}: {exc}",
-                     traceback=traceback.format_exc(limit=8))
+            self.log(
+                "error",
+                f"command {cmd.name!r} failed: {type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(limit=8),
+            )
             return error_reply(req_id, InternalError(f"{cmd.name}: {type(exc).__name__}: {exc}"))
         finally:
             current_caller.reset(token)
@@ -425,8 +476,11 @@ class Node:
                             handler()
                         except Exception as exc:  # no input may crash the process
                             self.stats["errors"] += 1
-                            self.log("error", f"handler failed: {type(exc).__name__}: {exc}",
-                                     traceback=traceback.format_exc(limit=8))
+                            self.log(
+                                "error",
+                                f"handler failed: {type(exc).__name__}: {exc}",
+                                traceback=traceback.format_exc(limit=8),
+                            )
         finally:
             self.close()
 
@@ -444,8 +498,7 @@ class Node:
         self._log_suppressed()
         if self.dealer is not None and not self.dealer.closed:
             try:
-                self.dealer.send_multipart([b"!bye", self.session.pack("bye", {"service": self.name})],
-                                           zmq.NOBLOCK)
+                self.dealer.send_multipart([b"!bye", self.session.pack("bye", {"service": self.name})], zmq.NOBLOCK)
             except zmq.ZMQError:
                 pass
         for sock in list(self._handlers):

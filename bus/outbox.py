@@ -59,11 +59,21 @@ CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NUL
 class Outbox:
     """A durable queue of `(key, kind, body)` items delivered to `service`.`command`."""
 
-    def __init__(self, path: str | Path, service: str, command: str, *,
-                 client_factory: Callable, batch_bytes: int = 256 * 1024, keep_delivered: int = 20_000,
-                 call_timeout: float = 10.0, stats: Counter | None = None, coalesce_s: float = 0.02,
-                 check: Callable[[str, str, object], object] | None = None,
-                 log: Callable[[str, str], None] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        service: str,
+        command: str,
+        *,
+        client_factory: Callable,
+        batch_bytes: int = 256 * 1024,
+        keep_delivered: int = 20_000,
+        call_timeout: float = 10.0,
+        stats: Counter | None = None,
+        coalesce_s: float = 0.02,
+        check: Callable[[str, str, object], object] | None = None,
+        log: Callable[[str, str], None] | None = None,
+    ):
         self.service, self.command = service, command
         self.client_factory = client_factory
         self.batch_bytes = batch_bytes
@@ -101,8 +111,10 @@ class Outbox:
         if self.check is not None:
             self.check(key, kind, msgpack.unpackb(data, raw=False))
         with self._lock:
-            cur = self._db.execute("INSERT OR IGNORE INTO outbox(key, kind, body, created) VALUES (?,?,?,?)",
-                                   (key, kind, data, time.time()))
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO outbox(key, kind, body, created) VALUES (?,?,?,?)",
+                (key, kind, data, time.time()),
+            )
         self._wake.set()
         return cur.rowcount == 1
 
@@ -124,8 +136,10 @@ class Outbox:
     def refusals(self, limit: int = 20) -> list[dict]:
         """The newest refused items: key, kind, reason, created (epoch seconds)."""
         with self._lock:
-            rows = self._db.execute("SELECT key, kind, refused, created FROM outbox WHERE refused IS NOT NULL "
-                                    "ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+            rows = self._db.execute(
+                "SELECT key, kind, refused, created FROM outbox WHERE refused IS NOT NULL ORDER BY seq DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
         return [{"key": r[0], "kind": r[1], "reason": r[2], "created": r[3]} for r in rows]
 
     def _state_locked(self, key: str) -> str | None:
@@ -135,7 +149,7 @@ class Outbox:
         return "pending" if row[0] is None else "refused" if row[1] is not None else "delivered"
 
     def state(self, key: str) -> str | None:
-        """"pending", "delivered", "refused", or None for a key this outbox does not hold."""
+        """ "pending", "delivered", "refused", or None for a key this outbox does not hold."""
         with self._lock:
             return self._state_locked(key)
 
@@ -155,8 +169,9 @@ class Outbox:
     # ---- delivery ------------------------------------------------------------------------
     def _next_batch(self) -> list[tuple[int, str, str, bytes]]:
         with self._lock:
-            rows = self._db.execute("SELECT seq, key, kind, body FROM outbox WHERE delivered IS NULL "
-                                    "ORDER BY seq LIMIT 500").fetchall()
+            rows = self._db.execute(
+                "SELECT seq, key, kind, body FROM outbox WHERE delivered IS NULL ORDER BY seq LIMIT 500"
+            ).fetchall()
         batch, size = [], 0
         for row in rows:
             if batch and size + len(row[3]) > self.batch_bytes:
@@ -173,8 +188,7 @@ class Outbox:
         batch = self._next_batch()
         if not batch:
             return 0
-        items = [{"key": key, "kind": kind, "body": msgpack.unpackb(body, raw=False)}
-                 for _, key, kind, body in batch]
+        items = [{"key": key, "kind": kind, "body": msgpack.unpackb(body, raw=False)} for _, key, kind, body in batch]
         try:
             return self._send(client, items)
         except BadRequest as exc:
@@ -194,14 +208,18 @@ class Outbox:
         result = client.call(self.service, self.command, items=items, timeout=self.call_timeout, retries=0)
         result = result if isinstance(result, dict) else {}
         keys = {item["key"] for item in items}
-        refused = {r["key"]: str(r.get("reason") or "refused")[:1000] for r in _list(result.get("refused"))
-                   if isinstance(r, dict) and isinstance(r.get("key"), str) and r["key"] in keys}
+        refused = {
+            r["key"]: str(r.get("reason") or "refused")[:1000]
+            for r in _list(result.get("refused"))
+            if isinstance(r, dict) and isinstance(r.get("key"), str) and r["key"] in keys
+        }
         acked = [k for k in _list(result.get("acked")) if isinstance(k, str) and k in keys and k not in refused]
         self._settle(acked, refused)
         self.receiver_epoch(result.get("epoch"))
         if len(set(acked)) + len(refused) < len(items):
-            raise BusError(f"{self.service}.{self.command} acknowledged {len(set(acked)) + len(refused)} "
-                           f"of {len(items)} items")
+            raise BusError(
+                f"{self.service}.{self.command} acknowledged {len(set(acked)) + len(refused)} of {len(items)} items"
+            )
         return len(items)
 
     def _settle(self, delivered: list[str], refused: dict[str, str]) -> None:
@@ -209,10 +227,13 @@ class Outbox:
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany("UPDATE outbox SET delivered = ? WHERE key = ? AND delivered IS NULL",
-                                 [(now, key) for key in delivered])
-            self._db.executemany("UPDATE outbox SET delivered = ?, refused = ? WHERE key = ? AND delivered IS NULL",
-                                 [(now, reason, key) for key, reason in refused.items()])
+            self._db.executemany(
+                "UPDATE outbox SET delivered = ? WHERE key = ? AND delivered IS NULL", [(now, key) for key in delivered]
+            )
+            self._db.executemany(
+                "UPDATE outbox SET delivered = ?, refused = ? WHERE key = ? AND delivered IS NULL",
+                [(now, reason, key) for key, reason in refused.items()],
+            )
             self._db.execute("COMMIT")
             self._settled.notify_all()
         self.stats["outbox_delivered"] += len(delivered)
@@ -231,17 +252,23 @@ class Outbox:
             self._db.execute("BEGIN")
             again = 0
             if self.epoch is not None:
-                again = self._db.execute("UPDATE outbox SET delivered = NULL "
-                                         "WHERE delivered IS NOT NULL AND refused IS NULL").rowcount
-            self._db.executemany("INSERT OR REPLACE INTO outbox_meta(key, value) VALUES (?, ?)",
-                                 [("epoch", epoch), ("retired", json.dumps(retired))])
+                again = self._db.execute(
+                    "UPDATE outbox SET delivered = NULL WHERE delivered IS NOT NULL AND refused IS NULL"
+                ).rowcount
+            self._db.executemany(
+                "INSERT OR REPLACE INTO outbox_meta(key, value) VALUES (?, ?)",
+                [("epoch", epoch), ("retired", json.dumps(retired))],
+            )
             self._db.execute("COMMIT")
             old, self.epoch, self._retired = self.epoch, epoch, retired
         if again:
             self.stats["outbox_refilled"] += again
             if self.log is not None:
-                self.log("warning", f"{self.service} now writes to another store ({old} -> {epoch}): delivering "
-                                    f"the {again} items kept here again")
+                self.log(
+                    "warning",
+                    f"{self.service} now writes to another store ({old} -> {epoch}): delivering "
+                    f"the {again} items kept here again",
+                )
         self._wake.set()
 
     def prune(self) -> None:
@@ -249,9 +276,11 @@ class Outbox:
         be their only copy)."""
         with self._lock:
             self._db.execute(
-                "DELETE FROM outbox WHERE delivered IS NOT NULL AND refused IS NULL AND seq < (SELECT COALESCE(MIN(seq), 0) FROM "
+                "DELETE FROM outbox WHERE delivered IS NOT NULL AND refused IS NULL AND seq < "
+                "(SELECT COALESCE(MIN(seq), 0) FROM "
                 "(SELECT seq FROM outbox WHERE delivered IS NOT NULL ORDER BY seq DESC LIMIT ?))",
-                (self.keep_delivered,))
+                (self.keep_delivered,),
+            )
 
     def _run(self) -> None:
         client = self.client_factory()

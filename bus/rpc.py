@@ -24,16 +24,24 @@ from .envelope import FrameError, Session, check_name, unpack_envelope
 from .errors import BusError, Timeout, Unavailable, from_wire
 from .sockets import client_socket
 
-
 DEADLINE_S = 3600.0  # how long a call waits in all for a command its service says is still running
 
 
 class Client:
     """Calls commands of any service on the bus. One per thread (sockets are not thread-safe)."""
 
-    def __init__(self, address: str | None = None, *, name: str | None = None, timeout: float = 3.0,
-                 retries: int = 2, deadline: float = DEADLINE_S, cfg: BusConfig | None = None,
-                 ctx: zmq.Context | None = None, key=None):
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        name: str | None = None,
+        timeout: float = 3.0,
+        retries: int = 2,
+        deadline: float = DEADLINE_S,
+        cfg: BusConfig | None = None,
+        ctx: zmq.Context | None = None,
+        key=None,
+    ):
         self.cfg = cfg or load_bus_config()
         self.address = address or self.cfg.resolved_address()
         self.endpoint = endpoints(self.address).cmd
@@ -47,8 +55,9 @@ class Client:
 
     def _socket(self) -> zmq.Socket:
         if self._sock is None:
-            self._sock = client_socket(self.ctx, zmq.DEALER, self.cfg, self.address, key=self.key,
-                                       max_bytes=4 * self.cfg.max_message_bytes)
+            self._sock = client_socket(
+                self.ctx, zmq.DEALER, self.cfg, self.address, key=self.key, max_bytes=4 * self.cfg.max_message_bytes
+            )
             self._sock.connect(self.endpoint)
         return self._sock
 
@@ -57,8 +66,17 @@ class Client:
             self._sock.close(linger=0)
             self._sock = None
 
-    def call(self, service: str, cmd: str, *, timeout: float | None = None, retries: int | None = None,
-             deadline: float | None = None, on_behalf: tuple[str, str] | None = None, **args) -> object:
+    def call(
+        self,
+        service: str,
+        cmd: str,
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        deadline: float | None = None,
+        on_behalf: tuple[str, str] | None = None,
+        **args,
+    ) -> object:
         """Run `cmd` on `service` with keyword `args`; return its result or raise a BusError.
 
         `timeout`: seconds one attempt waits for an answer; `retries`: attempts after a lost
@@ -105,11 +123,17 @@ class Client:
             if lost > retries or time.monotonic() >= end:
                 break
         if running is not None and time.monotonic() >= end:
-            raise Timeout(f"{service}.{cmd} still running after {time.monotonic() - started:.1f} s "
-                          "(the caller's deadline)", service=service, running_s=running.get("for_s"))
+            raise Timeout(
+                f"{service}.{cmd} still running after {time.monotonic() - started:.1f} s (the caller's deadline)",
+                service=service,
+                running_s=running.get("for_s"),
+            )
         if running is not None and hub_up:
-            raise Timeout(f"{service}.{cmd} was running ({running.get('for_s')} s) and then stopped answering "
-                          f"({lost} attempt(s) of {timeout:g} s lost); the hub is up", service=service)
+            raise Timeout(
+                f"{service}.{cmd} was running ({running.get('for_s')} s) and then stopped answering "
+                f"({lost} attempt(s) of {timeout:g} s lost); the hub is up",
+                service=service,
+            )
         raise self._diagnose(service, cmd, timeout, lost, hub_up)
 
     def _hub_answers(self, timeout: float) -> bool:
@@ -132,8 +156,9 @@ class Client:
             except FrameError:
                 continue
             body = env.get("body")
-            if isinstance(body, dict) and (body.get("id") == request_id
-                                           or (body.get("id") is None and env.get("src") == "hub")):
+            if isinstance(body, dict) and (
+                body.get("id") == request_id or (body.get("id") is None and env.get("src") == "hub")
+            ):
                 if body.get("in_progress") is True and body.get("id") is not None:
                     still = body  # the service has it and is running it: the reply comes later
                     continue
@@ -144,10 +169,16 @@ class Client:
     def _diagnose(self, service: str, cmd: str, timeout: float, attempts: int, hub_up: bool) -> BusError:
         """Tell "the hub is not running" (unavailable) from "the service did not answer" (timeout)."""
         if hub_up:
-            return Timeout(f"service {service!r} did not answer {cmd!r} within {timeout:g} s "
-                           f"({attempts} attempt(s)); the hub is up", service=service)
-        return Unavailable(f"no hub answering at {self.address} ({attempts} attempt(s) of {timeout:g} s): "
-                           "is the system running (make run)?", service=service)
+            return Timeout(
+                f"service {service!r} did not answer {cmd!r} within {timeout:g} s "
+                f"({attempts} attempt(s)); the hub is up",
+                service=service,
+            )
+        return Unavailable(
+            f"no hub answering at {self.address} ({attempts} attempt(s) of {timeout:g} s): "
+            "is the system running (make run)?",
+            service=service,
+        )
 
     def call_paged(self, service: str, cmd: str, **args) -> list:
         """All items of a paged command (`{"items", "next_offset"}` pages, following `offset`)."""
@@ -174,8 +205,11 @@ class Client:
             parts, chunk, chunks, reply = [], 0, 1, {}
             while chunk < chunks:
                 reply = self.call(service, cmd, chunk=chunk, **args)
-                if not isinstance(reply, dict) or not isinstance(reply.get("text"), str) \
-                        or not isinstance(reply.get("chunks"), int):
+                if (
+                    not isinstance(reply, dict)
+                    or not isinstance(reply.get("text"), str)
+                    or not isinstance(reply.get("chunks"), int)
+                ):
                     raise BusError(f"{service}.{cmd} did not answer a chunk {{text, chunks, sha256}}")
                 parts.append(reply["text"])
                 chunks = reply["chunks"]
@@ -184,8 +218,9 @@ class Client:
             digest = reply.get("sha256")
             if digest is None or hashlib.sha256(text.encode("utf-8")).hexdigest() == digest:
                 return text, {k: v for k, v in reply.items() if k != "text"}
-        raise BusError(f"{service}.{cmd}: the text changed while it was being read "
-                       f"(checksum mismatch {attempts} times): try again")
+        raise BusError(
+            f"{service}.{cmd}: the text changed while it was being read (checksum mismatch {attempts} times): try again"
+        )
 
     def wait_for(self, service: str, timeout: float = 10.0) -> dict:
         """Ping `service` until it answers or `timeout` passes (for start-up ordering)."""

@@ -27,13 +27,15 @@ def make_socket(ctx: zmq.Context, kind: int, cfg: BusConfig, *, max_bytes: int |
     return sock
 
 
-def client_socket(ctx: zmq.Context, kind: int, cfg: BusConfig, address: str, *, key=None,
-                  max_bytes: int | None = None) -> zmq.Socket:
+def client_socket(
+    ctx: zmq.Context, kind: int, cfg: BusConfig, address: str, *, key=None, max_bytes: int | None = None
+) -> zmq.Socket:
     """A socket that connects to the hub at `address`: CURVE client on a tcp bus (with the key
     file `key`, `$OHMPI_KEY`, or this machine's own service key), plain on ipc."""
     sock = make_socket(ctx, kind, cfg, max_bytes=max_bytes)
     if uses_curve(address, cfg):
         from .keys import client_credentials
+
         try:
             client_credentials(key).apply(sock)
         except BaseException:

@@ -19,8 +19,9 @@ from .options import common_options
 
 def build_parser() -> argparse.ArgumentParser:
     parent = common_options()
-    parser = argparse.ArgumentParser(prog="ohmpi", parents=[parent],
-                                     description="Control and watch an OhmPi-style resistivity meter.")
+    parser = argparse.ArgumentParser(
+        prog="ohmpi", parents=[parent], description="Control and watch an OhmPi-style resistivity meter."
+    )
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f"client.commands.{name}")

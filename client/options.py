@@ -6,15 +6,27 @@ import json
 
 def common_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="print machine-readable JSON")
-    parent.add_argument("--bus", metavar="ADDRESS", default=argparse.SUPPRESS,
-                        help="bus address (tcp://HOST:PORT or ipc://PATH; default from config / $OHMPI_BUS)")
-    parent.add_argument("--key", metavar="FILE", default=argparse.SUPPRESS,
-                        help="CurveZMQ key file NAME.key_secret for a tcp bus, with the hub's server.key beside it "
-                             "(default $OHMPI_KEY, else this machine's own key)")
-    parent.add_argument("--timeout", type=float, metavar="S", default=argparse.SUPPRESS,
-                        help="seconds to wait for each reply (default 3)")
+    parent.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print machine-readable JSON")
+    parent.add_argument(
+        "--bus",
+        metavar="ADDRESS",
+        default=argparse.SUPPRESS,
+        help="bus address (tcp://HOST:PORT or ipc://PATH; default from config / $OHMPI_BUS)",
+    )
+    parent.add_argument(
+        "--key",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="CurveZMQ key file NAME.key_secret for a tcp bus, with the hub's server.key beside it "
+        "(default $OHMPI_KEY, else this machine's own key)",
+    )
+    parent.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        default=argparse.SUPPRESS,
+        help="seconds to wait for each reply (default 3)",
+    )
     return parent
 
 
@@ -25,6 +37,7 @@ def add_actions(parser) -> argparse._SubParsersAction:
 
     def add_parser(name, **kw):
         return original(name, parents=[common_options()], **kw)
+
     sub.add_parser = add_parser
     return sub
 

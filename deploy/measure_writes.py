@@ -122,18 +122,34 @@ def run(args) -> dict:
     var = Path(tempfile.mkdtemp(prefix="ow-", dir=args.dir))
     (var / "log").mkdir(mode=0o700)
     config = var / "ohmpi.toml"
-    config.write_text(f'[bus]\naddress = "ipc://{var}/bus"\n\n[instrument]\nn_electrodes = {args.electrodes}\n'
-                      f"time_scale = {args.time_scale}\n\n[web]\nport = {args.port}\n")
+    config.write_text(
+        f'[bus]\naddress = "ipc://{var}/bus"\n\n[instrument]\nn_electrodes = {args.electrodes}\n'
+        f"time_scale = {args.time_scale}\n\n[web]\nport = {args.port}\n"
+    )
     env = {**os.environ, "OHMPI_VAR": str(var), "OHMPI_CONFIG": str(config)}
     for name in ("OHMPI_BUS", "OHMPI_TIME_SCALE", "OHMPI_KEY"):
         env.pop(name, None)
     bindir = Path(sys.executable).parent
     journal = open(var / "supervisord.stdout", "wb")
-    proc = subprocess.Popen([str(bindir / "supervisord"), "-c", str(ROOT / "supervisor.conf")], cwd=ROOT, env=env,
-                            stdout=journal, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077)
+    proc = subprocess.Popen(
+        [str(bindir / "supervisord"), "-c", str(ROOT / "supervisor.conf")],
+        cwd=ROOT,
+        env=env,
+        stdout=journal,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        umask=0o077,
+    )
     client = Client(f"ipc://{var}/bus", cfg=BusConfig(), timeout=10.0)
-    result: dict = {"config": {"electrodes": args.electrodes, "time_scale": args.time_scale,
-                               "idle_s": args.idle_s, "surveys": args.surveys, "var": str(var)}}
+    result: dict = {
+        "config": {
+            "electrodes": args.electrodes,
+            "time_scale": args.time_scale,
+            "idle_s": args.idle_s,
+            "surveys": args.surveys,
+            "var": str(var),
+        }
+    }
     try:
         for name in PROGRAMS:
             client.wait_for(name, timeout=120)
@@ -153,14 +169,24 @@ def run(args) -> dict:
             db0, before, t0 = db_bytes(var), counter.snapshot(), time.monotonic()
             started = client.call("sequencer", "start")
             sid, total = started["survey_id"], started["total"]
-            wait_until(lambda: client.call("sequencer", "status")["state"] == "finished", args.survey_timeout_s,
-                       "the survey to finish")
+            wait_until(
+                lambda: client.call("sequencer", "status")["state"] == "finished",
+                args.survey_timeout_s,
+                "the survey to finish",
+            )
             wait_until(lambda: stored(var, sid) >= total, 120, "every quadrupole stored")
             seconds = time.monotonic() - t0
             writes = delta(before, counter.snapshot())
-            surveys.append({"survey_id": sid, "quadrupoles": total, "seconds": round(seconds, 1),
-                            "db_growth_bytes": db_bytes(var) - db0, "writes": writes,
-                            "bytes_per_quadrupole": round(writes["total"]["write_bytes"] / total)})
+            surveys.append(
+                {
+                    "survey_id": sid,
+                    "quadrupoles": total,
+                    "seconds": round(seconds, 1),
+                    "db_growth_bytes": db_bytes(var) - db0,
+                    "writes": writes,
+                    "bytes_per_quadrupole": round(writes["total"]["write_bytes"] / total),
+                }
+            )
         result["surveys"] = surveys
         counter.stop()
     finally:
@@ -207,9 +233,11 @@ def main() -> None:
         print(f"  {name:12} {human(row['write_bytes']):>10}")
     print(f"  journal      {human(result['idle_journal_bytes_per_hour']):>10}")
     for s in result["surveys"]:
-        print(f"survey {s['survey_id']}: {s['quadrupoles']} quadrupoles in {s['seconds']} s, "
-              f"{human(s['writes']['total']['write_bytes'])} written "
-              f"({human(s['bytes_per_quadrupole'])}/quadrupole), database +{human(s['db_growth_bytes'])}")
+        print(
+            f"survey {s['survey_id']}: {s['quadrupoles']} quadrupoles in {s['seconds']} s, "
+            f"{human(s['writes']['total']['write_bytes'])} written "
+            f"({human(s['bytes_per_quadrupole'])}/quadrupole), database +{human(s['db_growth_bytes'])}"
+        )
         for name, row in s["writes"].items():
             if name != "total":
                 print(f"  {name:12} {human(row['write_bytes']):>10}")

@@ -1,6 +1,6 @@
 """Download the newest survey for pyGIMLi (.ohm), ResIPy (protocol.dat) or as OhmPi CSV.
 
-    .venv/bin/python examples/export_survey.py ohm newest.ohm
+.venv/bin/python examples/export_survey.py ohm newest.ohm
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Generate a sequence, start a survey and follow its progress until it ends.
 
-    .venv/bin/python examples/run_survey.py dipole-dipole 32
+.venv/bin/python examples/run_survey.py dipole-dipole 32
 """
 
 import sys

@@ -1,6 +1,6 @@
 """A controller client: stop the survey when the battery runs low or too many readings are noisy.
 
-    .venv/bin/python examples/stop_on_alarm.py --min-supply 11.0 --max-noisy 20
+.venv/bin/python examples/stop_on_alarm.py --min-supply 11.0 --max-noisy 20
 """
 
 import argparse

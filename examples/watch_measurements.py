@@ -1,6 +1,6 @@
 """Print every measurement as it is made (a consumer: plot, check, forward…).
 
-    .venv/bin/python examples/watch_measurements.py
+.venv/bin/python examples/watch_measurements.py
 """
 
 from bus.events import Subscriber

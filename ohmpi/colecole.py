@@ -51,7 +51,7 @@ def spectrum(tau: float, c: float) -> Spectrum:
     if c >= 1.0:
         return Spectrum(np.array([1.0 / tau]), np.array([1.0]))
     log_r = np.linspace(DECADES[0], DECADES[1], int((DECADES[1] - DECADES[0]) * PER_DECADE) + 1)
-    r = 10.0 ** log_r
+    r = 10.0**log_r
     rc = r**c
     density = math.sin(c * math.pi) * rc / (math.pi * (rc * rc + 2.0 * rc * math.cos(c * math.pi) + 1.0))
     weights = density * (log_r[1] - log_r[0]) * math.log(10.0)  # K(r) dr = K(r) r dln r
@@ -96,8 +96,9 @@ def step_response(times, steps, spec: Spectrum) -> np.ndarray:
     return out
 
 
-def windowed_chargeability(times, polarity, counted, steps, *, m: float, tau: float, c: float, delay_ms: float,
-                           windows_ms, binomial) -> float:
+def windowed_chargeability(
+    times, polarity, counted, steps, *, m: float, tau: float, c: float, delay_ms: float, windows_ms, binomial
+) -> float:
     """The apparent chargeability (mV/V) a homogeneous Cole–Cole earth gives by definition
     (``ohmpi.measure.ip``) for the current steps actually injected, from the closed-form relaxation
     (c = 1 or ½): V/R0 = I(t) − (m/1000) Σ ΔI_k G(t − t_k) at the samples' mid-conversion `times`
@@ -116,15 +117,24 @@ def windowed_chargeability(times, polarity, counted, steps, *, m: float, tau: fl
 
     seg = np.cumsum(np.r_[0, np.diff(polarity) != 0])
     edges = delay_ms / 1000 + np.cumsum([0, *windows_ms]) / 1000
-    primary = np.mean([polarity[seg == s][0] * volts(times[(seg == s) & counted]).mean()
-                       for s in np.unique(seg) if polarity[seg == s][0]])
+    primary = np.mean(
+        [
+            polarity[seg == s][0] * volts(times[(seg == s) & counted]).mean()
+            for s in np.unique(seg)
+            if polarity[seg == s][0]
+        ]
+    )
     values = []
     for s in np.unique(seg)[1:]:
         if polarity[seg == s][0] != 0 or polarity[seg == s - 1][0] == 0:
             continue
         off = min(t_k for t_k, _ in steps if t_k >= times[seg == s - 1][-1])
-        values.append([1000 * polarity[seg == s - 1][0] * volts(np.linspace(off + a, off + b, 400)).mean() / primary
-                       for a, b in zip(edges[:-1], edges[1:])])
+        values.append(
+            [
+                1000 * polarity[seg == s - 1][0] * volts(np.linspace(off + a, off + b, 400)).mean() / primary
+                for a, b in zip(edges[:-1], edges[1:])
+            ]
+        )
     windows = binomial(len(values)) @ np.array(values)
     widths = np.asarray(windows_ms, float)
     return float(windows @ widths / widths.sum())
@@ -139,8 +149,14 @@ def measured_with_reference(model_text: str, settings: dict, quadrupole=(1, 4, 2
     from ohmpi.measure.sampling import plan_window
     from ohmpi.sim.world import electrode_positions, simulated_board
 
-    quiet = {"noise": 0.0, "hum_V": 0.0, "sp_mV": 0.0, "sp_drift_mV_per_s": 0.0, "noise_floor_uV": 0.0,
-             "current_noise": 0.0}
+    quiet = {
+        "noise": 0.0,
+        "hum_V": 0.0,
+        "sp_mV": 0.0,
+        "sp_drift_mV_per_s": 0.0,
+        "noise_floor_uV": 0.0,
+        "current_noise": 0.0,
+    }
     board, hw, cfg = simulated_board({"n_electrodes": 16, "sim": {"model": model_text, **quiet}})
     saved = {}
 
@@ -160,7 +176,16 @@ def measured_with_reference(model_text: str, settings: dict, quadrupole=(1, 4, 2
     start = first_off - on_s + plan_window(on_s, s.settling_ms / 1000, s.sampling_hz, s.mains_hz).offsets[0]
     conversion = 1.0 / 250  # the sampler's rate at 100 Hz sampling
     layer = earth.parse_model(model_text).ip[0]
-    reference = windowed_chargeability(np.asarray(wave["t_s"]) + start + conversion / 2, wave["polarity"],
-                                       wave["counted"], saved["steps"], m=layer.m, tau=layer.tau, c=layer.c,
-                                       delay_ms=s.ip_delay_ms, windows_ms=s.ip_windows_ms, binomial=binomial_weights)
+    reference = windowed_chargeability(
+        np.asarray(wave["t_s"]) + start + conversion / 2,
+        wave["polarity"],
+        wave["counted"],
+        saved["steps"],
+        m=layer.m,
+        tau=layer.tau,
+        c=layer.c,
+        delay_ms=s.ip_delay_ms,
+        windows_ms=s.ip_windows_ms,
+        binomial=binomial_weights,
+    )
     return record, reference

@@ -33,9 +33,17 @@ class ConfigError(ValueError):
 def one_role_boards(n_electrodes: int = 64, *, channels=(0, 1, 2, 3), chip: str = "mcp23017") -> list[dict]:
     """Four boards, one per role, each on its own TCA9548A channel at 0x20.. addresses."""
     n_chips = -(-n_electrodes // CHIP_PINS[chip])
-    return [{"style": "1role", "role": role, "first_electrode": 1, "n_electrodes": n_electrodes,
-             "tca_channel": ch, "chips": [{"type": chip, "address": 0x20 + i} for i in range(n_chips)]}
-            for role, ch in zip(ROLES, channels)]
+    return [
+        {
+            "style": "1role",
+            "role": role,
+            "first_electrode": 1,
+            "n_electrodes": n_electrodes,
+            "tca_channel": ch,
+            "chips": [{"type": chip, "address": 0x20 + i} for i in range(n_chips)],
+        }
+        for role, ch in zip(ROLES, channels)
+    ]
 
 
 def four_role_boards(n_electrodes: int = 32, *, chip: str = "mcp23017") -> list[dict]:
@@ -46,10 +54,15 @@ def four_role_boards(n_electrodes: int = 32, *, chip: str = "mcp23017") -> list[
     boards = []
     for i in range(n_electrodes // 8):
         slot = i % (8 // per_board)
-        boards.append({"style": "4roles", "first_electrode": 8 * i + 1, "n_electrodes": 8,
-                       "tca_channel": i // (8 // per_board),
-                       "chips": [{"type": chip, "address": 0x20 + per_board * slot + j}
-                                 for j in range(per_board)]})
+        boards.append(
+            {
+                "style": "4roles",
+                "first_electrode": 8 * i + 1,
+                "n_electrodes": 8,
+                "tca_channel": i // (8 // per_board),
+                "chips": [{"type": chip, "address": 0x20 + per_board * slot + j} for j in range(per_board)],
+            }
+        )
     return boards
 
 
@@ -65,8 +78,14 @@ DEFAULTS: dict[str, Any] = {
         "voltage": {"address": 0x49, "mux": "AIN0-AIN1"},  # Vmn front end, differential
     },
     "front_end": {"shunt_ohm": 1.0, "current_gain": 20.0, "vmn_gain": 1.0, "vdd_V": 5.0},
-    "injection": {"supply": "battery", "battery_V": 12.0, "gpio_on": 17, "gpio_polarity": 27,
-                  "serial_port": "/dev/ttyUSB0", "modbus_unit": 1},
+    "injection": {
+        "supply": "battery",
+        "battery_V": 12.0,
+        "gpio_on": 17,
+        "gpio_polarity": 27,
+        "serial_port": "/dev/ttyUSB0",
+        "modbus_unit": 1,
+    },
     "gpio_led": 22,
     "limits": {"max_voltage_V": 50.0, "max_current_mA": 100.0, "max_power_W": 5.0},
     "mains_hz": 50,
@@ -105,8 +124,10 @@ def _merge(base: dict, override: dict, path: str) -> dict:
 
 def _number(cfg: dict, key: str, path: str, low: float, high: float | None = None) -> float:
     value = cfg[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        low <= value and (high is None or value <= high)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (low <= value and (high is None or value <= high))
     ):
         allowed = f"{low}..{high}" if high is not None else f">= {low}"
         raise ConfigError(f"{path}{key}: {value!r} is not a number in {allowed}")
@@ -163,8 +184,10 @@ def load(config: dict | None = None) -> dict:
         _number(sim, key, "sim.", 0.0)
     for electrode, value in sim["bad_electrodes"].items():
         if not 1 <= int(electrode) <= n or not (value == "open" or isinstance(value, (int, float)) and value > 0):
-            raise ConfigError(f"sim.bad_electrodes.{electrode}: expected an electrode in 1..{n} "
-                              f"mapped to a contact resistance in ohm or \"open\"")
+            raise ConfigError(
+                f"sim.bad_electrodes.{electrode}: expected an electrode in 1..{n} "
+                f'mapped to a contact resistance in ohm or "open"'
+            )
     return cfg
 
 
@@ -179,17 +202,14 @@ def _check_boards(cfg: dict) -> None:
             raise ConfigError(f"{path}.style: {style!r}; allowed: {', '.join(BOARD_STYLES)}")
         channel = board.get("tca_channel")
         if channel is not None and (cfg["tca9548a"] is None or channel not in range(8)):
-            raise ConfigError(f"{path}.tca_channel: {channel!r}; allowed: 0..7 with a tca9548a, "
-                              "or null")
+            raise ConfigError(f"{path}.tca_channel: {channel!r}; allowed: 0..7 with a tca9548a, or null")
         pins = 0
         for j, chip in enumerate(board.get("chips", [])):
             if chip.get("type") not in CHIP_PINS:
-                raise ConfigError(f"{path}.chips[{j}].type: {chip.get('type')!r}; allowed: "
-                                  f"{', '.join(CHIP_PINS)}")
+                raise ConfigError(f"{path}.chips[{j}].type: {chip.get('type')!r}; allowed: {', '.join(CHIP_PINS)}")
             key = (channel, _address(chip.get("address"), f"{path}.chips[{j}].address", MCP_RANGE))
             if key in addresses:
-                raise ConfigError(f"{path}.chips[{j}].address: 0x{key[1]:02x} already used on "
-                                  f"channel {channel}")
+                raise ConfigError(f"{path}.chips[{j}].address: 0x{key[1]:02x} already used on channel {channel}")
             addresses.add(key)
             pins += CHIP_PINS[chip["type"]]
         roles = [board.get("role")] if style == "1role" else list(ROLES)
@@ -204,14 +224,16 @@ def _check_boards(cfg: dict) -> None:
                 if not 1 <= e <= n:
                     raise ConfigError(f"{path}: electrode {e} outside 1..{n}")
                 if (e, role) in seen:
-                    raise ConfigError(f"{path}: electrode {e} role {role} already cabled on "
-                                      f"boards[{seen[(e, role)][0]}]")
+                    raise ConfigError(
+                        f"{path}: electrode {e} role {role} already cabled on boards[{seen[(e, role)][0]}]"
+                    )
                 seen[(e, role)] = (i, 0)
     missing = [(e, r) for e in range(1, n + 1) for r in ROLES if (e, r) not in seen]
     if missing:
         e, r = missing[0]
-        raise ConfigError(f"boards: electrode {e} has no relay for role {r} "
-                          f"({len(missing)} (electrode, role) pairs missing)")
+        raise ConfigError(
+            f"boards: electrode {e} has no relay for role {r} ({len(missing)} (electrode, role) pairs missing)"
+        )
 
 
 def relay_of(board: dict, electrode: int, role: str) -> int | None:

@@ -38,5 +38,7 @@ class DiskFloor:
 
     def describe(self, free: int) -> str:
         """The log line and survey message: how much is free, on which disk, against which floor."""
-        return (f"disk full: {free / MIB:.1f} MiB free on {self.lowest}, below the floor of "
-                f"{self.floor_bytes / MIB:g} MiB ([recorder] min_free_mb)")
+        return (
+            f"disk full: {free / MIB:.1f} MiB free on {self.lowest}, below the floor of "
+            f"{self.floor_bytes / MIB:g} MiB ([recorder] min_free_mb)"
+        )

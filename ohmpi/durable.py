@@ -76,5 +76,7 @@ def set_aside(path: str | os.PathLike, *companions: str) -> Path:
 def set_aside_files(path: str | os.PathLike) -> list[Path]:
     """The files `set_aside` made of `path`, oldest first."""
     path = Path(path)
-    return sorted((p for p in path.parent.glob(f"{path.name}.corrupt-*") if not p.name.endswith(("-wal", "-shm"))),
-                  key=lambda p: p.name)
+    return sorted(
+        (p for p in path.parent.glob(f"{path.name}.corrupt-*") if not p.name.endswith(("-wal", "-shm"))),
+        key=lambda p: p.name,
+    )

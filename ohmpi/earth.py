@@ -99,8 +99,10 @@ class ContactEarth(EarthModel):
     """
 
     def __init__(self, rho_left: float, rho_right: float, x_contact: float, ip=None):
-        self.rhos = (_check_resistivity(rho_left, "resistivity left of the contact"),
-                     _check_resistivity(rho_right, "resistivity right of the contact"))
+        self.rhos = (
+            _check_resistivity(rho_left, "resistivity left of the contact"),
+            _check_resistivity(rho_right, "resistivity right of the contact"),
+        )
         x_contact = float(x_contact)
         if not math.isfinite(x_contact):
             raise ValueError(f"contact position x must be a finite number (m), got {x_contact!r}")
@@ -260,7 +262,7 @@ def _two_layer_images(r: np.ndarray, rhos, h: float, tol: float = 1e-13) -> np.n
     for start in range(1, n_terms + 1, chunk):
         n = np.arange(start, min(start + chunk, n_terms + 1), dtype=float)
         depth = 2.0 * n * h
-        weights = k ** n
+        weights = k**n
         diff = 1.0 / np.sqrt(r[:, None] ** 2 + depth**2) - 1.0 / depth
         total += diff @ weights
     return 2.0 * (total - math.log1p(-k) / (2.0 * h))
@@ -365,8 +367,9 @@ def parse_model(text: str) -> EarthModel:
         try:
             from ohmpi.inversion import mesh_earth  # optional: pyGIMLi forward modelling
         except ImportError as exc:
-            raise ValueError(f"earth model {text!r}: {kind} models need pyGIMLi "
-                             f"(pip install -e '.[inversion]'): {exc}") from None
+            raise ValueError(
+                f"earth model {text!r}: {kind} models need pyGIMLi (pip install -e '.[inversion]'): {exc}"
+            ) from None
         return mesh_earth.parse(text)
     params: dict[str, list[float]] = {}
     for part in filter(None, (p.strip() for p in rest.split(";"))):
@@ -387,8 +390,9 @@ def parse_model(text: str) -> EarthModel:
     elif kind == "contact":
         allowed = {"rho", "x", *IP_KEYS}
     else:
-        raise ValueError(f"earth model {text!r}: unknown kind {kind!r} "
-                         f"(homogeneous, layers, contact, {', '.join(MESH_KINDS)})")
+        raise ValueError(
+            f"earth model {text!r}: unknown kind {kind!r} (homogeneous, layers, contact, {', '.join(MESH_KINDS)})"
+        )
     extra = sorted(set(params) - allowed)
     if extra:
         raise ValueError(f"earth model {text!r}: unknown key(s) {', '.join(extra)} for {kind}")
@@ -419,8 +423,9 @@ def _cole_cole_layers(text: str, params: dict, n_layers: int) -> list[ColeCole]:
     for key in IP_KEYS:
         given = params.get(key, [getattr(ColeCole, key)])
         if len(given) not in (1, n_layers):
-            raise ValueError(f"earth model {text!r}: {key} takes 1 or {n_layers} values (one per layer), "
-                             f"got {len(given)}")
+            raise ValueError(
+                f"earth model {text!r}: {key} takes 1 or {n_layers} values (one per layer), got {len(given)}"
+            )
         values[key] = given * n_layers if len(given) == 1 else given
     layers = []
     for i in range(n_layers):

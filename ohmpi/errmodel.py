@@ -38,8 +38,10 @@ def fit(records) -> dict:
     """The power law and what it was fitted on; ValueError when there are too few pairs."""
     rn, rr = pairs(records)
     if len(rn) < MIN_PAIRS:
-        raise ValueError(f"the error model needs at least {MIN_PAIRS} reciprocal pairs with a finite R, "
-                         f"found {len(rn)} (measure the survey with reciprocals)")
+        raise ValueError(
+            f"the error model needs at least {MIN_PAIRS} reciprocal pairs with a finite R, "
+            f"found {len(rn)} (measure the survey with reciprocals)"
+        )
     r = (np.abs(rn) + np.abs(rr)) / 2
     err = np.abs(rn - rr)
     order = np.argsort(r)
@@ -57,9 +59,15 @@ def fit(records) -> dict:
     ss_res = float(np.sum((y[usable] - predicted) ** 2))
     ss_tot = float(np.sum((y[usable] - y[usable].mean()) ** 2))
     pct = reciprocal_error(rn, rr)
-    return {"a": float(10**intercept), "b": float(slope), "r2": 1 - ss_res / ss_tot if ss_tot > 0 else 1.0,
-            "pairs": int(len(rn)), "bins": bins, "median_error_pct": float(np.nanmedian(pct)),
-            "model": f"|Rn - Rr| = {10**intercept:.4g} * |R|^{slope:.4g}"}
+    return {
+        "a": float(10**intercept),
+        "b": float(slope),
+        "r2": 1 - ss_res / ss_tot if ss_tot > 0 else 1.0,
+        "pairs": int(len(rn)),
+        "bins": bins,
+        "median_error_pct": float(np.nanmedian(pct)),
+        "model": f"|Rn - Rr| = {10**intercept:.4g} * |R|^{slope:.4g}",
+    }
 
 
 def relative_error_pct(model: dict, r_ohm: float) -> float:
@@ -76,5 +84,9 @@ def histogram(records, edges_pct=(0, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 1
     pct = pct[np.isfinite(pct)]
     edges = list(edges_pct)
     counts = np.histogram(np.clip(pct, edges[0], edges[-1]), bins=edges)[0].tolist()
-    return {"edges_pct": edges, "counts": counts, "pairs": int(len(pct)),
-            "median_pct": float(np.median(pct)) if len(pct) else None}
+    return {
+        "edges_pct": edges,
+        "counts": counts,
+        "pairs": int(len(pct)),
+        "median_pct": float(np.median(pct)) if len(pct) else None,
+    }

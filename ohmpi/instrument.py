@@ -14,7 +14,7 @@ import threading
 from ohmpi import config as configuration
 from ohmpi.hardware.board import Board, chip_cabling
 from ohmpi.hardware.buswatch import CountingBus
-from ohmpi.measure import Aborted, SETTINGS_SPEC, Settings, measure, validate_settings
+from ohmpi.measure import SETTINGS_SPEC, Aborted, measure, validate_settings
 from ohmpi.measure.procedure import RangeMemory
 from ohmpi.relay_hold import RelayHold
 from ohmpi.relay_wear import RelayWear
@@ -51,8 +51,15 @@ class Instrument:
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
-    def from_config(cls, config_dict: dict | None = None, *, simulated: bool = True,
-                    time_scale: float | None = None, model=None, wear_path=None) -> "Instrument":
+    def from_config(
+        cls,
+        config_dict: dict | None = None,
+        *,
+        simulated: bool = True,
+        time_scale: float | None = None,
+        model=None,
+        wear_path=None,
+    ) -> "Instrument":
         """`config_dict`: the `[instrument]` table (validated here unless already so);
         `wear_path`: the file keeping each relay's lifetime operation count (None: not kept)."""
         cfg = configuration.load(config_dict) if not _is_loaded(config_dict) else config_dict
@@ -65,8 +72,7 @@ class Instrument:
 
             clock = SimClock(resolve_time_scale(time_scale, default=cfg["time_scale"]))
             hw = build(cfg, clock, model=model)
-            board = Board(cfg, hw.bus, pin_factory=hw.pin_factory, clock=clock,
-                          supply_transport=hw.supply)
+            board = Board(cfg, hw.bus, pin_factory=hw.pin_factory, clock=clock, supply_transport=hw.supply)
             return cls(board, cfg, positions=positions, simulated=True, sim_hw=hw, wear_path=wear_path)
         import smbus2
 
@@ -103,8 +109,9 @@ class Instrument:
             self._ranges.last = None
             self.board.safe_state()
 
-    def measure(self, a: int, b: int, m: int, n: int, *, abort=None, hold_relays: bool = False,
-                **settings) -> tuple[dict, dict]:
+    def measure(
+        self, a: int, b: int, m: int, n: int, *, abort=None, hold_relays: bool = False, **settings
+    ) -> tuple[dict, dict]:
         """Measure one quadrupole with the current settings overridden by `settings`.
 
         `hold_relays` (a survey): the relays stay closed for the next quadrupole, which moves
@@ -113,8 +120,15 @@ class Instrument:
         with self._lock:
             self._hold.cancel()
             try:
-                result = measure(self.board, self.positions, (a, b, m, n), values, abort=abort,
-                                 hold_relays=hold_relays, memory=self._ranges)
+                result = measure(
+                    self.board,
+                    self.positions,
+                    (a, b, m, n),
+                    values,
+                    abort=abort,
+                    hold_relays=hold_relays,
+                    memory=self._ranges,
+                )
             except BaseException:
                 self.board.safe_state()
                 raise
@@ -153,16 +167,21 @@ class Instrument:
                     # safety rules hold), then read back from every chip
                     def walk(role=role):
                         b.relays.connect({role: electrodes})
-                        wrong = [f"0x{chip.address:02x}" for chip, latch in
-                                 zip(b.expanders, b.relays._latches)
-                                 if chip.read_latch() != latch or chip.read_pins() != latch]
+                        wrong = [
+                            f"0x{chip.address:02x}"
+                            for chip, latch in zip(b.expanders, b.relays._latches)
+                            if chip.read_latch() != latch or chip.read_pins() != latch
+                        ]
                         b.relays.release_all()
                         if wrong:
                             raise OSError(f"relay read-back differs on {', '.join(wrong)}")
                         return f"{len(electrodes)} relays ok"
+
                     check(f"relays_{role}", walk)
-                for name, adc, mux in (("adc_current", b.current_adc, b.current_mux),
-                                       ("adc_voltage", b.voltage_adc, b.voltage_mux)):
+                for name, adc, mux in (
+                    ("adc_current", b.current_adc, b.current_mux),
+                    ("adc_voltage", b.voltage_adc, b.voltage_mux),
+                ):
                     check(name, lambda adc=adc, mux=mux: f"{adc.read(mux, 6.144, 860):.4f} V")
                 if b.injector.supply is not None:
                     check("supply", lambda: f"input {b.injector.supply.input_voltage():.2f} V")
@@ -219,5 +238,10 @@ class Instrument:
 
 def _is_loaded(cfg) -> bool:
     """A dict that already went through config.load (boards filled in)."""
-    return isinstance(cfg, dict) and isinstance(cfg.get("boards"), list) and "sim" in cfg \
-        and "front_end" in cfg and all(k in cfg for k in configuration.DEFAULTS)
+    return (
+        isinstance(cfg, dict)
+        and isinstance(cfg.get("boards"), list)
+        and "sim" in cfg
+        and "front_end" in cfg
+        and all(k in cfg for k in configuration.DEFAULTS)
+    )

@@ -66,8 +66,9 @@ def _int(value, field: str, low: int = 0, *, optional: bool = False, high: int =
     if value is None and optional:
         return None
     if not _is_int(value) or not low <= value <= high:
-        raise ItemError(field, f"must be an integer in {low}..{high}{' or null' if optional else ''}, "
-                               f"got {_show(value)}")
+        raise ItemError(
+            field, f"must be an integer in {low}..{high}{' or null' if optional else ''}, got {_show(value)}"
+        )
     return value
 
 
@@ -151,10 +152,12 @@ def _float_map(value, where: str, limit: int = 32):
     """A small map of names (at most 64 characters) to finite numbers, or null."""
     if value is None:
         return None
-    if not isinstance(value, dict) or len(value) > limit or not all(
-            isinstance(k, str) and 1 <= len(k) <= 64 and _finite(v) for k, v in value.items()):
-        raise ItemError(where, f"must be a map of at most {limit} names to finite numbers or null, "
-                               f"got {_show(value)}")
+    if (
+        not isinstance(value, dict)
+        or len(value) > limit
+        or not all(isinstance(k, str) and 1 <= len(k) <= 64 and _finite(v) for k, v in value.items())
+    ):
+        raise ItemError(where, f"must be a map of at most {limit} names to finite numbers or null, got {_show(value)}")
     return {k: float(v) for k, v in value.items()}
 
 
@@ -278,12 +281,29 @@ def survey_item_fields(survey_class: type = Survey) -> dict:
     fixed when it starts (all but its progress), its state and last update, and its total —
     each checked by its declared type, and by its meaning where the type says too little."""
     hints = {**get_type_hints(survey_class), "total": get_type_hints(survey_class.total.fget)["return"]}
-    names = (*(f.name for f in dataclass_fields(survey_class) if f.name not in PROGRESS_FIELDS),
-             "state", "updated", "total")
-    by_type = {str: _name, str | None: _optional_name, int: _int, float: _every, dict: _json_map,
-               list[list[int]]: _sequence, list[list[float]]: _positions}
-    by_meaning = {"survey_id": _ident, "created": _time, "updated": _time, "state": _state,
-                  "n_electrodes": lambda v, f: _int(v, f, 1, high=MAX_ELECTRODE), "repeat": lambda v, f: _int(v, f, 1)}
+    names = (
+        *(f.name for f in dataclass_fields(survey_class) if f.name not in PROGRESS_FIELDS),
+        "state",
+        "updated",
+        "total",
+    )
+    by_type = {
+        str: _name,
+        str | None: _optional_name,
+        int: _int,
+        float: _every,
+        dict: _json_map,
+        list[list[int]]: _sequence,
+        list[list[float]]: _positions,
+    }
+    by_meaning = {
+        "survey_id": _ident,
+        "created": _time,
+        "updated": _time,
+        "state": _state,
+        "n_electrodes": lambda v, f: _int(v, f, 1, high=MAX_ELECTRODE),
+        "repeat": lambda v, f: _int(v, f, 1),
+    }
     return {name: by_meaning.get(name) or by_type[hints[name]] for name in names}
 
 
@@ -294,8 +314,9 @@ def _survey_consistent(body: dict) -> None:
     """The survey against its own description: its sequence, positions and counts agree."""
     n = body["n_electrodes"]
     if body["total"] != len(body["sequence"]):
-        raise ItemError("total", f"must equal the length of the sequence ({len(body['sequence'])}), "
-                                 f"got {body['total']}")
+        raise ItemError(
+            "total", f"must equal the length of the sequence ({len(body['sequence'])}), got {body['total']}"
+        )
     for i, quad in enumerate(body["sequence"]):
         if max(quad) > n:
             raise ItemError(f"sequence[{i}]", f"names electrode {max(quad)} beyond n_electrodes = {n}")
@@ -353,5 +374,15 @@ def check_entry(key: str, kind: str, body) -> None:
     check_item({"key": key, "kind": kind, "body": body})
 
 
-__all__ = ["KINDS", "ItemError", "check_body", "check_entry", "check_fields", "check_item", "check_record", "check_waveform",
-           "iso_ts", "survey_body"]
+__all__ = [
+    "KINDS",
+    "ItemError",
+    "check_body",
+    "check_entry",
+    "check_fields",
+    "check_item",
+    "check_record",
+    "check_waveform",
+    "iso_ts",
+    "survey_body",
+]

@@ -22,8 +22,12 @@ def totals(instrument) -> dict:
     else:
         energy = injection = None
         relays = sum(instrument.wear.counts.values())
-    return {"duration_s": instrument.board.clock.monotonic(), "injection_s": injection,
-            "relay_operations": relays, "energy_j": energy}
+    return {
+        "duration_s": instrument.board.clock.monotonic(),
+        "injection_s": injection,
+        "relay_operations": relays,
+        "energy_j": energy,
+    }
 
 
 def spent(before: dict, after: dict) -> dict:

@@ -19,8 +19,11 @@ STD_EDGES_PCT = (0, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
 
 def _histogram(values, edges) -> dict:
     values = np.asarray([v for v in values if v is not None and math.isfinite(v)], float)
-    counts = np.histogram(np.clip(values, edges[0], edges[-1]), bins=list(edges))[0].tolist() if len(values) else \
-        [0] * (len(edges) - 1)
+    counts = (
+        np.histogram(np.clip(values, edges[0], edges[-1]), bins=list(edges))[0].tolist()
+        if len(values)
+        else [0] * (len(edges) - 1)
+    )
     return {"edges": list(edges), "counts": counts, "median": float(np.median(values)) if len(values) else None}
 
 
@@ -47,6 +50,10 @@ def summary(rows: list[dict], first_check: dict | None = None) -> dict:
         out["error_model_note"] = str(exc)
     if first_check is not None:
         result = first_check.get("result") or {}
-        out["contact"] = {"time": first_check.get("time"), "electrodes": result.get("electrodes") or [],
-                          "bad": result.get("bad") or [], "open": result.get("open") or []}
+        out["contact"] = {
+            "time": first_check.get("time"),
+            "electrodes": result.get("electrodes") or [],
+            "bad": result.get("bad") or [],
+            "open": result.get("open") or [],
+        }
     return out

@@ -29,10 +29,16 @@ FIELD_INFO: tuple[FieldInfo, ...] = (
     FieldInfo("vmn_std_pct", "%", "float", "relative standard deviation of Vmn"),
     FieldInfo("sp_mV", "mV", "float", "self-potential between M and N"),
     FieldInfo("r_ohm", "ohm", "float", "transfer resistance Vmn / Iab"),
-    FieldInfo("r_std_pct", "%", "float", "calibrated 1-sigma uncertainty of R, relative (every source, see r_budget_pct)"),
+    FieldInfo(
+        "r_std_pct", "%", "float", "calibrated 1-sigma uncertainty of R, relative (every source, see r_budget_pct)"
+    ),
     FieldInfo("r_stack_std_pct", "%", "float", "spread of R over the half-cycles (relative std, stacking alone)"),
-    FieldInfo("r_budget_pct", "%", "dict[str,float]",
-              "uncertainty budget of R: each source's 1-sigma share, combined in quadrature into r_std_pct"),
+    FieldInfo(
+        "r_budget_pct",
+        "%",
+        "dict[str,float]",
+        "uncertainty budget of R: each source's 1-sigma share, combined in quadrature into r_std_pct",
+    ),
     FieldInfo("k_m", "m", "float", "signed geometric factor (ABMN order kept)"),
     FieldInfo("rhoa_ohmm", "ohm.m", "float", "apparent resistivity k · R"),
     FieldInfo("rab_kohm", "kohm", "float", "resistance between A and B (contact check)"),
@@ -47,16 +53,20 @@ FIELD_INFO: tuple[FieldInfo, ...] = (
     FieldInfo("sampling_hz", "Hz", "float", "ADC sampling rate"),
     FieldInfo("n_samples", "", "int", "number of samples in the full waveform"),
     FieldInfo("strategy", "", "str", "injection strategy (fixed or adaptive)"),
-    FieldInfo("flags", "", "list[str]", "quality flags: saturated, low_current, high_std, open_electrode, "
-              "ip_wrong_sign (a decay of the wrong sign), ip_noisy (decay buried in noise)"),
+    FieldInfo(
+        "flags",
+        "",
+        "list[str]",
+        "quality flags: saturated, low_current, high_std, open_electrode, "
+        "ip_wrong_sign (a decay of the wrong sign), ip_noisy (decay buried in noise)",
+    ),
 )
 
 FIELDS: tuple[str, ...] = tuple(info.name for info in FIELD_INFO)
 UNITS: dict[str, str] = {info.name: info.unit for info in FIELD_INFO}
 DESCRIPTIONS: dict[str, str] = {info.name: info.description for info in FIELD_INFO}
 
-KNOWN_FLAGS = frozenset({"saturated", "low_current", "high_std", "open_electrode",
-                         "ip_wrong_sign", "ip_noisy"})
+KNOWN_FLAGS = frozenset({"saturated", "low_current", "high_std", "open_electrode", "ip_wrong_sign", "ip_noisy"})
 JSON_TYPES = frozenset({"list[str]", "list[float]", "dict[str,float]"})  # stored as JSON text
 
 

@@ -18,7 +18,7 @@ ORIENTATIONS = ((1, 1), (-1, 1), (1, -1), (-1, -1))  # (ab_sign, mn_sign)
 def wired(quad, ab_sign: int, mn_sign: int) -> tuple[int, int, int, int]:
     """The electrodes on the A, B, M, N buses for this orientation."""
     a, b, m, n = quad
-    return (a, b) [::ab_sign] + (m, n)[::mn_sign]
+    return (a, b)[::ab_sign] + (m, n)[::mn_sign]
 
 
 def coil_changes(state: Mapping[str, frozenset], physical) -> int:

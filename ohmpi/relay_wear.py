@@ -20,8 +20,14 @@ DEFAULT_RATED_OPS = 1_000_000
 
 
 class RelayWear:
-    def __init__(self, names: dict[tuple[int, int], str], path=None, rated_ops: float = DEFAULT_RATED_OPS,
-                 flush_s: float = FLUSH_S, clock=time.monotonic):
+    def __init__(
+        self,
+        names: dict[tuple[int, int], str],
+        path=None,
+        rated_ops: float = DEFAULT_RATED_OPS,
+        flush_s: float = FLUSH_S,
+        clock=time.monotonic,
+    ):
         """`names`: (chip index, pin) → the relay's name ("12M": electrode 12, role M)."""
         self.names = dict(names)
         self.path = Path(path) if path is not None else None
@@ -39,8 +45,9 @@ class RelayWear:
         try:
             data = json.loads(self.path.read_bytes())
             if not isinstance(data, dict) or not all(
-                    isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                    for k, v in data.items()):
+                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                for k, v in data.items()
+            ):
                 raise ValueError("not a table of counts")
             self.counts = data
         except (OSError, ValueError):
@@ -71,9 +78,15 @@ class RelayWear:
         self._flushed = self.clock()
 
     def soh(self) -> dict:
-        worn = sorted((name for name, count in self.counts.items() if count >= self.rated_ops),
-                      key=lambda name: -self.counts[name])
+        worn = sorted(
+            (name for name, count in self.counts.items() if count >= self.rated_ops),
+            key=lambda name: -self.counts[name],
+        )
         most = max(self.counts, key=self.counts.get, default=None)
-        return {"relay_ops_total": sum(self.counts.values()),
-                "relay_ops_max": self.counts.get(most, 0), "relay_most_worn": most,
-                "relay_rated_ops": self.rated_ops, "relays_worn": worn}
+        return {
+            "relay_ops_total": sum(self.counts.values()),
+            "relay_ops_max": self.counts.get(most, 0),
+            "relay_most_worn": most,
+            "relay_rated_ops": self.rated_ops,
+            "relays_worn": worn,
+        }

@@ -73,8 +73,9 @@ def solve_contacts(pairs: dict[tuple[int, int], float], n_electrodes: int):
     return r
 
 
-def rs_check(board, *, abort=None, settling_ms: float = 20.0, mains_hz: float = 50.0,
-             threshold_kohm: float | None = None) -> dict:
+def rs_check(
+    board, *, abort=None, settling_ms: float = 20.0, mains_hz: float = 50.0, threshold_kohm: float | None = None
+) -> dict:
     """Measure the pairs, solve for every electrode and name the bad and open ones.
 
     An electrode is bad above `threshold_kohm`, by default five times the median
@@ -88,8 +89,9 @@ def rs_check(board, *, abort=None, settling_ms: float = 20.0, mains_hz: float = 
             for a in range(1, n - gap + 1):
                 b = a + gap
                 current = _pair_current_mA(board, a, b, settling_ms / 1000, 1 / mains_hz, aborted)
-                pairs[(a, b)] = (board.injector.voltage / (current / 1000) - board.shunt_ohm
-                                 if current > OPEN_MA else math.inf)
+                pairs[(a, b)] = (
+                    board.injector.voltage / (current / 1000) - board.shunt_ohm if current > OPEN_MA else math.inf
+                )
     finally:
         board.safe_state()
     contact = solve_contacts(pairs, n)
@@ -104,11 +106,11 @@ def rs_check(board, *, abort=None, settling_ms: float = 20.0, mains_hz: float = 
             opened.append(e)
         elif status == "high":
             bad.append(e)
-        electrodes.append({"electrode": e, "contact_kohm": None if math.isinf(value) else value / 1000,
-                           "status": status})
+        electrodes.append(
+            {"electrode": e, "contact_kohm": None if math.isinf(value) else value / 1000, "status": status}
+        )
     return {
-        "pairs": [{"a": a, "b": b, "rab_kohm": None if math.isinf(v) else v / 1000}
-                  for (a, b), v in pairs.items()],
+        "pairs": [{"a": a, "b": b, "rab_kohm": None if math.isinf(v) else v / 1000} for (a, b), v in pairs.items()],
         "electrodes": electrodes,
         "bad": bad,
         "open": opened,

@@ -38,8 +38,7 @@ def check_relay_state(state: Mapping[str, Iterable[int]], n_electrodes: int) -> 
     unknown = set(state) - set(ROLES)
     if unknown:
         raise SafetyError(f"unknown role(s) {sorted(unknown)}; allowed: {', '.join(ROLES)}")
-    norm = {role: frozenset(check_electrode(e, n_electrodes, role) for e in state.get(role, ()))
-            for role in ROLES}
+    norm = {role: frozenset(check_electrode(e, n_electrodes, role) for e in state.get(role, ())) for role in ROLES}
     both = norm["A"] & norm["B"]
     if both:
         raise SafetyError(f"electrode {min(both)} would be on both A and B (short across the supply)")
@@ -72,11 +71,11 @@ class Limits:
 
     def check_current(self, current_mA: float, volts: float | None = None) -> None:
         if abs(current_mA) > self.max_current_mA:
-            raise SafetyError(f"injection current {current_mA:.4g} mA above the "
-                              f"{self.max_current_mA} mA limit")
+            raise SafetyError(f"injection current {current_mA:.4g} mA above the {self.max_current_mA} mA limit")
         if volts is not None and abs(current_mA) * 1e-3 * volts > self.max_power_W:
-            raise SafetyError(f"injection power {abs(current_mA) * 1e-3 * volts:.3g} W above the "
-                              f"{self.max_power_W} W limit")
+            raise SafetyError(
+                f"injection power {abs(current_mA) * 1e-3 * volts:.3g} W above the {self.max_power_W} W limit"
+            )
 
     def max_safe_voltage(self, loop_ohm: float) -> float:
         """Highest voltage into a loop resistance that respects all three limits."""

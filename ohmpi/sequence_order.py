@@ -68,8 +68,12 @@ def _costs(state: dict, quads: np.ndarray) -> np.ndarray:
     """`_cost` for many quadrupoles at once (vectorised: thousands of groups)."""
     held = [next(iter(state[r])) if state.get(r) else 0 for r in "ABMN"]
     best = None
-    for ab, mn in ((quads[:, [0, 1]], quads[:, [2, 3]]), (quads[:, [1, 0]], quads[:, [2, 3]]),
-                   (quads[:, [0, 1]], quads[:, [3, 2]]), (quads[:, [1, 0]], quads[:, [3, 2]])):
+    for ab, mn in (
+        (quads[:, [0, 1]], quads[:, [2, 3]]),
+        (quads[:, [1, 0]], quads[:, [2, 3]]),
+        (quads[:, [0, 1]], quads[:, [3, 2]]),
+        (quads[:, [1, 0]], quads[:, [3, 2]]),
+    ):
         wiring = np.hstack([ab, mn])
         cost = sum(np.where(wiring[:, k] == held[k], 0, 2 if held[k] else 1) for k in range(4))
         best = cost if best is None else np.minimum(best, cost)

@@ -25,8 +25,9 @@ def quadrupoles(array: str, n_electrodes: int) -> np.ndarray:
         except ValueError:
             if array.strip().lower() in ARRAYS or Path(array).suffix:
                 raise
-            raise ValueError(f"--array: {array!r} is neither {', '.join(ARRAYS)} nor an "
-                             "existing sequence file") from None
+            raise ValueError(
+                f"--array: {array!r} is neither {', '.join(ARRAYS)} nor an existing sequence file"
+            ) from None
     return sequences.load_sequence(array, n_electrodes)
 
 
@@ -37,11 +38,22 @@ def simulate(**options) -> tuple[list[dict], np.ndarray]:
     return records, positions
 
 
-def simulate_survey(*, electrodes: int = 24, spacing: float = 1.0, array: str = "wenner",
-                    model: str = "homogeneous:rho=100", noise: float = 0.01, strategy: str = "adaptive",
-                    stacks: int = 2, contact_ohm: float = 1000.0, seed: int = 0, settings: dict | None = None,
-                    progress: Callable[[int, int], None] | None = None, optimize: bool = True,
-                    hold_relays: bool = True) -> tuple[list[dict], np.ndarray, dict]:
+def simulate_survey(
+    *,
+    electrodes: int = 24,
+    spacing: float = 1.0,
+    array: str = "wenner",
+    model: str = "homogeneous:rho=100",
+    noise: float = 0.01,
+    strategy: str = "adaptive",
+    stacks: int = 2,
+    contact_ohm: float = 1000.0,
+    seed: int = 0,
+    settings: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    optimize: bool = True,
+    hold_relays: bool = True,
+) -> tuple[list[dict], np.ndarray, dict]:
     """Measure every quadrupole of `array` over `model`; returns (records, positions, figures).
 
     `settings`: measurement settings beyond the strategy and stacks (e.g. injection_ms, ip_windows_ms).
@@ -53,7 +65,8 @@ def simulate_survey(*, electrodes: int = 24, spacing: float = 1.0, array: str = 
     if not 0 <= noise <= 1:
         raise ValueError(f"--noise: {noise!r} is not a fraction in 0..1 (0.01 = 1 %)")
     config = {
-        "n_electrodes": electrodes, "spacing_m": spacing,
+        "n_electrodes": electrodes,
+        "spacing_m": spacing,
         "injection": {"supply": "dps5005" if strategy == "adaptive" else "battery"},
         "sim": {"model": model, "noise": noise, "contact_ohm": contact_ohm, "seed": seed},
     }
@@ -71,8 +84,13 @@ def simulate_survey(*, electrodes: int = 24, spacing: float = 1.0, array: str = 
                 progress(i + 1, len(quads))
         inst.safe_state()
         cost = measurement_cost.spent(before, measurement_cost.totals(inst))
-        figures = {"quadrupoles": len(records), "flagged": sum(1 for r in records if r["flags"]),
-                   "sim_duration_s": round(cost["duration_s"], 3), "injection_s": round(cost["injection_s"], 3),
-                   "relay_operations": cost["relay_operations"], "energy_j": round(cost["energy_j"], 3)}
+        figures = {
+            "quadrupoles": len(records),
+            "flagged": sum(1 for r in records if r["flags"]),
+            "sim_duration_s": round(cost["duration_s"], 3),
+            "injection_s": round(cost["injection_s"], 3),
+            "relay_operations": cost["relay_operations"],
+            "energy_j": round(cost["energy_j"], 3),
+        }
         positions = np.asarray(inst.positions)
     return records, positions, figures

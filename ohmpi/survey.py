@@ -48,8 +48,18 @@ from ohmpi.survey_machine import ACTIVE, HOLDS, STATES, SurveyMachine  # noqa: F
 SLOT_HEADER = struct.Struct("<QII")  # rev, payload length, crc32 of the payload
 MIN_SLOT = 4096
 # the fields of a Survey that change while it runs (the rest is fixed when it starts)
-PROGRESS_FIELDS = ("state", "pass_index", "next_index", "done_all", "failed", "updated", "pass_started",
-                   "next_pass_at", "message", "hold")
+PROGRESS_FIELDS = (
+    "state",
+    "pass_index",
+    "next_index",
+    "done_all",
+    "failed",
+    "updated",
+    "pass_started",
+    "next_pass_at",
+    "message",
+    "hold",
+)
 
 
 def utc_now() -> str:
@@ -95,8 +105,9 @@ class Survey:
         # each elapsed time kept within one `every_s` so a clock changed meanwhile cannot stall it)
         now, mono = time.time(), time.monotonic()
         self.pass_started_mono = mono - min(max(now - self.pass_started, 0.0), max(self.every_s, 0.0))
-        self.next_pass_mono = (None if self.next_pass_at is None else
-                               mono + min(max(self.next_pass_at - now, 0.0), max(self.every_s, 0.0)))
+        self.next_pass_mono = (
+            None if self.next_pass_at is None else mono + min(max(self.next_pass_at - now, 0.0), max(self.every_s, 0.0))
+        )
 
     @property
     def total(self) -> int:
@@ -157,8 +168,10 @@ class SurveyState:
             except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
                 self.loaded, self.survey, self._rev = None, None, 0
                 aside = set_aside(self.path)
-                self.notes.append(f"the sequencer state {self.path.name} could not be read "
-                                  f"({type(exc).__name__}: {exc}); set aside as {aside.name}, starting idle")
+                self.notes.append(
+                    f"the sequencer state {self.path.name} could not be read "
+                    f"({type(exc).__name__}: {exc}); set aside as {aside.name}, starting idle"
+                )
             self._plan_of = (self.loaded, self.survey)
 
     def _load(self) -> None:
@@ -170,13 +183,18 @@ class SurveyState:
         if data.get("survey"):
             survey = dict(data["survey"])
             progress = self._read_progress()
-            if (progress is not None and progress.get("survey_id") == survey["survey_id"]
-                    and progress.get("rev", -1) >= self._rev):
+            if (
+                progress is not None
+                and progress.get("survey_id") == survey["survey_id"]
+                and progress.get("rev", -1) >= self._rev
+            ):
                 survey.update({k: progress[k] for k in PROGRESS_FIELDS if k in progress})
                 self._rev = progress["rev"]
             elif progress is None and self.progress_path.exists():
-                self.notes.append(f"{self.progress_path.name}: no intact slot; resuming from the plan's copy "
-                                  "(quadrupoles already stored are answered from the controller's outbox)")
+                self.notes.append(
+                    f"{self.progress_path.name}: no intact slot; resuming from the plan's copy "
+                    "(quadrupoles already stored are answered from the controller's outbox)"
+                )
             known = set(Survey.__dataclass_fields__)
             self.survey = Survey(**{k: v for k, v in survey.items() if k in known})
             if not self.survey.sequence or self.survey.state not in STATES:
@@ -191,11 +209,11 @@ class SurveyState:
         best = None
         slot = len(raw) // 2
         for start in (0, slot):
-            header = raw[start:start + SLOT_HEADER.size]
+            header = raw[start : start + SLOT_HEADER.size]
             if slot < SLOT_HEADER.size or len(header) < SLOT_HEADER.size:
                 continue
             rev, length, crc = SLOT_HEADER.unpack(header)
-            payload = raw[start + SLOT_HEADER.size:start + SLOT_HEADER.size + length]
+            payload = raw[start + SLOT_HEADER.size : start + SLOT_HEADER.size + length]
             if length > slot - SLOT_HEADER.size or zlib.crc32(payload) != crc:
                 continue  # torn or never written
             try:
@@ -231,7 +249,6 @@ class SurveyState:
     def close(self) -> None:
         self._close_progress()
 
-
     @property
     def rev(self) -> int:
         """The revision of the last save: grows with every save, also across restarts."""
@@ -246,8 +263,13 @@ class SurveyState:
         self._rev += 1
         if self._plan_of[0] is not self.loaded or self._plan_of[1] is not s:
             # the full survey (its progress included), so the plan alone is a complete state
-            write_atomic(self.path, json.dumps({"version": 2, "rev": self._rev, "loaded": self.loaded,
-                                                "survey": asdict(s) if s else None}, separators=(",", ":")).encode())
+            write_atomic(
+                self.path,
+                json.dumps(
+                    {"version": 2, "rev": self._rev, "loaded": self.loaded, "survey": asdict(s) if s else None},
+                    separators=(",", ":"),
+                ).encode(),
+            )
             self._plan_of = (self.loaded, s)
         if s is not None:
             progress = {"survey_id": s.survey_id, "rev": self._rev}
@@ -278,19 +300,44 @@ class SurveyState:
         s = self.survey
         loaded = {"name": self.loaded["name"], "count": len(self.loaded["sequence"])} if self.loaded else None
         if s is None:
-            return {"state": "idle", "survey_id": None, "done": 0, "total": 0, "loaded": loaded, "active": False,
-                    "actions": []}
+            return {
+                "state": "idle",
+                "survey_id": None,
+                "done": 0,
+                "total": 0,
+                "loaded": loaded,
+                "active": False,
+                "actions": [],
+            }
         eta = self.eta_s()
         return {
-            "state": s.state, "survey_id": s.survey_id, "name": s.name,
-            "done": s.next_index if s.state != "finished" else s.total, "total": s.total,
-            "index": s.next_index, "pass_index": s.pass_index, "repeat": s.repeat, "every_s": s.every_s,
-            "done_all": s.done_all, "total_all": s.total * s.repeat,
-            "failed": len(s.failed), "eta_s": eta,
-            "eta": (datetime.fromtimestamp(time.time() + eta, timezone.utc).isoformat(timespec="seconds")
-                    .replace("+00:00", "Z") if eta is not None else None),
-            "next_pass_at": s.next_pass_at, "created": s.created, "updated": s.updated,
-            "message": s.message, "hold": s.hold, "loaded": loaded,
+            "state": s.state,
+            "survey_id": s.survey_id,
+            "name": s.name,
+            "done": s.next_index if s.state != "finished" else s.total,
+            "total": s.total,
+            "index": s.next_index,
+            "pass_index": s.pass_index,
+            "repeat": s.repeat,
+            "every_s": s.every_s,
+            "done_all": s.done_all,
+            "total_all": s.total * s.repeat,
+            "failed": len(s.failed),
+            "eta_s": eta,
+            "eta": (
+                datetime.fromtimestamp(time.time() + eta, timezone.utc)
+                .isoformat(timespec="seconds")
+                .replace("+00:00", "Z")
+                if eta is not None
+                else None
+            ),
+            "next_pass_at": s.next_pass_at,
+            "created": s.created,
+            "updated": s.updated,
+            "message": s.message,
+            "hold": s.hold,
+            "loaded": loaded,
             # what the page needs to know of the state machine: no copy of its rules there
-            "active": s.state in ACTIVE, "actions": SurveyMachine().actions(s),
+            "active": s.state in ACTIVE,
+            "actions": SurveyMachine().actions(s),
         }

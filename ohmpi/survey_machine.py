@@ -33,8 +33,7 @@ BACKOFF = "backoff"  # wait, growing the delay, then again (the controller is aw
 HOLD = "hold"  # hold the survey for disk space (resumes by itself)
 PAUSE = "pause"  # the injection was aborted: pause, a person resumes
 SKIP = "skip"  # refused or tripped: note the quadrupole as failed and go on
-REACTIONS = {"busy": RETRY, "aborted": PAUSE, "bad_request": SKIP, "fault": SKIP,
-             ("unavailable", "disk_full"): HOLD}
+REACTIONS = {"busy": RETRY, "aborted": PAUSE, "bad_request": SKIP, "fault": SKIP, ("unavailable", "disk_full"): HOLD}
 
 
 def reaction(code: str, reason: object = None) -> str:

@@ -31,8 +31,6 @@ for _name in ("OHMPI_BUS", "OHMPI_KEY", "OHMPI_TIME_SCALE"):
     os.environ.pop(_name, None)
 
 
-
-
 def _interrupted(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")  # pytest then tears down and unconfigures
 
@@ -75,4 +73,3 @@ def ipc_bus():
 def service(bus):
     bus.start_service("demo")
     return bus
-

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from bus.constants import LEVEL_NUMBERS, LOG_LEVELS
 from ohmpi.measure.settings import SETTINGS_SPEC
-from ohmpi.store import EXPORT_FORMATS, LEVELS as STORE_LEVELS
+from ohmpi.store import EXPORT_FORMATS
+from ohmpi.store import LEVELS as STORE_LEVELS
 from ohmpi.survey_machine import MAX_REPEAT, STATES
 from web.api import ROUTES
 

@@ -17,8 +17,7 @@ from .bus_access import ApiError
 
 
 def _json(body, status: int = 200):
-    return current_app.response_class(current_app.json.dumps(body) + "\n", status=status,
-                                      mimetype="application/json")
+    return current_app.response_class(current_app.json.dumps(body) + "\n", status=status, mimetype="application/json")
 
 
 def _limiter():
@@ -29,8 +28,7 @@ def _limited(keys: tuple[str, ...], action: str, user: str) -> None:
     wait = _limiter().retry_after(*keys)
     if wait:
         audit(action, ok=False, user=user, reason="rate limited")
-        raise ApiError(429, "too_many_requests", f"too many failed attempts: try again in {wait} s",
-                       retry_after=wait)
+        raise ApiError(429, "too_many_requests", f"too many failed attempts: try again in {wait} s", retry_after=wait)
 
 
 def _session_response(issued):
@@ -137,8 +135,9 @@ def set_password(args):
         if store().check_password(name, args.get("current_password") or "") is None:
             _limiter().failed(*keys)
             audit("user_passwd", ok=False, target=name, reason="wrong current password")
-            raise ApiError(400, "bad_request", "current_password: wrong password", arg="current_password",
-                           reason="wrong password")
+            raise ApiError(
+                400, "bad_request", "current_password: wrong password", arg="current_password", reason="wrong password"
+            )
     result = store().set_password(name, args["password"], keep_session=keep)
     audit("user_passwd", target=name)
     return result

@@ -16,8 +16,9 @@ from .setup_link import SetupLink
 
 def _bus_error(exc: AuthError) -> BadRequest:
     details = {k: v for k, v in exc.details.items() if k not in ("arg", "reason")}
-    return BadRequest(exc.message, arg=exc.details.get("arg", "args"), reason=exc.details.get("reason", exc.code),
-                      **details)
+    return BadRequest(
+        exc.message, arg=exc.details.get("arg", "args"), reason=exc.details.get("reason", exc.code), **details
+    )
 
 
 def register(node, accounts: AuthStore, setup: SetupLink | None = None) -> None:
@@ -54,8 +55,9 @@ def register(node, accounts: AuthStore, setup: SetupLink | None = None) -> None:
     def tokens_create(name: str, role: str, expires_days: float | None = None) -> dict:
         """Create an API token (shown once in the reply; only its hash is kept)."""
         caller = current_caller.get()
-        result = checked(accounts.create_token, name, role, expires_days,
-                         created_by=f"bus:{caller.user}" if caller else None)
+        result = checked(
+            accounts.create_token, name, role, expires_days, created_by=f"bus:{caller.user}" if caller else None
+        )
         node.audit("token_create", target=name, target_role=role)
         return result
 
@@ -75,6 +77,14 @@ def register(node, accounts: AuthStore, setup: SetupLink | None = None) -> None:
             raise BadRequest("this gateway has no setup link", arg="setup", reason="unavailable")
         return setup.current()
 
-    for fn in (users_add, users_list, users_remove, users_passwd, tokens_create, tokens_list, tokens_revoke,
-               setup_link):
+    for fn in (
+        users_add,
+        users_list,
+        users_remove,
+        users_passwd,
+        tokens_create,
+        tokens_list,
+        tokens_revoke,
+        setup_link,
+    ):
         node.command(fn, role="admin")

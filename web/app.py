@@ -43,8 +43,15 @@ from .supervisor import Supervisor
 MAX_BODY = 2 * 1024 * 1024
 log = logging.getLogger("web")
 
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 
 
 class SafeJSON(DefaultJSONProvider):
@@ -61,29 +68,54 @@ def _supervisor_socket(address: str) -> Path:
     return var_dir() / "supervisor.sock"
 
 
-def create_app(config: dict | None = None, *, bus_address: str | None = None,
-               audit: Callable[..., None] | None = None, on_setup_done: Callable[[], None] | None = None) -> Flask:
+def create_app(
+    config: dict | None = None,
+    *,
+    bus_address: str | None = None,
+    audit: Callable[..., None] | None = None,
+    on_setup_done: Callable[[], None] | None = None,
+) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.json = SafeJSON(app)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, MAX_SSE_CLIENTS=16, MAX_SSE_PER_CLIENT=4, SSE_KEEPALIVE_S=15.0,
-                      REFRESH_GRACE_S=5.0, ALLOWED_HOSTS=None, BOUND_HOST=None, HTTPS=False)
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_SSE_CLIENTS=16,
+        MAX_SSE_PER_CLIENT=4,
+        SSE_KEEPALIVE_S=15.0,
+        REFRESH_GRACE_S=5.0,
+        ALLOWED_HOSTS=None,
+        BOUND_HOST=None,
+        HTTPS=False,
+    )
     app.config.update(config or {})
     cfg = load_bus_config()
     address = bus_address or app.config.get("BUS_ADDRESS") or cfg.resolved_address()
     bus = BusAccess(address, cfg, name="web")
-    sup = Supervisor(app.config.get("SUPERVISOR_SOCKET") or _supervisor_socket(address),
-                     self_program=app.config.get("SELF_PROGRAM"))
-    accounts = AuthStore(app.config.get("AUTH_DB") or var_dir() / "auth.db",
-                         refresh_grace_s=float(app.config["REFRESH_GRACE_S"]))
-    gateway = api.Gateway(bus, sup, max_sse_clients=int(app.config["MAX_SSE_CLIENTS"]),
-                          max_sse_per_client=int(app.config["MAX_SSE_PER_CLIENT"]),
-                          keepalive_s=float(app.config["SSE_KEEPALIVE_S"]))
-    app.extensions.update(ohmpi=gateway, ohmpi_auth=accounts, ohmpi_audit=audit, ohmpi_setup_done=on_setup_done,
-                          ohmpi_login_limit=FailureLimit(limit=5, window_s=60.0))
+    sup = Supervisor(
+        app.config.get("SUPERVISOR_SOCKET") or _supervisor_socket(address), self_program=app.config.get("SELF_PROGRAM")
+    )
+    accounts = AuthStore(
+        app.config.get("AUTH_DB") or var_dir() / "auth.db", refresh_grace_s=float(app.config["REFRESH_GRACE_S"])
+    )
+    gateway = api.Gateway(
+        bus,
+        sup,
+        max_sse_clients=int(app.config["MAX_SSE_CLIENTS"]),
+        max_sse_per_client=int(app.config["MAX_SSE_PER_CLIENT"]),
+        keepalive_s=float(app.config["SSE_KEEPALIVE_S"]),
+    )
+    app.extensions.update(
+        ohmpi=gateway,
+        ohmpi_auth=accounts,
+        ohmpi_audit=audit,
+        ohmpi_setup_done=on_setup_done,
+        ohmpi_login_limit=FailureLimit(limit=5, window_s=60.0),
+    )
 
     def close():
         gateway.close()
         accounts.close()
+
     app.extensions["ohmpi_close"] = close
     gateway.events.start()  # subscribe now: the first browser gets the snapshot at once
     guard.install(app, AllowedHosts(app.config["BOUND_HOST"], app.config["ALLOWED_HOSTS"]))
@@ -116,8 +148,11 @@ def create_app(config: dict | None = None, *, bus_address: str | None = None,
             message = f"{request.method} is not allowed on {request.path[:200]}"
         elif exc.code == 400:
             details = {"arg": "request", "reason": message}
-        resp = app.response_class(to_json({"error": {"code": code, "message": message, **details}}) + "\n",
-                                  status=exc.code or 500, mimetype="application/json")
+        resp = app.response_class(
+            to_json({"error": {"code": code, "message": message, **details}}) + "\n",
+            status=exc.code or 500,
+            mimetype="application/json",
+        )
         if exc.code == 405 and details.get("allowed"):
             resp.headers["Allow"] = ", ".join(details["allowed"])
         return resp

@@ -86,22 +86,37 @@ def acts_on_self(who: Principal, route) -> bool:
 
 
 def forbidden(needed: str, who: Principal, what: str) -> AuthError:
-    return AuthError(403, "forbidden", f"{what} needs the {needed} role; {who.user} has {who.role}",
-                     role=needed, have=who.role)
+    return AuthError(
+        403, "forbidden", f"{what} needs the {needed} role; {who.user} has {who.role}", role=needed, have=who.role
+    )
 
 
 def session_body(issued: Issued) -> dict:
     who = issued.principal
-    return {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": ACCESS_S,
-            "role": who.role, "username": who.name, "csrf_token": issued.csrf_token}
+    return {
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_S,
+        "role": who.role,
+        "username": who.name,
+        "csrf_token": issued.csrf_token,
+    }
 
 
 def set_session_cookies(resp, issued: Issued) -> None:
     secure = bool(current_app.config.get("HTTPS"))
-    resp.set_cookie(REFRESH_COOKIE, issued.refresh_token, max_age=REFRESH_S, path="/api/", secure=secure,
-                    httponly=True, samesite="Strict")
-    resp.set_cookie(CSRF_COOKIE, issued.csrf_token, max_age=REFRESH_S, path="/", secure=secure,
-                    httponly=False, samesite="Strict")
+    resp.set_cookie(
+        REFRESH_COOKIE,
+        issued.refresh_token,
+        max_age=REFRESH_S,
+        path="/api/",
+        secure=secure,
+        httponly=True,
+        samesite="Strict",
+    )
+    resp.set_cookie(
+        CSRF_COOKIE, issued.csrf_token, max_age=REFRESH_S, path="/", secure=secure, httponly=False, samesite="Strict"
+    )
 
 
 def clear_session_cookies(resp) -> None:

@@ -66,8 +66,7 @@ class AuthError(ApiError):
     """A refused credential or account change (an ApiError: HTTP status, code, message, details)."""
 
 
-def unauthorized(message: str = "authentication required: log in or send a valid bearer token",
-                 **details) -> AuthError:
+def unauthorized(message: str = "authentication required: log in or send a valid bearer token", **details) -> AuthError:
     return AuthError(401, "unauthorized", message, **details)
 
 
@@ -110,18 +109,34 @@ def new_token(kind: str) -> str:
 
 def check_name(name: object, field: str = "username") -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise AuthError(400, "bad_request", f"{field}: must be 1-48 lowercase letters, digits, '_' or '-' "
-                        "(starting with a letter or digit)", arg=field, reason="invalid name")
+        raise AuthError(
+            400,
+            "bad_request",
+            f"{field}: must be 1-48 lowercase letters, digits, '_' or '-' (starting with a letter or digit)",
+            arg=field,
+            reason="invalid name",
+        )
     if field == "username" and name.startswith(TOKEN_USER_PREFIX):
-        raise AuthError(400, "bad_request", f"username: must not start with {TOKEN_USER_PREFIX!r} "
-                        "(reserved for API tokens)", arg=field, reason="reserved")
+        raise AuthError(
+            400,
+            "bad_request",
+            f"username: must not start with {TOKEN_USER_PREFIX!r} (reserved for API tokens)",
+            arg=field,
+            reason="reserved",
+        )
     return name
 
 
 def check_role(role: object, field: str = "role") -> str:
     if role not in HUMAN_ROLES:
-        raise AuthError(400, "bad_request", f"{field}: must be one of {', '.join(HUMAN_ROLES)}", arg=field,
-                        reason="unknown role", allowed=list(HUMAN_ROLES))
+        raise AuthError(
+            400,
+            "bad_request",
+            f"{field}: must be one of {', '.join(HUMAN_ROLES)}",
+            arg=field,
+            reason="unknown role",
+            allowed=list(HUMAN_ROLES),
+        )
     return role
 
 
@@ -179,6 +194,7 @@ class AuthStore:
                     store.db.execute("COMMIT" if kind is None else "ROLLBACK")
                 finally:
                     store.lock.release()
+
         return _Tx()
 
     def _secret(self) -> bytes:
@@ -198,11 +214,16 @@ class AuthStore:
     def users(self) -> list[dict]:
         with self.lock:
             rows = self.db.execute("SELECT username, role, created, changed FROM users ORDER BY username").fetchall()
-            sessions = dict(self.db.execute(
-                "SELECT username, COUNT(*) FROM sessions WHERE revoked = 0 AND expires > ? GROUP BY username",
-                (time.time(),)).fetchall())
-        return [{"username": u, "role": r, "created": c, "password_changed": ch, "sessions": sessions.get(u, 0)}
-                for u, r, c, ch in rows]
+            sessions = dict(
+                self.db.execute(
+                    "SELECT username, COUNT(*) FROM sessions WHERE revoked = 0 AND expires > ? GROUP BY username",
+                    (time.time(),),
+                ).fetchall()
+            )
+        return [
+            {"username": u, "role": r, "created": c, "password_changed": ch, "sessions": sessions.get(u, 0)}
+            for u, r, c, ch in rows
+        ]
 
     def add_user(self, username: str, role: str, password: str) -> dict:
         check_name(username)
@@ -212,10 +233,11 @@ class AuthStore:
         now = time.time()
         with self._tx() as db:
             if db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
-                raise AuthError(409, "conflict", f"user {username!r} already exists", arg="username",
-                                reason="exists")
-            db.execute("INSERT INTO users (username, role, password, created, changed) VALUES (?, ?, ?, ?, ?)",
-                       (username, role, hashed, now, now))
+                raise AuthError(409, "conflict", f"user {username!r} already exists", arg="username", reason="exists")
+            db.execute(
+                "INSERT INTO users (username, role, password, created, changed) VALUES (?, ?, ?, ?, ?)",
+                (username, role, hashed, now, now),
+            )
         return {"username": username, "role": role, "created": now}
 
     def remove_user(self, username: str) -> dict:
@@ -224,8 +246,13 @@ class AuthStore:
             if row is None:
                 raise AuthError(404, "not_found", f"no user {username[:64]!r}", arg="username", reason="unknown user")
             if row[0] == "admin" and db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetchone()[0] == 1:
-                raise AuthError(409, "conflict", f"{username!r} is the last admin: add another admin first",
-                                arg="username", reason="last admin")
+                raise AuthError(
+                    409,
+                    "conflict",
+                    f"{username!r} is the last admin: add another admin first",
+                    arg="username",
+                    reason="last admin",
+                )
             db.execute("DELETE FROM users WHERE username = ?", (username,))
             revoked = self._revoke_sessions(db, "username = ?", (username,))
         return {"username": username, "removed": True, "sessions_revoked": revoked}
@@ -259,8 +286,10 @@ class AuthStore:
         session, csrf = secrets.token_hex(16), secrets.token_urlsafe(32)
         with self._tx() as db:
             self._prune(db, now)
-            db.execute("INSERT INTO sessions (id, username, created, expires, csrf) VALUES (?, ?, ?, ?, ?)",
-                       (session, username, now, now + REFRESH_S, digest(csrf)))
+            db.execute(
+                "INSERT INTO sessions (id, username, created, expires, csrf) VALUES (?, ?, ?, ?, ?)",
+                (session, username, now, now + REFRESH_S, digest(csrf)),
+            )
             access, refresh = self._issue(db, session, now)
         return Issued(Principal(username, role, "password", now + ACCESS_S, session), access, refresh, csrf)
 
@@ -280,8 +309,10 @@ class AuthStore:
 
     def _issue(self, db, session: str, now: float) -> tuple[str, str]:
         access, refresh = new_token("at"), new_token("rt")
-        db.execute("INSERT INTO access_tokens (hash, session, expires) VALUES (?, ?, ?)",
-                   (digest(access), session, now + ACCESS_S))
+        db.execute(
+            "INSERT INTO access_tokens (hash, session, expires) VALUES (?, ?, ?)",
+            (digest(access), session, now + ACCESS_S),
+        )
         db.execute("INSERT INTO refresh_tokens (hash, session) VALUES (?, ?)", (digest(refresh), session))
         return access, refresh
 
@@ -295,7 +326,9 @@ class AuthStore:
             row = db.execute(
                 "SELECT r.session, r.used, s.username, s.expires, s.revoked, s.csrf, u.role FROM refresh_tokens r "
                 "JOIN sessions s ON s.id = r.session LEFT JOIN users u ON u.username = s.username "
-                "WHERE r.hash = ?", (digest(refresh_token),)).fetchone()
+                "WHERE r.hash = ?",
+                (digest(refresh_token),),
+            ).fetchone()
             if row is None:
                 raise unauthorized("unknown refresh token: log in again")
             session, used, username, expires, revoked, csrf_hash, role = row
@@ -303,21 +336,24 @@ class AuthStore:
                 raise unauthorized("this session has ended: log in again")
             if used is not None:
                 if now - used < self.refresh_grace_s:
-                    raise unauthorized("this refresh token was just rotated by a concurrent refresh: retry",
-                                       reason="rotated")
+                    raise unauthorized(
+                        "this refresh token was just rotated by a concurrent refresh: retry", reason="rotated"
+                    )
                 self._revoke_sessions(db, "id = ?", (session,))
                 reused = True
             elif not isinstance(csrf, str) or not hmac.compare_digest(digest(csrf), csrf_hash):
-                raise AuthError(403, "forbidden", "missing or wrong X-CSRF-Token header", arg="X-CSRF-Token",
-                                reason="csrf")
+                raise AuthError(
+                    403, "forbidden", "missing or wrong X-CSRF-Token header", arg="X-CSRF-Token", reason="csrf"
+                )
             else:
                 self._prune(db, now)
                 db.execute("UPDATE refresh_tokens SET used = ? WHERE hash = ?", (now, digest(refresh_token)))
                 db.execute("UPDATE sessions SET expires = ? WHERE id = ?", (now + REFRESH_S, session))
                 access, refresh = self._issue(db, session, now)
         if reused:
-            raise unauthorized("refresh token reused: the session was revoked, log in again", reason="reused",
-                               user=username)
+            raise unauthorized(
+                "refresh token reused: the session was revoked, log in again", reason="reused", user=username
+            )
         return Issued(Principal(username, role, "password", now + ACCESS_S, session), access, refresh, csrf)
 
     def session_of_refresh(self, refresh_token: object, csrf: object) -> Principal:
@@ -328,12 +364,12 @@ class AuthStore:
             row = self.db.execute(
                 "SELECT s.id, s.username, s.expires, s.revoked, s.csrf, u.role FROM refresh_tokens r "
                 "JOIN sessions s ON s.id = r.session JOIN users u ON u.username = s.username WHERE r.hash = ?",
-                (digest(refresh_token),)).fetchone()
+                (digest(refresh_token),),
+            ).fetchone()
         if row is None or row[3] or row[2] < time.time():
             raise unauthorized("this session has ended: log in again")
         if not isinstance(csrf, str) or not hmac.compare_digest(digest(csrf), row[4]):
-            raise AuthError(403, "forbidden", "missing or wrong X-CSRF-Token header", arg="X-CSRF-Token",
-                            reason="csrf")
+            raise AuthError(403, "forbidden", "missing or wrong X-CSRF-Token header", arg="X-CSRF-Token", reason="csrf")
         return Principal(row[1], row[5], "password", row[2], row[0])
 
     def revoke_session(self, session: str) -> bool:
@@ -349,32 +385,59 @@ class AuthStore:
         return len(ids)
 
     # ---- API tokens -------------------------------------------------------------------------
-    def create_token(self, name: str, role: str, expires_days: float | None = None,
-                     created_by: str | None = None) -> dict:
+    def create_token(
+        self, name: str, role: str, expires_days: float | None = None, created_by: str | None = None
+    ) -> dict:
         check_name(name, "name")
         check_role(role)
-        if expires_days is not None and (isinstance(expires_days, bool) or not isinstance(expires_days, (int, float))
-                                         or not 0 < expires_days <= 36500):
-            raise AuthError(400, "bad_request", "expires_days: must be a number of days in (0, 36500]",
-                            arg="expires_days", reason="out of range")
+        if expires_days is not None and (
+            isinstance(expires_days, bool)
+            or not isinstance(expires_days, (int, float))
+            or not 0 < expires_days <= 36500
+        ):
+            raise AuthError(
+                400,
+                "bad_request",
+                "expires_days: must be a number of days in (0, 36500]",
+                arg="expires_days",
+                reason="out of range",
+            )
         now = time.time()
         raw = new_token("tk")
         expires = None if expires_days is None else now + expires_days * 86400
         with self._tx() as db:
             if db.execute("SELECT 1 FROM api_tokens WHERE name = ?", (name,)).fetchone():
-                raise AuthError(409, "conflict", f"a token named {name!r} exists: revoke it first or choose "
-                                "another name", arg="name", reason="exists")
-            db.execute("INSERT INTO api_tokens (name, role, hash, created, expires, created_by) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (name, role, digest(raw), now, expires, created_by))
+                raise AuthError(
+                    409,
+                    "conflict",
+                    f"a token named {name!r} exists: revoke it first or choose another name",
+                    arg="name",
+                    reason="exists",
+                )
+            db.execute(
+                "INSERT INTO api_tokens (name, role, hash, created, expires, created_by) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, role, digest(raw), now, expires, created_by),
+            )
         return {"name": name, "role": role, "token": raw, "expires": expires}
 
     def tokens(self) -> list[dict]:
         with self.lock:
-            rows = self.db.execute("SELECT name, role, created, last_used, expires, created_by FROM api_tokens "
-                                   "ORDER BY name").fetchall()
+            rows = self.db.execute(
+                "SELECT name, role, created, last_used, expires, created_by FROM api_tokens ORDER BY name"
+            ).fetchall()
         now = time.time()
-        return [{"name": n, "role": r, "created": c, "last_used": lu, "expires": e, "created_by": cb,
-                 "expired": e is not None and e < now} for n, r, c, lu, e, cb in rows]
+        return [
+            {
+                "name": n,
+                "role": r,
+                "created": c,
+                "last_used": lu,
+                "expires": e,
+                "created_by": cb,
+                "expired": e is not None and e < now,
+            }
+            for n, r, c, lu, e, cb in rows
+        ]
 
     def revoke_token(self, name: str) -> dict:
         with self._tx() as db:
@@ -392,12 +455,14 @@ class AuthStore:
                     "SELECT a.expires, s.id, s.username, u.role FROM access_tokens a "
                     "JOIN sessions s ON s.id = a.session JOIN users u ON u.username = s.username "
                     "WHERE a.hash = ? AND s.revoked = 0",
-                    (digest(raw),)).fetchone()
+                    (digest(raw),),
+                ).fetchone()
             if row is None:
                 raise unauthorized("unknown or revoked access token: log in again")
             if row[0] < now:
-                raise unauthorized("access token expired: refresh it (POST /api/refresh) or log in again",
-                                   reason="expired")
+                raise unauthorized(
+                    "access token expired: refresh it (POST /api/refresh) or log in again", reason="expired"
+                )
             return Principal(row[2], row[3], "password", row[0], row[1])
         if raw.startswith("ohmpi_tk_"):
             h = digest(raw)
@@ -426,12 +491,17 @@ class AuthStore:
         now = time.time()
         with self.lock:
             if who.auth == "password":
-                row = self.db.execute("SELECT s.expires FROM sessions s JOIN users u ON u.username = s.username "
-                                      "WHERE s.id = ? AND s.revoked = 0 AND u.role = ?",
-                                      (who.session, who.role)).fetchone()
+                row = self.db.execute(
+                    "SELECT s.expires FROM sessions s JOIN users u ON u.username = s.username "
+                    "WHERE s.id = ? AND s.revoked = 0 AND u.role = ?",
+                    (who.session, who.role),
+                ).fetchone()
             else:  # the same token (a revoked name may have been given to a new one)
-                row = self.db.execute("SELECT COALESCE(expires, 1e300) FROM api_tokens WHERE name = ? AND role = ? "
-                                      "AND substr(hash, 1, 16) = ?", (who.name, who.role, who.session)).fetchone()
+                row = self.db.execute(
+                    "SELECT COALESCE(expires, 1e300) FROM api_tokens WHERE name = ? AND role = ? "
+                    "AND substr(hash, 1, 16) = ?",
+                    (who.name, who.role, who.session),
+                ).fetchone()
         return row is not None and row[0] > now
 
     # ---- tickets (for EventSource and downloads, which cannot send headers) -----------------
@@ -454,13 +524,17 @@ class AuthStore:
             raise unauthorized("ticket expired: ask for a new one (POST /api/tickets)", reason="expired")
         with self.lock:
             if kind == "s":
-                row = self.db.execute("SELECT s.username, u.role, s.expires FROM sessions s JOIN users u "
-                                      "ON u.username = s.username WHERE s.id = ? AND s.revoked = 0", (ref,)).fetchone()
+                row = self.db.execute(
+                    "SELECT s.username, u.role, s.expires FROM sessions s JOIN users u "
+                    "ON u.username = s.username WHERE s.id = ? AND s.revoked = 0",
+                    (ref,),
+                ).fetchone()
                 who = row and Principal(row[0], row[1], "password", row[2], ref)
             else:
                 name, _, h = ref.partition(".")
-                row = self.db.execute("SELECT name, role, expires FROM api_tokens WHERE name = ? "
-                                      "AND substr(hash, 1, 16) = ?", (name, h)).fetchone()
+                row = self.db.execute(
+                    "SELECT name, role, expires FROM api_tokens WHERE name = ? AND substr(hash, 1, 16) = ?", (name, h)
+                ).fetchone()
                 who = row and Principal(row[0], row[1], "token", row[2], h)
         if not who or (who.expires is not None and who.expires < time.time()):
             raise unauthorized("the credential behind this ticket was revoked or expired")
@@ -491,18 +565,22 @@ class AuthStore:
         hashed = hash_password(password)
         now = time.time()
         with self._tx() as db:
-            row = db.execute("SELECT expires FROM setup WHERE hash = ?",
-                             (digest(raw) if isinstance(raw, str) else "",)).fetchone()
+            row = db.execute(
+                "SELECT expires FROM setup WHERE hash = ?", (digest(raw) if isinstance(raw, str) else "",)
+            ).fetchone()
             if row is None:
                 raise unauthorized("unknown or already used setup token")
             if row[0] < now:
-                raise unauthorized("setup token expired: restart the gateway or run `ohmpi web setup-link`",
-                                   reason="expired")
+                raise unauthorized(
+                    "setup token expired: restart the gateway or run `ohmpi web setup-link`", reason="expired"
+                )
             if db.execute("SELECT 1 FROM users LIMIT 1").fetchone():
                 db.execute("DELETE FROM setup")
                 raise AuthError(409, "conflict", "the gateway already has users: log in instead")
-            db.execute("INSERT INTO users (username, role, password, created, changed) VALUES (?, ?, ?, ?, ?)",
-                       (username, "admin", hashed, now, now))
+            db.execute(
+                "INSERT INTO users (username, role, password, created, changed) VALUES (?, ?, ?, ?, ?)",
+                (username, "admin", hashed, now, now),
+            )
             db.execute("DELETE FROM setup")
         return self.login(username, "admin")
 

@@ -70,8 +70,13 @@ def from_bus_error(exc: BusError, service: str) -> ApiError:
 class BusAccess:
     """Thread-local command clients on one bus address."""
 
-    def __init__(self, address: str | None = None, cfg: BusConfig | None = None,
-                 ctx: zmq.Context | None = None, name: str = "web"):
+    def __init__(
+        self,
+        address: str | None = None,
+        cfg: BusConfig | None = None,
+        ctx: zmq.Context | None = None,
+        name: str = "web",
+    ):
         self.cfg = cfg or load_bus_config()
         self.address = address or self.cfg.resolved_address()
         self.ctx = ctx or zmq.Context.instance()
@@ -92,14 +97,24 @@ class BusAccess:
                 self._clients.append(c)
         return c
 
-    def call(self, service: str, cmd: str, *, timeout: float = 3.0, retries: int = 1, deadline: float | None = None,
-             on_behalf: tuple[str, str] | None = None, **args):
+    def call(
+        self,
+        service: str,
+        cmd: str,
+        *,
+        timeout: float = 3.0,
+        retries: int = 1,
+        deadline: float | None = None,
+        on_behalf: tuple[str, str] | None = None,
+        **args,
+    ):
         """Run a command (for the user `on_behalf=(user, role)` when acting for one: the service
         checks that role again and names the user in its audit); raise ApiError on any failure.
         A long command is waited for while its service says it is running, up to `deadline`."""
         try:
-            return self.client().call(service, cmd, timeout=timeout, retries=retries, deadline=deadline,
-                                      on_behalf=on_behalf, **args)
+            return self.client().call(
+                service, cmd, timeout=timeout, retries=retries, deadline=deadline, on_behalf=on_behalf, **args
+            )
         except BusError as exc:
             raise from_bus_error(exc, service) from None
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
@@ -107,21 +122,30 @@ class BusAccess:
             # nesting too deep, a lone surrogate in a string...
             text = str(exc)
             if "over the limit" in text:
-                raise ApiError(413, "too_large", f"request too large for the bus: {text}", arg="body",
-                               reason="too large") from None
+                raise ApiError(
+                    413, "too_large", f"request too large for the bus: {text}", arg="body", reason="too large"
+                ) from None
             raise bad_request("body", f"cannot be sent to {service}: {type(exc).__name__}: {text}") from None
 
-    def call_paged(self, service: str, cmd: str, *, timeout: float = 3.0, retries: int = 1,
-                   on_behalf: tuple[str, str] | None = None, **args) -> list:
+    def call_paged(
+        self,
+        service: str,
+        cmd: str,
+        *,
+        timeout: float = 3.0,
+        retries: int = 1,
+        on_behalf: tuple[str, str] | None = None,
+        **args,
+    ) -> list:
         """All items of a paged command (`{items, next_offset}`); ApiError on any failure."""
         try:
-            return self.client().call_paged(service, cmd, timeout=timeout, retries=retries, on_behalf=on_behalf,
-                                            **args)
+            return self.client().call_paged(service, cmd, timeout=timeout, retries=retries, on_behalf=on_behalf, **args)
         except BusError as exc:
             raise from_bus_error(exc, service) from None
 
-    def call_chunked(self, service: str, cmd: str, *, on_behalf: tuple[str, str] | None = None,
-                     **args) -> tuple[str, dict]:
+    def call_chunked(
+        self, service: str, cmd: str, *, on_behalf: tuple[str, str] | None = None, **args
+    ) -> tuple[str, dict]:
         """The whole text of a chunked command, checked (`Client.call_chunked`); ApiError on any failure."""
         try:
             return self.client().call_chunked(service, cmd, on_behalf=on_behalf, **args)

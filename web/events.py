@@ -131,8 +131,16 @@ class Stream:
 class EventHub:
     """The per-app bus subscription and its fan-out to SSE clients."""
 
-    def __init__(self, address: str, cfg: BusConfig, *, processes: Callable[[], list] | None = None,
-                 max_clients: int = 16, max_per_client: int = 4, keepalive_s: float = KEEPALIVE_S):
+    def __init__(
+        self,
+        address: str,
+        cfg: BusConfig,
+        *,
+        processes: Callable[[], list] | None = None,
+        max_clients: int = 16,
+        max_per_client: int = 4,
+        keepalive_s: float = KEEPALIVE_S,
+    ):
         self.address = address
         self.cfg = cfg
         self.processes_fn = processes
@@ -147,8 +155,17 @@ class EventHub:
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.started = False
-        self.stats = {"events": 0, "dropped": 0, "clients_total": 0, "missed": 0, "subscribe_errors": 0,
-                      "refused_full": 0, "refused_client": 0, "ended_gone": 0, "ended_revoked": 0}
+        self.stats = {
+            "events": 0,
+            "dropped": 0,
+            "clients_total": 0,
+            "missed": 0,
+            "subscribe_errors": 0,
+            "refused_full": 0,
+            "refused_client": 0,
+            "ended_gone": 0,
+            "ended_revoked": 0,
+        }
         self.ready = threading.Event()
 
     # ---- threads --------------------------------------------------------------------------
@@ -279,8 +296,9 @@ class EventHub:
             self.clients.discard(stream)
             self.stats["dropped"] += stream.dropped
 
-    def serve(self, stream: Stream, *, gone: Callable[[], bool] | None = None,
-              still_allowed: Callable[[], bool] | None = None) -> Iterator[str]:
+    def serve(
+        self, stream: Stream, *, gone: Callable[[], bool] | None = None, still_allowed: Callable[[], bool] | None = None
+    ) -> Iterator[str]:
         """The SSE body for one client. Ends when the client goes (`gone()`: checked every
         second, so its slot is free at once), when its credential is revoked
         (`still_allowed()`, checked at each keep-alive) or when the hub closes."""
@@ -300,8 +318,9 @@ class EventHub:
                         yield frame("revoked", {"message": "the credential of this stream was revoked or expired"})
                         return
                 if stream.dropped != stream.reported:
-                    texts.insert(0, frame("dropped", {"dropped": stream.dropped,
-                                                      "new": stream.dropped - stream.reported}))
+                    texts.insert(
+                        0, frame("dropped", {"dropped": stream.dropped, "new": stream.dropped - stream.reported})
+                    )
                     stream.reported = stream.dropped
                 if texts:
                     yield "".join(texts)
@@ -314,9 +333,13 @@ class EventHub:
 
     def status(self) -> dict:
         with self.lock:
-            return {"clients": len(self.clients), "max_clients": self.max_clients,
-                    "max_per_client": self.max_per_client, **self.stats,
-                    "dropped_live": sum(c.dropped for c in self.clients)}
+            return {
+                "clients": len(self.clients),
+                "max_clients": self.max_clients,
+                "max_per_client": self.max_per_client,
+                **self.stats,
+                "dropped_live": sum(c.dropped for c in self.clients),
+            }
 
 
 def peer_gone(sock) -> bool:

@@ -18,9 +18,11 @@ from flask import Flask, request
 from .bus_access import ApiError
 from .hosts import AllowedHosts, host_name
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
-       "form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
 HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": CSP,
@@ -37,20 +39,35 @@ def install(app: Flask, hosts: AllowedHosts) -> None:
     def check_request():
         host = host_name(request.headers.get("Host", ""))
         if not hosts.allows(host):
-            raise ApiError(400, "bad_request", f"Host {request.headers.get('Host', '')[:100]!r} is not a name of "
-                           "this instrument (add it to [web] allowed_hosts if it is)", arg="Host",
-                           reason="host not allowed")
+            raise ApiError(
+                400,
+                "bad_request",
+                f"Host {request.headers.get('Host', '')[:100]!r} is not a name of "
+                "this instrument (add it to [web] allowed_hosts if it is)",
+                arg="Host",
+                reason="host not allowed",
+            )
         origin = request.headers.get("Origin")
         if origin is not None and not _same_origin(origin, hosts):
-            raise ApiError(403, "forbidden", "cross-origin request refused: use the page served by this gateway",
-                           origin=origin[:200], reason="cross-origin")
+            raise ApiError(
+                403,
+                "forbidden",
+                "cross-origin request refused: use the page served by this gateway",
+                origin=origin[:200],
+                reason="cross-origin",
+            )
         if request.headers.get("Sec-Fetch-Site") == "cross-site":
-            raise ApiError(403, "forbidden", "cross-site request refused: use the page served by this gateway",
-                           reason="cross-site")
+            raise ApiError(
+                403, "forbidden", "cross-site request refused: use the page served by this gateway", reason="cross-site"
+            )
         if request.method in WRITES and _has_body() and request.mimetype != "application/json":
-            raise ApiError(415, "unsupported_media_type", "send the body as JSON with "
-                           "Content-Type: application/json", arg="Content-Type",
-                           reason=f"got {request.headers.get('Content-Type', 'none')[:100]!r}")
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+                arg="Content-Type",
+                reason=f"got {request.headers.get('Content-Type', 'none')[:100]!r}",
+            )
         return None
 
     @app.after_request

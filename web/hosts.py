@@ -43,6 +43,7 @@ def machine_names() -> set[str]:
             names.add(name.lower().split(".")[0] + ".local")
     try:
         import psutil
+
         for addrs in psutil.net_if_addrs().values():
             for a in addrs:
                 if a.family in (socket.AF_INET, socket.AF_INET6):

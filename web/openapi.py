@@ -40,8 +40,14 @@ class Field:
         return self.arg or self.name
 
     def schema(self) -> dict:
-        kind = {"int": "integer", "number": "number", "str": "string", "bool": "boolean",
-                "object": "object", "array": "array"}[self.type]
+        kind = {
+            "int": "integer",
+            "number": "number",
+            "str": "string",
+            "bool": "boolean",
+            "object": "object",
+            "array": "array",
+        }[self.type]
         out: dict = {"type": kind}
         if self.min is not None:
             out["minimum"] = self.min
@@ -95,8 +101,11 @@ class Field:
             if self.max_length is not None and len(value) > self.max_length:
                 raise bad_request(self.name, f"longer than {self.max_length} characters")
             if self.enum is not None and value not in self.enum:
-                raise bad_request(self.name, f"must be one of {', '.join(map(str, self.enum))}, got {value!r}",
-                                  allowed=list(self.enum))
+                raise bad_request(
+                    self.name,
+                    f"must be one of {', '.join(map(str, self.enum))}, got {value!r}",
+                    allowed=list(self.enum),
+                )
             return value
         if t == "bool":
             if not isinstance(value, bool):
@@ -141,8 +150,15 @@ class Field:
 
 
 def _kind(value) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def _check_nested(value, name: str, depth: int = 0) -> None:
@@ -198,8 +214,9 @@ class Route:
         if self.role == ROLE_UNSET:
             raise TypeError(f"route {self.method} {self.path}: declare its role (None for a public route)")
         if self.role is not None and self.role not in HUMAN_ROLES:
-            raise ValueError(f"route {self.method} {self.path}: role {self.role!r} must be None or one of "
-                             f"{', '.join(HUMAN_ROLES)}")
+            raise ValueError(
+                f"route {self.method} {self.path}: role {self.role!r} must be None or one of {', '.join(HUMAN_ROLES)}"
+            )
 
     @property
     def endpoint(self) -> str:
@@ -213,22 +230,30 @@ class Route:
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {
-            "code": {"type": "string", "description": "bad_request, unknown_command, busy, timeout, unavailable, "
-                                                      "aborted, fault, internal, not_found, too_large, "
-                                                      "method_not_allowed, forbidden"},
-            "message": {"type": "string"},
-            "arg": {"type": "string", "description": "the field, argument or parameter at fault"},
-            "reason": {"type": "string"},
-            "errors": {"type": "array", "description": "sequence errors: [[line, reason], ...]",
-                       "items": {"type": "array", "items": {}}},
-            "service": {"type": "string", "description": "the service that is down or did not answer"},
-        },
-        "additionalProperties": True,
-    }},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": "bad_request, unknown_command, busy, timeout, unavailable, "
+                    "aborted, fault, internal, not_found, too_large, "
+                    "method_not_allowed, forbidden",
+                },
+                "message": {"type": "string"},
+                "arg": {"type": "string", "description": "the field, argument or parameter at fault"},
+                "reason": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "description": "sequence errors: [[line, reason], ...]",
+                    "items": {"type": "array", "items": {}},
+                },
+                "service": {"type": "string", "description": "the service that is down or did not answer"},
+            },
+            "additionalProperties": True,
+        }
+    },
 }
 
 STATUS_TEXT = {
@@ -255,10 +280,26 @@ def document(routes: list[Route], *, title: str = "OhmPi gateway", version: str 
         op: dict = {"operationId": r.endpoint, "summary": r.summary, "tags": [r.tag]}
         if r.description:
             op["description"] = r.description
-        params = [{"name": f.name, "in": "path", "required": True, "schema": f.schema(),
-                   **({"description": f.description} if f.description else {})} for f in r.path_params]
-        params += [{"name": f.name, "in": "query", "required": f.required, "schema": f.schema(),
-                    **({"description": f.description} if f.description else {})} for f in r.query]
+        params = [
+            {
+                "name": f.name,
+                "in": "path",
+                "required": True,
+                "schema": f.schema(),
+                **({"description": f.description} if f.description else {}),
+            }
+            for f in r.path_params
+        ]
+        params += [
+            {
+                "name": f.name,
+                "in": "query",
+                "required": f.required,
+                "schema": f.schema(),
+                **({"description": f.description} if f.description else {}),
+            }
+            for f in r.query
+        ]
         if params:
             op["parameters"] = params
         if r.body is not None:
@@ -267,8 +308,7 @@ def document(routes: list[Route], *, title: str = "OhmPi gateway", version: str 
             schema = {"type": "object", "properties": props, "additionalProperties": False}
             if required:
                 schema["required"] = required
-            op["requestBody"] = {"required": r.body_required,
-                                 "content": {"application/json": {"schema": schema}}}
+            op["requestBody"] = {"required": r.body_required, "content": {"application/json": {"schema": schema}}}
         content = {r.content: {"schema": r.response}}
         responses = {"200": {"description": "success", "content": content}}
         op["x-role"] = r.role
@@ -285,22 +325,38 @@ def document(routes: list[Route], *, title: str = "OhmPi gateway", version: str 
         if r.path.startswith("/api/") and r.tag not in ("meta",):
             codes |= set(COMMON_ERRORS)
         for code in sorted(codes):
-            responses[str(code)] = {"description": STATUS_TEXT.get(code, "error"),
-                                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            responses[str(code)] = {
+                "description": STATUS_TEXT.get(code, "error"),
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
         op["responses"] = responses
         paths.setdefault(r.openapi_path, {})[r.method.lower()] = op
     return {
         "openapi": "3.0.3",
-        "info": {"title": title, "version": version,
-                 "description": "JSON API of the OhmPi-style resistivity meter gateway. Every operation "
-                                "but the public ones needs a bearer token; `x-role` is the least role "
-                                "(viewer < operator < admin) it needs, null when public. Errors are "
-                                "`{\"error\": {\"code\", \"message\", ...}}`. Live events: `GET /api/events` "
-                                "(Server-Sent Events)."},
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "JSON API of the OhmPi-style resistivity meter gateway. Every operation "
+            "but the public ones needs a bearer token; `x-role` is the least role "
+            "(viewer < operator < admin) it needs, null when public. Errors are "
+            '`{"error": {"code", "message", ...}}`. Live events: `GET /api/events` '
+            "(Server-Sent Events).",
+        },
         "paths": paths,
-        "components": {"schemas": {"Error": ERROR_SCHEMA}, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer",
-                       "description": "an access token (POST /api/login, 30 min) or an API token"},
-            "ticket": {"type": "apiKey", "in": "query", "name": "ticket",
-                       "description": "a 60 s ticket from POST /api/tickets (EventSource, downloads)"}}},
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an access token (POST /api/login, 30 min) or an API token",
+                },
+                "ticket": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "ticket",
+                    "description": "a 60 s ticket from POST /api/tickets (EventSource, downloads)",
+                },
+            },
+        },
     }

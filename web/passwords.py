@@ -34,8 +34,9 @@ def check_rules(password: object, field: str = "password") -> str:
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     with _slots:
-        return hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=n, r=r, p=p,
-                              maxmem=256 * n * r, dklen=32)
+        return hashlib.scrypt(
+            password.encode("utf-8", "surrogatepass"), salt=salt, n=n, r=r, p=p, maxmem=256 * n * r, dklen=32
+        )
 
 
 def _b64(data: bytes) -> str:

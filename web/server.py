@@ -33,10 +33,14 @@ from cheroot.makefile import MakeFile
 from cheroot.server import HTTPConnection
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-REFUSED = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 5\r\n"
-           b"Connection: close\r\nContent-Length: 43\r\n\r\ntoo many connections from this address now\n")
-PLAIN_ON_TLS = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-                b"Content-Length: 46\r\n\r\nthis port speaks HTTPS: use https:// instead.\n")
+REFUSED = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 5\r\n"
+    b"Connection: close\r\nContent-Length: 43\r\n\r\ntoo many connections from this address now\n"
+)
+PLAIN_ON_TLS = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+    b"Content-Length: 46\r\n\r\nthis port speaks HTTPS: use https:// instead.\n"
+)
 
 
 class _Connection(HTTPConnection):
@@ -115,8 +119,11 @@ class _Connections(connections.ConnectionManager):
         own cap, of anyone when the gateway is full): a browser reopening its pool, or a client
         whose closed connections are not yet counted off, is never refused for its own idle ones."""
         own = self.server.open[client] >= self.server.max_per_client
-        idle = [(conn.last_used, fd, conn) for fd, conn in self._selector.connections
-                if conn is not self.server and (not own or getattr(conn, "client", None) == client)]
+        idle = [
+            (conn.last_used, fd, conn)
+            for fd, conn in self._selector.connections
+            if conn is not self.server and (not own or getattr(conn, "client", None) == client)
+        ]
         if not idle:
             return False
         _, fd, conn = min(idle, key=lambda item: item[0])
@@ -156,11 +163,28 @@ class Server(wsgi.Server):
 
     ConnectionClass = _Connection
 
-    def __init__(self, app, host: str, port: int, *, threads: int = 48, idle_timeout_s: float = 15.0,
-                 max_connections: int = 256, max_per_client: int = 16, certfile: str | None = None,
-                 keyfile: str | None = None):
-        super().__init__((host, port), app, numthreads=threads, server_name="ohmpi", timeout=idle_timeout_s,
-                         request_queue_size=128, shutdown_timeout=5)
+    def __init__(
+        self,
+        app,
+        host: str,
+        port: int,
+        *,
+        threads: int = 48,
+        idle_timeout_s: float = 15.0,
+        max_connections: int = 256,
+        max_per_client: int = 16,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+    ):
+        super().__init__(
+            (host, port),
+            app,
+            numthreads=threads,
+            server_name="ohmpi",
+            timeout=idle_timeout_s,
+            request_queue_size=128,
+            shutdown_timeout=5,
+        )
         self.gateway = _Gateway
         self.keep_alive_conn_limit = max_connections
         self.max_request_header_size = 64 * 1024
@@ -196,7 +220,12 @@ class Server(wsgi.Server):
 
     def status(self) -> dict:
         with self._count_lock:
-            return {"connections": sum(self.open.values()), "clients": len(self.open), "refused": self.refused,
-                    "evicted": self.evicted,
-                    "max_connections": self.max_connections, "max_per_client": self.max_per_client,
-                    "tls": self.ssl_adapter is not None}
+            return {
+                "connections": sum(self.open.values()),
+                "clients": len(self.open),
+                "refused": self.refused,
+                "evicted": self.evicted,
+                "max_connections": self.max_connections,
+                "max_per_client": self.max_per_client,
+                "tls": self.ssl_adapter is not None,
+            }

@@ -38,6 +38,7 @@ def _an_address() -> str:
     """A non-loopback address of this machine (the Wi-Fi's, typically), else loopback."""
     try:
         import psutil
+
         for addrs in psutil.net_if_addrs().values():
             for a in addrs:
                 if a.family == socket.AF_INET and not a.address.startswith("127."):
@@ -64,14 +65,20 @@ class SetupLink:
             return
         with self.lock:
             self._new()
-        self.log("warning", f"no user yet: open the one-time setup link (valid 24 h) to create the first admin; "
-                            f"it is in {self.path} and in the web log (`ohmpi web setup-link` prints it)")
+        self.log(
+            "warning",
+            f"no user yet: open the one-time setup link (valid 24 h) to create the first admin; "
+            f"it is in {self.path} and in the web log (`ohmpi web setup-link` prints it)",
+        )
 
     def current(self) -> dict:
         """The link now: None once a user exists; a fresh one if the last was used or expired."""
         if self.accounts.has_users():
-            return {"link": None, "expires": None, "reason": "the gateway has users: log in, or add users with "
-                                                              "`ohmpi users add`"}
+            return {
+                "link": None,
+                "expires": None,
+                "reason": "the gateway has users: log in, or add users with `ohmpi users add`",
+            }
         with self.lock:
             if self.link is None or self.expires < time.time() or not self.accounts.setup_pending():
                 self._new()
@@ -89,8 +96,7 @@ class SetupLink:
         self.link = f"{self.url}/setup?token={token}"
         self.expires = time.time() + SETUP_S
         atomic_write(self.path, self.link + "\n", mode=0o600)
-        print(f"web: no user yet. Create the first admin within 24 h at:\n    {self.link}", file=sys.stderr,
-              flush=True)
+        print(f"web: no user yet. Create the first admin within 24 h at:\n    {self.link}", file=sys.stderr, flush=True)
 
     def _remove_file(self) -> None:
         try:

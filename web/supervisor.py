@@ -7,8 +7,8 @@ fresh transport per call: xmlrpc proxies are not thread-safe and the socket is l
 from __future__ import annotations
 
 import os
-import socket
 import signal
+import socket
 import threading
 import time
 import xmlrpc.client
@@ -54,6 +54,7 @@ class Supervisor:
             conn = _TimedUnixConnection("localhost")
             conn.socketfile, conn.limit_s = socket_path, timeout
             return conn
+
         transport._get_connection = timed_connection
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
@@ -66,8 +67,9 @@ class Supervisor:
         except xmlrpc.client.Fault:
             raise
         except (OSError, xmlrpc.client.ProtocolError, EOFError) as exc:
-            raise SupervisorUnavailable(f"supervisord is unreachable at {self.socket_path}: "
-                                        f"{type(exc).__name__}: {exc}") from None
+            raise SupervisorUnavailable(
+                f"supervisord is unreachable at {self.socket_path}: {type(exc).__name__}: {exc}"
+            ) from None
         except Exception as exc:  # http.client errors on a half-dead socket, etc.
             raise SupervisorUnavailable(f"supervisord did not answer properly: {type(exc).__name__}: {exc}") from None
 
@@ -92,8 +94,9 @@ class Supervisor:
             self._call("getProcessInfo", name)
         except xmlrpc.client.Fault as exc:
             if exc.faultCode == BAD_NAME:
-                raise ApiError(404, "not_found", f"no program {name!r} under supervisord", arg="name",
-                               reason="unknown program") from None
+                raise ApiError(
+                    404, "not_found", f"no program {name!r} under supervisord", arg="name", reason="unknown program"
+                ) from None
             raise ApiError(502, "fault", f"supervisord: {exc.faultString}") from None
         if name == self.self_program:
             # Stopping ourselves would kill the request asking for it: answer first, then exit; supervisord
@@ -112,5 +115,10 @@ class Supervisor:
             if exc.faultCode != ALREADY_STARTED:
                 raise ApiError(502, "fault", f"supervisord could not start {name}: {exc.faultString}") from None
         info = self.processes().get(name, {})
-        return {"name": name, "restarting": False, "state": info.get("state"), "pid": info.get("pid"),
-                "took_s": round(time.monotonic() - started, 3)}
+        return {
+            "name": name,
+            "restarting": False,
+            "state": info.get("state"),
+            "pid": info.get("pid"),
+            "took_s": round(time.monotonic() - started, 3),
+        }

@@ -1,7 +1,8 @@
 """The alarm process: `python -m workers.alarms` (run by supervisord).
 
 It watches what the system already publishes — heartbeats (`soh.#`), the survey
-(`state.sequencer`), contact checks (`data.+.rs_check`) — plus the passes the recorder holds once a pass is complete, evaluates the
+(`state.sequencer`), contact checks (`data.+.rs_check`) — plus the passes the recorder holds once a pass is
+complete, evaluates the
 rules of `[[alarms]]` (ohmpi.alarms) every `heartbeat_s` (at most 1 s), and publishes each
 change of state on `alarm.<name>.<state>` (active, acknowledged, cleared) and the whole list on
 `state.alarms`. The recorder keeps the history and the latest state of each alarm; a restarted
@@ -125,8 +126,12 @@ class Alarms:
             return None
         except (OSError, ValueError) as exc:  # RuleError is a ValueError
             aside = set_aside(self.rules_path)
-            log_soon(self.node, "error", f"saved alarm rules {self.rules_path.name} unusable ({exc}); set aside "
-                                         f"as {aside.name}, using the config file's rules")
+            log_soon(
+                self.node,
+                "error",
+                f"saved alarm rules {self.rules_path.name} unusable ({exc}); set aside "
+                f"as {aside.name}, using the config file's rules",
+            )
             return None
 
     def rules_get(self) -> dict:
@@ -160,8 +165,9 @@ class Alarms:
             self.source = "saved"
         for transition in filter(None, gone):
             self._announce(transition)
-        self.node.audit("alarm_rules_set", rules=[r.name for r in parsed],
-                        removed=[n for n in old if n not in self.alarms])
+        self.node.audit(
+            "alarm_rules_set", rules=[r.name for r in parsed], removed=[n for n in old if n not in self.alarms]
+        )
         self.node.log("info", f"alarm rules replaced: {len(parsed)} rule(s)")
         self.publish_state(force=True)
         return self.rules_get()
@@ -174,21 +180,24 @@ class Alarms:
         rank = {"critical": 0, "warning": 1, "info": 2}
         with self.lock:
             rows = [a.summary(now) for a in self.alarms.values()]
-        return sorted(rows, key=lambda r: (r["state"] not in ("active", "acknowledged"), rank[r["severity"]],
-                                           r["name"]))
+        return sorted(
+            rows, key=lambda r: (r["state"] not in ("active", "acknowledged"), rank[r["severity"]], r["name"])
+        )
 
     def ack(self, name: str, comment: str = "") -> dict:
         """Acknowledge an active alarm, with a comment (who and when are kept in the history)."""
         if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
-            raise BadRequest(f"comment must be a text of at most {MAX_COMMENT} characters", arg="comment",
-                             reason="too long")
+            raise BadRequest(
+                f"comment must be a text of at most {MAX_COMMENT} characters", arg="comment", reason="too long"
+            )
         caller = current_caller.get()
         user = caller.user if caller else "?"
         with self.lock:
             alarm = self.alarms.get(name)
             if alarm is None:
-                raise BadRequest(f"no alarm named {name[:80]!r}", arg="name", reason="unknown alarm",
-                                 known=sorted(self.alarms))
+                raise BadRequest(
+                    f"no alarm named {name[:80]!r}", arg="name", reason="unknown alarm", known=sorted(self.alarms)
+                )
             try:
                 transition = alarm.acknowledge(user, comment, time.time())
             except AckError as exc:
@@ -246,7 +255,7 @@ class Alarms:
         if rule.metric in CHANGE_METRICS:
             return self.rule_values.get(rule.name)
         if rule.metric.startswith("process.") and rule.metric.endswith(".dead_s"):
-            return self.live.dead_s(rule.metric[len("process."):-len(".dead_s")], now)
+            return self.live.dead_s(rule.metric[len("process.") : -len(".dead_s")], now)
         return values.get(rule.metric)
 
     # ---- passes -----------------------------------------------------------------------------
@@ -256,10 +265,12 @@ class Alarms:
             return self.rows_cache[key]
         rows, offset = [], 0
         while offset is not None:
-            page = self.client.call("recorder", "data", survey_id=survey_id, pass_index=pass_index, offset=offset,
-                                    limit=PAGE)
-            rows.extend({k: r.get(k) for k in ("a", "b", "m", "n", "rhoa_ohmm", "r_ohm", "flags")}
-                        for r in page["rows"])
+            page = self.client.call(
+                "recorder", "data", survey_id=survey_id, pass_index=pass_index, offset=offset, limit=PAGE
+            )
+            rows.extend(
+                {k: r.get(k) for k in ("a", "b", "m", "n", "rhoa_ohmm", "r_ohm", "flags")} for r in page["rows"]
+            )
             offset = page.get("next_offset")
         self.rows_cache[key] = rows
         while len(self.rows_cache) > CACHE_PASSES:
@@ -274,7 +285,7 @@ class Alarms:
         ids = [s["survey_id"] for s in surveys]
         if survey_id not in ids:
             return None
-        for older in surveys[ids.index(survey_id) + 1:]:  # newest first
+        for older in surveys[ids.index(survey_id) + 1 :]:  # newest first
             if older.get("measurements"):
                 return older["survey_id"], max(0, int(older.get("passes") or 1) - 1)
         return None
@@ -288,8 +299,9 @@ class Alarms:
                     return
                 survey_id, pass_index, expected, seen = self.passes[0]
             try:
-                total = self.client.call("recorder", "data", survey_id=survey_id, pass_index=pass_index,
-                                         limit=1)["total"]
+                total = self.client.call("recorder", "data", survey_id=survey_id, pass_index=pass_index, limit=1)[
+                    "total"
+                ]
                 if total < expected and time.monotonic() - seen < PASS_WAIT_S:
                     time.sleep(0.5)
                     continue
@@ -297,8 +309,7 @@ class Alarms:
                 values = pass_values(rows)
                 changes = {}
                 for rule in [a.rule for a in list(self.alarms.values()) if a.rule.metric in CHANGE_METRICS]:
-                    base = self._previous(survey_id, pass_index) if rule.baseline == "previous" \
-                        else (rule.baseline, 0)
+                    base = self._previous(survey_id, pass_index) if rule.baseline == "previous" else (rule.baseline, 0)
                     baseline = self._rows(*base) if base is not None and base != (survey_id, pass_index) else []
                     changes[rule.name] = rhoa_change_pct(rows, baseline, rule.min_quadrupoles)
             except BusError as exc:
@@ -313,9 +324,12 @@ class Alarms:
                 self.values.update(values)
                 self.rule_values.update(changes)
                 self.passes.pop(0)
-            self.node.log("info", f"pass {pass_index} of {survey_id} judged: {len(rows)} quadrupoles",
-                          **{k.replace(".", "_"): v for k, v in values.items()},
-                          change=changes or None)
+            self.node.log(
+                "info",
+                f"pass {pass_index} of {survey_id} judged: {len(rows)} quadrupoles",
+                **{k.replace(".", "_"): v for k, v in values.items()},
+                change=changes or None,
+            )
 
     # ---- evaluation -------------------------------------------------------------------------
     def restore(self) -> None:
@@ -328,15 +342,21 @@ class Alarms:
             except BusError:
                 time.sleep(0.5)
         else:
-            self.node.log("warning", f"the recorder did not give the alarm states back within {RESTORE_WAIT_S:g} s: "
-                                     "starting with every alarm ok")
+            self.node.log(
+                "warning",
+                f"the recorder did not give the alarm states back within {RESTORE_WAIT_S:g} s: "
+                "starting with every alarm ok",
+            )
             saved = []
         with self.lock:
             for row in saved:
                 alarm = self.alarms.get(row.get("name"))
                 if alarm is not None and row.get("state") in ("active", "acknowledged", "cleared"):
-                    alarm.state, alarm.since, alarm.value = row["state"], row.get("since") or row.get("ts"), \
-                        row.get("value")
+                    alarm.state, alarm.since, alarm.value = (
+                        row["state"],
+                        row.get("since") or row.get("ts"),
+                        row.get("value"),
+                    )
                     if row["state"] == "acknowledged":
                         alarm.user, alarm.comment = row.get("user"), row.get("comment")
             self.restored = True
@@ -360,11 +380,17 @@ class Alarms:
     def _announce(self, t: Transition) -> None:
         """Publish a change of state, log it, and run the rule's actions when it is raised."""
         self.node.publish(f"alarm.{t.name}.{t.state}", t.event())
-        level = {"critical": "critical", "warning": "warning"}.get(t.severity, "info") if t.state == "active" \
-            else "info"
+        level = (
+            {"critical": "critical", "warning": "warning"}.get(t.severity, "info") if t.state == "active" else "info"
+        )
         who = f" by {t.user}" if t.user else ""
-        self.node.log(level, f"alarm {t.name} {t.state}{who}: {t.when} (value {plain_value(t.value)})",
-                      alarm=t.name, state=t.state, severity=t.severity)
+        self.node.log(
+            level,
+            f"alarm {t.name} {t.state}{who}: {t.when} (value {plain_value(t.value)})",
+            alarm=t.name,
+            state=t.state,
+            severity=t.severity,
+        )
         if t.state == "active":
             rule = self.alarms[t.name].rule if t.name in self.alarms else None
             if rule is not None:
@@ -377,32 +403,54 @@ class Alarms:
             cmd = action.split("_")[0]
             try:
                 result = self.acting.call("sequencer", cmd)
-                self.node.log("warning", f"alarm {t.name}: survey {result.get('survey_id')} {cmd} "
-                                         f"({result.get('state')})", alarm=t.name)
+                self.node.log(
+                    "warning",
+                    f"alarm {t.name}: survey {result.get('survey_id')} {cmd} ({result.get('state')})",
+                    alarm=t.name,
+                )
                 self.node.audit(f"alarm_{cmd}_survey", alarm=t.name, survey_id=result.get("survey_id"))
             except BadRequest as exc:
                 self.node.log("info", f"alarm {t.name}: {cmd} not needed: {exc.message}", alarm=t.name)
             except BusError as exc:
                 self.node.log("error", f"alarm {t.name}: could not {cmd} the survey: {exc}", alarm=t.name)
             return
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ALARM_NAME": t.name, "ALARM_STATE": t.state,
-               "ALARM_SEVERITY": t.severity, "ALARM_VALUE": str(plain_value(t.value)), "ALARM_WHEN": t.when}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ALARM_NAME": t.name,
+            "ALARM_STATE": t.state,
+            "ALARM_SEVERITY": t.severity,
+            "ALARM_VALUE": str(plain_value(t.value)),
+            "ALARM_WHEN": t.when,
+        }
         try:
-            done = subprocess.run(list(rule.command), env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=rule.command_timeout_s, start_new_session=True)
+            done = subprocess.run(
+                list(rule.command),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=rule.command_timeout_s,
+                start_new_session=True,
+            )
         except subprocess.TimeoutExpired as exc:
             output = (exc.stdout or b"") + (exc.stderr or b"")
-            self.node.log("error", f"alarm {t.name}: command {rule.command[0]} killed after "
-                                   f"{rule.command_timeout_s:g} s", alarm=t.name,
-                          output=output.decode("utf-8", "replace")[-MAX_OUTPUT:])
+            self.node.log(
+                "error",
+                f"alarm {t.name}: command {rule.command[0]} killed after {rule.command_timeout_s:g} s",
+                alarm=t.name,
+                output=output.decode("utf-8", "replace")[-MAX_OUTPUT:],
+            )
             return
         except OSError as exc:
             self.node.log("error", f"alarm {t.name}: command {rule.command[0]} could not start: {exc}", alarm=t.name)
             return
         output = (done.stdout + done.stderr).decode("utf-8", "replace")[-MAX_OUTPUT:]
-        self.node.log("info" if done.returncode == 0 else "error",
-                      f"alarm {t.name}: command {rule.command[0]} exited {done.returncode}", alarm=t.name,
-                      returncode=done.returncode, output=output)
+        self.node.log(
+            "info" if done.returncode == 0 else "error",
+            f"alarm {t.name}: command {rule.command[0]} exited {done.returncode}",
+            alarm=t.name,
+            returncode=done.returncode,
+            output=output,
+        )
 
     # ---- state ------------------------------------------------------------------------------
     def publish_state(self, force: bool = False) -> None:
@@ -411,8 +459,9 @@ class Alarms:
             return
         self.last_state_at = now
         alarms = self.list_alarms()
-        self.node.publish("state.alarms", {"alarms": alarms, "raised": sum(a["state"] in ("active", "acknowledged")
-                                                                            for a in alarms)})
+        self.node.publish(
+            "state.alarms", {"alarms": alarms, "raised": sum(a["state"] in ("active", "acknowledged") for a in alarms)}
+        )
 
     def _soh(self) -> dict:
         with self.lock:

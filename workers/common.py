@@ -10,8 +10,8 @@ from typing import Callable
 
 from bus.config import ConfigError, config_table, var_dir
 from ohmpi import config as instrument_config
-from ohmpi.geometry import line_positions, positions_from_xyz
 from ohmpi.disk_floor import DiskFloor  # the recorder builds its own
+from ohmpi.geometry import line_positions, positions_from_xyz
 
 CONFIG_EXIT = 2  # supervisor.conf: exit status 2 is never restarted (exitcodes=2), quick ones end FATAL
 
@@ -57,20 +57,24 @@ def log_soon(node, level: str, message: str, delay: float = 2.0, **fields) -> No
         if not sent:
             sent.append(True)
             node.log(level, message, **fields)
+
     node.every(delay, once)
 
 
 def follow_recorder(node, outbox) -> None:
     """When the recorder announces a new database (`db_id` in `state.recorder`: the old one was
     damaged and set aside), the outbox delivers again everything it still keeps."""
+
     def seen(msg) -> None:
         outbox.receiver_epoch(msg.body.get("db_id") if isinstance(msg.body, dict) else None)
+
     node.subscribe("state.recorder", seen, snapshot=True)
 
 
 def disk_floor(extra: list[Path] | None = None) -> DiskFloor:
     """The free-space floor of `[recorder] min_free_mb` on $OHMPI_VAR and the database's disk."""
     from workers.recorder import MIB, load_settings  # the [recorder] table owns the floor
+
     settings = load_settings()
     return DiskFloor(int(settings["min_free_mb"] * MIB), [var_dir(), Path(settings["db"]).parent, *(extra or [])])
 

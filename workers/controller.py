@@ -39,8 +39,8 @@ from ohmpi.durable import is_disk_full, set_aside
 from ohmpi.instrument import Instrument
 from ohmpi.items import ItemError, check_entry, check_fields
 from ohmpi.measure.procedure import Aborted as MeasurementAborted
-from ohmpi.safety import SafetyTrip
 from ohmpi.measure.settings import SETTINGS_SPEC, SettingError, validate_settings
+from ohmpi.safety import SafetyTrip
 
 from .common import disk_floor, follow_recorder, instrument, log_soon, positions, var_path, worker_main
 
@@ -73,8 +73,9 @@ class Controller:
         opts = controller_config()
         self.name = opts["instrument_name"]
         self.cfg = instrument()
-        self.instrument = Instrument.from_config(self.cfg, simulated=opts["simulated"],
-                                                 wear_path=var_path(f"relay-wear-{self.name}.json"))
+        self.instrument = Instrument.from_config(
+            self.cfg, simulated=opts["simulated"], wear_path=var_path(f"relay-wear-{self.name}.json")
+        )
         self.instrument.safe_state()  # first thing: nothing injects, no relay is closed
         self.positions = positions(self.cfg)
         self.settings_path = var_path("controller-settings.json")
@@ -82,9 +83,15 @@ class Controller:
         self.floor = disk_floor()
         self.abort_event = threading.Event()
         self.activity: str | None = None
-        self.outbox = Outbox(var_path("controller-outbox.db"), "recorder", "ingest",
-                             client_factory=lambda: Client(node.address, cfg=node.cfg, name="controller-out"),
-                             stats=node.stats, check=check_entry, log=node.log)
+        self.outbox = Outbox(
+            var_path("controller-outbox.db"),
+            "recorder",
+            "ingest",
+            client_factory=lambda: Client(node.address, cfg=node.cfg, name="controller-out"),
+            stats=node.stats,
+            check=check_entry,
+            log=node.log,
+        )
         node.command(self.measure, role="operator", background=True, lane="hardware")
         node.command(self.rs_check, role="operator", background=True, lane="hardware")
         node.command(self.self_test, role="operator", background=True, lane="hardware")
@@ -106,17 +113,27 @@ class Controller:
             return defaults
         except (OSError, ValueError, TypeError) as exc:
             aside = set_aside(self.settings_path)
-            log_soon(self.node, "error", f"saved settings {self.settings_path.name} unreadable "
-                                         f"({type(exc).__name__}: {exc}); set aside as {aside.name}, "
-                                         "using the defaults")
+            log_soon(
+                self.node,
+                "error",
+                f"saved settings {self.settings_path.name} unreadable "
+                f"({type(exc).__name__}: {exc}); set aside as {aside.name}, "
+                "using the defaults",
+            )
             return defaults
 
     def get_settings(self) -> dict:
         """The measurement settings, with the allowed range of each."""
-        spec = {name: {"kind": s.kind, "allowed": s.allowed if s.kind == "choice" else None,
-                       "min": None if s.kind in ("choice", "bool") else s.low,
-                       "max": None if s.kind in ("choice", "bool") else s.high, "help": s.help}
-                for name, s in SETTINGS_SPEC.items()}
+        spec = {
+            name: {
+                "kind": s.kind,
+                "allowed": s.allowed if s.kind == "choice" else None,
+                "min": None if s.kind in ("choice", "bool") else s.low,
+                "max": None if s.kind in ("choice", "bool") else s.high,
+                "help": s.help,
+            }
+            for name, s in SETTINGS_SPEC.items()
+        }
         return {"settings": self.settings, "spec": spec}
 
     def set_settings(self, settings: dict) -> dict:
@@ -144,8 +161,12 @@ class Controller:
         """Refuse to measure below the free-space floor: the result would have nowhere to go."""
         free = self.floor.low()
         if free is not None:
-            raise Unavailable(f"{what} refused: {self.floor.describe(free)}", reason="disk_full",
-                              free_bytes=free, floor_bytes=self.floor.floor_bytes)
+            raise Unavailable(
+                f"{what} refused: {self.floor.describe(free)}",
+                reason="disk_full",
+                free_bytes=free,
+                floor_bytes=self.floor.floor_bytes,
+            )
 
     def _keep(self, what: str, key: str, kind: str, body: dict) -> None:
         """Put a result in the outbox; a full disk is `unavailable` (reason disk_full)."""
@@ -155,8 +176,10 @@ class Controller:
             raise _refused(f"{what}: the result cannot be stored", exc) from None
         except sqlite3.OperationalError as exc:
             self.node.log("error", f"{what}: result not stored, the outbox cannot be written: {exc}")
-            raise Unavailable(f"{what}: the result could not be stored ({exc}); it will be measured again",
-                              reason="disk_full" if is_disk_full(exc) else "storage") from None
+            raise Unavailable(
+                f"{what}: the result could not be stored ({exc}); it will be measured again",
+                reason="disk_full" if is_disk_full(exc) else "storage",
+            ) from None
 
     def _run(self, activity: str, fn):
         self.abort_event.clear()
@@ -171,21 +194,40 @@ class Controller:
         finally:
             self.activity = None
 
-    def measure(self, a: int, b: int, m: int, n: int, settings: dict | None = None,
-                measurement_id: str | None = None, survey_id: str | None = None,
-                pass_index: int | None = None, seq_index: int | None = None) -> dict:
+    def measure(
+        self,
+        a: int,
+        b: int,
+        m: int,
+        n: int,
+        settings: dict | None = None,
+        measurement_id: str | None = None,
+        survey_id: str | None = None,
+        pass_index: int | None = None,
+        seq_index: int | None = None,
+    ) -> dict:
         """Measure one quadrupole (1-based electrodes); stored durably before answering. A measurement
         outside a survey answers once the recorder holds it (`stored`, waiting at most 10 s)."""
         try:
-            check_fields("measurement", {"measurement_id": measurement_id or "M", "survey_id": survey_id,
-                                         "pass_index": pass_index, "seq_index": seq_index})
+            check_fields(
+                "measurement",
+                {
+                    "measurement_id": measurement_id or "M",
+                    "survey_id": survey_id,
+                    "pass_index": pass_index,
+                    "seq_index": seq_index,
+                },
+            )
         except ItemError as exc:
             raise _refused("measure refused", exc) from None
         if measurement_id is not None:
             stored = self.outbox.get(measurement_id)
             if stored is not None:
-                return self._stored({"measurement_id": measurement_id, "record": stored["record"],
-                                     "repeated": True}, measurement_id, survey_id)
+                return self._stored(
+                    {"measurement_id": measurement_id, "record": stored["record"], "repeated": True},
+                    measurement_id,
+                    survey_id,
+                )
         try:
             merged = validate_settings({**self.settings, **(settings or {})}).as_dict()
         except SettingError as exc:
@@ -193,14 +235,25 @@ class Controller:
         self._room(f"measure {a} {b} {m} {n}")
         before = measurement_cost.totals(self.instrument)
         try:
-            record, waveform = self._run(f"measure {a} {b} {m} {n}", lambda: self.instrument.measure(
-                a, b, m, n, **merged, abort=self.abort_event, hold_relays=survey_id is not None))
-        except (ValueError,) as exc:  # SafetyError is a ValueError: refused before any relay moved
+            record, waveform = self._run(
+                f"measure {a} {b} {m} {n}",
+                lambda: self.instrument.measure(
+                    a, b, m, n, **merged, abort=self.abort_event, hold_relays=survey_id is not None
+                ),
+            )
+        except ValueError as exc:  # SafetyError is a ValueError: refused before any relay moved
             raise BadRequest(f"measure {a} {b} {m} {n} refused: {exc}", arg="quadrupole", reason=str(exc)) from None
         mid = measurement_id or "M" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(4)
-        body = {"measurement_id": mid, "survey_id": survey_id, "pass_index": pass_index, "seq_index": seq_index,
-                "instrument": self.name, "record": record, "waveform": waveform,
-                "cost": measurement_cost.spent(before, measurement_cost.totals(self.instrument))}
+        body = {
+            "measurement_id": mid,
+            "survey_id": survey_id,
+            "pass_index": pass_index,
+            "seq_index": seq_index,
+            "instrument": self.name,
+            "record": record,
+            "waveform": waveform,
+            "cost": measurement_cost.spent(before, measurement_cost.totals(self.instrument)),
+        }
         self._keep(f"measure {a} {b} {m} {n}", mid, "measurement", body)  # durable before anyone hears of it
         event = {k: body[k] for k in ("measurement_id", "survey_id", "pass_index", "seq_index")} | record
         self.node.publish(f"data.{self.name}.measurement", event)
@@ -225,8 +278,12 @@ class Controller:
         result = self._run("rs_check", lambda: self.instrument.rs_check(abort=self.abort_event))
         check_id = "C" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(4)
         time = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        self._keep("rs_check", check_id, "rs_check", {"id": check_id, "time": time, "survey_id": survey_id,
-                                                      "instrument": self.name, "result": result})
+        self._keep(
+            "rs_check",
+            check_id,
+            "rs_check",
+            {"id": check_id, "time": time, "survey_id": survey_id, "instrument": self.name, "result": result},
+        )
         self.node.publish(f"data.{self.name}.rs_check", {"id": check_id, "time": time, **result})
         return {"id": check_id, **result, "stored": self.outbox.wait_delivered(check_id, STORE_WAIT_S)}
 
@@ -253,12 +310,23 @@ class Controller:
         return {"unavailable": "disk_full", "unavailable_message": f"measuring refused: {self.floor.describe(free)}"}
 
     def _soh(self) -> dict:
-        return {"instrument": self.name, "activity": self.activity, "outbox_pending": self.outbox.pending(),
-                "outbox_refused": self.outbox.refused_count(), **self._availability(), **self.instrument.soh()}
+        return {
+            "instrument": self.name,
+            "activity": self.activity,
+            "outbox_pending": self.outbox.pending(),
+            "outbox_refused": self.outbox.refused_count(),
+            **self._availability(),
+            **self.instrument.soh(),
+        }
 
     def _status(self) -> dict:
-        return {**self._soh(), "settings": self.settings, "n_electrodes": self.cfg["n_electrodes"],
-                "outbox_error": self.outbox.last_error, "outbox_refusals": self.outbox.refusals(5)}
+        return {
+            **self._soh(),
+            "settings": self.settings,
+            "n_electrodes": self.cfg["n_electrodes"],
+            "outbox_error": self.outbox.last_error,
+            "outbox_refusals": self.outbox.refusals(5),
+        }
 
     def close(self) -> None:
         self.abort_event.set()

@@ -10,7 +10,8 @@ priority (nice 19, and SCHED_IDLE on Linux), with one thread, and — `during_su
 default — stopped (SIGSTOP to its process group) while the instrument measures: a survey running,
 a manual measure, or the survey's state unseen (the hub down); resumed (SIGCONT) in the gaps,
 such as a repeated survey waiting for its next pass (ohmpi.inversion.gate). A child that crashes
-or runs longer than `timeout_s` (time stopped not counted) fails its job, never this process. Progress on `state.inverter`; results
+or runs longer than `timeout_s` (time stopped not counted) fails its job, never this process. Progress on
+`state.inverter`; results
 go to the recorder (`inversion_put`). Bad data (too few usable quadrupoles, all flagged) are
 refused at once, naming why.
 
@@ -52,10 +53,28 @@ from ohmpi.inversion.suspend import Suspendable, detach
 from .common import instrument, positions, worker_main
 from .recorder_inversions import pack
 
-DEFAULTS = {"auto": True, "lambda": 20.0, "floor_pct": 2.0, "nice": 19, "threads": 1, "max_queue": 20,
-            "timeout_s": 1800.0, "pass_wait_s": 30.0, "during_survey": "pause"}
-TYPES = {"auto": bool, "lambda": float, "floor_pct": float, "nice": int, "threads": int, "max_queue": int,
-         "timeout_s": float, "pass_wait_s": float, "during_survey": str}
+DEFAULTS = {
+    "auto": True,
+    "lambda": 20.0,
+    "floor_pct": 2.0,
+    "nice": 19,
+    "threads": 1,
+    "max_queue": 20,
+    "timeout_s": 1800.0,
+    "pass_wait_s": 30.0,
+    "during_survey": "pause",
+}
+TYPES = {
+    "auto": bool,
+    "lambda": float,
+    "floor_pct": float,
+    "nice": int,
+    "threads": int,
+    "max_queue": int,
+    "timeout_s": float,
+    "pass_wait_s": float,
+    "during_survey": str,
+}
 PAGE = 5000
 MAX_LAMBDA = 1e6
 JOBS_KEPT = 200
@@ -66,23 +85,35 @@ def load_settings(table: dict | None = None) -> dict:
     """The `[inverter]` table, checked; errors name the key and what is allowed."""
     table = config_table("inverter") if table is None else dict(table)
     out = {**DEFAULTS, **check_table("inverter", table, TYPES)}
-    ranges = {"lambda": (1e-6, MAX_LAMBDA), "floor_pct": (0, 50), "nice": (0, 19), "threads": (1, 64),
-              "max_queue": (1, 1000), "timeout_s": (1, 86400), "pass_wait_s": (0, 3600)}
+    ranges = {
+        "lambda": (1e-6, MAX_LAMBDA),
+        "floor_pct": (0, 50),
+        "nice": (0, 19),
+        "threads": (1, 64),
+        "max_queue": (1, 1000),
+        "timeout_s": (1, 86400),
+        "pass_wait_s": (0, 3600),
+    }
     for key, (low, high) in ranges.items():
         value = out[key]
         if not (math.isfinite(value) and low <= value <= high):
             raise ConfigError(f"[inverter].{key} must be in {low:g}..{high:g}, got {value!r}")
     if out["during_survey"] not in MODES:
-        raise ConfigError(f"[inverter].during_survey must be one of {', '.join(map(repr, MODES))}, "
-                          f"got {out['during_survey'][:40]!r}")
+        raise ConfigError(
+            f"[inverter].during_survey must be one of {', '.join(map(repr, MODES))}, got {out['during_survey'][:40]!r}"
+        )
     return out
 
 
 def check_lambda(lam) -> float | None:
     if lam is None:
         return None
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) \
-            or not 0 < lam <= MAX_LAMBDA:
+    if (
+        isinstance(lam, bool)
+        or not isinstance(lam, (int, float))
+        or not math.isfinite(lam)
+        or not 0 < lam <= MAX_LAMBDA
+    ):
         raise BadRequest(f"lam must be a number in (0, {MAX_LAMBDA:g}], got {lam!r}", arg="lam", reason="out of range")
     return float(lam)
 
@@ -106,6 +137,7 @@ def _child(out: multiprocessing.Queue, datasets, lam: float, nice: int, threads:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)  # pyGIMLi's core prints progress on stdout: not for the process log (stderr stays)
         from ohmpi.inversion import solve
+
         solve.set_threads(threads)
         results = solve.run(datasets, lam=lam, progress=lambda phase, fraction: out.put(("progress", phase, fraction)))
         out.put(("done", results))
@@ -140,8 +172,13 @@ class Inverter:
     def client(self) -> Client:
         c = getattr(self._local, "client", None)
         if c is None:
-            c = self._local.client = Client(self.node.address, cfg=self.node.cfg, timeout=10.0, retries=1,
-                                            name=f"inverter-{threading.current_thread().name}")
+            c = self._local.client = Client(
+                self.node.address,
+                cfg=self.node.cfg,
+                timeout=10.0,
+                retries=1,
+                name=f"inverter-{threading.current_thread().name}",
+            )
         return c
 
     # ---- commands -----------------------------------------------------------------------
@@ -151,23 +188,32 @@ class Inverter:
         self.node.command(self.jobs_cmd, name="jobs", role="viewer")
         self.node.status_providers.append(self.state)
 
-    def invert(self, survey_id: str, lam: float | None = None, pass_index: int | None = None,
-               baseline: int | None = None) -> dict:
+    def invert(
+        self, survey_id: str, lam: float | None = None, pass_index: int | None = None, baseline: int | None = None
+    ) -> dict:
         """Queue an inversion of a survey's pass (the newest by default; time-lapse against `baseline`,
         default the first pass, when it comes after it): {job_id, position, survey_id, pass_index}.
         Bad data are refused now, naming why. Follow the job with `job`."""
         if not isinstance(survey_id, str) or not survey_id or len(survey_id) > 128:
-            raise BadRequest(f"survey_id must be a survey id, got {str(survey_id)[:80]!r}", arg="survey_id",
-                             reason="not a survey id")
+            raise BadRequest(
+                f"survey_id must be a survey id, got {str(survey_id)[:80]!r}", arg="survey_id", reason="not a survey id"
+            )
         lam = check_lambda(lam)
         check_pass("pass_index", pass_index)
         check_pass("baseline", baseline)
         caller = current_caller.get()
         plan = self._plan(survey_id, pass_index, baseline)  # refuses bad data now
-        job = self._enqueue(survey_id, plan["pass_index"], plan["baseline"], lam,
-                            by=caller.user if caller else None, auto=False)
-        return {"job_id": job["job_id"], "position": self._position(job), "survey_id": survey_id,
-                "pass_index": job["pass_index"], "baseline": job["baseline"], "state": job["state"]}
+        job = self._enqueue(
+            survey_id, plan["pass_index"], plan["baseline"], lam, by=caller.user if caller else None, auto=False
+        )
+        return {
+            "job_id": job["job_id"],
+            "position": self._position(job),
+            "survey_id": survey_id,
+            "pass_index": job["pass_index"],
+            "baseline": job["baseline"],
+            "state": job["state"],
+        }
 
     def job(self, job_id: int) -> dict:
         """One job: state (queued, running, done, failed), phase and progress, summary or error."""
@@ -188,8 +234,9 @@ class Inverter:
     def _rows(self, survey_id: str, pass_index: int | None) -> list:
         rows, offset = [], 0
         while offset is not None:
-            page = self.client.call("recorder", "data", survey_id=survey_id, offset=offset, limit=PAGE,
-                                    pass_index=pass_index)
+            page = self.client.call(
+                "recorder", "data", survey_id=survey_id, offset=offset, limit=PAGE, pass_index=pass_index
+            )
             rows.extend(page["rows"])
             offset = page.get("next_offset")
         return rows
@@ -203,8 +250,9 @@ class Inverter:
         pass_index = passes - 1 if pass_index is None else pass_index
         rows = self._rows(survey_id, pass_index)
         if not rows:
-            raise InversionRefused(f"survey {survey_id!r} has no pass {pass_index} (passes 0..{passes - 1})",
-                                   field="pass_index")
+            raise InversionRefused(
+                f"survey {survey_id!r} has no pass {pass_index} (passes 0..{passes - 1})", field="pass_index"
+            )
         base = 0 if baseline is None else baseline
         kwargs = dict(floor_pct=self.settings["floor_pct"])
         monitor = dataset.from_survey(rows, survey, self.fallback_positions, pass_index=pass_index, **kwargs)
@@ -239,18 +287,33 @@ class Inverter:
                     return queued
             if len(self.queue) >= self.settings["max_queue"]:
                 raise Busy(f"{len(self.queue)} inversions already queued (max_queue): try again later")
-            job = {"job_id": next(self.ids), "survey_id": survey_id, "pass_index": pass_index, "baseline": baseline,
-                   "lambda": lam if lam is not None else self.settings["lambda"], "state": "queued", "auto": auto,
-                   "by": by, "queued_at": time.time(), "phase": None, "progress": 0.0, "summary": None,
-                   "error": None}
+            job = {
+                "job_id": next(self.ids),
+                "survey_id": survey_id,
+                "pass_index": pass_index,
+                "baseline": baseline,
+                "lambda": lam if lam is not None else self.settings["lambda"],
+                "state": "queued",
+                "auto": auto,
+                "by": by,
+                "queued_at": time.time(),
+                "phase": None,
+                "progress": 0.0,
+                "summary": None,
+                "error": None,
+            }
             self.queue.append(job)
             self.jobs[job["job_id"]] = job
             while len(self.jobs) > JOBS_KEPT:
                 self.jobs.popitem(last=False)
             self.cv.notify_all()
-        self.node.log("info", f"inversion of {survey_id} pass {pass_index} queued"
-                              + (f" (time-lapse against pass {baseline})" if baseline is not None else "")
-                              + (" after the pass ended" if auto else f" by {by}"), job_id=job["job_id"])
+        self.node.log(
+            "info",
+            f"inversion of {survey_id} pass {pass_index} queued"
+            + (f" (time-lapse against pass {baseline})" if baseline is not None else "")
+            + (" after the pass ended" if auto else f" by {by}"),
+            job_id=job["job_id"],
+        )
         self.publish()
         return job
 
@@ -260,8 +323,9 @@ class Inverter:
         self.apply_gate()
         for survey_id, pass_index, total in self.watch.update(msg.body, time.monotonic()):
             if self.settings["auto"]:
-                threading.Thread(target=self._auto, args=(survey_id, pass_index, total), daemon=True,
-                                 name="inverter-auto").start()
+                threading.Thread(
+                    target=self._auto, args=(survey_id, pass_index, total), daemon=True, name="inverter-auto"
+                ).start()
 
     def _auto(self, survey_id: str, pass_index: int, total: int) -> None:
         """Once the recorder holds the pass (or after pass_wait_s), queue it; bad data are logged."""
@@ -332,17 +396,23 @@ class Inverter:
                 with self.cv:
                     job.update(state="failed", error=reason, phase=None, finished_at=time.time())
                     self.failed += 1
-                self.node.log("error", f"inversion of {job['survey_id']} pass {job['pass_index']} failed: {reason}",
-                              job_id=job["job_id"])
+                self.node.log(
+                    "error",
+                    f"inversion of {job['survey_id']} pass {job['pass_index']} failed: {reason}",
+                    job_id=job["job_id"],
+                )
             else:
                 with self.cv:
                     job.update(state="done", summary=summary, phase=None, progress=1.0, finished_at=time.time())
                     self.done += 1
                     self.last = summary
-                self.node.log("info", f"inverted {job['survey_id']} pass {job['pass_index']}: chi2 "
-                                      f"{summary['chi2']:.2f}, RMS {summary['rms_pct']:.1f} %, "
-                                      f"{summary['iterations']} iterations, {summary['elapsed_s']:.1f} s",
-                              job_id=job["job_id"])
+                self.node.log(
+                    "info",
+                    f"inverted {job['survey_id']} pass {job['pass_index']}: chi2 "
+                    f"{summary['chi2']:.2f}, RMS {summary['rms_pct']:.1f} %, "
+                    f"{summary['iterations']} iterations, {summary['elapsed_s']:.1f} s",
+                    job_id=job["job_id"],
+                )
             finally:
                 with self.cv:
                     self.current = None
@@ -352,8 +422,12 @@ class Inverter:
         pass_index, baseline, datasets = self._datasets(job["survey_id"], job["pass_index"], job["baseline"])
         started = time.monotonic()
         out = self.ctx.Queue()
-        child = self.ctx.Process(target=_child, name="inversion", daemon=True,
-                                 args=(out, datasets, job["lambda"], self.settings["nice"], self.settings["threads"]))
+        child = self.ctx.Process(
+            target=_child,
+            name="inversion",
+            daemon=True,
+            args=(out, datasets, job["lambda"], self.settings["nice"], self.settings["threads"]),
+        )
         child.start()
         with self.child_lock:
             self.child = control = Suspendable(child)
@@ -369,11 +443,13 @@ class Inverter:
                 except queue.Empty:
                     self.apply_gate()  # a sequencer gone silent shuts the gate
                     if not child.is_alive() and out.empty():
-                        raise RuntimeError(f"the inversion process ended (exit status {child.exitcode}) "
-                                           "without a result") from None
+                        raise RuntimeError(
+                            f"the inversion process ended (exit status {child.exitcode}) without a result"
+                        ) from None
                     if control.running_s() > self.settings["timeout_s"]:
-                        raise TimeoutError(f"the inversion took over {self.settings['timeout_s']:g} s "
-                                           "([inverter] timeout_s): stopped") from None
+                        raise TimeoutError(
+                            f"the inversion took over {self.settings['timeout_s']:g} s ([inverter] timeout_s): stopped"
+                        ) from None
                     continue
                 if item[0] == "progress":
                     with self.cv:
@@ -398,28 +474,59 @@ class Inverter:
             if result is results[-1] or not self._stored(job["survey_id"], result["pass_index"]):
                 stored.append(self.client.call("recorder", "inversion_put", result_z=pack(result), timeout=60.0))
         final = results[-1]
-        return {"survey_id": job["survey_id"], "pass_index": pass_index, "baseline_pass": baseline,
-                "chi2": final["chi2"], "rms_pct": final["rms_pct"], "iterations": final["iterations"],
-                "n_data": final["n_data"], "n_cells": final["n_cells"], "lambda": final["lambda"],
-                "counts": final["counts"], "error_source": final["error_source"],
-                "elapsed_s": round(time.monotonic() - started, 3), "peak_rss_mb": round(peak_mb, 1)}
+        return {
+            "survey_id": job["survey_id"],
+            "pass_index": pass_index,
+            "baseline_pass": baseline,
+            "chi2": final["chi2"],
+            "rms_pct": final["rms_pct"],
+            "iterations": final["iterations"],
+            "n_data": final["n_data"],
+            "n_cells": final["n_cells"],
+            "lambda": final["lambda"],
+            "counts": final["counts"],
+            "error_source": final["error_source"],
+            "elapsed_s": round(time.monotonic() - started, 3),
+            "peak_rss_mb": round(peak_mb, 1),
+        }
 
     def _stored(self, survey_id: str, pass_index: int) -> bool:
         """A baseline already inverted on its own is kept (not replaced by the time-lapse's)."""
-        return any(s["pass_index"] == pass_index for s in self.client.call("recorder", "inversions",
-                                                                           survey_id=survey_id))
+        return any(
+            s["pass_index"] == pass_index for s in self.client.call("recorder", "inversions", survey_id=survey_id)
+        )
 
     # ---- state --------------------------------------------------------------------------
     def state(self) -> dict:
         with self.cv:
             current = self.current
-            return {"state": "running" if current else "idle", "auto": self.settings["auto"],
-                    "during_survey": self.settings["during_survey"], "paused": self.paused,
-                    "job": None if current is None else {
-                        k: current.get(k) for k in ("job_id", "survey_id", "pass_index", "baseline", "phase",
-                                                    "progress", "started_at", "by", "auto", "pid")},
-                    "queue": [{k: j[k] for k in ("job_id", "survey_id", "pass_index", "baseline")} for j in self.queue],
-                    "done": self.done, "failed": self.failed, "last": self.last}
+            return {
+                "state": "running" if current else "idle",
+                "auto": self.settings["auto"],
+                "during_survey": self.settings["during_survey"],
+                "paused": self.paused,
+                "job": None
+                if current is None
+                else {
+                    k: current.get(k)
+                    for k in (
+                        "job_id",
+                        "survey_id",
+                        "pass_index",
+                        "baseline",
+                        "phase",
+                        "progress",
+                        "started_at",
+                        "by",
+                        "auto",
+                        "pid",
+                    )
+                },
+                "queue": [{k: j[k] for k in ("job_id", "survey_id", "pass_index", "baseline")} for j in self.queue],
+                "done": self.done,
+                "failed": self.failed,
+                "last": self.last,
+            }
 
     _last_publish = 0.0
 
@@ -456,8 +563,11 @@ def run() -> int:
     node.every(STATE_EVERY_S, inv.publish)
     node.stop_hooks.append(inv.close)
     inv.runner.start()
-    node.log("info", f"inverter ready (auto {'on' if settings['auto'] else 'off'}, lambda {settings['lambda']:g}, "
-                     f"nice {settings['nice']}, during a survey: {settings['during_survey']})")
+    node.log(
+        "info",
+        f"inverter ready (auto {'on' if settings['auto'] else 'off'}, lambda {settings['lambda']:g}, "
+        f"nice {settings['nice']}, during a survey: {settings['during_survey']})",
+    )
     node.run()
     return 0
 

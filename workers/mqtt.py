@@ -30,7 +30,8 @@ from bus.node import Node
 from bus.rpc import Client
 from ohmpi.mqtt_bridge import commands, discovery
 from ohmpi.mqtt_bridge.queue import DurableQueue
-from ohmpi.mqtt_bridge.settings import Settings, SettingsError, load as load_settings, warnings
+from ohmpi.mqtt_bridge.settings import Settings, SettingsError, warnings
+from ohmpi.mqtt_bridge.settings import load as load_settings
 from ohmpi.mqtt_bridge.topics import Mapper, Message, alarm_bodies, dumps
 from ohmpi.record import FIELDS
 
@@ -52,8 +53,9 @@ def settings() -> Settings | None:
     controller = config_table("controller")
     instrument = controller.get("instrument_name", "sim")
     try:
-        s = load_settings(config_table("mqtt"), var=var_dir(),
-                          instrument=instrument if isinstance(instrument, str) else "sim")
+        s = load_settings(
+            config_table("mqtt"), var=var_dir(), instrument=instrument if isinstance(instrument, str) else "sim"
+        )
     except SettingsError as exc:
         raise ConfigError(str(exc)) from None
     if s is not None:
@@ -69,13 +71,20 @@ def configured_alarms() -> list[str]:
     rules = load_file().get("alarms", [])
     if not isinstance(rules, list):
         return []  # the alarms process reports a bad table; here it only means no sensor yet
-    return [r["name"] for r in rules if isinstance(r, dict) and isinstance(r.get("name"), str)
-            and isinstance(r.get("actions"), list) and "mqtt" in r["actions"]]
+    return [
+        r["name"]
+        for r in rules
+        if isinstance(r, dict)
+        and isinstance(r.get("name"), str)
+        and isinstance(r.get("actions"), list)
+        and "mqtt" in r["actions"]
+    ]
 
 
 class Bridge:
     def __init__(self, node: Node, s: Settings):
         import paho.mqtt.client as mqtt
+
         self.mqtt = mqtt
         self.node, self.s = node, s
         self.mapper = Mapper(s, dead_after_s=3 * node.cfg.heartbeat_s)
@@ -90,8 +99,16 @@ class Bridge:
         self.discovery_sent = 0.0
         self.protocol = mqtt.MQTTv311 if s.protocol == "3.1.1" else mqtt.MQTTv5
         self._fallback = False
-        self.counts = {"published": 0, "connects": 0, "disconnects": 0, "commands": 0, "command_errors": 0,
-                       "caught_up": 0, "rejected": 0, "oversized": 0}
+        self.counts = {
+            "published": 0,
+            "connects": 0,
+            "disconnects": 0,
+            "commands": 0,
+            "command_errors": 0,
+            "caught_up": 0,
+            "rejected": 0,
+            "oversized": 0,
+        }
         self.last_error: str | None = None
         self._poke_r, self._poke_w = os.pipe()
         os.set_blocking(self._poke_r, False)
@@ -105,25 +122,34 @@ class Bridge:
         self.stopping = threading.Event()
         self.missed_seen = 0
         self.measurements = node.subscribe(f"data.{instrument}.measurement", self._on_measurement)
-        node.subscribe(f"data.{instrument}.rs_check",
-                       lambda m: isinstance(m.body, dict) and self._stream(self.mapper.rs_check(m.body)))
+        node.subscribe(
+            f"data.{instrument}.rs_check",
+            lambda m: isinstance(m.body, dict) and self._stream(self.mapper.rs_check(m.body)),
+        )
         # the states, in one subscription: one snapshot call to the hub for all (a start without a hub waits once)
         node.subscribe(["state.sequencer", "soh.+", "alarm.#", "state.alarms"], self._on_state, snapshot=True)
         node.every(0.5, self._pump)
         node.every(max(s.soh_every_s, node.cfg.heartbeat_s), self._processes)
         node.soh_providers.append(self.health)
-        node.status_providers.append(lambda: {**self.health(), "broker": f"{s.host}:{s.port}",
-                                              "last_error": self.last_error})
+        node.status_providers.append(
+            lambda: {**self.health(), "broker": f"{s.host}:{s.port}", "last_error": self.last_error}
+        )
         node.stop_hooks.append(self.close)
-        self.threads = [threading.Thread(target=self._command_worker, name=f"mqtt-cmd-{i}", daemon=True)
-                        for i in range(COMMAND_THREADS if s.commands else 0)]
+        self.threads = [
+            threading.Thread(target=self._command_worker, name=f"mqtt-cmd-{i}", daemon=True)
+            for i in range(COMMAND_THREADS if s.commands else 0)
+        ]
         self.catch_thread = threading.Thread(target=self._catch_up_worker, name="mqtt-catch-up", daemon=True)
 
     # ---- the paho client ------------------------------------------------------------------
     def _make_client(self):
         mqtt, s = self.mqtt, self.s
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=self.protocol,
-                             **({} if self.protocol == mqtt.MQTTv5 else {"clean_session": True}))
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=self.protocol,
+            **({} if self.protocol == mqtt.MQTTv5 else {"clean_session": True}),
+        )
         if s.username:
             client.username_pw_set(s.username, s.password)
         if s.tls:
@@ -137,7 +163,8 @@ class Bridge:
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = lambda *_: self._note(
             f"cannot connect to the broker at {self.s.host}:{self.s.port} (unreachable, not MQTT, or the TLS "
-            "handshake failed: check ca_file); retrying")
+            "handshake failed: check ca_file); retrying"
+        )
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         return client
@@ -160,8 +187,11 @@ class Bridge:
             return
         self.counts["connects"] += 1
         self.last_error = None
-        self.node.log("info", f"connected to the broker at {self.s.host}:{self.s.port} "
-                              f"(MQTT {'5' if self.protocol == self.mqtt.MQTTv5 else '3.1.1'})")
+        self.node.log(
+            "info",
+            f"connected to the broker at {self.s.host}:{self.s.port} "
+            f"(MQTT {'5' if self.protocol == self.mqtt.MQTTv5 else '3.1.1'})",
+        )
         if self.s.commands:  # ready for commands before saying online
             client.subscribe(f"{self.s.base}/cmd/+/+", qos=1)
         client.publish(self.mapper.status(True).topic, b"online", qos=1, retain=True)
@@ -202,14 +232,17 @@ class Bridge:
                 self.discovery_sent = now
                 self._send_discovery()  # Home Assistant restarted: tell it again (not at a flood's pace)
             return
-        levels = topic[len(self.s.base) + 1:].split("/")
+        levels = topic[len(self.s.base) + 1 :].split("/")
         if not self.s.commands or levels[0] != "cmd":
             return
         try:
             if message.retain:  # kept by the broker: it would run again at every reconnect
-                raise commands.CommandError("a retained command is never run (it would run again at every "
-                                            "reconnect); publish commands without retain", arg="retain",
-                                            id=commands.request_id(message.payload))
+                raise commands.CommandError(
+                    "a retained command is never run (it would run again at every "
+                    "reconnect); publish commands without retain",
+                    arg="retain",
+                    id=commands.request_id(message.payload),
+                )
             request = commands.parse(levels[1:], message.payload)
         except commands.CommandError as exc:
             self._answer(exc.id, exc.reply())
@@ -218,8 +251,17 @@ class Bridge:
         try:
             self.jobs.put_nowait(request)
         except queue.Full:
-            self._answer(request.id, {"id": request.id, "ok": False, "error": {
-                "code": "busy", "message": f"{COMMAND_QUEUE} MQTT commands are waiting already; try again later"}})
+            self._answer(
+                request.id,
+                {
+                    "id": request.id,
+                    "ok": False,
+                    "error": {
+                        "code": "busy",
+                        "message": f"{COMMAND_QUEUE} MQTT commands are waiting already; try again later",
+                    },
+                },
+            )
             self._audit(request, ok=False, error="busy")
 
     # ---- commands ------------------------------------------------------------------------
@@ -228,8 +270,9 @@ class Bridge:
         try:
             while (request := self.jobs.get()) is not None:
                 try:
-                    result = client.call(request.service, request.command, on_behalf=("mqtt", self.s.role),
-                                         **request.args)
+                    result = client.call(
+                        request.service, request.command, on_behalf=("mqtt", self.s.role), **request.args
+                    )
                     reply = commands.ok_reply(request.id, result)
                     self._audit(request, ok=True)
                 except BusError as exc:
@@ -239,8 +282,11 @@ class Bridge:
                     reply = commands.CommandError(f"args cannot be sent: {exc}", id=request.id, arg="args").reply()
                     self._audit(request, ok=False, error="bad_request")  # cannot carry (> 64 bits), ...
                 except Exception as exc:  # noqa: BLE001 — no request may end this thread
-                    reply = {"id": request.id, "ok": False,
-                             "error": {"code": "internal", "message": f"{type(exc).__name__}: {exc}"[:500]}}
+                    reply = {
+                        "id": request.id,
+                        "ok": False,
+                        "error": {"code": "internal", "message": f"{type(exc).__name__}: {exc}"[:500]},
+                    }
                     self._audit(request, ok=False, error="internal")
                 self._answer(request.id, reply)
         finally:
@@ -319,18 +365,25 @@ class Bridge:
         for pass_index in sorted({max(current - 1, 0), current}):
             offset = 0
             while offset is not None:
-                page = client.call("recorder", "data", survey_id=survey_id, pass_index=pass_index, offset=offset,
-                                   limit=500)
-                rows = [r for r in page.get("rows", []) if isinstance(r, dict)
-                        and not self.queue.was_queued(str(r.get("measurement_id")))]
+                page = client.call(
+                    "recorder", "data", survey_id=survey_id, pass_index=pass_index, offset=offset, limit=500
+                )
+                rows = [
+                    r
+                    for r in page.get("rows", [])
+                    if isinstance(r, dict) and not self.queue.was_queued(str(r.get("measurement_id")))
+                ]
                 for row in rows:
                     self._queue(self.mapper.measurement({k: row.get(k) for k in EVENT_KEYS}))
                 found += len(rows)
                 offset = page.get("next_offset")
         if found:
             self.counts["caught_up"] += found
-            self.node.log("info", f"{found} measurement(s) of {survey_id} the bus did not bring were read back "
-                                  "from the recorder and queued for MQTT")
+            self.node.log(
+                "info",
+                f"{found} measurement(s) of {survey_id} the bus did not bring were read back "
+                "from the recorder and queued for MQTT",
+            )
             self._poke()
 
     def _states(self, messages: list[Message]) -> None:
@@ -422,9 +475,13 @@ class Bridge:
             self.counts["published"] += 1
 
     def health(self) -> dict:
-        return {"mqtt_connected": self.connected.is_set(), "mqtt_queue_pending": self.queue.pending(),
-                "mqtt_queue_dropped": self.queue.dropped, "mqtt_inflight": len(self.inflight),
-                **{f"mqtt_{k}": v for k, v in self.counts.items()}}
+        return {
+            "mqtt_connected": self.connected.is_set(),
+            "mqtt_queue_pending": self.queue.pending(),
+            "mqtt_queue_dropped": self.queue.dropped,
+            "mqtt_inflight": len(self.inflight),
+            **{f"mqtt_{k}": v for k, v in self.counts.items()},
+        }
 
     def close(self) -> None:
         self.stopping.set()
@@ -436,8 +493,9 @@ class Bridge:
                 pass
         if self.connected.is_set():  # a clean stop: say offline ourselves (the will is for crashes)
             try:
-                self.client.publish(self.mapper.status(False).topic, b"offline", qos=1,
-                                    retain=True).wait_for_publish(1.0)
+                self.client.publish(self.mapper.status(False).topic, b"offline", qos=1, retain=True).wait_for_publish(
+                    1.0
+                )
             except (RuntimeError, ValueError):
                 pass  # the connection went meanwhile: the broker publishes the will instead
         self.client.disconnect()

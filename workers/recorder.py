@@ -67,11 +67,26 @@ CORRUPT_EXIT = 3  # the database was found damaged while running: supervisord re
 STATE_S = 5.0
 SHOWN_BODY_CHARS = 4096  # of a dead letter's body in the `dead_letters` listing (the store keeps it whole)
 
-DEFAULTS = {"db": "ohmpi.db", "log_retention_days": 30.0, "soh_retention_days": 30.0,
-            "audit_retention_days": 365.0, "soh_every_s": 60.0, "max_db_mb": 2048.0, "min_free_mb": 64.0,
-            "flush_s": 5.0}
-TYPES = {"db": str, "log_retention_days": float, "soh_retention_days": float, "audit_retention_days": float,
-         "soh_every_s": float, "max_db_mb": float, "min_free_mb": float, "flush_s": float}
+DEFAULTS = {
+    "db": "ohmpi.db",
+    "log_retention_days": 30.0,
+    "soh_retention_days": 30.0,
+    "audit_retention_days": 365.0,
+    "soh_every_s": 60.0,
+    "max_db_mb": 2048.0,
+    "min_free_mb": 64.0,
+    "flush_s": 5.0,
+}
+TYPES = {
+    "db": str,
+    "log_retention_days": float,
+    "soh_retention_days": float,
+    "audit_retention_days": float,
+    "soh_every_s": float,
+    "max_db_mb": float,
+    "min_free_mb": float,
+    "flush_s": float,
+}
 AT_LEAST_ZERO = ("soh_every_s", "min_free_mb")  # 0 is allowed (every sample; no floor); others must be > 0
 MIB = 1 << 20
 
@@ -88,8 +103,7 @@ def load_settings(table: dict | None = None) -> dict:
         if not math.isfinite(value):
             raise ConfigError(f"[recorder].{key} must be a finite number, got {value!r}")
         if not (value >= 0 if key in AT_LEAST_ZERO else value > 0):
-            raise ConfigError(f"[recorder].{key} must be {'>= 0' if key in AT_LEAST_ZERO else '> 0'}, "
-                              f"got {value!r}")
+            raise ConfigError(f"[recorder].{key} must be {'>= 0' if key in AT_LEAST_ZERO else '> 0'}, got {value!r}")
     if out["flush_s"] > MAX_FLUSH_S:
         raise ConfigError(f"[recorder].flush_s must be at most {MAX_FLUSH_S:g} s, got {out['flush_s']!r}")
     path = Path(out["db"]).expanduser()
@@ -124,9 +138,14 @@ class Recorder:
         self.store, aside = Store.open_checked(settings["db"])
         self.set_aside_now = aside  # {"path", "reason"} when this start set a damaged database aside
         if aside is not None:
-            log_soon(node, "error", f"database {settings['db']} was damaged ({aside['reason']}); set aside as "
-                                    f"{aside['path']} (kept for recovery) and a new one started: the producers "
-                                    "deliver again the data they still hold", set_aside=aside["path"])
+            log_soon(
+                node,
+                "error",
+                f"database {settings['db']} was damaged ({aside['reason']}); set aside as "
+                f"{aside['path']} (kept for recovery) and a new one started: the producers "
+                "deliver again the data they still hold",
+                set_aside=aside["path"],
+            )
         self.floor = DiskFloor(int(settings["min_free_mb"] * MIB), [Path(settings["db"]).parent, var_dir()])
         self.free_bytes = self.floor.free_bytes()
         self.disk_low = False
@@ -147,8 +166,19 @@ class Recorder:
     def register(self) -> None:
         n = self.node
         n.command(self.ingest, role="service")  # only the system's own producers deliver items
-        for fn in (self.surveys, self.survey, self.data, self.stats, self.has, self.indices,
-                   self.waveform, self.rs_checks, self.timeseries, self.errmodel, self.quality):
+        for fn in (
+            self.surveys,
+            self.survey,
+            self.data,
+            self.stats,
+            self.has,
+            self.indices,
+            self.waveform,
+            self.rs_checks,
+            self.timeseries,
+            self.errmodel,
+            self.quality,
+        ):
             n.command(fn, role="viewer")
         # a large file takes seconds to make: in its own thread (one lane: the chunk cache is not
         # shared between threads), so the loop keeps answering and beating meanwhile
@@ -172,9 +202,12 @@ class Recorder:
             raise InternalError(f"storage failed, nothing stored: {exc}") from None
         result["epoch"] = self.store.db_id  # a new database (set aside, deleted): producers deliver again
         if self.store.last_conflicts:
-            self.node.log("warning", f"{len(self.store.last_conflicts)} measurement(s) ignored: their "
-                                     "(survey, pass, index) already holds another measurement id",
-                          ids=self.store.last_conflicts[:20])
+            self.node.log(
+                "warning",
+                f"{len(self.store.last_conflicts)} measurement(s) ignored: their "
+                "(survey, pass, index) already holds another measurement id",
+                ids=self.store.last_conflicts[:20],
+            )
         for refusal in result["refused"]:
             self._warn_dead_letter(refusal, caller.user if caller else None)
         self.publish_state()
@@ -186,8 +219,12 @@ class Recorder:
             return
         suppressed = self.dead_letter_warnings.suppressed.pop("dead_letter", 0)
         more = f" ({suppressed} more not logged)" if suppressed else ""
-        self.node.log("warning", f"dead letter from {producer or 'an unknown producer'}: "
-                                 f"{refusal['reason']}{more}", key=refusal["key"], producer=producer)
+        self.node.log(
+            "warning",
+            f"dead letter from {producer or 'an unknown producer'}: {refusal['reason']}{more}",
+            key=refusal["key"],
+            producer=producer,
+        )
 
     def dead_letters(self, limit: int = 100, offset: int = 0) -> dict:
         """Items refused on ingest (kept, acknowledged), newest first: key, kind, reason, body,
@@ -204,8 +241,9 @@ class Recorder:
         end = offset + len(rows)
         return {"items": rows, "total": total, "next_offset": end if rows and end < total else None}
 
-    def audit(self, limit: int = 200, since: float | None = None, user: str | None = None,
-              action: str | None = None) -> list:
+    def audit(
+        self, limit: int = 200, since: float | None = None, user: str | None = None, action: str | None = None
+    ) -> list:
         """Audit records (who did what: logins, refusals, restarts, settings, surveys), newest first;
         `since` is epoch seconds; `user` and `action` filter."""
         _check_range("limit", limit, 1, MAX_LIMIT)
@@ -241,8 +279,15 @@ class Recorder:
         page["next_offset"] = end if end < page["total"] else None
         return page
 
-    def export(self, survey_id: str, format: str, pass_index: int | None = None, chunk: int = 0,
-               error_model: bool = False, common: bool = False) -> dict:
+    def export(
+        self,
+        survey_id: str,
+        format: str,
+        pass_index: int | None = None,
+        chunk: int = 0,
+        error_model: bool = False,
+        common: bool = False,
+    ) -> dict:
         """A survey as an ohm | protocol | csv | matrix file, in chunks of at most 512 KiB: ask chunk 0
         first, then 1.. until `chunks` (chunks > 0 come from the text chunk 0 made, same `sha256`).
         `error_model`: errors from the reciprocal error model; `common`: only the quadrupoles measured
@@ -251,17 +296,22 @@ class Recorder:
             if not isinstance(value, bool):
                 raise BadRequest(f"{name} must be true or false, got {value!r}", arg=name, reason="not a boolean")
         if format not in EXPORT_FORMATS:
-            raise BadRequest(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}",
-                             arg="format", reason="unknown format")
+            raise BadRequest(
+                f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}",
+                arg="format",
+                reason="unknown format",
+            )
         _check_range("pass_index", pass_index, 0)
         _check_range("chunk", chunk, 0)
         self._known(survey_id)
+
         def make() -> dict:
             try:
                 info = self.store.export_info(survey_id, format, pass_index, error_model=error_model, common=common)
             except ValueError as exc:
-                raise BadRequest(f"cannot export {survey_id!r} as {format}: {exc}", arg="format",
-                                 reason="not exportable") from None
+                raise BadRequest(
+                    f"cannot export {survey_id!r} as {format}: {exc}", arg="format", reason="not exportable"
+                ) from None
             for note in info["notes"]:
                 self.node.log("warning", f"export {info['filename']}: {note}")
             return info
@@ -283,18 +333,31 @@ class Recorder:
         """Rows per table (dead letters too), database size and quota, oldest/newest measurement,
         free disk space and its floor, databases set aside as damaged."""
         out = self.store.stats()
-        out.update({"db_quota_bytes": self.quota_bytes, "over_quota": self.over_quota,
-                    "dead_letters": out["counts"]["dead_letters"], "pending_logs": len(self.events.logs),
-                    "pending_soh": len(self.events.soh), "pending_audit": len(self.events.audits),
-                    "dropped_events": self.events.dropped, "write_errors": self.write_errors,
-                    "refused_events": self.events.bad_rows, **self.disk_state()})
+        out.update(
+            {
+                "db_quota_bytes": self.quota_bytes,
+                "over_quota": self.over_quota,
+                "dead_letters": out["counts"]["dead_letters"],
+                "pending_logs": len(self.events.logs),
+                "pending_soh": len(self.events.soh),
+                "pending_audit": len(self.events.audits),
+                "dropped_events": self.events.dropped,
+                "write_errors": self.write_errors,
+                "refused_events": self.events.bad_rows,
+                **self.disk_state(),
+            }
+        )
         return out
 
     def disk_state(self) -> dict:
         """The free-space floor and damaged databases, as `stats`, SOH and `state.recorder` show them."""
-        return {"free_disk_bytes": self.free_bytes, "min_free_bytes": self.floor.floor_bytes,
-                "disk_low": self.disk_low, "soh_not_stored": self.events.soh_not_stored,
-                "db_set_aside": self.set_aside_list()}
+        return {
+            "free_disk_bytes": self.free_bytes,
+            "min_free_bytes": self.floor.floor_bytes,
+            "disk_low": self.disk_low,
+            "soh_not_stored": self.events.soh_not_stored,
+            "db_set_aside": self.set_aside_list(),
+        }
 
     def set_aside_list(self) -> list[dict]:
         """The damaged databases kept beside this one (newest last, at most 5), with the reason
@@ -313,12 +376,18 @@ class Recorder:
             return
         self.disk_low = self.events.hold_soh = low
         if low:
-            self.node.log("error", f"{self.floor.describe(self.free_bytes)}: surveys hold, SOH samples are not "
-                                   "stored; free some space (or lower min_free_mb)",
-                          free_bytes=self.free_bytes, floor_bytes=self.floor.floor_bytes)
+            self.node.log(
+                "error",
+                f"{self.floor.describe(self.free_bytes)}: surveys hold, SOH samples are not "
+                "stored; free some space (or lower min_free_mb)",
+                free_bytes=self.free_bytes,
+                floor_bytes=self.floor.floor_bytes,
+            )
         else:
-            self.node.log("info", f"disk space back: {self.free_bytes / MIB:.1f} MiB free "
-                                  f"(floor {self.floor.floor_bytes / MIB:g} MiB)")
+            self.node.log(
+                "info",
+                f"disk space back: {self.free_bytes / MIB:.1f} MiB free (floor {self.floor.floor_bytes / MIB:g} MiB)",
+            )
         self.publish_state(force=True)
 
     def errmodel(self, survey_id: str) -> dict:
@@ -351,8 +420,7 @@ class Recorder:
         """The full waveform of one measurement (t_s, polarity, current_mA, voltage_mV, counted)."""
         wf = self.store.waveform(measurement_id)
         if wf is None:
-            raise BadRequest(f"no waveform stored for {measurement_id!r}", arg="measurement_id",
-                             reason="not found")
+            raise BadRequest(f"no waveform stored for {measurement_id!r}", arg="measurement_id", reason="not found")
         return wf
 
     def timeseries(self, a: int, b: int, m: int, n: int, limit: int = 1000) -> list:
@@ -367,13 +435,15 @@ class Recorder:
         _check_range("limit", limit, 1, MAX_LIMIT)
         return _fit(self.store.rs_checks(survey_id, limit))
 
-    def logs_cmd(self, limit: int = 200, level: str | None = None, process: str | None = None,
-                 since: float | None = None) -> list:
+    def logs_cmd(
+        self, limit: int = 200, level: str | None = None, process: str | None = None, since: float | None = None
+    ) -> list:
         """Stored log lines, newest first; `level` keeps that level and above; `since` is epoch seconds."""
         _check_range("limit", limit, 1, MAX_LIMIT)
         if level is not None and level not in LEVELS:
-            raise BadRequest(f"level must be one of {', '.join(LEVELS)}, got {level!r}", arg="level",
-                             reason="unknown level")
+            raise BadRequest(
+                f"level must be one of {', '.join(LEVELS)}, got {level!r}", arg="level", reason="unknown level"
+            )
         self.flush()
         return _fit(self.store.logs(limit, level, process, since))
 
@@ -405,48 +475,74 @@ class Recorder:
             self.enforce_quota()  # a storm (a rogue publisher) is pruned as it comes, not 10 s later
 
     def prune(self) -> None:
-        deleted = self.store.prune(self.settings["log_retention_days"], self.settings["soh_retention_days"],
-                                   audit_days=self.settings["audit_retention_days"])
+        deleted = self.store.prune(
+            self.settings["log_retention_days"],
+            self.settings["soh_retention_days"],
+            audit_days=self.settings["audit_retention_days"],
+        )
         if any(deleted.values()):
-            self.node.log("info", f"retention: deleted {deleted['logs']} log rows, {deleted['soh']} SOH samples "
-                                  f"and {deleted['audit']} audit records")
+            self.node.log(
+                "info",
+                f"retention: deleted {deleted['logs']} log rows, {deleted['soh']} SOH samples "
+                f"and {deleted['audit']} audit records",
+            )
 
     def enforce_quota(self) -> None:
         """Keep the database within max_db_mb: the oldest logs and SOH samples go first, never data."""
         self.rows_since_quota = 0  # what waits is not written here: a check every 10 s must not be a commit
         result = self.store.enforce_quota(self.quota_bytes)
         if result["logs"] or result["soh"]:
-            self.node.log("warning", f"database over its quota of {self.settings['max_db_mb']:g} MiB: deleted the "
-                                     f"oldest {result['logs']} log rows and {result['soh']} SOH samples "
-                                     f"(now {result['used_bytes'] / MIB:.1f} MiB used)")
+            self.node.log(
+                "warning",
+                f"database over its quota of {self.settings['max_db_mb']:g} MiB: deleted the "
+                f"oldest {result['logs']} log rows and {result['soh']} SOH samples "
+                f"(now {result['used_bytes'] / MIB:.1f} MiB used)",
+            )
         if result["over"] and not self.over_quota:
-            self.node.log("error", f"database holds {result['used_bytes'] / MIB:.1f} MiB, over its quota of "
-                                   f"{self.settings['max_db_mb']:g} MiB, with no log or SOH left to prune "
-                                   "(measurements are never deleted): export and remove old surveys, or raise "
-                                   "[recorder] max_db_mb")
+            self.node.log(
+                "error",
+                f"database holds {result['used_bytes'] / MIB:.1f} MiB, over its quota of "
+                f"{self.settings['max_db_mb']:g} MiB, with no log or SOH left to prune "
+                "(measurements are never deleted): export and remove old surveys, or raise "
+                "[recorder] max_db_mb",
+            )
         self.over_quota = result["over"]
 
     # ---- state -------------------------------------------------------------------------------
     def state(self) -> dict:
         c = self.store.counts
-        return {"measurements": c["measurements"], "surveys": c["surveys"], "rs_checks": c["rs_checks"],
-                "db_bytes": self.store.db_bytes(), "db_id": self.store.db_id, **self.disk_state()}
+        return {
+            "measurements": c["measurements"],
+            "surveys": c["surveys"],
+            "rs_checks": c["rs_checks"],
+            "db_bytes": self.store.db_bytes(),
+            "db_id": self.store.db_id,
+            **self.disk_state(),
+        }
 
     def publish_state(self, force: bool = False) -> None:
         state = self.state()
         now = time.monotonic()
-        changed = self.last_state is None or any(state[k] != self.last_state[k]
-                                                 for k in ("measurements", "surveys", "rs_checks", "disk_low"))
+        changed = self.last_state is None or any(
+            state[k] != self.last_state[k] for k in ("measurements", "surveys", "rs_checks", "disk_low")
+        )
         if force or changed or now - self.last_state_at >= STATE_S:
             self.node.publish("state.recorder", state)
             self.last_state, self.last_state_at = state, now
 
     def heartbeat(self) -> dict:
-        return {**self.state(), "db_used_bytes": self.store.used_bytes(),
-                "db_quota_bytes": self.quota_bytes, "over_quota": self.over_quota,
-                "dead_letters": self.store.counts["dead_letters"], "pending_logs": len(self.events.logs),
-                "pending_soh": len(self.events.soh), "dropped_events": self.events.dropped,
-                "write_errors": self.write_errors, "slot_conflicts": self.store.slot_conflicts}
+        return {
+            **self.state(),
+            "db_used_bytes": self.store.used_bytes(),
+            "db_quota_bytes": self.quota_bytes,
+            "over_quota": self.over_quota,
+            "dead_letters": self.store.counts["dead_letters"],
+            "pending_logs": len(self.events.logs),
+            "pending_soh": len(self.events.soh),
+            "dropped_events": self.events.dropped,
+            "write_errors": self.write_errors,
+            "slot_conflicts": self.store.slot_conflicts,
+        }
 
     def tick(self) -> None:
         self.check_disk()
@@ -475,8 +571,11 @@ def run() -> int:
     node.soh_providers.append(rec.heartbeat)
     node.status_providers.append(rec.heartbeat)
     node.stop_hooks.append(rec.close)
-    node.log("info", f"recording to {settings['db']} (schema {rec.store.schema_version}, "
-                     f"{rec.store.counts['measurements']} measurements)")
+    node.log(
+        "info",
+        f"recording to {settings['db']} (schema {rec.store.schema_version}, "
+        f"{rec.store.counts['measurements']} measurements)",
+    )
     rec.check_disk()
     rec.publish_state(force=True)
     node.run()

@@ -64,8 +64,9 @@ def attach(node, store) -> InversionResults:
         result = results.get(_survey_id(survey_id), _pass(pass_index))
         if result is None:
             which = "" if pass_index is None else f" pass {pass_index}"
-            raise BadRequest(f"no inversion stored for survey {survey_id!r}{which}", arg="survey_id",
-                             reason="not inverted")
+            raise BadRequest(
+                f"no inversion stored for survey {survey_id!r}{which}", arg="survey_id", reason="not inverted"
+            )
         return result
 
     def inversions(survey_id: str) -> list:
@@ -77,23 +78,37 @@ def attach(node, store) -> InversionResults:
         cells (polygons, x, depth, rho, coverage, change_pct for time-lapse), fit, misfit per quadrupole."""
         data = pack(_found(survey_id, pass_index))
         if len(data) > REPLY_BYTES:
-            raise BadRequest(f"the result is too large for one reply ({len(data)} bytes compressed): export it",
-                             arg="survey_id", reason="too large")
+            raise BadRequest(
+                f"the result is too large for one reply ({len(data)} bytes compressed): export it",
+                arg="survey_id",
+                reason="too large",
+            )
         return {"result_z": data}
 
     def inversion_export(survey_id: str, format: str = "model", pass_index: int | None = None) -> dict:
         """An inversion as a model CSV (x_m,depth_m,rho_ohmm[,change_pct]) or a VTK file: {text_z (zlib), filename}."""
         if format not in section.FORMATS:
-            raise BadRequest(f"format must be one of {', '.join(section.FORMATS)}, got {format!r}", arg="format",
-                             reason="unknown format")
+            raise BadRequest(
+                f"format must be one of {', '.join(section.FORMATS)}, got {format!r}",
+                arg="format",
+                reason="unknown format",
+            )
         result = _found(survey_id, pass_index)
         text = section.render(result, format, f"ohmpi {survey_id} pass {result.get('pass_index')}")
         data = zlib.compress(text.encode(), 6)
         if len(data) > REPLY_BYTES:
-            raise BadRequest(f"the {format} file is too large for one reply ({len(data)} bytes compressed)",
-                             arg="format", reason="too large")
-        return {"format": format, "text_z": data, "bytes": len(text.encode()), "pass_index": result.get("pass_index"),
-                "filename": f"{survey_id}_pass{result.get('pass_index')}{section.EXTENSION[format]}"}
+            raise BadRequest(
+                f"the {format} file is too large for one reply ({len(data)} bytes compressed)",
+                arg="format",
+                reason="too large",
+            )
+        return {
+            "format": format,
+            "text_z": data,
+            "bytes": len(text.encode()),
+            "pass_index": result.get("pass_index"),
+            "filename": f"{survey_id}_pass{result.get('pass_index')}{section.EXTENSION[format]}",
+        }
 
     node.command(inversion_put, role="service")
     for fn in (inversions, inversion, inversion_export):

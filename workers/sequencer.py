@@ -20,22 +20,42 @@ import sys
 import threading
 import time
 
-from bus.errors import BadRequest, Busy, BusError
+from bus.errors import BadRequest, BusError, Busy
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
 from ohmpi.durable import is_disk_full
 from ohmpi.items import ItemError, check_body, check_entry, survey_body
 from ohmpi.measure.settings import SettingError, validate_settings
-from ohmpi.sequences import GENERATORS, ALIASES, SequenceError, generate as generate_sequence
-from ohmpi.sequences import parse_sequence, with_reciprocals
 from ohmpi.sequence_order import optimize as relay_sparing_order
+from ohmpi.sequences import ALIASES, GENERATORS, SequenceError, parse_sequence, with_reciprocals
+from ohmpi.sequences import generate as generate_sequence
 from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
-from ohmpi.survey_machine import BACKOFF, HOLD, PAUSE, RETRY, SKIP, SurveyActive, SurveyMachine, TransitionRefused
-from ohmpi.survey_machine import PlanError, check_plan, reaction
+from ohmpi.survey_machine import (
+    BACKOFF,
+    HOLD,
+    PAUSE,
+    RETRY,
+    SKIP,
+    PlanError,
+    SurveyActive,
+    SurveyMachine,
+    TransitionRefused,
+    check_plan,
+    reaction,
+)
 
-from .common import (ClockWatch, describe_jump, follow_recorder, instrument, log_soon, positions, var_path,
-                     worker_main, disk_floor)
+from .common import (
+    ClockWatch,
+    describe_jump,
+    disk_floor,
+    follow_recorder,
+    instrument,
+    log_soon,
+    positions,
+    var_path,
+    worker_main,
+)
 
 
 class Sequencer:
@@ -52,16 +72,27 @@ class Sequencer:
         self.cv = threading.Condition()
         self.quit = threading.Event()
         self.control = Client(node.address, cfg=node.cfg, name="sequencer-ctl", timeout=1.0, retries=0)
-        self.outbox = Outbox(var_path("sequencer-outbox.db"), "recorder", "ingest",
-                             client_factory=lambda: Client(node.address, cfg=node.cfg, name="sequencer-out"),
-                             stats=node.stats, check=check_entry, log=node.log)
+        self.outbox = Outbox(
+            var_path("sequencer-outbox.db"),
+            "recorder",
+            "ingest",
+            client_factory=lambda: Client(node.address, cfg=node.cfg, name="sequencer-out"),
+            stats=node.stats,
+            check=check_entry,
+            log=node.log,
+        )
         for fn in (self.load, self.generate, self.start, self.pause, self.resume, self.stop):
             node.command(fn, role="operator")
         for fn in (self.validate, self.sequence):
             node.command(fn, role="viewer")
-        node.status_providers.append(lambda: {**self.state.summary(), **self._outbox_health(),
-                                              "outbox_error": self.outbox.last_error,
-                                              "outbox_refusals": self.outbox.refusals(5)})
+        node.status_providers.append(
+            lambda: {
+                **self.state.summary(),
+                **self._outbox_health(),
+                "outbox_error": self.outbox.last_error,
+                "outbox_refusals": self.outbox.refusals(5),
+            }
+        )
         node.soh_providers.append(self._outbox_health)
         node.every(node.cfg.heartbeat_s, self.publish)
         node.every(node.cfg.heartbeat_s, self._check_clock)
@@ -76,8 +107,12 @@ class Sequencer:
         try:
             seq = parse_sequence(text, self.n_electrodes)
         except SequenceError as exc:
-            raise BadRequest(f"sequence {name!r}: {exc}", arg="text", reason="invalid sequence",
-                             errors=[[line, reason] for line, reason in exc.errors]) from None
+            raise BadRequest(
+                f"sequence {name!r}: {exc}",
+                arg="text",
+                reason="invalid sequence",
+                errors=[[line, reason] for line, reason in exc.errors],
+            ) from None
         if len(seq) == 0:
             raise BadRequest(f"sequence {name!r} has no quadrupole", arg="text", reason="empty")
         return seq
@@ -94,13 +129,17 @@ class Sequencer:
         """Generate and load a Wenner, Schlumberger, dipole-dipole or gradient sequence."""
         n = self.n_electrodes if electrodes is None else electrodes
         if not 4 <= n <= self.n_electrodes:
-            raise BadRequest(f"electrodes must be in 4..{self.n_electrodes} (the instrument's), got {n}",
-                             arg="electrodes", reason=f"not in 4..{self.n_electrodes}")
+            raise BadRequest(
+                f"electrodes must be in 4..{self.n_electrodes} (the instrument's), got {n}",
+                arg="electrodes",
+                reason=f"not in 4..{self.n_electrodes}",
+            )
         try:
             seq = generate_sequence(array, n)
         except ValueError as exc:
-            raise BadRequest(f"array {array!r}: {exc}", arg="array", reason="unknown or unusable array",
-                             known=sorted(GENERATORS)) from None
+            raise BadRequest(
+                f"array {array!r}: {exc}", arg="array", reason="unknown or unusable array", known=sorted(GENERATORS)
+            ) from None
         name = ALIASES.get(array, array)
         return self._set_loaded(f"{name}-{n}", seq.tolist(), name) | {"sequence": seq.tolist()}
 
@@ -115,9 +154,17 @@ class Sequencer:
         """The loaded sequence."""
         return self.state.loaded
 
-    def start(self, name: str | None = None, stacks: int | None = None, injection_ms: float | None = None,
-              settings: dict | None = None, reciprocals: bool = False, repeat: int = 1,
-              every_s: float = 0.0, keep_order: bool = False) -> dict:
+    def start(
+        self,
+        name: str | None = None,
+        stacks: int | None = None,
+        injection_ms: float | None = None,
+        settings: dict | None = None,
+        reciprocals: bool = False,
+        repeat: int = 1,
+        every_s: float = 0.0,
+        keep_order: bool = False,
+    ) -> dict:
         """Start a survey of the loaded sequence, `repeat` times, a pass every `every_s` seconds;
         measured in the relay-sparing order (same quadrupoles) unless `keep_order`."""
         if self.state.loaded is None:
@@ -147,9 +194,16 @@ class Sequencer:
             except SurveyActive as exc:
                 raise Busy(str(exc), running=exc.survey_id) from None
             survey = Survey(
-                survey_id=new_survey_id(), name=name or self.state.loaded["name"], sequence=seq,
-                settings=overrides, positions=positions(self.cfg), n_electrodes=self.n_electrodes,
-                array=self.state.loaded.get("array"), repeat=repeat, every_s=float(every_s))
+                survey_id=new_survey_id(),
+                name=name or self.state.loaded["name"],
+                sequence=seq,
+                settings=overrides,
+                positions=positions(self.cfg),
+                n_electrodes=self.n_electrodes,
+                array=self.state.loaded.get("array"),
+                repeat=repeat,
+                every_s=float(every_s),
+            )
             try:  # what the recorder would refuse is refused now, before anything changes
                 check_body("survey", survey_body(survey, utc_now()))
             except ItemError as exc:
@@ -227,17 +281,22 @@ class Sequencer:
         if free is not None:
             self._hold(s, self.floor.describe(free))
         elif self.machine.release(s):
-            self.node.log("info", f"survey {s.survey_id}: disk space is back "
-                                  f"({self.floor.free_bytes() / 2**20:.0f} MiB free), resuming")
+            self.node.log(
+                "info",
+                f"survey {s.survey_id}: disk space is back ({self.floor.free_bytes() / 2**20:.0f} MiB free), resuming",
+            )
             self._changed()
 
     def _check_clock(self) -> None:
         jump = self.clock.check()
         if not jump:
             return
-        self.node.log("warning", f"{describe_jump(jump)} (NTP, GPS or a person setting the date): pass "
-                                 "schedules keep monotonic time; times recorded from now on use the new clock",
-                      jump_s=round(jump, 3))
+        self.node.log(
+            "warning",
+            f"{describe_jump(jump)} (NTP, GPS or a person setting the date): pass "
+            "schedules keep monotonic time; times recorded from now on use the new clock",
+            jump_s=round(jump, 3),
+        )
         with self.cv:
             s = self.state.survey
             if s is not None and s.state in ACTIVE:
@@ -266,9 +325,20 @@ class Sequencer:
                 settings = dict(s.settings)
             started = time.monotonic()
             try:
-                client.call("controller", "measure", a=a, b=b, m=m, n=n, settings=settings, measurement_id=mid,
-                            survey_id=where[0], pass_index=where[1], seq_index=where[2],
-                            retries=2)  # however long it takes: the controller answers `in_progress`
+                client.call(
+                    "controller",
+                    "measure",
+                    a=a,
+                    b=b,
+                    m=m,
+                    n=n,
+                    settings=settings,
+                    measurement_id=mid,
+                    survey_id=where[0],
+                    pass_index=where[1],
+                    seq_index=where[2],
+                    retries=2,
+                )  # however long it takes: the controller answers `in_progress`
             except BusError as exc:
                 backoff = self._react(s, where, mid, exc, backoff)
                 continue
@@ -299,8 +369,9 @@ class Sequencer:
         else:
             assert how == BACKOFF
             waiting = exc.code in ("unavailable", "timeout")
-            self._note(where, f"waiting for the controller: {exc.message}" if waiting
-                       else f"controller error, retrying: {exc}")
+            self._note(
+                where, f"waiting for the controller: {exc.message}" if waiting else f"controller error, retrying: {exc}"
+            )
             self.quit.wait(backoff)
             return min(backoff * 2, 5.0)
         return backoff

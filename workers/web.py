@@ -34,12 +34,32 @@ from bus.node import Node
 
 from .common import worker_main
 
-DEFAULTS = {"host": "127.0.0.1", "port": 8080, "threads": 48, "max_sse_clients": None, "max_sse_per_client": 4,
-            "max_connections": 256, "max_connections_per_client": 16, "idle_timeout_s": 15.0,
-            "allowed_hosts": None, "certfile": None, "keyfile": None}
-TYPES = {"host": str, "port": int, "threads": int, "max_sse_clients": int, "max_sse_per_client": int,
-         "max_connections": int, "max_connections_per_client": int, "idle_timeout_s": float,
-         "allowed_hosts": list, "certfile": str, "keyfile": str}
+DEFAULTS = {
+    "host": "127.0.0.1",
+    "port": 8080,
+    "threads": 48,
+    "max_sse_clients": None,
+    "max_sse_per_client": 4,
+    "max_connections": 256,
+    "max_connections_per_client": 16,
+    "idle_timeout_s": 15.0,
+    "allowed_hosts": None,
+    "certfile": None,
+    "keyfile": None,
+}
+TYPES = {
+    "host": str,
+    "port": int,
+    "threads": int,
+    "max_sse_clients": int,
+    "max_sse_per_client": int,
+    "max_connections": int,
+    "max_connections_per_client": int,
+    "idle_timeout_s": float,
+    "allowed_hosts": list,
+    "certfile": str,
+    "keyfile": str,
+}
 
 
 def _in_range(opts: dict, key: str, low, high) -> None:
@@ -105,17 +125,34 @@ def run() -> int:
             node.audit(action, ok=ok, **fields)
 
     setup: list[SetupLink] = []
-    app = create_app({"SELF_PROGRAM": os.environ.get("SUPERVISOR_PROCESS_NAME", "web"),
-                      "MAX_SSE_CLIENTS": opts["max_sse_clients"], "MAX_SSE_PER_CLIENT": opts["max_sse_per_client"],
-                      "ALLOWED_HOSTS": opts["allowed_hosts"], "BOUND_HOST": opts["host"], "HTTPS": https},
-                     bus_address=node.address, audit=audit, on_setup_done=lambda: setup and setup[0].done())
+    app = create_app(
+        {
+            "SELF_PROGRAM": os.environ.get("SUPERVISOR_PROCESS_NAME", "web"),
+            "MAX_SSE_CLIENTS": opts["max_sse_clients"],
+            "MAX_SSE_PER_CLIENT": opts["max_sse_per_client"],
+            "ALLOWED_HOSTS": opts["allowed_hosts"],
+            "BOUND_HOST": opts["host"],
+            "HTTPS": https,
+        },
+        bus_address=node.address,
+        audit=audit,
+        on_setup_done=lambda: setup and setup[0].done(),
+    )
     gateway, accounts = app.extensions["ohmpi"], app.extensions["ohmpi_auth"]
     url = base_url(opts["host"], opts["port"], https)
     setup.append(SetupLink(accounts, var_dir() / "setup-url", url, node.log))
     admin_commands.register(node, accounts, setup[0])
-    server = Server(app, opts["host"], opts["port"], threads=opts["threads"], idle_timeout_s=opts["idle_timeout_s"],
-                    max_connections=opts["max_connections"], max_per_client=opts["max_connections_per_client"],
-                    certfile=opts["certfile"], keyfile=opts["keyfile"])
+    server = Server(
+        app,
+        opts["host"],
+        opts["port"],
+        threads=opts["threads"],
+        idle_timeout_s=opts["idle_timeout_s"],
+        max_connections=opts["max_connections"],
+        max_per_client=opts["max_connections_per_client"],
+        certfile=opts["certfile"],
+        keyfile=opts["keyfile"],
+    )
     try:
         server.prepare()
     except (OSError, ValueError) as exc:
@@ -124,13 +161,17 @@ def run() -> int:
         node.stop()
         return 2
     node.status_providers.append(lambda: {"http": url, "server": server.status(), "sse": gateway.events.status()})
-    node.soh_providers.append(lambda: {"sse_clients": gateway.events.status()["clients"],
-                                       "connections": server.status()["connections"]})
+    node.soh_providers.append(
+        lambda: {"sse_clients": gateway.events.status()["clients"], "connections": server.status()["connections"]}
+    )
     loop = threading.Thread(target=node.run, name="bus-node", daemon=True)
     loop.start()
     if not is_loopback(opts["host"]) and not https:
-        node.log("warning", f"serving {url} beyond this machine without HTTPS: passwords and tokens cross the "
-                            "network in clear; set [web] certfile and keyfile (`ohmpi web selfsigned`)")
+        node.log(
+            "warning",
+            f"serving {url} beyond this machine without HTTPS: passwords and tokens cross the "
+            "network in clear; set [web] certfile and keyfile (`ohmpi web selfsigned`)",
+        )
     node.log("info", f"serving {url} ({opts['threads']} threads, {opts['max_sse_clients']} live streams)")
     setup[0].start()
 

@@ -5,6 +5,27 @@ arguments, and run(args) -> int (the exit status). Modules listed in COMMANDS ar
 by client.cli in that order.
 """
 
-COMMANDS = ["status", "ping", "watch", "call", "measure", "abort", "rs_check", "settings", "sequence",
-            "survey", "surveys", "export", "errmodel", "simulate", "keys", "users", "tokens", "web_cmd", "audit",
-            "self_test", "alarms", "invert"]
+COMMANDS = [
+    "status",
+    "ping",
+    "watch",
+    "call",
+    "measure",
+    "abort",
+    "rs_check",
+    "settings",
+    "sequence",
+    "survey",
+    "surveys",
+    "export",
+    "errmodel",
+    "simulate",
+    "keys",
+    "users",
+    "tokens",
+    "web_cmd",
+    "audit",
+    "self_test",
+    "alarms",
+    "invert",
+]

@@ -32,8 +32,9 @@ def configure(parser) -> None:
     history.add_argument("name", nargs="?")
     history.add_argument("--limit", type=int, default=50)
     rules = sub.add_parser("rules", help="print the rules as [[alarms]] tables; --set FILE replaces them (admin)")
-    rules.add_argument("--set", metavar="FILE", dest="rules_file",
-                       help="a TOML file of [[alarms]] tables, or a JSON list of tables")
+    rules.add_argument(
+        "--set", metavar="FILE", dest="rules_file", help="a TOML file of [[alarms]] tables, or a JSON list of tables"
+    )
 
 
 def iso(ts) -> str | None:
@@ -64,8 +65,7 @@ def run(args) -> int:
     action = getattr(args, "action", None) or "list"
     with client(args) as c:
         if action == "list":
-            rows = [{k: (iso(a[k]) if k == "since" else a[k]) for k in LIST_KEYS}
-                    for a in c.call("alarms", "alarms")]
+            rows = [{k: (iso(a[k]) if k == "since" else a[k]) for k in LIST_KEYS} for a in c.call("alarms", "alarms")]
             print(to_json(rows)) if args.json else table(rows, [(k, k.upper()) for k in LIST_KEYS])
         elif action == "ack":
             alarm = c.call("alarms", "ack", name=args.name, comment=args.comment)
@@ -77,15 +77,26 @@ def run(args) -> int:
                 return 0
             table(result["catalogue"], [("metric", "METRIC"), ("kind", "KIND"), ("description", "WHAT")])
             print()
-            table([{"metric": k, "value": v} for k, v in result["values"].items()],
-                  [("metric", "NOW"), ("value", "VALUE")])
+            table(
+                [{"metric": k, "value": v} for k, v in result["values"].items()],
+                [("metric", "NOW"), ("value", "VALUE")],
+            )
         elif action == "history":
             rows = c.call("recorder", "alarm_history", name=args.name, limit=args.limit)
             for row in rows:
                 row["time"] = iso(row.get("ts"))
-            print(to_json(rows)) if args.json else table(rows, [
-                ("time", "TIME"), ("name", "NAME"), ("state", "STATE"), ("severity", "SEVERITY"), ("value", "VALUE"),
-                ("user", "BY"), ("comment", "COMMENT")])
+            print(to_json(rows)) if args.json else table(
+                rows,
+                [
+                    ("time", "TIME"),
+                    ("name", "NAME"),
+                    ("state", "STATE"),
+                    ("severity", "SEVERITY"),
+                    ("value", "VALUE"),
+                    ("user", "BY"),
+                    ("comment", "COMMENT"),
+                ],
+            )
         elif args.rules_file:
             result = c.call("alarms", "rules_set", rules=read_rules(args.rules_file))
             print(to_json(result) if args.json else f"{len(result['rules'])} alarm rule(s) in force")

@@ -26,10 +26,25 @@ def run(args) -> int:
     if args.json:
         print(to_json(records))
         return 0
-    table([{**r, "time": datetime.fromtimestamp(r["ts"]).isoformat(sep=" ", timespec="seconds"),
-            "details": _short(r.get("details"))} for r in records],
-          [("time", "TIME"), ("process", "PROCESS"), ("user", "USER"), ("role", "ROLE"), ("action", "ACTION"),
-           ("ok", "OK"), ("details", "DETAILS")])
+    table(
+        [
+            {
+                **r,
+                "time": datetime.fromtimestamp(r["ts"]).isoformat(sep=" ", timespec="seconds"),
+                "details": _short(r.get("details")),
+            }
+            for r in records
+        ],
+        [
+            ("time", "TIME"),
+            ("process", "PROCESS"),
+            ("user", "USER"),
+            ("role", "ROLE"),
+            ("action", "ACTION"),
+            ("ok", "OK"),
+            ("details", "DETAILS"),
+        ],
+    )
     return 0
 
 
@@ -37,4 +52,4 @@ def _short(details) -> str | None:
     if not details:
         return None
     text = json.dumps(details, ensure_ascii=False, separators=(",", ":"))
-    return text if len(text) <= DETAILS_CHARS else text[:DETAILS_CHARS - 1] + "…"
+    return text if len(text) <= DETAILS_CHARS else text[: DETAILS_CHARS - 1] + "…"

@@ -18,8 +18,10 @@ def run(args) -> int:
         print(to_json(model))
         return 0
     print(f"{model['model']}   (a = {model['a']:.6g}, b = {model['b']:.4f})")
-    print(f"fitted on {model['pairs']} reciprocal pairs in {len(model['bins'])} bins of |R|; "
-          f"R² (log-log) = {model['r2']:.3f}; median reciprocal error {model['median_error_pct']:.3g} %")
+    print(
+        f"fitted on {model['pairs']} reciprocal pairs in {len(model['bins'])} bins of |R|; "
+        f"R² (log-log) = {model['r2']:.3f}; median reciprocal error {model['median_error_pct']:.3g} %"
+    )
     print(f"{'|R| (ohm)':>14} {'|Rn-Rr| (ohm)':>14} {'model':>12} {'pairs':>6}")
     for b in model["bins"]:
         predicted = model["a"] * b["r_ohm"] ** model["b"]

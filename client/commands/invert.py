@@ -11,8 +11,20 @@ from ..output import to_json
 NAME = "invert"
 HELP = "invert a stored survey (pyGIMLi, on the inverter): chi2, RMS, cells; --json for the summary"
 POLL_S = 0.5
-SUMMARY = ("survey_id", "pass_index", "baseline_pass", "chi2", "rms_pct", "iterations", "n_data", "n_cells",
-           "lambda", "elapsed_s", "error_source", "counts")
+SUMMARY = (
+    "survey_id",
+    "pass_index",
+    "baseline_pass",
+    "chi2",
+    "rms_pct",
+    "iterations",
+    "n_data",
+    "n_cells",
+    "lambda",
+    "elapsed_s",
+    "error_source",
+    "counts",
+)
 
 
 def configure(parser) -> None:
@@ -25,8 +37,11 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    request = {k: v for k, v in (("lam", args.lam), ("pass_index", args.pass_index), ("baseline", args.baseline))
-               if v is not None}
+    request = {
+        k: v
+        for k, v in (("lam", args.lam), ("pass_index", args.pass_index), ("baseline", args.baseline))
+        if v is not None
+    }
     with client(args) as c:
         queued = c.call("inverter", "invert", survey_id=args.survey_id, **request)
         if args.no_wait:
@@ -39,8 +54,9 @@ def run(args) -> int:
             if job["state"] in ("done", "failed"):
                 break
             if time.monotonic() > deadline:
-                print(f"ohmpi invert: still {job['state']} after {args.wait_s:g} s (job {job['job_id']})",
-                      file=sys.stderr)
+                print(
+                    f"ohmpi invert: still {job['state']} after {args.wait_s:g} s (job {job['job_id']})", file=sys.stderr
+                )
                 return 1
             now = (job["state"], job.get("phase"))
             if now != shown and not args.json:
@@ -56,10 +72,12 @@ def run(args) -> int:
         return 0
     tl = f" (time-lapse against pass {summary['baseline_pass']})" if summary["baseline_pass"] is not None else ""
     left = {k: v for k, v in summary["counts"].items() if k not in ("total", "used") and v}
-    print(f"{summary['survey_id']} pass {summary['pass_index']}{tl}: chi2 {summary['chi2']:.3g}, "
-          f"RMS {summary['rms_pct']:.3g} %, {summary['iterations']} iterations, {summary['n_data']} data "
-          f"({summary['error_source']} errors), {summary['n_cells']} cells, lambda {summary['lambda']:g}, "
-          f"{summary['elapsed_s']:.1f} s")
+    print(
+        f"{summary['survey_id']} pass {summary['pass_index']}{tl}: chi2 {summary['chi2']:.3g}, "
+        f"RMS {summary['rms_pct']:.3g} %, {summary['iterations']} iterations, {summary['n_data']} data "
+        f"({summary['error_source']} errors), {summary['n_cells']} cells, lambda {summary['lambda']:g}, "
+        f"{summary['elapsed_s']:.1f} s"
+    )
     if left:
         print("left out: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in left.items()))
     return 0

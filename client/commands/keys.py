@@ -13,8 +13,8 @@ from pathlib import Path
 import zmq
 
 from bus.envelope import check_name
-from bus.keys import SERVER, certificate_text, write_keypair
 from bus.files import atomic_write
+from bus.keys import SERVER, certificate_text, write_keypair
 from bus.roles import ROLES
 
 from ..connect import client
@@ -31,8 +31,13 @@ def configure(parser) -> None:
     create = sub.add_parser("create", help="make a keypair, register its public key with a role, write the files")
     create.add_argument("name", help="key name: lowercase letters, digits, '_' or '-'")
     create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("-o", "--output", metavar="DIR", default=".",
-                        help="where to write NAME.key_secret and server.key (default: here)")
+    create.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        default=".",
+        help="where to write NAME.key_secret and server.key (default: here)",
+    )
     sub.add_parser("list", help="the keys the hub accepts, and revoked ones")
     revoke = sub.add_parser("revoke", help="revoke a key now: its requests and connections are refused")
     revoke.add_argument("name")
@@ -70,7 +75,9 @@ def _create(args, c) -> int:
     if args.json:
         print(to_json({**entry, "key_file": str(secret_file), "server_key": str(out / f"{SERVER}.key")}))
     else:
-        print(f"key {args.name!r} ({args.role}) accepted by the hub; written to {secret_file} "
-              f"(keep it secret) with {out / (SERVER + '.key')} beside it.\n"
-              f"use: ohmpi --bus tcp://HOST:PORT --key {secret_file} status")
+        print(
+            f"key {args.name!r} ({args.role}) accepted by the hub; written to {secret_file} "
+            f"(keep it secret) with {out / (SERVER + '.key')} beside it.\n"
+            f"use: ohmpi --bus tcp://HOST:PORT --key {secret_file} status"
+        )
     return 0

@@ -28,10 +28,14 @@ def run(args) -> int:
     if args.json:
         print(to_json(result))
         return 0
-    print(f"{r['a']} {r['b']} {r['m']} {r['n']}  R = {_f(r['r_ohm'])} Ω ± {_f(r['r_std_pct'])} %  "
-          f"rhoa = {_f(r['rhoa_ohmm'])} Ω·m  k = {_f(r['k_m'])} m")
-    print(f"Vmn = {_f(r['vmn_mV'])} mV  I = {_f(r['iab_mA'])} mA  Vab = {_f(r['vab_V'])} V  "
-          f"SP = {_f(r['sp_mV'])} mV  Rab = {_f(r['rab_kohm'])} kΩ  flags: {', '.join(r['flags']) or 'none'}")
+    print(
+        f"{r['a']} {r['b']} {r['m']} {r['n']}  R = {_f(r['r_ohm'])} Ω ± {_f(r['r_std_pct'])} %  "
+        f"rhoa = {_f(r['rhoa_ohmm'])} Ω·m  k = {_f(r['k_m'])} m"
+    )
+    print(
+        f"Vmn = {_f(r['vmn_mV'])} mV  I = {_f(r['iab_mA'])} mA  Vab = {_f(r['vab_V'])} V  "
+        f"SP = {_f(r['sp_mV'])} mV  Rab = {_f(r['rab_kohm'])} kΩ  flags: {', '.join(r['flags']) or 'none'}"
+    )
     return 0
 
 

@@ -21,6 +21,8 @@ def run(args) -> int:
     if args.json:
         print(to_json({**result, "rtt_ms": round(rtt_ms, 3)}))
     else:
-        print(f"{args.service}: pong from pid {result.get('pid')} (up {result.get('uptime_s', 0):.1f} s) "
-              f"in {rtt_ms:.1f} ms")
+        print(
+            f"{args.service}: pong from pid {result.get('pid')} (up {result.get('uptime_s', 0):.1f} s) "
+            f"in {rtt_ms:.1f} ms"
+        )
     return 0

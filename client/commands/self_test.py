@@ -26,7 +26,10 @@ def run(args) -> int:
         return 0 if result["ok"] else 1
     table(result["checks"], [("name", "CHECK"), ("ok", "OK"), ("detail", "DETAIL")])
     failed = [check["name"] for check in result["checks"] if not check["ok"]]
-    where = "the simulated instrument ([controller] simulated = true): no real board was tested" if simulated \
+    where = (
+        "the simulated instrument ([controller] simulated = true): no real board was tested"
+        if simulated
         else "the real boards"
+    )
     print(f"self-test {'failed: ' + ', '.join(failed) if failed else 'passed'} on {where}")
     return 1 if failed else 0

@@ -19,8 +19,11 @@ def configure(parser) -> None:
     chk = sub.add_parser("check", help="validate a sequence file; errors name the line")
     chk.add_argument("file")
     chk.add_argument("--electrodes", type=int, default=64, help="the instrument's electrode count")
-    opt = sub.add_parser("optimize", help="reorder a sequence file so the fewest relays move (A-B stay "
-                                          "while M-N move; same quadrupoles, reciprocals still after their normals)")
+    opt = sub.add_parser(
+        "optimize",
+        help="reorder a sequence file so the fewest relays move (A-B stay "
+        "while M-N move; same quadrupoles, reciprocals still after their normals)",
+    )
     opt.add_argument("file")
     opt.add_argument("--electrodes", type=int, default=64, help="the instrument's electrode count")
     opt.add_argument("-o", "--output", help="file to write (default: stdout)")
@@ -28,17 +31,22 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from ohmpi import sequences
+
     if args.action == "generate":
         seq = sequences.generate(args.array, args.electrodes)
         if args.reciprocals:
             seq = sequences.with_reciprocals(seq)
-        text = f"# {args.array}, {args.electrodes} electrodes, {len(seq)} quadrupoles\n" \
-               + sequences.format_sequence(seq)
+        text = f"# {args.array}, {args.electrodes} electrodes, {len(seq)} quadrupoles\n" + sequences.format_sequence(
+            seq
+        )
         if args.output:
             with open(args.output, "w") as fh:
                 fh.write(text)
-            print(to_json({"file": args.output, "count": len(seq)}) if args.json
-                  else f"{len(seq)} quadrupoles written to {args.output}")
+            print(
+                to_json({"file": args.output, "count": len(seq)})
+                if args.json
+                else f"{len(seq)} quadrupoles written to {args.output}"
+            )
         else:
             sys.stdout.write(text)
         return 0
@@ -59,18 +67,22 @@ def run(args) -> int:
 
 def _optimize(args, seq) -> int:
     from ohmpi import sequence_order, sequences
+
     out = sequence_order.optimize(seq)
     before, after = sequence_order.relay_operations(seq), sequence_order.relay_operations(out)
-    text = f"# {args.file} in relay-sparing order: {len(out)} quadrupoles, {after} relay operations " \
-           f"(was {before})\n" + sequences.format_sequence(out)
-    summary = {"file": args.output, "count": len(out), "relay_operations": after,
-               "relay_operations_before": before}
+    text = (
+        f"# {args.file} in relay-sparing order: {len(out)} quadrupoles, {after} relay operations "
+        f"(was {before})\n" + sequences.format_sequence(out)
+    )
+    summary = {"file": args.output, "count": len(out), "relay_operations": after, "relay_operations_before": before}
     if args.output:
         with open(args.output, "w") as fh:
             fh.write(text)
-        print(to_json(summary) if args.json else
-              f"{len(out)} quadrupoles written to {args.output}: {after} relay operations (was {before})")
+        print(
+            to_json(summary)
+            if args.json
+            else f"{len(out)} quadrupoles written to {args.output}: {after} relay operations (was {before})"
+        )
     else:
         sys.stdout.write(text)
     return 0
-

@@ -6,9 +6,19 @@ from ..output import table, to_json
 NAME = "status"
 HELP = "list the processes on the bus with their health and last-seen age, and the free disk space"
 
-COLUMNS = [("name", "PROCESS"), ("alive", "ALIVE"), ("age_s", "SEEN(s)"), ("pid", "PID"),
-           ("uptime_s", "UPTIME(s)"), ("rss_mb", "RSS(MB)"), ("cpu_pct", "CPU%"),
-           ("msgs_in", "IN"), ("msgs_out", "OUT"), ("dropped", "DROPPED"), ("missed", "MISSED")]
+COLUMNS = [
+    ("name", "PROCESS"),
+    ("alive", "ALIVE"),
+    ("age_s", "SEEN(s)"),
+    ("pid", "PID"),
+    ("uptime_s", "UPTIME(s)"),
+    ("rss_mb", "RSS(MB)"),
+    ("cpu_pct", "CPU%"),
+    ("msgs_in", "IN"),
+    ("msgs_out", "OUT"),
+    ("dropped", "DROPPED"),
+    ("missed", "MISSED"),
+]
 MIB = 1 << 20
 
 
@@ -22,12 +32,14 @@ def storage_lines(recorder: dict) -> list[str]:
     lines = []
     free, floor = recorder.get("free_disk_bytes"), recorder.get("min_free_bytes")
     if isinstance(free, int) and isinstance(floor, int):
-        verdict = ("LOW: surveys hold until space returns" if recorder.get("disk_low") else "ok")
+        verdict = "LOW: surveys hold until space returns" if recorder.get("disk_low") else "ok"
         lines.append(f"disk: {free / MIB:.1f} MiB free, floor {floor / MIB:g} MiB ([recorder] min_free_mb): {verdict}")
     used, quota = recorder.get("db_used_bytes"), recorder.get("db_quota_bytes")
     if isinstance(used, int) and isinstance(quota, int):
-        lines.append(f"database: {used / MIB:.1f} MiB of its {quota / MIB:g} MiB quota"
-                     + (" (over: export and remove old surveys)" if recorder.get("over_quota") else ""))
+        lines.append(
+            f"database: {used / MIB:.1f} MiB of its {quota / MIB:g} MiB quota"
+            + (" (over: export and remove old surveys)" if recorder.get("over_quota") else "")
+        )
     aside = recorder.get("db_set_aside") or []
     if aside:
         lines.append(f"damaged databases set aside: {len(aside)} (latest {aside[-1].get('path')})")

@@ -35,8 +35,11 @@ def configure(parser) -> None:
     start.add_argument("--stacks", type=int)
     start.add_argument("--injection-ms", type=float)
     start.add_argument("--reciprocals", action="store_true")
-    start.add_argument("--keep-order", action="store_true",
-                       help="measure in the sequence's own order (default: the relay-sparing order)")
+    start.add_argument(
+        "--keep-order",
+        action="store_true",
+        help="measure in the sequence's own order (default: the relay-sparing order)",
+    )
     start.add_argument("--wait", action="store_true", help="then show progress until it ends")
     for action in ("status", "pause", "resume", "stop"):
         sub.add_parser(action, help=f"{action} the survey")
@@ -52,13 +55,26 @@ def run(args) -> int:
                 c.call("sequencer", "load", text=Path(args.file).read_text(), name=Path(args.file).stem)
             elif args.array:
                 c.call("sequencer", "generate", array=args.array, electrodes=args.electrodes)
-            options = {k: v for k, v in (("name", args.name), ("stacks", args.stacks),
-                                         ("injection_ms", args.injection_ms)) if v is not None}
-            result = c.call("sequencer", "start", repeat=args.repeat, every_s=args.every,
-                            reciprocals=args.reciprocals, keep_order=args.keep_order, **options)
+            options = {
+                k: v
+                for k, v in (("name", args.name), ("stacks", args.stacks), ("injection_ms", args.injection_ms))
+                if v is not None
+            }
+            result = c.call(
+                "sequencer",
+                "start",
+                repeat=args.repeat,
+                every_s=args.every,
+                reciprocals=args.reciprocals,
+                keep_order=args.keep_order,
+                **options,
+            )
             if not args.wait:
-                print(to_json(result) if args.json else
-                      f"survey {result['survey_id']} started: {result['total']} quadrupoles × {result['repeat']}")
+                print(
+                    to_json(result)
+                    if args.json
+                    else f"survey {result['survey_id']} started: {result['total']} quadrupoles × {result['repeat']}"
+                )
                 return 0
             return wait(args)
         if args.action == "wait":
@@ -74,11 +90,11 @@ def run(args) -> int:
 
 def line(s: dict) -> str:
     if not s.get("survey_id"):
-        return "no survey" + (f" (loaded: {s['loaded']['name']}, {s['loaded']['count']} quadrupoles)"
-                              if s.get("loaded") else "")
+        return "no survey" + (
+            f" (loaded: {s['loaded']['name']}, {s['loaded']['count']} quadrupoles)" if s.get("loaded") else ""
+        )
     eta = s.get("eta_s")
-    text = (f"{s['survey_id']} {s['state']}: {s['done']}/{s['total']}"
-            f" (pass {s['pass_index'] + 1}/{s['repeat']})")
+    text = f"{s['survey_id']} {s['state']}: {s['done']}/{s['total']} (pass {s['pass_index'] + 1}/{s['repeat']})"
     if eta is not None and s["state"] in MOVING:
         text += f" ETA {int(eta) // 3600:02d}:{int(eta) % 3600 // 60:02d}:{int(eta) % 60:02d}"
     if s.get("failed"):

@@ -18,8 +18,21 @@ def run(args) -> int:
     if args.json:
         print(to_json(surveys))
     else:
-        table(surveys, [("survey_id", "SURVEY"), ("name", "NAME"), ("state", "STATE"), ("created", "CREATED"),
-                        ("measurements", "STORED"), ("total", "PER PASS"), ("repeat", "PASSES"),
-                        ("flagged", "FLAGGED"), ("sim_duration_s", "MEASURING S"), ("injection_s", "INJECTING S"),
-                        ("relay_operations", "RELAY OPS"), ("energy_j", "ENERGY J")])
+        table(
+            surveys,
+            [
+                ("survey_id", "SURVEY"),
+                ("name", "NAME"),
+                ("state", "STATE"),
+                ("created", "CREATED"),
+                ("measurements", "STORED"),
+                ("total", "PER PASS"),
+                ("repeat", "PASSES"),
+                ("flagged", "FLAGGED"),
+                ("sim_duration_s", "MEASURING S"),
+                ("injection_s", "INJECTING S"),
+                ("relay_operations", "RELAY OPS"),
+                ("energy_j", "ENERGY J"),
+            ],
+        )
     return 0

@@ -41,8 +41,11 @@ def run(args) -> int:
             if args.json:
                 print(to_json({k: result[k] for k in ("name", "role", "token", "expires")}))
             else:
-                print(f"token {result['name']} ({result['role']}, expires {when(result['expires']) or 'never'}); "
-                      "shown once, keep it safe:", file=sys.stderr)
+                print(
+                    f"token {result['name']} ({result['role']}, expires {when(result['expires']) or 'never'}); "
+                    "shown once, keep it safe:",
+                    file=sys.stderr,
+                )
                 print(result["token"])
             return 0
         if args.action == "revoke":
@@ -53,8 +56,22 @@ def run(args) -> int:
     if args.json:
         print(to_json(result))
     else:
-        table([{**t, "created": when(t["created"]), "last_used": when(t["last_used"]),
-                "expires": when(t["expires"]) or "never"} for t in result],
-              [("name", "NAME"), ("role", "ROLE"), ("created", "CREATED"), ("last_used", "LAST USED"),
-               ("expires", "EXPIRES")])
+        table(
+            [
+                {
+                    **t,
+                    "created": when(t["created"]),
+                    "last_used": when(t["last_used"]),
+                    "expires": when(t["expires"]) or "never",
+                }
+                for t in result
+            ],
+            [
+                ("name", "NAME"),
+                ("role", "ROLE"),
+                ("created", "CREATED"),
+                ("last_used", "LAST USED"),
+                ("expires", "EXPIRES"),
+            ],
+        )
     return 0

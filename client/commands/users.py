@@ -27,8 +27,7 @@ def configure(parser) -> None:
     remove.add_argument("name")
     passwd = sub.add_parser("passwd", help="set a user's password (their sessions end)")
     passwd.add_argument("name")
-    passwd.add_argument("--password-stdin", action="store_true",
-                        help="read the password from the first line of stdin")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
 
 
 def read_password(from_stdin: bool) -> str:
@@ -67,8 +66,10 @@ def run(args) -> int:
             if args.json:
                 print(to_json(result))
             else:
-                table([{**u, "created": when(u["created"])} for u in result],
-                      [("username", "USER"), ("role", "ROLE"), ("created", "CREATED"), ("sessions", "SESSIONS")])
+                table(
+                    [{**u, "created": when(u["created"])} for u in result],
+                    [("username", "USER"), ("role", "ROLE"), ("created", "CREATED"), ("sessions", "SESSIONS")],
+                )
             return 0
     print(to_json(result) if args.json else message)
     return 0

@@ -22,6 +22,7 @@ class AckError(ValueError):
 @dataclass(frozen=True)
 class Transition:
     """A change of state: what is published as `alarm.<name>.<state>` and kept in the history."""
+
     name: str
     state: str
     previous: str
@@ -35,10 +36,20 @@ class Transition:
     details: dict = field(default_factory=dict)
 
     def event(self) -> dict:
-        return {"name": self.name, "state": self.state, "previous": self.previous, "severity": self.severity,
-                "value": plain_value(self.value), "since": self.since, "when": self.when,
-                "actions": list(self.actions), "mqtt": "mqtt" in self.actions, "user": self.user,
-                "comment": self.comment, **self.details}
+        return {
+            "name": self.name,
+            "state": self.state,
+            "previous": self.previous,
+            "severity": self.severity,
+            "value": plain_value(self.value),
+            "since": self.since,
+            "when": self.when,
+            "actions": list(self.actions),
+            "mqtt": "mqtt" in self.actions,
+            "user": self.user,
+            "comment": self.comment,
+            **self.details,
+        }
 
 
 def plain_value(value):
@@ -51,8 +62,15 @@ def plain_value(value):
 
 
 class Alarm:
-    def __init__(self, rule: Rule, state: str = "ok", since: float | None = None, value=None,
-                 user: str | None = None, comment: str | None = None):
+    def __init__(
+        self,
+        rule: Rule,
+        state: str = "ok",
+        since: float | None = None,
+        value=None,
+        user: str | None = None,
+        comment: str | None = None,
+    ):
         if state not in STATES:
             raise ValueError(f"state must be one of {', '.join(STATES)}, got {state!r}")
         self.rule = rule
@@ -107,15 +125,35 @@ class Alarm:
             self.user, self.comment = (user, comment) if state == "cleared" and comment else (None, None)
         else:
             self.user, self.comment = user, comment
-        return Transition(self.rule.name, state, previous, self.rule.severity, self.value, wall, self.rule.when,
-                          actions, user, comment)
+        return Transition(
+            self.rule.name,
+            state,
+            previous,
+            self.rule.severity,
+            self.value,
+            wall,
+            self.rule.when,
+            actions,
+            user,
+            comment,
+        )
 
     def summary(self, now: float | None = None) -> dict:
         """What `alarms` lists: {name, state, severity, since, value, …}."""
         pending = None
         if now is not None and self.raise_from is not None and not self.raised:
             pending = round(now - self.raise_from, 3)
-        return {"name": self.rule.name, "state": self.state, "severity": self.rule.severity, "since": self.since,
-                "value": plain_value(self.value), "when": self.rule.when, "for_s": self.rule.for_s,
-                "pending_s": pending, "user": self.user, "comment": self.comment,
-                "actions": list(self.rule.actions), "description": self.rule.description}
+        return {
+            "name": self.rule.name,
+            "state": self.state,
+            "severity": self.rule.severity,
+            "since": self.since,
+            "value": plain_value(self.value),
+            "when": self.rule.when,
+            "for_s": self.rule.for_s,
+            "pending_s": pending,
+            "user": self.user,
+            "comment": self.comment,
+            "actions": list(self.rule.actions),
+            "description": self.rule.description,
+        }

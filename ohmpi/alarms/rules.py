@@ -29,8 +29,20 @@ WHEN_RE = re.compile(r"^\s*(\S+)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
 MAX_RULES = 200
 MAX_FOR_S = 7 * 86400.0
 MAX_COMMAND_TIMEOUT_S = 600.0
-KEYS = ("name", "when", "for_s", "clear", "clear_for_s", "severity", "actions", "command", "command_timeout_s",
-        "baseline", "min_quadrupoles", "description")
+KEYS = (
+    "name",
+    "when",
+    "for_s",
+    "clear",
+    "clear_for_s",
+    "severity",
+    "actions",
+    "command",
+    "command_timeout_s",
+    "baseline",
+    "min_quadrupoles",
+    "description",
+)
 
 
 class RuleError(ValueError):
@@ -82,8 +94,13 @@ class Rule:
 
     def to_table(self) -> dict:
         """The rule as its `[[alarms]]` table (what `rules_get` returns and `rules_set` accepts)."""
-        out = {"name": self.name, "when": self.when, "for_s": self.for_s, "severity": self.severity,
-               "actions": list(self.actions)}
+        out = {
+            "name": self.name,
+            "when": self.when,
+            "for_s": self.for_s,
+            "severity": self.severity,
+            "actions": list(self.actions),
+        }
         for key in ("clear", "clear_for_s", "baseline", "description"):
             if getattr(self, key) not in (None, ""):
                 out[key] = getattr(self, key)
@@ -96,13 +113,23 @@ class Rule:
 
 
 def _compare(value: float, op: str, limit: float) -> bool:
-    return {"<": value < limit, "<=": value <= limit, ">": value > limit, ">=": value >= limit,
-            "==": value == limit, "!=": value != limit}[op]
+    return {
+        "<": value < limit,
+        "<=": value <= limit,
+        ">": value > limit,
+        ">=": value >= limit,
+        "==": value == limit,
+        "!=": value != limit,
+    }[op]
 
 
 def _number(where: str, value, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
         raise RuleError(where, f"must be a number in {low:g}..{high:g}, got {value!r}")
     return float(value)
 
@@ -113,8 +140,9 @@ def parse_when(where: str, text) -> tuple[str, str, float | str]:
         raise RuleError(where, f"must be a text '<metric> <op> <number or word>', got {text!r}")
     match = WHEN_RE.match(text)
     if not match:
-        raise RuleError(where, f"expected '<metric> <op> <number or word>' with op one of "
-                               f"{' '.join(NUMBER_OPS)}, got {text!r}")
+        raise RuleError(
+            where, f"expected '<metric> <op> <number or word>' with op one of {' '.join(NUMBER_OPS)}, got {text!r}"
+        )
     metric, op, raw = match.groups()
     try:
         kind = metric_kind(metric)
@@ -140,8 +168,10 @@ def parse_rule(table, index: int = 0) -> Rule:
         raise RuleError(where, f"must be a table, got {type(table).__name__}")
     name = table.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise RuleError(f"{where}.name", "required: lower-case letters, digits, _ or - (1-64, starting with a "
-                                         f"letter or digit), got {name!r}")
+        raise RuleError(
+            f"{where}.name",
+            f"required: lower-case letters, digits, _ or - (1-64, starting with a letter or digit), got {name!r}",
+        )
     where = f"alarms[{name!r}]"
     unknown = sorted(set(table) - set(KEYS), key=str)
     if unknown:
@@ -171,23 +201,30 @@ def parse_rule(table, index: int = 0) -> Rule:
         clear = _number(f"{where}.clear", clear, -1e300, 1e300)
         side = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}[op]
         if not _compare(clear, side, threshold):
-            raise RuleError(f"{where}.clear", f"must be {side} the threshold {threshold:g} (the good side of "
-                                              f"'{op}'), got {clear:g}")
+            raise RuleError(
+                f"{where}.clear", f"must be {side} the threshold {threshold:g} (the good side of '{op}'), got {clear:g}"
+            )
     command = table.get("command")
     if "command" in actions:
-        if not isinstance(command, list) or not command or len(command) > 64 or \
-                not all(isinstance(a, str) and a and len(a) <= 4096 and "\0" not in a for a in command):
-            raise RuleError(f"{where}.command", "the `command` action needs an argument list of non-empty "
-                                                f"texts, e.g. [\"/usr/local/bin/sms\", \"alarm\"], got {command!r}")
+        if (
+            not isinstance(command, list)
+            or not command
+            or len(command) > 64
+            or not all(isinstance(a, str) and a and len(a) <= 4096 and "\0" not in a for a in command)
+        ):
+            raise RuleError(
+                f"{where}.command",
+                "the `command` action needs an argument list of non-empty "
+                f'texts, e.g. ["/usr/local/bin/sms", "alarm"], got {command!r}',
+            )
     elif command is not None:
-        raise RuleError(f"{where}.command", "given without \"command\" in actions")
-    timeout = _number(f"{where}.command_timeout_s", table.get("command_timeout_s", 10.0), 0.1,
-                      MAX_COMMAND_TIMEOUT_S)
+        raise RuleError(f"{where}.command", 'given without "command" in actions')
+    timeout = _number(f"{where}.command_timeout_s", table.get("command_timeout_s", 10.0), 0.1, MAX_COMMAND_TIMEOUT_S)
     baseline, min_quads = table.get("baseline"), table.get("min_quadrupoles")
     if metric in CHANGE_METRICS:
         baseline = "previous" if baseline is None else baseline
         if not isinstance(baseline, str) or not (baseline == "previous" or SURVEY_ID_RE.match(baseline)):
-            raise RuleError(f"{where}.baseline", f"must be \"previous\" or a survey id, got {baseline!r}")
+            raise RuleError(f"{where}.baseline", f'must be "previous" or a survey id, got {baseline!r}')
         min_quads = 1 if min_quads is None else min_quads
         if isinstance(min_quads, bool) or not isinstance(min_quads, int) or not 1 <= min_quads <= 1_000_000:
             raise RuleError(f"{where}.min_quadrupoles", f"must be an integer in 1..1000000, got {min_quads!r}")
@@ -199,10 +236,23 @@ def parse_rule(table, index: int = 0) -> Rule:
     description = table.get("description", "")
     if not isinstance(description, str) or len(description) > 500:
         raise RuleError(f"{where}.description", "must be a text of at most 500 characters")
-    return Rule(name=name, metric=metric, op=op, threshold=threshold, for_s=for_s, severity=severity,
-                actions=tuple(dict.fromkeys(actions)), clear=clear, clear_for_s=clear_for_s,
-                command=tuple(command or ()), command_timeout_s=timeout, baseline=baseline,
-                min_quadrupoles=min_quads, description=description, when=" ".join(table["when"].split()))
+    return Rule(
+        name=name,
+        metric=metric,
+        op=op,
+        threshold=threshold,
+        for_s=for_s,
+        severity=severity,
+        actions=tuple(dict.fromkeys(actions)),
+        clear=clear,
+        clear_for_s=clear_for_s,
+        command=tuple(command or ()),
+        command_timeout_s=timeout,
+        baseline=baseline,
+        min_quadrupoles=min_quads,
+        description=description,
+        when=" ".join(table["when"].split()),
+    )
 
 
 def parse_rules(tables) -> list[Rule]:

@@ -20,8 +20,11 @@ def soh_values(process: str, body) -> dict:
     """Every numeric field of a heartbeat as `soh.<process>.<field>`."""
     if not isinstance(body, dict):
         return {}
-    return {f"soh.{process}.{key}": float(value) for key, value in body.items()
-            if isinstance(key, str) and _is_number(value)}
+    return {
+        f"soh.{process}.{key}": float(value)
+        for key, value in body.items()
+        if isinstance(key, str) and _is_number(value)
+    }
 
 
 def rs_check_values(result) -> dict:
@@ -29,12 +32,16 @@ def rs_check_values(result) -> dict:
     if not isinstance(result, dict):
         return {}
     electrodes = [e for e in result.get("electrodes") or [] if isinstance(e, dict)]
-    contacts = [OPEN if e.get("status") == "open" or e.get("contact_kohm") is None else e["contact_kohm"]
-                for e in electrodes if _is_number(e.get("contact_kohm")) or e.get("status") == "open"
-                or e.get("contact_kohm") is None]
-    return {"rs_check.max_kohm": float(max(contacts)) if contacts else None,
-            "rs_check.open": float(len(result.get("open") or [])),
-            "rs_check.bad": float(len(result.get("bad") or []))}
+    contacts = [
+        OPEN if e.get("status") == "open" or e.get("contact_kohm") is None else e["contact_kohm"]
+        for e in electrodes
+        if _is_number(e.get("contact_kohm")) or e.get("status") == "open" or e.get("contact_kohm") is None
+    ]
+    return {
+        "rs_check.max_kohm": float(max(contacts)) if contacts else None,
+        "rs_check.open": float(len(result.get("open") or [])),
+        "rs_check.bad": float(len(result.get("bad") or [])),
+    }
 
 
 def pass_values(rows: list[dict]) -> dict:

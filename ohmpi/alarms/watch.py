@@ -69,5 +69,8 @@ class SurveyWatch:
         if self.state is None:
             return {}
         stalled = round(now - self.moved_at, 3) if self.state == "running" and self.moved_at is not None else 0.0
-        return {"survey.state": self.state, "survey.failed": None if self.failed is None else float(self.failed),
-                "survey.stalled_s": stalled}
+        return {
+            "survey.state": self.state,
+            "survey.failed": None if self.failed is None else float(self.failed),
+            "survey.stalled_s": stalled,
+        }

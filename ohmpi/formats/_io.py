@@ -60,8 +60,9 @@ def electrode_numbers(records) -> list[tuple[int, int, int, int]]:
         try:
             quad = tuple(int(record[key]) for key in "abmn")
         except (KeyError, TypeError, ValueError):
-            raise ValueError(f"record {index + 1}: a, b, m, n must be integers, got "
-                             f"{[record.get(k) for k in 'abmn']}") from None
+            raise ValueError(
+                f"record {index + 1}: a, b, m, n must be integers, got {[record.get(k) for k in 'abmn']}"
+            ) from None
         if min(quad) < 0:
             raise ValueError(f"record {index + 1}: negative electrode number in {quad}")
         out.append(quad)

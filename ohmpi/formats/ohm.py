@@ -35,9 +35,18 @@ DATA_TOKENS: dict[str, tuple[str, float]] = {
 }
 TOKEN_ORDER = ("r", "rhoa", "k", "err", "i", "u", "ip")
 ALIASES = {
-    "c1": "a", "c2": "b", "p1": "m", "p2": "n",
-    "ra": "rhoa", "rho_a": "rhoa", "rho": "rhoa",
-    "error": "err", "v": "u", "voltage": "u", "current": "i", "res": "r",
+    "c1": "a",
+    "c2": "b",
+    "p1": "m",
+    "p2": "n",
+    "ra": "rhoa",
+    "rho_a": "rhoa",
+    "rho": "rhoa",
+    "error": "err",
+    "v": "u",
+    "voltage": "u",
+    "current": "i",
+    "res": "r",
 }
 UNIT_SCALE = {"mv": 1e-3, "ma": 1e-3, "ms": 1e-3, "mm": 1e-3, "%": 1e-2, "ua": 1e-6, "uv": 1e-6}
 DIGITS = 14

@@ -53,12 +53,29 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 # names of the same columns in files of older OhmPi versions (and of this project before)
-ALIASES = {"A": "a", "B": "b", "M": "m", "N": "n", "inj time [ms]": "injection_duration_[ms]",
-           "Vmn [mV]": "vmn_[mV]", "I [mA]": "iab_[mA]", "R [Ohm]": "r_[Ohm]", "R [ohm]": "r_[Ohm]",
-           "R_std [%]": "r_std_[%]", "Ps [mV]": "sp_[mV]", "nbStack": "nb_stack", "Tx [V]": "vab_[V]",
-           "Nb samples [-]": "nb_samples", "I_std [%]": "iab_std_[%]", "Vmn_std [%]": "vmn_std_[%]",
-           "R_ab [kOhm]": "rab_[kOhm]", "k [m]": "k_[m]", "rhoa [Ohm.m]": "rhoa_[Ohm.m]",
-           "duty_cycle [-]": "duty_cycle_[-]", "sampling [Hz]": "sampling_[Hz]"}
+ALIASES = {
+    "A": "a",
+    "B": "b",
+    "M": "m",
+    "N": "n",
+    "inj time [ms]": "injection_duration_[ms]",
+    "Vmn [mV]": "vmn_[mV]",
+    "I [mA]": "iab_[mA]",
+    "R [Ohm]": "r_[Ohm]",
+    "R [ohm]": "r_[Ohm]",
+    "R_std [%]": "r_std_[%]",
+    "Ps [mV]": "sp_[mV]",
+    "nbStack": "nb_stack",
+    "Tx [V]": "vab_[V]",
+    "Nb samples [-]": "nb_samples",
+    "I_std [%]": "iab_std_[%]",
+    "Vmn_std [%]": "vmn_std_[%]",
+    "R_ab [kOhm]": "rab_[kOhm]",
+    "k [m]": "k_[m]",
+    "rhoa [Ohm.m]": "rhoa_[Ohm.m]",
+    "duty_cycle [-]": "duty_cycle_[-]",
+    "sampling [Hz]": "sampling_[Hz]",
+}
 
 FLAG_SEPARATOR = ";"
 
@@ -106,8 +123,9 @@ def _parse(text: str, kind: str, column: str, where):
             pairs = [item.split("=", 1) for item in text.split(FLAG_SEPARATOR)]
             return {k.strip(): float(v) for k, v in pairs}
         except ValueError:
-            raise where(f"column {column!r}: {text!r} is not a list of numbers"
-                        f"{'' if kind == 'floats' else ' as name=value'}") from None
+            raise where(
+                f"column {column!r}: {text!r} is not a list of numbers{'' if kind == 'floats' else ' as name=value'}"
+            ) from None
     try:
         value = float(text)
     except ValueError:
@@ -132,8 +150,11 @@ def read(target):
         known = {column: (field, kind) for column, field, kind in COLUMNS}
         missing = [c for c in "abmn" if c not in header]
         if missing:
-            raise FormatError(source, 1, f"missing column(s) {', '.join(missing)} (an OhmPi CSV has a b m n, "
-                                         "or A B M N in older versions)")
+            raise FormatError(
+                source,
+                1,
+                f"missing column(s) {', '.join(missing)} (an OhmPi CSV has a b m n, or A B M N in older versions)",
+            )
         used = [(i, name, *known[name]) for i, name in enumerate(header) if name in known]
         records = []
         for line_number, row in enumerate(rows, start=2):

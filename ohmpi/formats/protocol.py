@@ -62,6 +62,7 @@ def read(target):
         raise FormatError(source, first_line, f"announces {expected} measurements, file has {len(body)}")
     records = []
     for number, fields in body:
+
         def where(reason, line=number):
             return FormatError(source, line, reason)
 

@@ -27,8 +27,9 @@ def _quad(row) -> tuple:
 def passes(rows) -> dict:
     """{pass_index: [rows in sequence order]} (measurements outside a pass are ignored)."""
     out: dict = {}
-    for row in sorted((r for r in rows if r.get("pass_index") is not None),
-                      key=lambda r: (r["pass_index"], r.get("seq_index") or 0)):
+    for row in sorted(
+        (r for r in rows if r.get("pass_index") is not None), key=lambda r: (r["pass_index"], r.get("seq_index") or 0)
+    ):
         out.setdefault(row["pass_index"], []).append(row)
     return out
 

@@ -174,21 +174,39 @@ class ADS1115:
         try:
             config, word = _SINGLE_SHOT[key]
         except KeyError:  # validated and encoded once per distinct request (an invalid one raises here)
-            config = Config(os=1, mux=parse_mux(mux), fsr=check_fsr(fsr), single_shot=True,
-                            data_rate=check_rate(data_rate), comp_que=self._comp_que)
+            config = Config(
+                os=1,
+                mux=parse_mux(mux),
+                fsr=check_fsr(fsr),
+                single_shot=True,
+                data_rate=check_rate(data_rate),
+                comp_que=self._comp_que,
+            )
             word = config.word()
             if len(_SINGLE_SHOT) < 4096:
                 _SINGLE_SHOT[key] = (config, word)
         except TypeError:  # an unhashable mux (e.g. a list): no caching
-            config = Config(os=1, mux=parse_mux(mux), fsr=check_fsr(fsr), single_shot=True,
-                            data_rate=check_rate(data_rate), comp_que=self._comp_que)
+            config = Config(
+                os=1,
+                mux=parse_mux(mux),
+                fsr=check_fsr(fsr),
+                single_shot=True,
+                data_rate=check_rate(data_rate),
+                comp_que=self._comp_que,
+            )
             word = config.word()
         self.write_register(REG_CONFIG, word)
         return config
 
     def start_continuous(self, mux="AIN0-AIN1", fsr: float = 2.048, data_rate: int = 128) -> Config:
-        config = Config(os=0, mux=parse_mux(mux), fsr=check_fsr(fsr), single_shot=False,
-                        data_rate=check_rate(data_rate), comp_que=self._comp_que)
+        config = Config(
+            os=0,
+            mux=parse_mux(mux),
+            fsr=check_fsr(fsr),
+            single_shot=False,
+            data_rate=check_rate(data_rate),
+            comp_que=self._comp_que,
+        )
         self.write_register(REG_CONFIG, config.word())
         return config
 

@@ -15,7 +15,7 @@ from ohmpi.hardware.dps5005 import DPS5005
 from ohmpi.hardware.injection import Injector
 from ohmpi.hardware.mcp230xx import MCP23008, MCP23017
 from ohmpi.hardware.relays import RelayMatrix
-from ohmpi.hardware.tca9548a import MuxedBus, TCA9548A
+from ohmpi.hardware.tca9548a import TCA9548A, MuxedBus
 from ohmpi.safety import Limits
 
 EXPANDERS = {"mcp23017": MCP23017, "mcp23008": MCP23008}
@@ -54,22 +54,30 @@ class Board:
             for chip in board["chips"]:
                 self.expanders.append(EXPANDERS[chip["type"]](view, chip["address"]))
         self.limits = Limits(**cfg["limits"])
-        self.relays = RelayMatrix(self.expanders, chip_cabling(cfg), cfg["n_electrodes"],
-                                  injecting=lambda: self.injector.is_on)
+        self.relays = RelayMatrix(
+            self.expanders, chip_cabling(cfg), cfg["n_electrodes"], injecting=lambda: self.injector.is_on
+        )
         adc = cfg["adc"]
         self.current_adc = ADS1115(bus, adc["current"]["address"], clock=self.clock)
         self.voltage_adc = ADS1115(bus, adc["voltage"]["address"], clock=self.clock)
         self.current_mux = parse_mux(adc["current"]["mux"])
         self.voltage_mux = parse_mux(adc["voltage"]["mux"])
         inj = cfg["injection"]
-        self._devices = [gpio.relay(inj["gpio_on"], pin_factory=pin_factory),
-                         gpio.relay(inj["gpio_polarity"], pin_factory=pin_factory)]
+        self._devices = [
+            gpio.relay(inj["gpio_on"], pin_factory=pin_factory),
+            gpio.relay(inj["gpio_polarity"], pin_factory=pin_factory),
+        ]
         self.led = gpio.led(cfg["gpio_led"], pin_factory=pin_factory) if cfg["gpio_led"] is not None else None
         supply = None
         if inj["supply"] == "dps5005":
             supply = DPS5005(supply_transport, unit=inj["modbus_unit"])
-        self.injector = Injector(*self._devices, limits=self.limits, battery_V=inj["battery_V"],
-                                 supply=supply, relay_state=lambda: self.relays.state)
+        self.injector = Injector(
+            *self._devices,
+            limits=self.limits,
+            battery_V=inj["battery_V"],
+            supply=supply,
+            relay_state=lambda: self.relays.state,
+        )
         fe = cfg["front_end"]
         self.shunt_ohm = fe["shunt_ohm"]
         self.current_gain = fe["current_gain"]

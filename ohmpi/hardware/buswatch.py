@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-METHODS = ("read_byte", "write_byte", "read_byte_data", "write_byte_data", "read_word_data",
-           "write_word_data", "read_i2c_block_data", "write_i2c_block_data")
+METHODS = (
+    "read_byte",
+    "write_byte",
+    "read_byte_data",
+    "write_byte_data",
+    "read_word_data",
+    "write_word_data",
+    "read_i2c_block_data",
+    "write_i2c_block_data",
+)
 
 
 class CountingBus:

@@ -36,10 +36,15 @@ class DPS5005:
         """One read of registers 0..9, scaled to volts, amperes and watts."""
         r = self.modbus.read_registers(U_SET, 10)
         return {
-            "voltage_set_V": r[U_SET] / 100, "current_set_A": r[I_SET] / 1000,
-            "voltage_V": r[UOUT] / 100, "current_A": r[IOUT] / 1000,
-            "power_W": r[POWER] / 100, "input_V": r[UIN] / 100,
-            "protect": r[PROTECT], "cc_mode": bool(r[CVCC]), "output_on": bool(r[ONOFF]),
+            "voltage_set_V": r[U_SET] / 100,
+            "current_set_A": r[I_SET] / 1000,
+            "voltage_V": r[UOUT] / 100,
+            "current_A": r[IOUT] / 1000,
+            "power_W": r[POWER] / 100,
+            "input_V": r[UIN] / 100,
+            "protect": r[PROTECT],
+            "cc_mode": bool(r[CVCC]),
+            "output_on": bool(r[ONOFF]),
         }
 
     def voltage_setting(self) -> float:

@@ -14,8 +14,16 @@ from ohmpi.safety import Limits, SafetyError
 
 
 class Injector:
-    def __init__(self, on_relay, polarity_relay, *, limits: Limits, battery_V: float = 12.0,
-                 supply=None, relay_state: Callable[[], dict] = dict):
+    def __init__(
+        self,
+        on_relay,
+        polarity_relay,
+        *,
+        limits: Limits,
+        battery_V: float = 12.0,
+        supply=None,
+        relay_state: Callable[[], dict] = dict,
+    ):
         self.on_relay = on_relay
         self.polarity_relay = polarity_relay
         self.limits = limits
@@ -42,8 +50,10 @@ class Injector:
         self.limits.check_voltage(volts)
         if self.supply is None:
             if abs(volts - self.battery_V) > 1e-9:
-                raise SafetyError(f"vab_V: the battery supply is fixed at {self.battery_V} V "
-                                  "(an adjustable voltage needs the dps5005 supply)")
+                raise SafetyError(
+                    f"vab_V: the battery supply is fixed at {self.battery_V} V "
+                    "(an adjustable voltage needs the dps5005 supply)"
+                )
             return
         limit = self.limits.max_current_mA if current_limit_mA is None else current_limit_mA
         self.supply.set_current_limit(min(limit, self.limits.max_current_mA) / 1000)
@@ -75,8 +85,11 @@ class Injector:
     def shutdown(self) -> None:
         """Injection off, polarity relay at rest, programmable supply output off."""
         first_error = None
-        for action in (self.on_relay.off, self.polarity_relay.off,
-                       (lambda: self.supply.output(False)) if self.supply else (lambda: None)):
+        for action in (
+            self.on_relay.off,
+            self.polarity_relay.off,
+            (lambda: self.supply.output(False)) if self.supply else (lambda: None),
+        ):
             try:
                 action()
             except Exception as exc:

@@ -9,17 +9,42 @@ from __future__ import annotations
 
 # MCP23017, BANK = 0: port A and B registers interleaved.
 MCP23017_REGISTERS = {
-    "IODIRA": 0x00, "IODIRB": 0x01, "IPOLA": 0x02, "IPOLB": 0x03,
-    "GPINTENA": 0x04, "GPINTENB": 0x05, "DEFVALA": 0x06, "DEFVALB": 0x07,
-    "INTCONA": 0x08, "INTCONB": 0x09, "IOCON": 0x0A, "IOCON_ALT": 0x0B,
-    "GPPUA": 0x0C, "GPPUB": 0x0D, "INTFA": 0x0E, "INTFB": 0x0F,
-    "INTCAPA": 0x10, "INTCAPB": 0x11, "GPIOA": 0x12, "GPIOB": 0x13,
-    "OLATA": 0x14, "OLATB": 0x15,
+    "IODIRA": 0x00,
+    "IODIRB": 0x01,
+    "IPOLA": 0x02,
+    "IPOLB": 0x03,
+    "GPINTENA": 0x04,
+    "GPINTENB": 0x05,
+    "DEFVALA": 0x06,
+    "DEFVALB": 0x07,
+    "INTCONA": 0x08,
+    "INTCONB": 0x09,
+    "IOCON": 0x0A,
+    "IOCON_ALT": 0x0B,
+    "GPPUA": 0x0C,
+    "GPPUB": 0x0D,
+    "INTFA": 0x0E,
+    "INTFB": 0x0F,
+    "INTCAPA": 0x10,
+    "INTCAPB": 0x11,
+    "GPIOA": 0x12,
+    "GPIOB": 0x13,
+    "OLATA": 0x14,
+    "OLATB": 0x15,
 }
 
 MCP23008_REGISTERS = {
-    "IODIR": 0x00, "IPOL": 0x01, "GPINTEN": 0x02, "DEFVAL": 0x03, "INTCON": 0x04,
-    "IOCON": 0x05, "GPPU": 0x06, "INTF": 0x07, "INTCAP": 0x08, "GPIO": 0x09, "OLAT": 0x0A,
+    "IODIR": 0x00,
+    "IPOL": 0x01,
+    "GPINTEN": 0x02,
+    "DEFVAL": 0x03,
+    "INTCON": 0x04,
+    "IOCON": 0x05,
+    "GPPU": 0x06,
+    "INTF": 0x07,
+    "INTCAP": 0x08,
+    "GPIO": 0x09,
+    "OLAT": 0x0A,
 }
 
 

@@ -14,8 +14,13 @@ from ohmpi.safety import ROLES, SafetyError, check_relay_state
 
 
 class RelayMatrix:
-    def __init__(self, chips: list, cabling: Mapping[tuple[int, str], tuple[int, int]],
-                 n_electrodes: int, injecting: Callable[[], bool] = lambda: False):
+    def __init__(
+        self,
+        chips: list,
+        cabling: Mapping[tuple[int, str], tuple[int, int]],
+        n_electrodes: int,
+        injecting: Callable[[], bool] = lambda: False,
+    ):
         """`chips`: expander drivers; `cabling`: (electrode, role) → (chip index, pin)."""
         self.chips = chips
         self.cabling = dict(cabling)

@@ -23,11 +23,13 @@ def installed() -> str | None:
     """None when pyGIMLi is installed, else why not — without importing it (a second of CPU and
     ~100 MB that the inverter's own process never needs: its inversions run in a child)."""
     from importlib.util import find_spec
+
     def absent_one(name: str) -> bool:
         try:
             return find_spec(name) is None
         except (ImportError, ValueError):  # a package set to None in sys.modules, a broken parent
             return True
+
     absent = [name for name in ("pygimli", "pgcore") if absent_one(name)]
     if absent:
         return f"{' and '.join(absent)} not installed; install them: pip install -e '.[inversion]'"

@@ -50,8 +50,11 @@ def profile_coordinates(positions) -> np.ndarray:
     steps = np.linalg.norm(np.diff(pos[:, :2], axis=0), axis=1)
     if len(pos) > 1 and np.any(steps <= 0):
         i = int(np.argmax(steps <= 0))
-        raise InversionRefused(f"electrodes {i + 1} and {i + 2} share a horizontal position: "
-                               "a 2-D profile needs electrodes in order along the line", field="positions")
+        raise InversionRefused(
+            f"electrodes {i + 1} and {i + 2} share a horizontal position: "
+            "a 2-D profile needs electrodes in order along the line",
+            field="positions",
+        )
     return np.stack([np.concatenate([[0.0], np.cumsum(steps)]), pos[:, 2]], axis=1)
 
 
@@ -59,8 +62,14 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def from_records(rows: list[dict], positions, *, pass_index: int | None = None,
-                 floor_pct: float = DEFAULT_FLOOR_PCT, error_model: dict | None = None) -> Dataset:
+def from_records(
+    rows: list[dict],
+    positions,
+    *,
+    pass_index: int | None = None,
+    floor_pct: float = DEFAULT_FLOOR_PCT,
+    error_model: dict | None = None,
+) -> Dataset:
     """The dataset of one pass (or of every row given when pass_index is None).
 
     `error_model`: a fitted reciprocal model (``ohmpi.errmodel.fit``) whose errors replace the
@@ -74,8 +83,15 @@ def from_records(rows: list[dict], positions, *, pass_index: int | None = None,
     profile = profile_coordinates(pos)
     if pass_index is not None:
         rows = [r for r in rows if r.get("pass_index") == pass_index]
-    counts = {"total": len(rows), "flagged": 0, "not_finite": 0, "uncertain": 0, "no_sensitivity": 0,
-              "outside": 0, "negative_rhoa": 0}
+    counts = {
+        "total": len(rows),
+        "flagged": 0,
+        "not_finite": 0,
+        "uncertain": 0,
+        "no_sensitivity": 0,
+        "outside": 0,
+        "negative_rhoa": 0,
+    }
     quads, rs, errs = [], [], []
     for row in rows:
         try:
@@ -127,16 +143,31 @@ def from_records(rows: list[dict], positions, *, pass_index: int | None = None,
     if counts["flagged"] == counts["total"]:
         raise InversionRefused(f"all {counts['total']} measurements{where} are flagged: nothing to invert")
     if counts["used"] < MIN_QUADRUPOLES:
-        left = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()
-                         if k not in ("total", "used") and v)
-        raise InversionRefused(f"only {counts['used']} usable quadrupole(s){where} of {counts['total']} "
-                               f"({left or 'none left out'}): an inversion needs at least {MIN_QUADRUPOLES}")
-    return Dataset(abmn, r_ohm, error, pos, profile, counts,
-                   "reciprocal error model" if error_model is not None else "calibrated", pass_index)
+        left = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if k not in ("total", "used") and v)
+        raise InversionRefused(
+            f"only {counts['used']} usable quadrupole(s){where} of {counts['total']} "
+            f"({left or 'none left out'}): an inversion needs at least {MIN_QUADRUPOLES}"
+        )
+    return Dataset(
+        abmn,
+        r_ohm,
+        error,
+        pos,
+        profile,
+        counts,
+        "reciprocal error model" if error_model is not None else "calibrated",
+        pass_index,
+    )
 
 
-def from_survey(rows: list[dict], survey: dict, fallback_positions=None, *, pass_index: int | None = None,
-                floor_pct: float = DEFAULT_FLOOR_PCT) -> Dataset:
+def from_survey(
+    rows: list[dict],
+    survey: dict,
+    fallback_positions=None,
+    *,
+    pass_index: int | None = None,
+    floor_pct: float = DEFAULT_FLOOR_PCT,
+) -> Dataset:
     """A stored survey's pass: positions from its description (else `fallback_positions`), the
     reciprocal error model when the survey has enough reciprocal pairs, else each datum's own."""
     positions = survey.get("positions") or fallback_positions
@@ -154,11 +185,23 @@ def common(base: Dataset, monitor: Dataset) -> tuple[Dataset, Dataset]:
     index = {q: i for i, q in enumerate(monitor.keys())}
     pairs = [(i, index[q]) for i, q in enumerate(base.keys()) if q in index]
     if len(pairs) < MIN_QUADRUPOLES:
-        raise InversionRefused(f"only {len(pairs)} quadrupole(s) in common with the baseline: a time-lapse "
-                               f"inversion needs at least {MIN_QUADRUPOLES}", field="baseline")
+        raise InversionRefused(
+            f"only {len(pairs)} quadrupole(s) in common with the baseline: a time-lapse "
+            f"inversion needs at least {MIN_QUADRUPOLES}",
+            field="baseline",
+        )
     ib, im = (np.array(p, dtype=int) for p in zip(*pairs))
 
     def take(d: Dataset, idx) -> Dataset:
-        return Dataset(d.abmn[idx], d.r_ohm[idx], d.error[idx], d.positions, d.profile,
-                       {**d.counts, "used": int(len(idx))}, d.error_source, d.pass_index)
+        return Dataset(
+            d.abmn[idx],
+            d.r_ohm[idx],
+            d.error[idx],
+            d.positions,
+            d.profile,
+            {**d.counts, "used": int(len(idx))},
+            d.error_source,
+            d.pass_index,
+        )
+
     return take(base, ib), take(monitor, im)

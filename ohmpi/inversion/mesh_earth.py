@@ -69,13 +69,18 @@ def parse(text: str) -> "MeshEarth":
         raise ValueError(f"earth model {text!r}: unknown key(s) {', '.join(extra)} for {kind}")
     for key, count in shape.items():
         if len(params.get(key, [])) != count:
-            raise ValueError(f"earth model {text!r}: {kind} takes {count} value(s) for {key}, "
-                             f"got {len(params.get(key, []))}")
-    params["rho"] = [_check_resistivity(params["rho"][0], "background resistivity"),
-                     _check_resistivity(params["rho"][1], f"resistivity of the {kind}")]
+            raise ValueError(
+                f"earth model {text!r}: {kind} takes {count} value(s) for {key}, got {len(params.get(key, []))}"
+            )
+    params["rho"] = [
+        _check_resistivity(params["rho"][0], "background resistivity"),
+        _check_resistivity(params["rho"][1], f"resistivity of the {kind}"),
+    ]
     if kind == "block" and not (params["x"][0] < params["x"][1] and 0 <= params["z"][0] < params["z"][1]):
-        raise ValueError(f"earth model {text!r}: block needs x=FROM,TO with FROM < TO and z=TOP,BOTTOM "
-                         "with 0 <= TOP < BOTTOM (depths, m)")
+        raise ValueError(
+            f"earth model {text!r}: block needs x=FROM,TO with FROM < TO and z=TOP,BOTTOM "
+            "with 0 <= TOP < BOTTOM (depths, m)"
+        )
     if kind == "circle" and not (params["r"][0] > 0 and params["z"][0] - params["r"][0] > 0):
         raise ValueError(f"earth model {text!r}: circle needs r > 0 and lies below the surface (z > r)")
     return MeshEarth(kind, params, text)
@@ -120,6 +125,7 @@ class MeshEarth(EarthModel):
 
     def _geometry(self, xz: np.ndarray):
         import pygimli as pg
+
         span = max(float(np.ptp(xz[:, 0])), 1.0)
         left, right = float(xz[:, 0].min()) - 2 * span, float(xz[:, 0].max()) + 2 * span
         world = pg.meshtools.createWorld(start=[left, 0], end=[right, -2 * span], worldMarker=True)
@@ -127,8 +133,9 @@ class MeshEarth(EarthModel):
             (x0, x1), (z0, z1) = self.params["x"], self.params["z"]
             world += pg.meshtools.createRectangle(start=[x0, -z0], end=[x1, -z1], marker=2)
         elif self.kind == "circle":
-            world += pg.meshtools.createCircle(pos=[self.params["x"][0], -self.params["z"][0]],
-                                               radius=self.params["r"][0], marker=2, nSegments=32)
+            world += pg.meshtools.createCircle(
+                pos=[self.params["x"][0], -self.params["z"][0]], radius=self.params["r"][0], marker=2, nSegments=32
+            )
         spacing = float(np.median(np.diff(np.sort(xz[:, 0])))) if len(xz) > 1 else 1.0
         for x, _ in xz:
             world.createNode([x, 0.0])
@@ -138,6 +145,7 @@ class MeshEarth(EarthModel):
 
     def _mesh(self, xz: np.ndarray):
         import pygimli as pg
+
         if self.kind != "mesh":
             mesh, by_marker = self._geometry(xz)
             return mesh, np.array([by_marker[c.marker()] for c in mesh.cells()], dtype=float)
@@ -148,8 +156,10 @@ class MeshEarth(EarthModel):
         rhos = self.params["rho"]
         markers = np.asarray(mesh.cellMarkers(), dtype=int)
         if not rhos or markers.min() < 1 or markers.max() > len(rhos):
-            raise ValueError(f"earth model {self.text!r}: the mesh has no cell data 'rho' and region markers "
-                             f"{sorted(set(markers.tolist()))}: give rho=R1,R2,… for markers 1..{markers.max()}")
+            raise ValueError(
+                f"earth model {self.text!r}: the mesh has no cell data 'rho' and region markers "
+                f"{sorted(set(markers.tolist()))}: give rho=R1,R2,… for markers 1..{markers.max()}"
+            )
         return mesh, np.array(rhos, dtype=float)[markers - 1]
 
     def _solve(self, xz: np.ndarray) -> np.ndarray:
@@ -157,6 +167,7 @@ class MeshEarth(EarthModel):
 
         import pygimli as pg
         from pygimli.physics import ert
+
         logging.getLogger("pyGIMLi").setLevel(logging.WARNING)
         n = len(xz)
         poles = np.full((n, n), np.inf)

@@ -27,8 +27,9 @@ def cells(result: dict) -> dict:
     n = len(table.get("rho") or [])
     for key in ("x", "depth", "polygons", *(("change_pct",) if "change_pct" in table else ())):
         if len(table.get(key) or []) != n:
-            raise ValueError(f"stored result is inconsistent: cells.{key} has {len(table.get(key) or [])} "
-                             f"values for {n} cells")
+            raise ValueError(
+                f"stored result is inconsistent: cells.{key} has {len(table.get(key) or [])} values for {n} cells"
+            )
     return table
 
 
@@ -66,8 +67,11 @@ def vtk(result: dict, title: str = "ohmpi inversion") -> str:
     for ids in polys:
         out.write(f"{VTK_TYPE.get(len(ids), 7)}\n")
     out.write(f"CELL_DATA {len(polys)}\n")
-    columns = [("rho_ohmm", table["rho"]), ("log10_rho", [math.log10(v) if v > 0 else math.nan for v in table["rho"]]),
-               ("coverage", table.get("coverage") or [math.nan] * len(polys))]
+    columns = [
+        ("rho_ohmm", table["rho"]),
+        ("log10_rho", [math.log10(v) if v > 0 else math.nan for v in table["rho"]]),
+        ("coverage", table.get("coverage") or [math.nan] * len(polys)),
+    ]
     if table.get("change_pct") is not None:
         columns.append(("change_pct", table["change_pct"]))
     for name, values in columns:

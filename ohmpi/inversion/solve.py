@@ -29,6 +29,7 @@ Progress = Callable[[str, float], None]
 def _pg():
     import pygimli as pg
     from pygimli.physics import ert
+
     log = logging.getLogger("pyGIMLi")
     if _quiet not in log.filters:  # its managers reset the level to INFO at every call
         log.addFilter(_quiet)
@@ -84,27 +85,50 @@ def _section(mgr, ds: Dataset, model: np.ndarray) -> dict:
     xs, zs = np.array(xs), np.array(zs)
     surface = np.interp(xs, ds.profile[:, 0], ds.profile[:, 1])
     coverage = np.asarray(mgr.coverage(), dtype=float)
-    return {"x": np.round(xs, 3).tolist(), "z": np.round(zs, 3).tolist(),
-            "depth": np.round(surface - zs, 3).tolist(), "rho": [float(v) for v in model],
-            "coverage": np.round(np.where(np.isfinite(coverage), coverage, -99.0), 4).tolist(),
-            "polygons": polygons}
+    return {
+        "x": np.round(xs, 3).tolist(),
+        "z": np.round(zs, 3).tolist(),
+        "depth": np.round(surface - zs, 3).tolist(),
+        "rho": [float(v) for v in model],
+        "coverage": np.round(np.where(np.isfinite(coverage), coverage, -99.0), 4).tolist(),
+        "polygons": polygons,
+    }
 
 
 def _fit(mgr, ds: Dataset, started: float, lam: float) -> dict:
     response = np.asarray(mgr.inv.response, dtype=float)
     observed = ds.rhoa
     misfit = 100.0 * (response / observed - 1.0)
-    return {"chi2": float(mgr.inv.chi2()), "rms_pct": float(mgr.inv.relrms()),
-            "iterations": int(mgr.inv.inv.iter()), "n_data": int(len(observed)), "lambda": float(lam),
-            "elapsed_s": round(time.monotonic() - started, 3), "counts": dict(ds.counts),
-            "error_source": ds.error_source, "pass_index": ds.pass_index,
-            "electrodes": np.round(ds.profile, 3).tolist(),
-            "data": {"abmn": ds.abmn.tolist(), "rhoa": observed.tolist(), "response": response.tolist(),
-                     "error_pct": (100 * ds.error).tolist(), "misfit_pct": np.round(misfit, 4).tolist()}}
+    return {
+        "chi2": float(mgr.inv.chi2()),
+        "rms_pct": float(mgr.inv.relrms()),
+        "iterations": int(mgr.inv.inv.iter()),
+        "n_data": int(len(observed)),
+        "lambda": float(lam),
+        "elapsed_s": round(time.monotonic() - started, 3),
+        "counts": dict(ds.counts),
+        "error_source": ds.error_source,
+        "pass_index": ds.pass_index,
+        "electrodes": np.round(ds.profile, 3).tolist(),
+        "data": {
+            "abmn": ds.abmn.tolist(),
+            "rhoa": observed.tolist(),
+            "response": response.tolist(),
+            "error_pct": (100 * ds.error).tolist(),
+            "misfit_pct": np.round(misfit, 4).tolist(),
+        },
+    }
 
 
-def invert(ds: Dataset, *, lam: float = DEFAULT_LAMBDA, mesh=None, baseline: np.ndarray | None = None,
-           max_iter: int = MAX_ITERATIONS, progress: Progress | None = None) -> dict:
+def invert(
+    ds: Dataset,
+    *,
+    lam: float = DEFAULT_LAMBDA,
+    mesh=None,
+    baseline: np.ndarray | None = None,
+    max_iter: int = MAX_ITERATIONS,
+    progress: Progress | None = None,
+) -> dict:
     """Invert one dataset; with `baseline` (a model on `mesh`), start from it and keep to it."""
     pg, ert = _pg()
     started = time.monotonic()
@@ -126,15 +150,21 @@ def invert(ds: Dataset, *, lam: float = DEFAULT_LAMBDA, mesh=None, baseline: np.
     return result
 
 
-def invert_timelapse(base: Dataset, monitor: Dataset, *, lam: float = DEFAULT_LAMBDA,
-                     progress: Progress | None = None) -> tuple[dict, dict]:
+def invert_timelapse(
+    base: Dataset, monitor: Dataset, *, lam: float = DEFAULT_LAMBDA, progress: Progress | None = None
+) -> tuple[dict, dict]:
     """(baseline result, monitor result with `change_pct` per cell) on one mesh, on the data both share."""
     report = progress or (lambda phase, fraction: None)
     base, monitor = common(base, monitor)
     mesh = make_mesh(base)
     first = invert(base, lam=lam, mesh=mesh, progress=lambda p, f: report(f"baseline {p}", f / 2))
-    second = invert(monitor, lam=lam, mesh=mesh, baseline=np.array(first["cells"]["rho"]),
-                    progress=lambda p, f: report(f"monitor {p}", 0.5 + f / 2))
+    second = invert(
+        monitor,
+        lam=lam,
+        mesh=mesh,
+        baseline=np.array(first["cells"]["rho"]),
+        progress=lambda p, f: report(f"monitor {p}", 0.5 + f / 2),
+    )
     change = 100.0 * (np.array(second["cells"]["rho"]) / np.array(first["cells"]["rho"]) - 1.0)
     second["cells"]["change_pct"] = np.round(change, 4).tolist()
     second["baseline_pass"] = base.pass_index

@@ -156,10 +156,13 @@ def analyse(t, polarity, segment, counted, current_mA, vmn_mV, context: Context 
             i_sigma = ifit.sigma
             i_quant = ctx.i_lsb_mA**2 / 12 * undithered_share(i_sigma, ctx.i_lsb_mA)
             var_current = float(np.sum((i_sigma**2 / sizes_a[on_a] + i_quant))) / n_on**2
-        budget = {"noise": 100 * math.sqrt(var_direct) / abs(vmn), "sp": 100 * math.sqrt(var_sp) / abs(vmn),
-                  "quantization": 100 * math.sqrt(var_quant) / abs(vmn),
-                  "current": 100 * math.sqrt(var_current) / iab,
-                  "excess": 100 * math.sqrt(var_excess) / abs(vmn)}
+        budget = {
+            "noise": 100 * math.sqrt(var_direct) / abs(vmn),
+            "sp": 100 * math.sqrt(var_sp) / abs(vmn),
+            "quantization": 100 * math.sqrt(var_quant) / abs(vmn),
+            "current": 100 * math.sqrt(var_current) / iab,
+            "excess": 100 * math.sqrt(var_excess) / abs(vmn),
+        }
         r_std = math.sqrt(sum(v * v for v in budget.values()))
         vmn_std = 100 * math.sqrt(var_direct + var_sp + var_quant + var_excess) / abs(vmn)
         iab_std = budget["current"]
@@ -168,11 +171,30 @@ def analyse(t, polarity, segment, counted, current_mA, vmn_mV, context: Context 
         vmn_std, iab_std = _rel_std(vmn_h, vmn), _rel_std(iab_h, iab)
     charge = None
     if ctx.ip_windows_ms and ctx.segment_starts and fit_off.dof:
-        charge = ip_windows.chargeability(t, polarity, segment, vmn_mV, segs=segs, vmn=vmn, hum=fit_off.hum,
-                                          sigma_off=fit_off.sigma, lsb=ctx.v_lsb_mV, ctx=ctx)
-    return Analysis(r_ohm=r, r_std_pct=r_std, vmn_mV=vmn, vmn_std_pct=vmn_std, iab_mA=iab,
-                    iab_std_pct=iab_std, sp_mV=float(coef[1]), r_stack_std_pct=_rel_std(r_h, r),
-                    r_budget_pct=budget, ip=charge)
+        charge = ip_windows.chargeability(
+            t,
+            polarity,
+            segment,
+            vmn_mV,
+            segs=segs,
+            vmn=vmn,
+            hum=fit_off.hum,
+            sigma_off=fit_off.sigma,
+            lsb=ctx.v_lsb_mV,
+            ctx=ctx,
+        )
+    return Analysis(
+        r_ohm=r,
+        r_std_pct=r_std,
+        vmn_mV=vmn,
+        vmn_std_pct=vmn_std,
+        iab_mA=iab,
+        iab_std_pct=iab_std,
+        sp_mV=float(coef[1]),
+        r_stack_std_pct=_rel_std(r_h, r),
+        r_budget_pct=budget,
+        ip=charge,
+    )
 
 
 def _previous_polarity(segs, segment, polarity) -> np.ndarray:

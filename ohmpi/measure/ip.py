@@ -15,7 +15,8 @@ without fitting it, so the charging of the earth from cycle to cycle cannot bias
 ``ip_windows_mvv`` are the m_k; ``ip_mvv`` is the apparent
 integral chargeability, their width-weighted mean (the Newmont-style M in mV/V, as ResIPy's
 and pyGIMLi's ``ip`` column expects). Windows that do not fit in the off time are left out.
-``ip_std_mvv`` propagates the sample noise and undithered quantization. Flags: ``ip_wrong_sign`` (a decay of the opposite sign beyond 3σ and
+``ip_std_mvv`` propagates the sample noise and undithered quantization. Flags: ``ip_wrong_sign`` (a decay of the
+opposite sign beyond 3σ and
 1 mV/V) and ``ip_noisy`` (σ above IP_NOISY_MVV: the decay is lost in the noise).
 """
 
@@ -106,5 +107,6 @@ def chargeability(t, polarity, segment, vmn_mV, *, segs, vmn, hum, sigma_off, ls
         flags.append("ip_wrong_sign")
     if std > IP_NOISY_MVV:
         flags.append("ip_noisy")
-    return Chargeability(ip_value, std, [float(v) for v in windows], [float(w) for w in widths],
-                         float(ctx.ip_delay_ms), flags)
+    return Chargeability(
+        ip_value, std, [float(v) for v in windows], [float(w) for w in widths], float(ctx.ip_delay_ms), flags
+    )

@@ -6,7 +6,6 @@ safe. Abort is checked before every sample and every wait of at most one sample 
 from __future__ import annotations
 
 import math
-import time as wallclock
 from datetime import datetime, timezone
 
 import numpy as np
@@ -47,8 +46,7 @@ class _Run:
         self.clock = board.clock
         self.aborted = _abort_check(abort)
         self.sampler = Sampler(board)
-        self.columns = {k: [] for k in ("t", "polarity", "segment", "counted", "current_mA",
-                                        "vmn_mV", "saturated")}
+        self.columns = {k: [] for k in ("t", "polarity", "segment", "counted", "current_mA", "vmn_mV", "saturated")}
         self.segment = 0
         self.segment_starts: dict[int, float] = {}  # recorded segment -> its switching time
         self.ab_sign = 1  # -1 when A and B are wired the other way round (ohmpi.relay_plan)
@@ -192,8 +190,16 @@ class RangeMemory:
     last: "gain_memory.Ranges | None" = None
 
 
-def measure(board, positions, quadrupole, settings=None, *, abort=None,
-            hold_relays: bool = False, memory: RangeMemory | None = None) -> tuple[dict, dict]:
+def measure(
+    board,
+    positions,
+    quadrupole,
+    settings=None,
+    *,
+    abort=None,
+    hold_relays: bool = False,
+    memory: RangeMemory | None = None,
+) -> tuple[dict, dict]:
     """Measure one quadrupole (a, b, m, n, 1-based); returns (record, waveform).
 
     Raises SafetyError/ValueError for refused commands, Aborted when `abort` fires;
@@ -209,8 +215,9 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None,
     wiring = (a, b, m, n)
     previous, memory = (memory.last if memory else None), memory or RangeMemory()
     memory.last = None
-    reuse = gain_memory.plan(previous, frozenset((a, b)), k, s, board) \
-        if hold_relays and board.relays.state["A"] else None
+    reuse = (
+        gain_memory.plan(previous, frozenset((a, b)), k, s, board) if hold_relays and board.relays.state["A"] else None
+    )
     if hold_relays:
         wiring, run.ab_sign, run.sampler.v_sign = orient(wiring, board.relays.state)
     try:
@@ -256,13 +263,24 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None,
     else:
         board.safe_state()
     c = run.columns
-    common = dict(a=a, b=b, m=m, n=n, k_m=k, n_stacks=stacks, injection_ms=s.injection_ms,
-                  duty_cycle=s.duty_cycle, sampling_hz=s.sampling_hz, n_samples=len(c["t"]),
-                  strategy=s.strategy,
-                  time=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    common = dict(
+        a=a,
+        b=b,
+        m=m,
+        n=n,
+        k_m=k,
+        n_stacks=stacks,
+        injection_ms=s.injection_ms,
+        duty_cycle=s.duty_cycle,
+        sampling_hz=s.sampling_hz,
+        n_samples=len(c["t"]),
+        strategy=s.strategy,
+        time=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    )
     if probe is None:
-        record = make_record(**common, vab_V=board.injector.voltage, iab_mA=0.0,
-                             flags=["open_electrode", "low_current"])
+        record = make_record(
+            **common, vab_V=board.injector.voltage, iab_mA=0.0, flags=["open_electrode", "low_current"]
+        )
         return record, _waveform(c)
     res = _analyse(run, ip=True)
     counted = np.asarray(c["counted"])
@@ -276,34 +294,68 @@ def measure(board, positions, quadrupole, settings=None, *, abort=None,
     ip = {}
     if res.ip is not None:
         flags.extend(res.ip.flags)
-        ip = dict(ip_mvv=res.ip.ip_mvv, ip_std_mvv=res.ip.ip_std_mvv, ip_windows_mvv=res.ip.windows_mvv,
-                  ip_delay_ms=res.ip.delay_ms, ip_windows_ms=res.ip.windows_ms)
+        ip = dict(
+            ip_mvv=res.ip.ip_mvv,
+            ip_std_mvv=res.ip.ip_std_mvv,
+            ip_windows_mvv=res.ip.windows_mvv,
+            ip_delay_ms=res.ip.delay_ms,
+            ip_windows_ms=res.ip.windows_ms,
+        )
     if hold_relays and res.iab_mA > 0 and math.isfinite(res.vmn_mV) and "saturated" not in flags:
         memory.last = gain_memory.Ranges(
-            ab=frozenset((a, b)), k=k, key=gain_memory.settings_key(s), vab_V=board.injector.voltage,
-            vab_measured_V=vab, current_mA=res.iab_mA, vmn_mV=abs(res.vmn_mV), sp_peak_mV=abs(res.sp_mV),
-            current_fsr=run.sampler.current_fsr, voltage_fsr=run.sampler.voltage_fsr, rate=run.sampler.rate)
+            ab=frozenset((a, b)),
+            k=k,
+            key=gain_memory.settings_key(s),
+            vab_V=board.injector.voltage,
+            vab_measured_V=vab,
+            current_mA=res.iab_mA,
+            vmn_mV=abs(res.vmn_mV),
+            sp_peak_mV=abs(res.sp_mV),
+            current_fsr=run.sampler.current_fsr,
+            voltage_fsr=run.sampler.voltage_fsr,
+            rate=run.sampler.rate,
+        )
     record = make_record(
-        **common, vab_V=vab, iab_mA=res.iab_mA, iab_std_pct=res.iab_std_pct, vmn_mV=res.vmn_mV,
-        vmn_std_pct=res.vmn_std_pct, sp_mV=res.sp_mV, r_ohm=res.r_ohm, r_std_pct=res.r_std_pct,
-        r_stack_std_pct=res.r_stack_std_pct, r_budget_pct=res.r_budget_pct,
-        rhoa_ohmm=k * res.r_ohm, rab_kohm=rab_ohm / 1000, flags=flags, **ip)
+        **common,
+        vab_V=vab,
+        iab_mA=res.iab_mA,
+        iab_std_pct=res.iab_std_pct,
+        vmn_mV=res.vmn_mV,
+        vmn_std_pct=res.vmn_std_pct,
+        sp_mV=res.sp_mV,
+        r_ohm=res.r_ohm,
+        r_std_pct=res.r_std_pct,
+        r_stack_std_pct=res.r_stack_std_pct,
+        r_budget_pct=res.r_budget_pct,
+        rhoa_ohmm=k * res.r_ohm,
+        rab_kohm=rab_ohm / 1000,
+        flags=flags,
+        **ip,
+    )
     return record, _waveform(c)
 
 
 def _analyse(run: _Run, ip: bool = False):
     """R and its calibrated uncertainty from the samples taken so far (IP only at the end)."""
     s, board, sampler, c = run.settings, run.board, run.sampler, run.columns
-    context = Context(mains_hz=s.mains_hz, conversion_s=1.0 / sampler.rate,
-                      v_lsb_mV=sampler.voltage_fsr / 32768 / board.vmn_gain * 1000,
-                      i_lsb_mA=sampler.current_fsr / 32768 / (board.shunt_ohm * board.current_gain) * 1000,
-                      segment_starts=run.segment_starts, ip_delay_ms=s.ip_delay_ms,
-                      ip_windows_ms=s.ip_windows_ms if ip and s.duty_cycle < 1 else ())
+    context = Context(
+        mains_hz=s.mains_hz,
+        conversion_s=1.0 / sampler.rate,
+        v_lsb_mV=sampler.voltage_fsr / 32768 / board.vmn_gain * 1000,
+        i_lsb_mA=sampler.current_fsr / 32768 / (board.shunt_ohm * board.current_gain) * 1000,
+        segment_starts=run.segment_starts,
+        ip_delay_ms=s.ip_delay_ms,
+        ip_windows_ms=s.ip_windows_ms if ip and s.duty_cycle < 1 else (),
+    )
     return analyse(c["t"], c["polarity"], c["segment"], c["counted"], c["current_mA"], c["vmn_mV"], context)
 
 
 def _waveform(c: dict) -> dict:
     t0 = c["t"][0] if c["t"] else 0.0
-    return {"t_s": [t - t0 for t in c["t"]], "polarity": list(c["polarity"]),
-            "current_mA": [p * i if p else i for p, i in zip(c["polarity"], c["current_mA"])],
-            "voltage_mV": list(c["vmn_mV"]), "counted": list(c["counted"])}
+    return {
+        "t_s": [t - t0 for t in c["t"]],
+        "polarity": list(c["polarity"]),
+        "current_mA": [p * i if p else i for p, i in zip(c["polarity"], c["current_mA"])],
+        "voltage_mV": list(c["vmn_mV"]),
+        "counted": list(c["counted"]),
+    }

@@ -60,7 +60,16 @@ def plan(previous: Ranges | None, ab: frozenset, k: float, settings, board) -> R
         scale = vab / previous.vab_V
         vmn, current = vmn * scale, current * scale
     peak = vmn + 2 * (previous.sp_peak_mV + SP_ROOM_MV)
-    return Ranges(ab=ab, k=k, key=previous.key, vab_V=vab, vab_measured_V=previous.vab_measured_V * vab / previous.vab_V,
-                  current_mA=current, vmn_mV=vmn, sp_peak_mV=previous.sp_peak_mV,
-                  current_fsr=full_scale_for(current * board.shunt_ohm * board.current_gain / 1000),
-                  voltage_fsr=full_scale_for(peak * board.vmn_gain / 1000), rate=previous.rate)
+    return Ranges(
+        ab=ab,
+        k=k,
+        key=previous.key,
+        vab_V=vab,
+        vab_measured_V=previous.vab_measured_V * vab / previous.vab_V,
+        current_mA=current,
+        vmn_mV=vmn,
+        sp_peak_mV=previous.sp_peak_mV,
+        current_fsr=full_scale_for(current * board.shunt_ohm * board.current_gain / 1000),
+        voltage_fsr=full_scale_for(peak * board.vmn_gain / 1000),
+        rate=previous.rate,
+    )

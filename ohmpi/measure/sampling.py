@@ -39,8 +39,9 @@ def plan_window(duration: float, settle: float, sampling_hz: float, mains_hz: fl
     # the nearest count sharing no factor with the number of periods; one always lies within
     # `periods` steps above the target (one of any `periods` consecutive integers is 1 mod
     # periods): e.g. 30 periods at 5 Hz wants 3 samples; 3, 4, 5 and 2 fail, 7 fits
-    n = next(c for d in range(target + periods + 2) for c in (target + d, target - d)
-             if c >= 3 and math.gcd(c, periods) == 1)
+    n = next(
+        c for d in range(target + periods + 2) for c in (target + d, target - d) if c >= 3 and math.gcd(c, periods) == 1
+    )
     step = width / n
     k_first = -math.floor(settle / step + 1e-9)
     k_last = math.ceil((duration - settle) / step - 1e-9)

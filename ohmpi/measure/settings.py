@@ -41,27 +41,38 @@ class SettingError(ValueError):
         self.allowed = allowed
 
 
-SETTINGS_SPEC: dict[str, SettingSpec] = {name: SettingSpec(*spec) for name, spec in {
-    "nb_stack": ("int", 1, 100, "stacks (each a + and a − half-cycle) when target_std_pct is null"),
-    "target_std_pct": ("float?", 0.01, 100.0, "stack until the calibrated uncertainty of R is this low "
-                                             "(null = always nb_stack stacks)"),
-    "min_stacks": ("int", 1, 100, "with target_std_pct: stacks always taken"),
-    "max_stacks": ("int", 1, 100, "with target_std_pct: stacks never exceeded"),
-    "injection_ms": ("float", 20.0, 30000.0, "duration of one injection half-cycle"),
-    "duty_cycle": ("float", 0.1, 1.0, "fraction of each cycle spent injecting"),
-    "sampling_hz": ("float", 5.0, 250.0, "ADC sampling rate"),
-    "settling_ms": ("float", 0.0, 10000.0, "delay after switching before samples count"),
-    "mains_hz": ("choice", (50, 60), None, "mains frequency whose hum is rejected"),
-    "strategy": ("choice", STRATEGIES, None, "fixed voltage or adaptive (needs dps5005)"),
-    "vab_V": ("float?", 0.0, 50.0, "fixed strategy: supply voltage (null = battery/12 V)"),
-    "vmn_target_mV": ("float", 1.0, 4000.0, "adaptive strategy: Vmn to reach"),
-    "min_current_mA": ("float", 0.0, 100.0, "below this the record is flagged low_current"),
-    "max_std_pct": ("float", 0.0, 100.0, "above this the record is flagged high_std"),
-    "auto_gain": ("bool", None, None, "choose the ADC full scale from a first reading"),
-    "ip_delay_ms": ("float", 0.0, 30000.0, "IP: delay after switch-off before the first window"),
-    "ip_windows_ms": ("floats", 1.0, 30000.0, "IP: widths of the consecutive decay windows (ms), "
-                                              "1 to 20 of them; those beyond the off time are left out"),
-}.items()}
+SETTINGS_SPEC: dict[str, SettingSpec] = {
+    name: SettingSpec(*spec)
+    for name, spec in {
+        "nb_stack": ("int", 1, 100, "stacks (each a + and a − half-cycle) when target_std_pct is null"),
+        "target_std_pct": (
+            "float?",
+            0.01,
+            100.0,
+            "stack until the calibrated uncertainty of R is this low (null = always nb_stack stacks)",
+        ),
+        "min_stacks": ("int", 1, 100, "with target_std_pct: stacks always taken"),
+        "max_stacks": ("int", 1, 100, "with target_std_pct: stacks never exceeded"),
+        "injection_ms": ("float", 20.0, 30000.0, "duration of one injection half-cycle"),
+        "duty_cycle": ("float", 0.1, 1.0, "fraction of each cycle spent injecting"),
+        "sampling_hz": ("float", 5.0, 250.0, "ADC sampling rate"),
+        "settling_ms": ("float", 0.0, 10000.0, "delay after switching before samples count"),
+        "mains_hz": ("choice", (50, 60), None, "mains frequency whose hum is rejected"),
+        "strategy": ("choice", STRATEGIES, None, "fixed voltage or adaptive (needs dps5005)"),
+        "vab_V": ("float?", 0.0, 50.0, "fixed strategy: supply voltage (null = battery/12 V)"),
+        "vmn_target_mV": ("float", 1.0, 4000.0, "adaptive strategy: Vmn to reach"),
+        "min_current_mA": ("float", 0.0, 100.0, "below this the record is flagged low_current"),
+        "max_std_pct": ("float", 0.0, 100.0, "above this the record is flagged high_std"),
+        "auto_gain": ("bool", None, None, "choose the ADC full scale from a first reading"),
+        "ip_delay_ms": ("float", 0.0, 30000.0, "IP: delay after switch-off before the first window"),
+        "ip_windows_ms": (
+            "floats",
+            1.0,
+            30000.0,
+            "IP: widths of the consecutive decay windows (ms), 1 to 20 of them; those beyond the off time are left out",
+        ),
+    }.items()
+}
 MAX_IP_WINDOWS = 20
 
 
@@ -109,12 +120,18 @@ def _check(name: str, value):
             raise SettingError(name, f"{value!r} not allowed; allowed: {', '.join(map(str, low))}", spec.allowed)
         return value
     if kind == "floats":
-        ok = isinstance(value, (list, tuple)) and 1 <= len(value) <= MAX_IP_WINDOWS and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) and low <= v <= high
-            for v in value)
+        ok = (
+            isinstance(value, (list, tuple))
+            and 1 <= len(value) <= MAX_IP_WINDOWS
+            and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) and low <= v <= high
+                for v in value
+            )
+        )
         if not ok:
-            raise SettingError(name, f"{value!r} is not a list of 1..{MAX_IP_WINDOWS} numbers in {low}..{high}",
-                               spec.allowed)
+            raise SettingError(
+                name, f"{value!r} is not a list of 1..{MAX_IP_WINDOWS} numbers in {low}..{high}", spec.allowed
+            )
         return tuple(float(v) for v in value)
     if kind == "bool":
         if not isinstance(value, bool):
@@ -140,12 +157,17 @@ def validate_settings(values: dict | None = None, base: Settings | None = None) 
     merged = {**(base or Settings()).as_dict(), **values}
     checked = {name: _check(name, merged[name]) for name in known}
     if checked["min_stacks"] > checked["max_stacks"]:
-        raise SettingError("min_stacks", f"{checked['min_stacks']} is above max_stacks ({checked['max_stacks']})",
-                           [SETTINGS_SPEC["min_stacks"].low, checked["max_stacks"]])
+        raise SettingError(
+            "min_stacks",
+            f"{checked['min_stacks']} is above max_stacks ({checked['max_stacks']})",
+            [SETTINGS_SPEC["min_stacks"].low, checked["max_stacks"]],
+        )
     period_ms = 1000.0 / checked["mains_hz"]
     if checked["injection_ms"] < checked["settling_ms"] + period_ms:
         raise SettingError(
-            "injection_ms", f"{checked['injection_ms']:g} must be at least settling_ms + one mains "
+            "injection_ms",
+            f"{checked['injection_ms']:g} must be at least settling_ms + one mains "
             f"period ({checked['settling_ms'] + period_ms:g} ms) so whole periods can be averaged",
-            [checked["settling_ms"] + period_ms, SETTINGS_SPEC["injection_ms"].high])
+            [checked["settling_ms"] + period_ms, SETTINGS_SPEC["injection_ms"].high],
+        )
     return Settings(**checked)

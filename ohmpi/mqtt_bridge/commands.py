@@ -54,8 +54,9 @@ def parse(levels: list[str], payload: bytes) -> Request:
         raise CommandError("id must be 1..64 letters, digits, '_' or '-' (it names the reply topic)", arg="id")
     unknown = sorted(set(body) - {"id", "args"})
     if unknown:
-        raise CommandError(f"unknown field(s) {', '.join(unknown)}; a request is {{id, args}}", id=req_id,
-                           arg=unknown[0])
+        raise CommandError(
+            f"unknown field(s) {', '.join(unknown)}; a request is {{id, args}}", id=req_id, arg=unknown[0]
+        )
     args = body.get("args", {})
     if not isinstance(args, dict):
         raise CommandError(f"args must be a JSON object, got {type(args).__name__}", id=req_id, arg="args")
@@ -63,8 +64,7 @@ def parse(levels: list[str], payload: bytes) -> Request:
     if reserved:  # they would set how the bridge calls (its timeout, its role), not the command
         raise CommandError(f"args.{reserved[0]} cannot be given over MQTT", id=req_id, arg=f"args.{reserved[0]}")
     if len(levels) != 2:
-        raise CommandError("the topic must be <prefix>/<instrument>/cmd/<service>/<command>", id=req_id,
-                           arg="topic")
+        raise CommandError("the topic must be <prefix>/<instrument>/cmd/<service>/<command>", id=req_id, arg="topic")
     service, command = levels
     if not SERVICE_RE.match(service):
         raise CommandError(f"service {service[:64]!r} is not a service name", id=req_id, arg="service")

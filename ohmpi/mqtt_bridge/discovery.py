@@ -14,14 +14,27 @@ VERSION = "0.1.0"
 # object id -> (name, state topic under the instrument, value template, unit, device class, state class)
 SENSORS = {
     "supply_voltage": ("Supply voltage", "soh/controller", "{{ value_json.supply_V }}", "V", "voltage", "measurement"),
-    "cpu_temperature": ("CPU temperature", "soh/controller", "{{ value_json.cpu_temp_C }}", "°C", "temperature",
-                        "measurement"),
+    "cpu_temperature": (
+        "CPU temperature",
+        "soh/controller",
+        "{{ value_json.cpu_temp_C }}",
+        "°C",
+        "temperature",
+        "measurement",
+    ),
     "survey_progress": ("Survey progress", "survey", "{{ value_json.progress_pct }}", "%", None, "measurement"),
     "survey_state": ("Survey state", "survey", "{{ value_json.state }}", None, None, None),
     "processes_alive": ("Processes alive", "processes", "{{ value_json.alive }}", None, None, "measurement"),
 }
-RHOA = ("last_rhoa", "Last apparent resistivity", "quadrupole", "{{ value_json.rhoa_ohmm }}", "Ω·m", None,
-        "measurement")
+RHOA = (
+    "last_rhoa",
+    "Last apparent resistivity",
+    "quadrupole",
+    "{{ value_json.rhoa_ohmm }}",
+    "Ω·m",
+    None,
+    "measurement",
+)
 
 
 def node_id(s: Settings) -> str:
@@ -29,22 +42,34 @@ def node_id(s: Settings) -> str:
 
 
 def device(s: Settings) -> dict:
-    return {"identifiers": [node_id(s)], "name": f"OhmPi {s.instrument}", "manufacturer": "OhmPi",
-            "model": "resistivity meter", "sw_version": VERSION}
+    return {
+        "identifiers": [node_id(s)],
+        "name": f"OhmPi {s.instrument}",
+        "manufacturer": "OhmPi",
+        "model": "resistivity meter",
+        "sw_version": VERSION,
+    }
 
 
 def _common(s: Settings, object_id: str, name: str) -> dict:
-    return {"name": name, "unique_id": f"{node_id(s)}_{object_id}", "object_id": f"{node_id(s)}_{object_id}",
-            "availability_topic": f"{s.base}/status", "payload_available": "online",
-            "payload_not_available": "offline", "device": device(s)}
+    return {
+        "name": name,
+        "unique_id": f"{node_id(s)}_{object_id}",
+        "object_id": f"{node_id(s)}_{object_id}",
+        "availability_topic": f"{s.base}/status",
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": device(s),
+    }
 
 
 def config_topic(s: Settings, component: str, object_id: str) -> str:
     return f"{s.discovery_prefix}/{component}/{node_id(s)}/{object_id}/config"
 
 
-def sensor(s: Settings, object_id: str, name: str, state: str, template: str, unit, device_class,
-           state_class) -> Message:
+def sensor(
+    s: Settings, object_id: str, name: str, state: str, template: str, unit, device_class, state_class
+) -> Message:
     body = {**_common(s, object_id, name), "state_topic": f"{s.base}/{state}", "value_template": template}
     for key, value in (("unit_of_measurement", unit), ("device_class", device_class), ("state_class", state_class)):
         if value is not None:
@@ -54,9 +79,13 @@ def sensor(s: Settings, object_id: str, name: str, state: str, template: str, un
 
 def alarm_sensor(s: Settings, alarm: str) -> Message:
     name = segment(alarm)
-    body = {**_common(s, f"alarm_{name}", f"Alarm {alarm}"), "state_topic": f"{s.base}/alarm/{name}",
-            "value_template": "{{ 'ON' if value_json.on else 'OFF' }}", "device_class": "problem",
-            "json_attributes_topic": f"{s.base}/alarm/{name}"}
+    body = {
+        **_common(s, f"alarm_{name}", f"Alarm {alarm}"),
+        "state_topic": f"{s.base}/alarm/{name}",
+        "value_template": "{{ 'ON' if value_json.on else 'OFF' }}",
+        "device_class": "problem",
+        "json_attributes_topic": f"{s.base}/alarm/{name}",
+    }
     return Message(config_topic(s, "binary_sensor", f"alarm_{name}"), dumps(body), qos=1, retain=True)
 
 

@@ -15,7 +15,6 @@ import sqlite3
 import threading
 from pathlib import Path
 
-
 MAX_KEYS = 200_000
 
 
@@ -26,11 +25,14 @@ class DurableQueue:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
-                         "topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL)"
+        )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS queued (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                         "key TEXT UNIQUE NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS queued (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL)"
+        )
         row = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
         self.dropped = row[0] if row else 0
         self._cursor = 0  # rows up to here were handed to the client in this process
@@ -45,8 +47,10 @@ class DurableQueue:
         with self._lock:
             self._db.execute("BEGIN")
             for topic, payload, qos, key in items:
-                if key is not None and not self._db.execute("INSERT OR IGNORE INTO queued(key) VALUES (?)",
-                                                            (key,)).rowcount:
+                if (
+                    key is not None
+                    and not self._db.execute("INSERT OR IGNORE INTO queued(key) VALUES (?)", (key,)).rowcount
+                ):
                     continue  # already queued once (and maybe delivered)
                 self._db.execute("INSERT INTO queue(topic, payload, qos) VALUES (?, ?, ?)", (topic, payload, qos))
                 added += 1
@@ -54,8 +58,9 @@ class DurableQueue:
             over = self._count + added - self.max_items
             if over > 0:
                 self._db.execute("DELETE FROM queue WHERE seq IN (SELECT seq FROM queue ORDER BY seq LIMIT ?)", (over,))
-                self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dropped', ?)",
-                                 (self.dropped + over,))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('dropped', ?)", (self.dropped + over,)
+                )
             self._db.execute("COMMIT")
             self._count += added - max(over, 0)
             self.dropped += max(over, 0)
@@ -66,8 +71,9 @@ class DurableQueue:
         if limit <= 0:
             return []
         with self._lock:
-            rows = self._db.execute("SELECT seq, topic, payload, qos FROM queue WHERE seq > ? ORDER BY seq LIMIT ?",
-                                    (self._cursor, limit)).fetchall()
+            rows = self._db.execute(
+                "SELECT seq, topic, payload, qos FROM queue WHERE seq > ? ORDER BY seq LIMIT ?", (self._cursor, limit)
+            ).fetchall()
             if rows:
                 self._cursor = rows[-1][0]
         return rows

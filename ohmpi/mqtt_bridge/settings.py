@@ -13,10 +13,25 @@ PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,3}$")
 COMMAND_ROLES = ("viewer", "operator")  # never admin: a broker is a wider door than the bus
 PROTOCOLS = ("auto", "5", "3.1.1")
 TYPES = {
-    "enabled": bool, "host": str, "port": int, "username": str, "password_file": str, "ca_file": str,
-    "tls": bool, "client_id": str, "prefix": str, "instrument": str, "keepalive_s": int, "protocol": str,
-    "discovery": bool, "discovery_prefix": str, "quadrupole": list, "soh_every_s": float,
-    "commands": bool, "role": str, "queue_max": int,
+    "enabled": bool,
+    "host": str,
+    "port": int,
+    "username": str,
+    "password_file": str,
+    "ca_file": str,
+    "tls": bool,
+    "client_id": str,
+    "prefix": str,
+    "instrument": str,
+    "keepalive_s": int,
+    "protocol": str,
+    "discovery": bool,
+    "discovery_prefix": str,
+    "quadrupole": list,
+    "soh_every_s": float,
+    "commands": bool,
+    "role": str,
+    "queue_max": int,
 }
 
 
@@ -155,12 +170,27 @@ def load(table: dict, *, var: Path, instrument: str = "sim") -> Settings | None:
     queue_max = t.get("queue_max", 20_000)
     if not 100 <= queue_max <= 10_000_000:
         raise _fail("queue_max", f"must be in 100..10000000, got {queue_max}")
-    return Settings(host=host, port=port, username=username, password=password, password_file=password_file,
-                    ca_file=ca_file, tls=tls,
-                    client_id=client_id, prefix=t.get("prefix", "ohmpi"), instrument=name, keepalive_s=keepalive,
-                    protocol=protocol, discovery=t.get("discovery", True),
-                    discovery_prefix=t.get("discovery_prefix", "homeassistant"), quadrupole=quad,
-                    soh_every_s=soh_every, commands=commands, role=role, queue_max=queue_max)
+    return Settings(
+        host=host,
+        port=port,
+        username=username,
+        password=password,
+        password_file=password_file,
+        ca_file=ca_file,
+        tls=tls,
+        client_id=client_id,
+        prefix=t.get("prefix", "ohmpi"),
+        instrument=name,
+        keepalive_s=keepalive,
+        protocol=protocol,
+        discovery=t.get("discovery", True),
+        discovery_prefix=t.get("discovery_prefix", "homeassistant"),
+        quadrupole=quad,
+        soh_every_s=soh_every,
+        commands=commands,
+        role=role,
+        queue_max=queue_max,
+    )
 
 
 def warnings(s: Settings) -> list[str]:

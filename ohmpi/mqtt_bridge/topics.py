@@ -71,12 +71,29 @@ class Mapper:
     def measurement(self, body: dict) -> list[Message]:
         """Every record field plus measurement_id, survey_id, pass_index, seq_index."""
         mid = body.get("measurement_id")
-        out = [Message(self.topic("measurement"), dumps(body), qos=1, durable=True,
-                       key=mid if isinstance(mid, str) else None)]
+        out = [
+            Message(
+                self.topic("measurement"), dumps(body), qos=1, durable=True, key=mid if isinstance(mid, str) else None
+            )
+        ]
         quad = self.s.quadrupole
         if quad is not None and tuple(body.get(k) for k in "abmn") == quad:
-            picked = {k: body.get(k) for k in ("a", "b", "m", "n", "rhoa_ohmm", "r_ohm", "r_std_pct", "time",
-                                                "measurement_id", "survey_id", "pass_index")}
+            picked = {
+                k: body.get(k)
+                for k in (
+                    "a",
+                    "b",
+                    "m",
+                    "n",
+                    "rhoa_ohmm",
+                    "r_ohm",
+                    "r_std_pct",
+                    "time",
+                    "measurement_id",
+                    "survey_id",
+                    "pass_index",
+                )
+            }
             out.append(Message(self.topic("quadrupole"), dumps(picked), qos=1, retain=True))
         return out
 
@@ -105,9 +122,12 @@ class Mapper:
     def processes(self, now: float) -> Message:
         """How many processes sent a heartbeat lately, and which are dead."""
         alive = {name: now - t < self.dead_after_s for name, t in sorted(self.seen.items())}
-        return Message(self.topic("processes"),
-                       dumps({"alive": sum(alive.values()), "total": len(alive), "processes": alive}),
-                       qos=1, retain=True)
+        return Message(
+            self.topic("processes"),
+            dumps({"alive": sum(alive.values()), "total": len(alive), "processes": alive}),
+            qos=1,
+            retain=True,
+        )
 
     def alarm(self, body: dict) -> list[Message]:
         """An alarm's state (`on`: active or acknowledged). Alarms without the `mqtt` action stay home."""

@@ -85,7 +85,7 @@ class EmulatedDPS5005:
             if count < 1 or start + count > N_REGISTERS:
                 return self._exception(function, 2)
             self._refresh()
-            values = self.registers[start:start + count]
+            values = self.registers[start : start + count]
             return with_crc(bytes([self.unit, function, 2 * count]) + struct.pack(f">{count}H", *values))
         if function == WRITE_SINGLE and len(frame) == 8:
             register, value = struct.unpack(">HH", frame[2:6])

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from ohmpi.sim.bus import I2CDevice
 
-PORT_REGISTERS = ("IODIR", "IPOL", "GPINTEN", "DEFVAL", "INTCON", "IOCON",
-                  "GPPU", "INTF", "INTCAP", "GPIO", "OLAT")
+PORT_REGISTERS = ("IODIR", "IPOL", "GPINTEN", "DEFVAL", "INTCON", "IOCON", "GPPU", "INTF", "INTCAP", "GPIO", "OLAT")
 RESET = {"IODIR": 0xFF}
 BANK_BIT, SEQOP_BIT = 0x80, 0x20
 

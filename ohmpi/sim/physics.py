@@ -33,12 +33,28 @@ def parallel(resistances) -> float:
 
 
 class Physics:
-    def __init__(self, positions, earth, contact_ohm, *, relay_state: Callable[[], dict],
-                 supply_voltage: Callable[[], float], polarity: Callable[[], int],
-                 sp_V=None, sp_drift_V_per_s=None, noise: float = 0.0, current_noise: float = 0.0,
-                 noise_floor_V: float = 0.0, hum_V: float = 0.0, mains_hz: float = 50.0,
-                 shunt_ohm: float = 1.0, current_gain: float = 20.0, vmn_gain: float = 1.0,
-                 vdd: float = 5.0, seed: int = 0):
+    def __init__(
+        self,
+        positions,
+        earth,
+        contact_ohm,
+        *,
+        relay_state: Callable[[], dict],
+        supply_voltage: Callable[[], float],
+        polarity: Callable[[], int],
+        sp_V=None,
+        sp_drift_V_per_s=None,
+        noise: float = 0.0,
+        current_noise: float = 0.0,
+        noise_floor_V: float = 0.0,
+        hum_V: float = 0.0,
+        mains_hz: float = 50.0,
+        shunt_ohm: float = 1.0,
+        current_gain: float = 20.0,
+        vmn_gain: float = 1.0,
+        vdd: float = 5.0,
+        seed: int = 0,
+    ):
         self.positions = np.asarray(positions, dtype=float)
         self.earth = earth
         self.contact_ohm = np.asarray(contact_ohm, dtype=float)
@@ -149,8 +165,7 @@ class Physics:
         earth = earth or self.earth
         ra = parallel(self.contact_ohm[e - 1] for e in a_set)
         rb = parallel(self.contact_ohm[e - 1] for e in b_set)
-        floating = (not m_set or not n_set
-                    or not all(math.isfinite(self.contact_ohm[e - 1]) for e in m_set | n_set))
+        floating = not m_set or not n_set or not all(math.isfinite(self.contact_ohm[e - 1]) for e in m_set | n_set)
         if floating:
             return ra + rb, None
         if not math.isfinite(ra + rb):
@@ -163,7 +178,7 @@ class Physics:
                 share = r_role / self.contact_ohm[e - 1]  # current divides by conductance
                 potential += sign * share * earth.potential(self.positions[e - 1], points)
         vm = potential[: len(m_list)].mean()
-        vn = potential[len(m_list):].mean()
+        vn = potential[len(m_list) :].mean()
         return ra + rb, float(vm - vn)
 
     def load_ohm(self) -> float:
@@ -196,8 +211,10 @@ class Physics:
                 terms = (0.0, 0.0)
             else:
                 m_idx, n_idx = [e - 1 for e in m_set], [e - 1 for e in n_set]
-                terms = (float(self.sp_V[m_idx].mean() - self.sp_V[n_idx].mean()),
-                         float(self.sp_drift[m_idx].mean() - self.sp_drift[n_idx].mean()))
+                terms = (
+                    float(self.sp_V[m_idx].mean() - self.sp_V[n_idx].mean()),
+                    float(self.sp_drift[m_idx].mean() - self.sp_drift[n_idx].mean()),
+                )
             self._sp_terms[key] = terms
         return terms[0] + terms[1] * t
 

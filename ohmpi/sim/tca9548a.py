@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from ohmpi.sim.bus import I2CDevice
 
-
 # the channel numbers whose bit is set, for each control byte
 _ENABLED = tuple(tuple(ch for ch in range(8) if value >> ch & 1) for value in range(256))
 

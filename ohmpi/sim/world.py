@@ -83,7 +83,7 @@ class RecentMockPin(MockPin):
     def _change_state(self, value):
         changed = super()._change_state(value)
         if len(self.states) > 2 * self.KEEP:
-            del self.states[:-self.KEEP]
+            del self.states[: -self.KEEP]
         return changed
 
 
@@ -109,13 +109,24 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
     for electrode, value in sim["bad_electrodes"].items():
         contact[int(electrode) - 1] = math.inf if value == "open" else float(value)
     inj = cfg["injection"]
-    hw = SimulatedHardware(clock=clock, bus=bus, pin_factory=factory, physics=None,
-                           expanders=expanders, current_adc=None, voltage_adc=None, tca=tca,
-                           cabling=chip_cabling(cfg))
+    hw = SimulatedHardware(
+        clock=clock,
+        bus=bus,
+        pin_factory=factory,
+        physics=None,
+        expanders=expanders,
+        current_adc=None,
+        voltage_adc=None,
+        tca=tca,
+        cabling=chip_cabling(cfg),
+    )
     supply = None
     if inj["supply"] == "dps5005":
-        supply = EmulatedDPS5005(unit=inj["modbus_unit"], input_voltage=inj["battery_V"],
-                                 load_ohm=lambda: hw.physics.load_ohm() if hw.pin_state(inj["gpio_on"]) else math.inf)
+        supply = EmulatedDPS5005(
+            unit=inj["modbus_unit"],
+            input_voltage=inj["battery_V"],
+            load_ohm=lambda: hw.physics.load_ohm() if hw.pin_state(inj["gpio_on"]) else math.inf,
+        )
         hw.supply = supply
 
     def supply_voltage() -> float:
@@ -127,24 +138,33 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
     positions = electrode_positions(cfg)
     earth = (model or earth_models.parse_model(sim["model"])).at_electrodes(positions)  # a mesh: one forward run
     hw.physics = Physics(
-        positions, earth, contact,
-        relay_state=hw.relay_state, supply_voltage=supply_voltage,
+        positions,
+        earth,
+        contact,
+        relay_state=hw.relay_state,
+        supply_voltage=supply_voltage,
         polarity=lambda: -1 if hw.pin_state(inj["gpio_polarity"]) else 1,
         sp_V=rng.normal(0.0, sim["sp_mV"] * 1e-3, n),
         sp_drift_V_per_s=rng.normal(0.0, sim["sp_drift_mV_per_s"] * 1e-3, n),
-        noise=sim["noise"], current_noise=sim["current_noise"],
-        noise_floor_V=sim["noise_floor_uV"] * 1e-6, hum_V=sim["hum_V"], mains_hz=cfg["mains_hz"],
-        shunt_ohm=fe["shunt_ohm"], current_gain=fe["current_gain"], vmn_gain=fe["vmn_gain"],
-        vdd=fe["vdd_V"], seed=sim["seed"])
+        noise=sim["noise"],
+        current_noise=sim["current_noise"],
+        noise_floor_V=sim["noise_floor_uV"] * 1e-6,
+        hum_V=sim["hum_V"],
+        mains_hz=cfg["mains_hz"],
+        shunt_ohm=fe["shunt_ohm"],
+        current_gain=fe["current_gain"],
+        vmn_gain=fe["vmn_gain"],
+        vdd=fe["vdd_V"],
+        seed=sim["seed"],
+    )
     if hw.physics.chargeable:
         clock.listeners.append(hw.physics.observe)
-    hw.meter = SupplyMeter(clock, injecting=lambda: hw.pin_state(inj["gpio_on"]),
-                           power_W=lambda: supply_voltage() * hw.physics.current_A())
+    hw.meter = SupplyMeter(
+        clock, injecting=lambda: hw.pin_state(inj["gpio_on"]), power_W=lambda: supply_voltage() * hw.physics.current_A()
+    )
     adc = cfg["adc"]
-    hw.current_adc = bus.attach(adc["current"]["address"],
-                                EmulatedADS1115(clock, hw.physics.current_pins, fe["vdd_V"]))
-    hw.voltage_adc = bus.attach(adc["voltage"]["address"],
-                                EmulatedADS1115(clock, hw.physics.voltage_pins, fe["vdd_V"]))
+    hw.current_adc = bus.attach(adc["current"]["address"], EmulatedADS1115(clock, hw.physics.current_pins, fe["vdd_V"]))
+    hw.voltage_adc = bus.attach(adc["voltage"]["address"], EmulatedADS1115(clock, hw.physics.voltage_pins, fe["vdd_V"]))
     return hw
 
 

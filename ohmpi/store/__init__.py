@@ -26,7 +26,26 @@ from .schema import statements as _statements
 from .telemetry import LEVELS, MAX_EXTRA_BYTES, MAX_MESSAGE_CHARS, cap_json, cap_text
 from .waveform import WAVEFORM_FLOAT64, decode_waveform, encode_waveform
 
-__all__ = ["CORRUPT_CODES", "EXPORT_FORMATS", "EXTENSION", "LEVELS", "MAX_EXTRA_BYTES", "MAX_MESSAGE_CHARS",
-           "MIGRATIONS", "PRUNE_CHUNK", "SCHEMA_VERSION", "TABLES", "WAVEFORM_FLOAT64", "Store", "_statements",
-           "cap_json", "cap_text", "check_file", "decode_waveform", "encode_waveform", "is_corruption",
-           "update_rev", "utc_now"]
+__all__ = [
+    "CORRUPT_CODES",
+    "EXPORT_FORMATS",
+    "EXTENSION",
+    "LEVELS",
+    "MAX_EXTRA_BYTES",
+    "MAX_MESSAGE_CHARS",
+    "MIGRATIONS",
+    "PRUNE_CHUNK",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "WAVEFORM_FLOAT64",
+    "Store",
+    "_statements",
+    "cap_json",
+    "cap_text",
+    "check_file",
+    "decode_waveform",
+    "encode_waveform",
+    "is_corruption",
+    "update_rev",
+    "utc_now",
+]

@@ -41,9 +41,17 @@ def row_values(row: dict) -> tuple:
     if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts != ts:
         raise ValueError(f"ts: not a time: {ts!r}")
     body = {k: row.get(k) for k in FIELDS if row.get(k) is not None}
-    return (float(ts), name, state, _short(row.get("previous"), 20), _short(row.get("severity"), 20),
-            cap_json(row.get("value"), "value", 1024), _short(row.get("user"), 200),
-            _short(row.get("comment"), 1000), cap_json(body, "alarm event"))
+    return (
+        float(ts),
+        name,
+        state,
+        _short(row.get("previous"), 20),
+        _short(row.get("severity"), 20),
+        cap_json(row.get("value"), "value", 1024),
+        _short(row.get("user"), 200),
+        _short(row.get("comment"), 1000),
+        cap_json(body, "alarm event"),
+    )
 
 
 class AlarmLog:
@@ -66,27 +74,43 @@ class AlarmLog:
         if not values:
             return 0
         with transaction(self._db, self._lock) as db:
-            db.executemany("INSERT INTO alarm_history(ts, name, state, previous, severity, value, user, comment, "
-                           "body) VALUES (?,?,?,?,?,?,?,?,?)", values)
+            db.executemany(
+                "INSERT INTO alarm_history(ts, name, state, previous, severity, value, user, comment, "
+                "body) VALUES (?,?,?,?,?,?,?,?,?)",
+                values,
+            )
             over = db.execute("SELECT COUNT(*) FROM alarm_history").fetchone()[0] - MAX_ROWS
             if over > 0:
-                db.execute("DELETE FROM alarm_history WHERE id IN (SELECT id FROM alarm_history ORDER BY id "
-                           "LIMIT ?)", (over,))
+                db.execute(
+                    "DELETE FROM alarm_history WHERE id IN (SELECT id FROM alarm_history ORDER BY id LIMIT ?)", (over,)
+                )
         return len(values)
 
     @staticmethod
     def _row(r) -> dict:
         body = json.loads(r[9]) if r[9] else {}
-        return {**body, "id": r[0], "ts": r[1], "name": r[2], "state": r[3], "previous": r[4], "severity": r[5],
-                "value": json.loads(r[6]) if r[6] else None, "user": r[7], "comment": r[8]}
+        return {
+            **body,
+            "id": r[0],
+            "ts": r[1],
+            "name": r[2],
+            "state": r[3],
+            "previous": r[4],
+            "severity": r[5],
+            "value": json.loads(r[6]) if r[6] else None,
+            "user": r[7],
+            "comment": r[8],
+        }
 
     def current(self) -> list[dict]:
         """The latest event of every alarm name."""
         with self._lock:
-            rows = self._db.execute("SELECT h.id, h.ts, h.name, h.state, h.previous, h.severity, h.value, h.user, "
-                                    "h.comment, h.body FROM alarm_history h JOIN (SELECT name, MAX(id) AS id "
-                                    "FROM alarm_history GROUP BY name) last ON h.id = last.id "
-                                    "ORDER BY h.name").fetchall()
+            rows = self._db.execute(
+                "SELECT h.id, h.ts, h.name, h.state, h.previous, h.severity, h.value, h.user, "
+                "h.comment, h.body FROM alarm_history h JOIN (SELECT name, MAX(id) AS id "
+                "FROM alarm_history GROUP BY name) last ON h.id = last.id "
+                "ORDER BY h.name"
+            ).fetchall()
         return [self._row(r) for r in rows]
 
     def history(self, name: str | None = None, limit: int = 200, before: int | None = None) -> list[dict]:
@@ -99,7 +123,9 @@ class AlarmLog:
             where.append("id < ?")
             args.append(before)
         with self._lock:
-            rows = self._db.execute("SELECT id, ts, name, state, previous, severity, value, user, comment, body "
-                                    f"FROM alarm_history WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                                    (*args, limit)).fetchall()
+            rows = self._db.execute(
+                "SELECT id, ts, name, state, previous, severity, value, user, comment, body "
+                f"FROM alarm_history WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
         return [self._row(r) for r in rows]

@@ -70,8 +70,7 @@ class Store(Ingest, Queries, Exports, Telemetry, Retention):
 
     def _count_rows(self) -> dict:
         with self._lock:
-            return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                    for t in TABLES}
+            return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}
 
     def close(self) -> None:
         with self._lock:
@@ -105,7 +104,14 @@ class Store(Ingest, Queries, Exports, Telemetry, Retention):
             counts = self._count_rows()
             oldest, newest = self._db.execute("SELECT MIN(time), MAX(time) FROM measurements").fetchone()
         self.counts = dict(counts)
-        return {"path": str(self.path), "schema_version": self.schema_version, "counts": counts,
-                "db_bytes": self.db_bytes(), "db_used_bytes": self.used_bytes(), "free_disk_bytes": self.free_bytes(),
-                "oldest_measurement": oldest, "newest_measurement": newest,
-                "slot_conflicts": self.slot_conflicts}
+        return {
+            "path": str(self.path),
+            "schema_version": self.schema_version,
+            "counts": counts,
+            "db_bytes": self.db_bytes(),
+            "db_used_bytes": self.used_bytes(),
+            "free_disk_bytes": self.free_bytes(),
+            "oldest_measurement": oldest,
+            "newest_measurement": newest,
+            "slot_conflicts": self.slot_conflicts,
+        }

@@ -32,8 +32,13 @@ MAX_SOH_NAMES = 10_000  # processes remembered for down-sampling (a storm of mad
 class EventBuffer:
     """Pending log, SOH and audit rows, ready for ``Store.add_events``."""
 
-    def __init__(self, soh_every_s: float, flush_s: float = FLUSH_S, max_rows: int = MAX_ROWS,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        soh_every_s: float,
+        flush_s: float = FLUSH_S,
+        max_rows: int = MAX_ROWS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.soh_every_s = soh_every_s
         self.flush_s = flush_s
         self.max_rows = max_rows
@@ -68,15 +73,33 @@ class EventBuffer:
             body = body if isinstance(body, dict) else {"message": body}
             extra = {k: v for k, v in body.items() if k != "message"}
             message = body.get("message")
-            return self._add(self.logs, log_values, {
-                "ts": ts, "process": parts[1], "level": parts[-1],
-                "message": message if isinstance(message, str) else repr(message), "extra": extra or None})
+            return self._add(
+                self.logs,
+                log_values,
+                {
+                    "ts": ts,
+                    "process": parts[1],
+                    "level": parts[-1],
+                    "message": message if isinstance(message, str) else repr(message),
+                    "extra": extra or None,
+                },
+            )
         if parts[0] == "audit" and len(parts) >= 2:
             body = body if isinstance(body, dict) else {"body": body}
             details = {k: v for k, v in body.items() if k not in ("action", "ok", "user", "role")}
-            return self._add(self.audits, audit_values, {
-                "ts": ts, "process": ".".join(parts[1:]), "action": body.get("action"), "ok": body.get("ok", True),
-                "user": body.get("user"), "role": body.get("role"), "details": details})
+            return self._add(
+                self.audits,
+                audit_values,
+                {
+                    "ts": ts,
+                    "process": ".".join(parts[1:]),
+                    "action": body.get("action"),
+                    "ok": body.get("ok", True),
+                    "user": body.get("user"),
+                    "role": body.get("role"),
+                    "details": details,
+                },
+            )
         if parts[0] == "soh" and len(parts) >= 2:
             process = ".".join(parts[1:])
             if not self._soh_due(process):

@@ -61,16 +61,28 @@ class ExportChunks:
         chunks = len(entry["pieces"])
         if chunk >= chunks:
             raise ChunkOutOfRange(chunk, chunks)
-        return {"filename": entry["filename"], "chunk": chunk, "chunks": chunks, "text": entry["pieces"][chunk],
-                "sha256": entry["sha256"], "bytes": entry["bytes"], "measurements": entry["measurements"],
-                "notes": entry["notes"]}
+        return {
+            "filename": entry["filename"],
+            "chunk": chunk,
+            "chunks": chunks,
+            "text": entry["pieces"][chunk],
+            "sha256": entry["sha256"],
+            "bytes": entry["bytes"],
+            "measurements": entry["measurements"],
+            "notes": entry["notes"],
+        }
 
     def _make(self, key: Hashable, make: Callable[[], dict]) -> dict:
         info = make()
         data = info["text"].encode("utf-8")
-        entry = {"pieces": split_utf8(data, self.chunk_bytes), "notes": info["notes"], "filename": info["filename"],
-                 "measurements": info["measurements"], "sha256": hashlib.sha256(data).hexdigest(),
-                 "bytes": len(data)}
+        entry = {
+            "pieces": split_utf8(data, self.chunk_bytes),
+            "notes": info["notes"],
+            "filename": info["filename"],
+            "measurements": info["measurements"],
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+        }
         self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > 1 and self.cached_bytes() > self.max_bytes:

@@ -20,8 +20,15 @@ EXTENSION = {"ohm": ".ohm", "protocol": ".dat", "csv": ".csv", "matrix": "_timel
 class Exports:
     """The Store's exports (uses its `survey`, `rs_checks`, `_select_rows` and `_where`)."""
 
-    def export_info(self, survey_id: str, fmt: str, pass_index: int | None = None, *,
-                    error_model: bool = False, common: bool = False) -> dict:
+    def export_info(
+        self,
+        survey_id: str,
+        fmt: str,
+        pass_index: int | None = None,
+        *,
+        error_model: bool = False,
+        common: bool = False,
+    ) -> dict:
         """{"text", "notes", "measurements", "filename"}: a survey as a data file.
 
         Every stored measurement once, in sequence order. ohm and protocol leave out the
@@ -69,8 +76,12 @@ class Exports:
         buf = io.StringIO()
         formats.write(fmt, records, positions, buf)
         suffix = "" if pass_index is None else f"_pass{pass_index}"
-        return {"text": buf.getvalue(), "notes": notes, "measurements": len(records),
-                "filename": f"{survey_id}{suffix}{EXTENSION[fmt]}"}
+        return {
+            "text": buf.getvalue(),
+            "notes": notes,
+            "measurements": len(records),
+            "filename": f"{survey_id}{suffix}{EXTENSION[fmt]}",
+        }
 
     def export(self, survey_id: str, fmt: str, pass_index: int | None = None, **options) -> str:
         """A survey as the text of an ohm | protocol | csv | matrix file (see export_info)."""

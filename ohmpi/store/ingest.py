@@ -25,12 +25,19 @@ def utc_now() -> str:
 
 def _measurement_row(key: str, body: dict, received: str) -> tuple[tuple, bytes | None]:
     record = body["record"]
-    values = [(None if record[f] is None else json.dumps(record[f])) if f in JSON_FIELDS else record[f]
-              for f in FIELDS]
+    values = [(None if record[f] is None else json.dumps(record[f])) if f in JSON_FIELDS else record[f] for f in FIELDS]
     blob = None if body["waveform"] is None else encode_waveform(body["waveform"])
     cost = body.get("cost") or {}
-    return (key, body["survey_id"], body["pass_index"], body["seq_index"], body["instrument"], received,
-            *values, *(cost.get(c) for c in COST_COLS)), blob
+    return (
+        key,
+        body["survey_id"],
+        body["pass_index"],
+        body["seq_index"],
+        body["instrument"],
+        received,
+        *values,
+        *(cost.get(c) for c in COST_COLS),
+    ), blob
 
 
 def _rs_check_row(key: str, body: dict, received: str) -> tuple:
@@ -44,10 +51,25 @@ def update_rev(key: str) -> int | None:
 
 
 def _survey_row(key: str, body: dict) -> tuple:
-    return (body["survey_id"], body["name"], body["created"], body["updated"], iso_ts(body["updated"], "updated"),
-            body["state"], body["array"], body["n_electrodes"], body["total"], body["repeat"], body["every_s"],
-            json.dumps(body["settings"]), json.dumps(body["positions"]), json.dumps(body["sequence"]),
-            json.dumps(body), key, update_rev(key))
+    return (
+        body["survey_id"],
+        body["name"],
+        body["created"],
+        body["updated"],
+        iso_ts(body["updated"], "updated"),
+        body["state"],
+        body["array"],
+        body["n_electrodes"],
+        body["total"],
+        body["repeat"],
+        body["every_s"],
+        json.dumps(body["settings"]),
+        json.dumps(body["positions"]),
+        json.dumps(body["sequence"]),
+        json.dumps(body),
+        key,
+        update_rev(key),
+    )
 
 
 class Ingest:
@@ -117,19 +139,23 @@ class Ingest:
                 # an id not stored now lost its slot (survey, pass, index) to another id
                 conflicts = [i for i in ids if i not in stored]
                 before = db.total_changes
-                db.executemany("INSERT OR IGNORE INTO waveforms(measurement_id, data) VALUES (?, ?)",
-                               [w for w in waves if w[0] in stored])
+                db.executemany(
+                    "INSERT OR IGNORE INTO waveforms(measurement_id, data) VALUES (?, ?)",
+                    [w for w in waves if w[0] in stored],
+                )
                 added["waveforms"] = db.total_changes - before
             if checks:
                 before = db.total_changes
-                db.executemany("INSERT OR IGNORE INTO rs_checks(id, survey_id, time, instrument, received, "
-                               "result) VALUES (?,?,?,?,?,?)", checks)
+                db.executemany(
+                    "INSERT OR IGNORE INTO rs_checks(id, survey_id, time, instrument, received, "
+                    "result) VALUES (?,?,?,?,?,?)",
+                    checks,
+                )
                 added["rs_checks"] = db.total_changes - before
             if surveys:
                 cols = ", ".join(map(q, SURVEY_COLS))
                 marks = ", ".join("?" * len(SURVEY_COLS))
-                sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in SURVEY_COLS
-                                 if c not in ("survey_id", "created"))
+                sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in SURVEY_COLS if c not in ("survey_id", "created"))
                 # the newest wins whatever the arrival order: by the producer's revision when both have
                 # one (the wall clock of a field Pi may jump back), else by `updated`
                 db.executemany(
@@ -137,13 +163,18 @@ class Ingest:
                     f"{sets}, created = COALESCE(surveys.created, excluded.created) WHERE CASE "
                     "WHEN excluded.update_rev IS NOT NULL AND surveys.update_rev IS NOT NULL "
                     "THEN excluded.update_rev >= surveys.update_rev "
-                    "ELSE excluded.updated_ts >= surveys.updated_ts END", surveys)
+                    "ELSE excluded.updated_ts >= surveys.updated_ts END",
+                    surveys,
+                )
                 n_surveys = db.execute("SELECT COUNT(*) FROM surveys").fetchone()[0]
             if dead:
                 before = db.total_changes
                 # OR IGNORE: a refused item delivered again is kept once
-                db.executemany("INSERT OR IGNORE INTO dead_letters(key, kind, reason, body, received, producer) "
-                               "VALUES (?,?,?,?,?,?)", dead)
+                db.executemany(
+                    "INSERT OR IGNORE INTO dead_letters(key, kind, reason, body, received, producer) "
+                    "VALUES (?,?,?,?,?,?)",
+                    dead,
+                )
                 added["dead_letters"] = db.total_changes - before
         for table, n in added.items():
             self.counts[table] += n
@@ -156,17 +187,24 @@ class Ingest:
     def dead_letters(self, limit: int = 100, offset: int = 0) -> list[dict]:
         """Items refused on ingest, newest first (key, kind, reason, body, received, producer)."""
         with self._lock:
-            rows = self._db.execute("SELECT key, kind, reason, body, received, producer FROM dead_letters "
-                                    "ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+            rows = self._db.execute(
+                "SELECT key, kind, reason, body, received, producer FROM dead_letters "
+                "ORDER BY id DESC LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
         return [dict(zip(("key", "kind", "reason", "body", "received", "producer"), r)) for r in rows]
 
     def _has_locked(self, ids: list[str]) -> set[str]:
         found = set()
         for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            found.update(r[0] for r in self._db.execute(
-                f"SELECT measurement_id FROM measurements WHERE measurement_id IN ({','.join('?' * len(part))})",
-                part))
+            part = ids[start : start + 500]
+            found.update(
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT measurement_id FROM measurements WHERE measurement_id IN ({','.join('?' * len(part))})",
+                    part,
+                )
+            )
         return found
 
     def has(self, measurement_ids: list[str]) -> list[str]:

@@ -17,8 +17,18 @@ from .tx import transaction
 
 MAX_BODY_BYTES = 64 << 20  # uncompressed JSON of one result
 SURVEY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-SUMMARY = ("survey_id", "pass_index", "baseline_pass", "created", "chi2", "rms_pct", "iterations", "n_data",
-           "n_cells", "lambda")
+SUMMARY = (
+    "survey_id",
+    "pass_index",
+    "baseline_pass",
+    "created",
+    "chi2",
+    "rms_pct",
+    "iterations",
+    "n_data",
+    "n_cells",
+    "lambda",
+)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inversions (
     survey_id TEXT NOT NULL, pass_index INTEGER NOT NULL, baseline_pass INTEGER, created REAL NOT NULL,
@@ -47,8 +57,14 @@ def check(result) -> tuple:
     baseline = result.get("baseline_pass")
     if baseline is not None:
         baseline = _number(result, "baseline_pass", int)
-    fit = (_number(result, "chi2"), _number(result, "rms_pct"), _number(result, "iterations", int),
-           _number(result, "n_data", int), _number(result, "n_cells", int), _number(result, "lambda"))
+    fit = (
+        _number(result, "chi2"),
+        _number(result, "rms_pct"),
+        _number(result, "iterations", int),
+        _number(result, "n_data", int),
+        _number(result, "n_cells", int),
+        _number(result, "lambda"),
+    )
     section.cells(result)  # every column as long as the others
     try:
         body = json.dumps(result, allow_nan=False, separators=(",", ":")).encode()
@@ -71,15 +87,19 @@ class InversionResults:
         """Store (or replace) the result of one pass; returns its summary."""
         row = check(result)
         with transaction(self._db, self._lock) as db:
-            db.execute("INSERT OR REPLACE INTO inversions(survey_id, pass_index, baseline_pass, created, chi2, "
-                       "rms_pct, iterations, n_data, n_cells, lambda, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+            db.execute(
+                "INSERT OR REPLACE INTO inversions(survey_id, pass_index, baseline_pass, created, chi2, "
+                "rms_pct, iterations, n_data, n_cells, lambda, body) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                row,
+            )
         return dict(zip(SUMMARY, (*row[:3], _iso(row[3]), *row[4:10])))
 
     def summaries(self, survey_id: str) -> list[dict]:
         """The results of a survey, by pass."""
         with self._lock:
-            rows = self._db.execute(f"SELECT {', '.join(SUMMARY)} FROM inversions WHERE survey_id = ? "
-                                    "ORDER BY pass_index", (survey_id,)).fetchall()
+            rows = self._db.execute(
+                f"SELECT {', '.join(SUMMARY)} FROM inversions WHERE survey_id = ? ORDER BY pass_index", (survey_id,)
+            ).fetchall()
         return [{**dict(zip(SUMMARY, r)), "created": _iso(r[3])} for r in rows]
 
     def get(self, survey_id: str, pass_index: int | None = None) -> dict | None:

@@ -14,9 +14,11 @@ from .waveform import decode_waveform
 # passes, a stopped controller); `metered` counts the measurements that carried a cost (none
 # stored before schema 7; sums are null when none did).
 FIGURES = ("quadrupoles", "metered", "sim_duration_s", "injection_s", "relay_operations", "energy_j")
-_COST_SUMS = ("COUNT(*) AS quadrupoles, COUNT(duration_s) AS metered, SUM(duration_s) AS sim_duration_s, "
-              "SUM(injection_s) AS injection_s, SUM(relay_operations) AS relay_operations, "
-              "SUM(energy_j) AS energy_j")
+_COST_SUMS = (
+    "COUNT(*) AS quadrupoles, COUNT(duration_s) AS metered, SUM(duration_s) AS sim_duration_s, "
+    "SUM(injection_s) AS injection_s, SUM(relay_operations) AS relay_operations, "
+    "SUM(energy_j) AS energy_j"
+)
 _COST_COLUMNS = ", ".join(f"c.{name}" for name in FIGURES)
 
 
@@ -36,20 +38,28 @@ class Queries:
     def measurement_ids(self, survey_id: str | None) -> list[str]:
         """Every measurement id of a survey (None: the single measurements), in sequence order."""
         with self._lock:
-            return [r[0] for r in self._db.execute(
-                f"SELECT measurement_id FROM measurements WHERE survey_id IS ? ORDER BY {ORDER}", (survey_id,))]
+            return [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT measurement_id FROM measurements WHERE survey_id IS ? ORDER BY {ORDER}", (survey_id,)
+                )
+            ]
 
     def indices(self, survey_id: str, pass_index: int) -> list[int]:
         """The sequence indices stored for one pass of a survey (for resuming), ascending."""
         with self._lock:
-            return [r[0] for r in self._db.execute(
-                "SELECT seq_index FROM measurements WHERE survey_id = ? AND pass_index = ? "
-                "AND seq_index IS NOT NULL ORDER BY seq_index", (survey_id, pass_index))]
+            return [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT seq_index FROM measurements WHERE survey_id = ? AND pass_index = ? "
+                    "AND seq_index IS NOT NULL ORDER BY seq_index",
+                    (survey_id, pass_index),
+                )
+            ]
 
     def waveform(self, measurement_id: str) -> dict | None:
         with self._lock:
-            row = self._db.execute("SELECT data FROM waveforms WHERE measurement_id = ?",
-                                   (measurement_id,)).fetchone()
+            row = self._db.execute("SELECT data FROM waveforms WHERE measurement_id = ?", (measurement_id,)).fetchone()
         return None if row is None else decode_waveform(row[0])
 
     def rs_checks(self, survey_id: str | None = None, limit: int = 100) -> list[dict]:
@@ -61,14 +71,27 @@ class Queries:
                 args = (survey_id,)
             # newest stored first (rowid), not by `time`: the wall clock of a field Pi may jump back
             rows = self._db.execute(sql + " ORDER BY rowid DESC LIMIT ?", (*args, limit)).fetchall()
-        return [{"id": r[0], "survey_id": r[1], "time": r[2], "instrument": r[3], "received": r[4],
-                 "result": json.loads(r[5])} for r in rows]
+        return [
+            {
+                "id": r[0],
+                "survey_id": r[1],
+                "time": r[2],
+                "instrument": r[3],
+                "received": r[4],
+                "result": json.loads(r[5]),
+            }
+            for r in rows
+        ]
 
     def survey_exists(self, survey_id: str) -> bool:
         with self._lock:
-            return bool(self._db.execute(
-                "SELECT 1 FROM surveys WHERE survey_id = ? UNION ALL "
-                "SELECT 1 FROM measurements WHERE survey_id = ? LIMIT 1", (survey_id, survey_id)).fetchone())
+            return bool(
+                self._db.execute(
+                    "SELECT 1 FROM surveys WHERE survey_id = ? UNION ALL "
+                    "SELECT 1 FROM measurements WHERE survey_id = ? LIMIT 1",
+                    (survey_id, survey_id),
+                ).fetchone()
+            )
 
     def surveys(self) -> list[dict]:
         """Every survey (also those known only from their measurements), newest first, with counts."""
@@ -87,8 +110,24 @@ class Queries:
                        c.flagged, c.first, c.last, {_COST_COLUMNS}
                 FROM counts c WHERE c.survey_id NOT IN (SELECT survey_id FROM surveys)
             """).fetchall()
-        keys = ("survey_id", "name", "created", "updated", "state", "array", "n_electrodes", "total",
-                "repeat", "every_s", "measurements", "passes", "flagged", "first_time", "last_time", *FIGURES)
+        keys = (
+            "survey_id",
+            "name",
+            "created",
+            "updated",
+            "state",
+            "array",
+            "n_electrodes",
+            "total",
+            "repeat",
+            "every_s",
+            "measurements",
+            "passes",
+            "flagged",
+            "first_time",
+            "last_time",
+            *FIGURES,
+        )
         out = [_figures(dict(zip(keys, r))) for r in rows]
         for s in out:
             for k in ("measurements", "passes", "flagged"):
@@ -100,11 +139,14 @@ class Queries:
         """What each of the newest `limit` passes of a survey cost (`FIGURES`, as in `surveys`),
         oldest first: a year of hourly passes would not fit one reply."""
         with self._lock:
-            rows = self._db.execute(f"""
+            rows = self._db.execute(
+                f"""
                 SELECT pass_index, SUM(flags IS NOT NULL AND flags != '[]'), MIN(time), MAX(time), {_COST_SUMS}
                 FROM measurements WHERE survey_id = ? GROUP BY pass_index
                 ORDER BY pass_index IS NOT NULL, pass_index DESC LIMIT ?
-            """, (survey_id, limit)).fetchall()
+            """,
+                (survey_id, limit),
+            ).fetchall()
         keys = ("pass_index", "flagged", "first_time", "last_time", *FIGURES)
         return [_figures(dict(zip(keys, r))) for r in reversed(rows)]
 
@@ -151,7 +193,8 @@ class Queries:
             rows = self._db.execute(
                 "SELECT time, r_ohm, rhoa_ohmm, r_std_pct, survey_id, pass_index, flags FROM measurements "
                 "WHERE a = ? AND b = ? AND m = ? AND n = ? ORDER BY time DESC, measurement_id DESC LIMIT ?",
-                (a, b, m, n, limit)).fetchall()
+                (a, b, m, n, limit),
+            ).fetchall()
         keys = ("time", "r_ohm", "rhoa_ohmm", "r_std_pct", "survey_id", "pass_index", "flags")
         out = [dict(zip(keys, r)) for r in reversed(rows)]
         for d in out:

@@ -14,8 +14,9 @@ PRUNE_CHUNK = 2000  # rows deleted per transaction when the database is over its
 class Retention:
     """The Store's retention and quota (uses its `_db`, `_lock` and `counts`)."""
 
-    def prune(self, logs_days: float, soh_days: float, now: float | None = None,
-              audit_days: float | None = None) -> dict:
+    def prune(
+        self, logs_days: float, soh_days: float, now: float | None = None, audit_days: float | None = None
+    ) -> dict:
         """Delete log rows older than `logs_days`, SOH samples older than `soh_days` and audit
         records older than `audit_days` (None: keep them)."""
         now = time.time() if now is None else now
@@ -24,8 +25,11 @@ class Retention:
         with self._lock:
             with transaction(self._db, self._lock) as db:
                 for table, days in ages.items():
-                    deleted[table] = 0 if days is None else db.execute(
-                        f"DELETE FROM {table} WHERE ts < ?", (now - days * 86400,)).rowcount
+                    deleted[table] = (
+                        0
+                        if days is None
+                        else db.execute(f"DELETE FROM {table} WHERE ts < ?", (now - days * 86400,)).rowcount
+                    )
             for table, n in deleted.items():
                 self.counts[table] -= n
         return deleted
@@ -55,8 +59,10 @@ class Retention:
                     break
                 table = min(candidates, key=lambda t: oldest[t])
                 with transaction(self._db, self._lock) as db:
-                    n = db.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
-                                   "ORDER BY ts, id LIMIT ?)", (PRUNE_CHUNK,)).rowcount
+                    n = db.execute(
+                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY ts, id LIMIT ?)",
+                        (PRUNE_CHUNK,),
+                    ).rowcount
                 deleted[table] += n
                 self.counts[table] -= n
             used = self.used_bytes()

@@ -16,8 +16,14 @@ from .tx import transaction
 SCHEMA_VERSION = 7
 TABLES = ("surveys", "measurements", "waveforms", "rs_checks", "logs", "soh", "dead_letters", "audit")
 
-_SQL_TYPE = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "list[str]": "TEXT", "list[float]": "TEXT",
-             "dict[str,float]": "TEXT"}
+_SQL_TYPE = {
+    "int": "INTEGER",
+    "float": "REAL",
+    "str": "TEXT",
+    "list[str]": "TEXT",
+    "list[float]": "TEXT",
+    "dict[str,float]": "TEXT",
+}
 _FIELD_TYPE = {info.name: info.type for info in FIELD_INFO}
 ELECTRODES = ("a", "b", "m", "n")
 
@@ -28,13 +34,52 @@ def q(name: str) -> str:
 
 
 # the record fields of schema 1 (later fields are added by their own migration)
-_V1_FIELDS = ("a", "b", "m", "n", "time", "vab_V", "iab_mA", "iab_std_pct", "vmn_mV", "vmn_std_pct", "sp_mV",
-              "r_ohm", "r_std_pct", "k_m", "rhoa_ohmm", "rab_kohm", "n_stacks", "injection_ms", "duty_cycle",
-              "sampling_hz", "n_samples", "strategy", "flags")
+_V1_FIELDS = (
+    "a",
+    "b",
+    "m",
+    "n",
+    "time",
+    "vab_V",
+    "iab_mA",
+    "iab_std_pct",
+    "vmn_mV",
+    "vmn_std_pct",
+    "sp_mV",
+    "r_ohm",
+    "r_std_pct",
+    "k_m",
+    "rhoa_ohmm",
+    "rab_kohm",
+    "n_stacks",
+    "injection_ms",
+    "duty_cycle",
+    "sampling_hz",
+    "n_samples",
+    "strategy",
+    "flags",
+)
 JSON_FIELDS = frozenset(f for f in FIELDS if _FIELD_TYPE[f] in JSON_TYPES)
 
-SURVEY_COLS = ("survey_id", "name", "created", "updated", "updated_ts", "state", "array", "n_electrodes",
-               "total", "repeat", "every_s", "settings", "positions", "sequence", "body", "update_key", "update_rev")
+SURVEY_COLS = (
+    "survey_id",
+    "name",
+    "created",
+    "updated",
+    "updated_ts",
+    "state",
+    "array",
+    "n_electrodes",
+    "total",
+    "repeat",
+    "every_s",
+    "settings",
+    "positions",
+    "sequence",
+    "body",
+    "update_key",
+    "update_rev",
+)
 MEAS_COLS = ("measurement_id", "survey_id", "pass_index", "seq_index", "instrument", "received", *FIELDS)
 COST_COLS = COST_FIELDS  # what each measurement cost (schema 7), stored beside the record, summed per survey
 ORDER = "pass_index IS NULL, pass_index, seq_index IS NULL, seq_index, received, measurement_id"
@@ -201,8 +246,10 @@ def migrate(db: sqlite3.Connection, path: Path, lock: threading.RLock, migration
     with lock:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(migrations):
-            raise RuntimeError(f"{path}: schema version {version} is newer than this software "
-                               f"({len(migrations)}); upgrade the software")
+            raise RuntimeError(
+                f"{path}: schema version {version} is newer than this software "
+                f"({len(migrations)}); upgrade the software"
+            )
         for target in range(version + 1, len(migrations) + 1):
             with transaction(db, lock):
                 for statement in statements(migrations[target - 1]):

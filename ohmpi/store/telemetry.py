@@ -57,8 +57,14 @@ def epoch(value) -> float:
 
 def log_values(r: dict) -> tuple:
     """The row of a log event {ts, process, level, message, extra}."""
-    return (epoch(r["ts"]), r.get("process"), r.get("level"), LEVELS.get(r.get("level"), 20),
-            None if r.get("message") is None else cap_text(str(r["message"])), cap_json(r.get("extra"), "extra"))
+    return (
+        epoch(r["ts"]),
+        r.get("process"),
+        r.get("level"),
+        LEVELS.get(r.get("level"), 20),
+        None if r.get("message") is None else cap_text(str(r["message"])),
+        cap_json(r.get("extra"), "extra"),
+    )
 
 
 def soh_values(r: dict) -> tuple:
@@ -68,10 +74,19 @@ def soh_values(r: dict) -> tuple:
 
 def audit_values(r: dict) -> tuple:
     """The row of an audit record {ts, process, action, ok, user, role, details}."""
+
     def short(value):
         return None if value is None else cap_text(str(value), 200)
-    return (epoch(r["ts"]), short(r.get("process")), short(r.get("action")) or "?", bool(r.get("ok")),
-            short(r.get("user")), short(r.get("role")), cap_json(r.get("details") or None, "details"))
+
+    return (
+        epoch(r["ts"]),
+        short(r.get("process")),
+        short(r.get("action")) or "?",
+        bool(r.get("ok")),
+        short(r.get("user")),
+        short(r.get("role")),
+        cap_json(r.get("details") or None, "details"),
+    )
 
 
 def _filters(*conditions: tuple[str, object]) -> tuple[list[str], list]:
@@ -101,8 +116,11 @@ class Telemetry:
     def add_events(self, logs: list[tuple] = (), soh: list[tuple] = (), audit: list[tuple] = ()) -> int:
         """Insert rows made by `log_values`, `soh_values` and `audit_values` in ONE transaction
         (one commit, one sync of the card, whatever their number); return how many."""
-        batches = [(table, sql, rows) for table, sql, rows in
-                   (("logs", LOG_SQL, logs), ("soh", SOH_SQL, soh), ("audit", AUDIT_SQL, audit)) if rows]
+        batches = [
+            (table, sql, rows)
+            for table, sql, rows in (("logs", LOG_SQL, logs), ("soh", SOH_SQL, soh), ("audit", AUDIT_SQL, audit))
+            if rows
+        ]
         if not batches:
             return 0
         with self._lock:
@@ -113,34 +131,54 @@ class Telemetry:
                 self.counts[table] += len(rows)
         return sum(len(rows) for _, _, rows in batches)
 
-    def audit(self, limit: int = 200, since: float | None = None, user: str | None = None,
-              action: str | None = None) -> list[dict]:
+    def audit(
+        self, limit: int = 200, since: float | None = None, user: str | None = None, action: str | None = None
+    ) -> list[dict]:
         """Audit records, newest first, optionally since epoch `since`, of one user or one action."""
         where, args = _filters(("ts >= ?", since), ("user = ?", user), ("action = ?", action))
         with self._lock:
-            rows = self._db.execute("SELECT ts, process, action, ok, user, role, details FROM audit WHERE "
-                                    f"{' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
-                                    (*args, limit)).fetchall()
-        return [{"ts": r[0], "process": r[1], "action": r[2], "ok": bool(r[3]), "user": r[4], "role": r[5],
-                 "details": json.loads(r[6]) if r[6] else {}} for r in rows]
+            rows = self._db.execute(
+                "SELECT ts, process, action, ok, user, role, details FROM audit WHERE "
+                f"{' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+        return [
+            {
+                "ts": r[0],
+                "process": r[1],
+                "action": r[2],
+                "ok": bool(r[3]),
+                "user": r[4],
+                "role": r[5],
+                "details": json.loads(r[6]) if r[6] else {},
+            }
+            for r in rows
+        ]
 
-    def logs(self, limit: int = 200, level: str | None = None, process: str | None = None,
-             since: float | None = None) -> list[dict]:
+    def logs(
+        self, limit: int = 200, level: str | None = None, process: str | None = None, since: float | None = None
+    ) -> list[dict]:
         """The newest log rows first; `level` keeps that level and above."""
         if level is not None and level not in LEVELS:
             raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
         where, args = _filters(("level_no >= ?", LEVELS.get(level)), ("process = ?", process), ("ts >= ?", since))
         with self._lock:
-            rows = self._db.execute(f"SELECT ts, process, level, message, extra FROM logs WHERE "
-                                    f"{' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
-                                    (*args, limit)).fetchall()
-        return [{"ts": r[0], "process": r[1], "level": r[2], "message": r[3],
-                 "extra": json.loads(r[4]) if r[4] else None} for r in rows]
+            rows = self._db.execute(
+                f"SELECT ts, process, level, message, extra FROM logs WHERE "
+                f"{' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+        return [
+            {"ts": r[0], "process": r[1], "level": r[2], "message": r[3], "extra": json.loads(r[4]) if r[4] else None}
+            for r in rows
+        ]
 
     def soh(self, process: str | None = None, since: float | None = None, limit: int = 500) -> list[dict]:
         """The newest SOH samples first."""
         where, args = _filters(("process = ?", process), ("ts >= ?", since))
         with self._lock:
-            rows = self._db.execute(f"SELECT ts, process, data FROM soh WHERE {' AND '.join(where)} "
-                                    "ORDER BY ts DESC, id DESC LIMIT ?", (*args, limit)).fetchall()
+            rows = self._db.execute(
+                f"SELECT ts, process, data FROM soh WHERE {' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
         return [{"ts": r[0], "process": r[1], "data": json.loads(r[2])} for r in rows]

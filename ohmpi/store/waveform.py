@@ -28,8 +28,9 @@ def encode_waveform(waveform: dict) -> bytes:
             dtype = "|b1"
         elif values and all(_is_int(v) for v in values):
             lo, hi = min(values), max(values)
-            dtype = next((d for d in ("|i1", "<i2", "<i4", "<i8")
-                          if np.iinfo(d).min <= lo and hi <= np.iinfo(d).max), None)
+            dtype = next(
+                (d for d in ("|i1", "<i2", "<i4", "<i8") if np.iinfo(d).min <= lo and hi <= np.iinfo(d).max), None
+            )
             if dtype is None:
                 raise ValueError(f"waveform[{name!r}]: integer out of 64-bit range")
         elif all(_is_num(v) for v in values):

@@ -1,14 +1,14 @@
 """The alarm state machine: debounce, hysteresis, acknowledgement, no flapping."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohmpi.alarms import AckError, Alarm, parse_rule
 
 BATTERY = {"name": "low_battery", "when": "soh.controller.supply_V < 11.5", "clear": 12.0}
 
-samples = st.lists(st.tuples(st.floats(0.0, 5.0), st.one_of(st.none(), st.floats(10.0, 13.0))),
-                   min_size=1, max_size=80)
+samples = st.lists(st.tuples(st.floats(0.0, 5.0), st.one_of(st.none(), st.floats(10.0, 13.0))), min_size=1, max_size=80)
 
 
 def run(alarm, seq):

@@ -14,8 +14,9 @@ from tests.support.web import fetch, start_web_system
 sync_api = pytest.importorskip("playwright.sync_api")
 from tests.support.browser import ARGS, CHROMIUM, Account, Watch, log_in, new_page  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
-                                reason="Debian's chromium is not installed")
+pytestmark = pytest.mark.skipif(
+    not __import__("pathlib").Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"
+)
 
 RULES = """
 [instrument.injection]
@@ -33,8 +34,7 @@ actions = ["mqtt"]
 def system():
     s = start_web_system(web_extra=RULES, electrodes=8, time_scale=0.0)
     s.client.wait_for("alarms", timeout=60)
-    wait_until(lambda: s.client.call("alarms", "alarms")[0]["state"] == "active", timeout=30,
-               what="low_battery raised")
+    wait_until(lambda: s.client.call("alarms", "alarms")[0]["state"] == "active", timeout=30, what="low_battery raised")
     yield s
     s.close()
 
@@ -59,13 +59,13 @@ def test_routes_enforce_roles_and_refuse_hostile_input(system):
     assert fetch(url, "GET", "/api/alarms/rules", token=tokens["operator"])[0] == 403
     assert fetch(url, "PUT", "/api/alarms/rules", {"rules": []}, token=tokens["operator"])[0] == 403
     assert fetch(url, "POST", "/api/alarms/low_battery/ack", {"comment": "x"}, token=tokens["viewer"])[0] == 403
-    status, _, err = fetch(url, "POST", "/api/alarms/low_battery/ack", {"comment": "x" * 501},
-                           token=tokens["operator"])
+    status, _, err = fetch(url, "POST", "/api/alarms/low_battery/ack", {"comment": "x" * 501}, token=tokens["operator"])
     assert status == 400 and err["error"]["arg"] == "comment"
     status, _, err = fetch(url, "POST", "/api/alarms/%3Cscript%3E/ack", {}, token=tokens["operator"])
     assert status == 400 and err["error"]["arg"] == "name"
-    status, _, err = fetch(url, "PUT", "/api/alarms/rules", {"rules": [{"name": "x", "when": "rm -rf /"}]},
-                           token=tokens["admin"])
+    status, _, err = fetch(
+        url, "PUT", "/api/alarms/rules", {"rules": [{"name": "x", "when": "rm -rf /"}]}, token=tokens["admin"]
+    )
     assert status == 400 and err["error"]["arg"] == "alarms['x'].when"
     status, _, err = fetch(url, "PUT", "/api/alarms/rules", {"rules": "nope"}, token=tokens["admin"])
     assert status == 400
@@ -105,11 +105,13 @@ def test_banner_list_acknowledge_and_rules_on_the_page(system, browser):
     admin.click("#alarm-rules-save")
     admin.wait_for_selector("#alarm-rules-text.invalid")
     assert "alarms['hot'].when" in admin.locator("#alarm-rules-msg").inner_text()
-    admin.fill("#alarm-rules-text", '[{"name": "low_battery", "when": "soh.controller.supply_V < 11.5", '
-                                    '"severity": "critical"}, {"name": "hot", "when": "soh.controller.cpu_temp_C > 40"}]')
+    admin.fill(
+        "#alarm-rules-text",
+        '[{"name": "low_battery", "when": "soh.controller.supply_V < 11.5", '
+        '"severity": "critical"}, {"name": "hot", "when": "soh.controller.cpu_temp_C > 40"}]',
+    )
     admin.click("#alarm-rules-save")
-    wait_until(lambda: "saved" in admin.locator("#alarm-rules-source").inner_text(), timeout=30,
-               what="the rules saved")
+    wait_until(lambda: "saved" in admin.locator("#alarm-rules-source").inner_text(), timeout=30, what="the rules saved")
     assert not admin.locator("#alarm-rules-text.invalid").count()
     actx.close()
     # the new rule is raised (the simulated CPU is at 47 °C) and the viewer's page shows it, live

@@ -12,11 +12,17 @@ def test_history_and_current(tmp_path):
     with Store(tmp_path / "x.db") as store:
         log = AlarmLog(store)
         assert log.current() == []
-        stored = log.add([event(1, "low_battery", "active"), event(2, "low_battery", "acknowledged", user="ann",
-                                                                     comment="on my way"),
-                          event(3, "hot", "active", value="inf"),
-                          {"ts": 4, "name": "Bad Name", "state": "active"}, {"ts": "x", "name": "a", "state": "ok"},
-                          {"ts": 5, "name": "a", "state": "exploded"}, "garbage"])
+        stored = log.add(
+            [
+                event(1, "low_battery", "active"),
+                event(2, "low_battery", "acknowledged", user="ann", comment="on my way"),
+                event(3, "hot", "active", value="inf"),
+                {"ts": 4, "name": "Bad Name", "state": "active"},
+                {"ts": "x", "name": "a", "state": "ok"},
+                {"ts": 5, "name": "a", "state": "exploded"},
+                "garbage",
+            ]
+        )
         assert stored == 3
     with Store(tmp_path / "x.db") as store:  # the table is kept across opens
         log = AlarmLog(store)

@@ -84,20 +84,24 @@ def alarms(system) -> dict:
 
 
 def wait_state(system, name, state, timeout=30):
-    return wait_until(lambda: (a := alarms(system)[name])["state"] == state and a, timeout=timeout,
-                      what=f"alarm {name} {state}")
+    return wait_until(
+        lambda: (a := alarms(system)[name])["state"] == state and a, timeout=timeout, what=f"alarm {name} {state}"
+    )
 
 
 def reconfigure(system, battery: float, rho: float, open_electrode: bool) -> None:
     """A new supply, earth or contacts: rewrite the config and restart the controller only."""
     text = config(battery, rho, open_electrode, system.marker)
     head = system.base.split("\n[instrument.injection]")[0]
-    web = system.base[system.base.index("\n[web]"):] if "\n[web]" in system.base else ""
+    web = system.base[system.base.index("\n[web]") :] if "\n[web]" in system.base else ""
     system.config.write_text(head + text + web)
     system.ctl("restart", "controller")
     system.client.wait_for("controller", timeout=60)
-    wait_until(lambda: system.client.call("controller", "status")["supply_V"] == battery, timeout=30,
-               what="the controller with the new supply")
+    wait_until(
+        lambda: system.client.call("controller", "status")["supply_V"] == battery,
+        timeout=30,
+        what="the controller with the new supply",
+    )
 
 
 def survey(system, repeat=1, every_s=0.0) -> str:
@@ -106,26 +110,36 @@ def survey(system, repeat=1, every_s=0.0) -> str:
 
 
 def history(system, name) -> list:
-    return [(r["state"], r.get("user"), r.get("comment")) for r in
-            reversed(system.client.call("recorder", "alarm_history", name=name))]
+    return [
+        (r["state"], r.get("user"), r.get("comment"))
+        for r in reversed(system.client.call("recorder", "alarm_history", name=name))
+    ]
 
 
 def test_low_battery_is_raised_after_holding_for_s_and_runs_its_command(system):
-    seen_pending = wait_until(lambda: (a := alarms(system)["low_battery"])["state"] != "ok" or
-                              a["pending_s"] is not None and (time.monotonic(), a), timeout=30,
-                              what="low_battery pending")
+    seen_pending = wait_until(
+        lambda: (
+            (a := alarms(system)["low_battery"])["state"] != "ok"
+            or a["pending_s"] is not None
+            and (time.monotonic(), a)
+        ),
+        timeout=30,
+        what="low_battery pending",
+    )
     if isinstance(seen_pending, tuple):  # seen while debouncing: not raised before for_s
         at, pending = seen_pending
         raised = wait_state(system, "low_battery", "active")
         assert time.monotonic() - at >= FOR_S - pending["pending_s"] - 0.6
     raised = wait_state(system, "low_battery", "active")
     assert raised["value"] == 11.0 and raised["severity"] == "warning"
-    text = wait_until(lambda: system.marker.exists() and system.marker.read_text(), timeout=20,
-                      what="the alarm's command ran")
+    text = wait_until(
+        lambda: system.marker.exists() and system.marker.read_text(), timeout=20, what="the alarm's command ran"
+    )
     assert text.splitlines() == ["low_battery active 11.0"]
     logs = system.client.call("recorder", "logs", process="alarms", limit=50)
-    assert any("command /bin/sh exited 0" in line["message"] and line["extra"]["output"].strip() == "sent"
-               for line in logs)
+    assert any(
+        "command /bin/sh exited 0" in line["message"] and line["extra"]["output"].strip() == "sent" for line in logs
+    )
 
 
 def test_cli_lists_and_acknowledges(system):
@@ -167,8 +181,9 @@ def test_ground_change_between_passes_pauses_the_survey_and_hysteresis_holds(sys
     assert 95 < raised["value"] < 105  # ρa doubled on every quadrupole
     paused = system.wait_survey(state=("paused",), timeout=60)  # the rule's action
     assert paused["survey_id"] == second and paused["pass_index"] >= 1
-    still = wait_until(lambda: (a := alarms(system)["low_battery"])["value"] == 11.8 and a, timeout=10,
-                       what="the 11.8 V supply seen")
+    still = wait_until(
+        lambda: (a := alarms(system)["low_battery"])["value"] == 11.8 and a, timeout=10, what="the 11.8 V supply seen"
+    )
     assert still["state"] == "acknowledged"  # above 11.5 but below the clear level of 12.0
     system.client.call("controller", "rs_check", timeout=30)
     wait_state(system, "open_contact", "cleared")
@@ -180,7 +195,10 @@ def test_clearing_and_the_history(system):
     wait_state(system, "low_battery", "cleared")
     changes = history(system, "low_battery")
     assert [(state, comment) for state, _, comment in changes] == [
-        ("active", None), ("acknowledged", "swapping the battery"), ("cleared", None)]
+        ("active", None),
+        ("acknowledged", "swapping the battery"),
+        ("cleared", None),
+    ]
     assert changes[1][1]  # who acknowledged
     assert [s for s, *_ in history(system, "open_contact")] == ["active", "cleared"]
     assert system.marker.read_text().splitlines() == ["low_battery active 11.0"]  # run on raising only
@@ -232,6 +250,7 @@ def test_forged_and_malformed_events_change_nothing(system):
     before = system.client.call("recorder", "alarm_history", limit=1000)
     pub = Publisher(Session("probe"), system.address, system.cfg, zmq.Context.instance())
     try:
+
         def sent():
             pub.publish("alarm.low_battery.cleared", {"name": "low_battery", "state": "cleared", "since": 1.0})
             pub.publish("soh.controller2", {"supply_V": "lots", "x": [1, 2], "y": float("nan")})
@@ -239,6 +258,7 @@ def test_forged_and_malformed_events_change_nothing(system):
             pub.publish("state.sequencer", {"state": 3, "survey_id": None})
             values = system.client.call("alarms", "metrics")["values"]
             return "process.probe.dead_s" in values and values
+
         values = wait_until(sent, timeout=20, what="the probe's heartbeats seen")
     finally:
         pub.close()
@@ -252,8 +272,8 @@ def test_a_bad_rule_in_the_config_is_one_line_and_status_2(tmp_path):
     bad = tmp_path / "ohmpi.toml"
     bad.write_text('[[alarms]]\nname = "x"\nwhen = "soh.controller.supply_V < 11"\nfor_s = -3\n')
     env = {**os.environ, "OHMPI_CONFIG": str(bad), "OHMPI_VAR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "workers.alarms"], env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-m", "workers.alarms"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert done.stderr.strip() == "alarms: configuration error: alarms['x'].for_s: must be a number in " \
-                                  "0..604800, got -3"
+    assert (
+        done.stderr.strip() == "alarms: configuration error: alarms['x'].for_s: must be a number in 0..604800, got -3"
+    )

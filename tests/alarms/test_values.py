@@ -2,21 +2,30 @@
 
 import math
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ohmpi.alarms.values import pass_values, rhoa_change_pct, rs_check_values, soh_values
 from ohmpi.alarms.watch import Liveness, SurveyWatch
 
 
 def test_soh_keeps_numbers_only():
-    assert soh_values("controller", {"supply_V": 11.2, "simulated": True, "instrument": "sim", "n": 3}) == \
-        {"soh.controller.supply_V": 11.2, "soh.controller.n": 3.0}
+    assert soh_values("controller", {"supply_V": 11.2, "simulated": True, "instrument": "sim", "n": 3}) == {
+        "soh.controller.supply_V": 11.2,
+        "soh.controller.n": 3.0,
+    }
     assert soh_values("x", "garbage") == {}
 
 
 def test_rs_check_open_is_infinite():
-    result = {"electrodes": [{"electrode": 1, "contact_kohm": 1.2, "status": "ok"},
-                             {"electrode": 2, "contact_kohm": None, "status": "open"}], "open": [2], "bad": []}
+    result = {
+        "electrodes": [
+            {"electrode": 1, "contact_kohm": 1.2, "status": "ok"},
+            {"electrode": 2, "contact_kohm": None, "status": "open"},
+        ],
+        "open": [2],
+        "bad": [],
+    }
     values = rs_check_values(result)
     assert math.isinf(values["rs_check.max_kohm"]) and values["rs_check.open"] == 1.0
     assert rs_check_values({"electrodes": [{"contact_kohm": 3.0, "status": "ok"}]})["rs_check.max_kohm"] == 3.0

@@ -25,8 +25,10 @@ BAD = {  # reason counted -> multipart a hostile publisher sends
     "frames3": [b"data.b.x", GOOD.pack("event", "three", "data.b.x"), b"tail"],
     "msgpack": [b"data.b.x", b"\xc1 not msgpack"],
     "topic": [b"data.b.\xff", GOOD.pack("event", "bad topic", "data.b.x")],
-    "mistyped_field": [b"data.b.x", msgpack.packb({"v": 1, "id": "i-1", "src": "x", "seq": "1", "ts": 0.0,
-                                                    "type": "event", "body": None})],
+    "mistyped_field": [
+        b"data.b.x",
+        msgpack.packb({"v": 1, "id": "i-1", "src": "x", "seq": "1", "ts": 0.0, "type": "event", "body": None}),
+    ],
 }
 REASON = {"frames1": "frames", "frames3": "frames"}
 
@@ -52,8 +54,13 @@ def test_a_batch_delivers_every_good_event_and_counts_every_bad_one(ipc_bus, seq
     raw.connect(endpoints(ipc_bus.address).pub)
     try:
         probe = Session("probe")
-        wait_until(lambda: (raw.send_multipart([b"data.b.probe", probe.pack("event", 0, "data.b.probe")]),
-                            sub.recv_batch(timeout=0.1))[1], what="subscription")
+        wait_until(
+            lambda: (
+                raw.send_multipart([b"data.b.probe", probe.pack("event", 0, "data.b.probe")]),
+                sub.recv_batch(timeout=0.1),
+            )[1],
+            what="subscription",
+        )
         sub.recv_batch(timeout=0.3)  # probes still on their way
         before = dict(sub.stats)
         sender = Session("good")
@@ -87,8 +94,10 @@ def test_recv_batch_waits_for_the_first_then_returns_what_is_queued(ipc_bus):
     raw.connect(endpoints(ipc_bus.address).pub)
     s = Session("waiter")
     try:
-        wait_until(lambda: (raw.send_multipart([b"data.w.p", s.pack("event", 0, "data.w.p")]),
-                            sub.recv_batch(timeout=0.1))[1], what="subscription")
+        wait_until(
+            lambda: (raw.send_multipart([b"data.w.p", s.pack("event", 0, "data.w.p")]), sub.recv_batch(timeout=0.1))[1],
+            what="subscription",
+        )
         sub.recv_batch(timeout=0.3)
         t0 = time.monotonic()
         assert sub.recv_batch(timeout=0.3) == []  # nothing queued: waits its timeout, then []
@@ -96,8 +105,9 @@ def test_recv_batch_waits_for_the_first_then_returns_what_is_queued(ipc_bus):
         for i in range(2500):
             raw.send_multipart([b"data.w.x", s.pack("event", i, "data.w.x")])
         got = []
-        wait_until(lambda: got.extend(sub.recv_batch(timeout=0.2, max_count=1000)) or len(got) >= 2500,
-                   what="2500 events")
+        wait_until(
+            lambda: got.extend(sub.recv_batch(timeout=0.2, max_count=1000)) or len(got) >= 2500, what="2500 events"
+        )
         assert [m.body for m in got] == list(range(2500))
         assert sub.stats["msgs_in"] >= 2500
     finally:

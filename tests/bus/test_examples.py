@@ -11,15 +11,19 @@ from tests.support.procs import ROOT
 
 
 def _run(bus, name, *args, timeout=60):
-    return subprocess.run([sys.executable, str(ROOT / "examples" / name), *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **bus.env})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **bus.env},
+    )
 
 
 def test_examples_import_only_pyzmq_and_msgpack():
     for name in ("plain_pyzmq_call.py", "plain_pyzmq_watch.py"):
         tree = ast.parse((ROOT / "examples" / name).read_text())
-        imported = {a.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                    for a in node.names}
+        imported = {a.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
         imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert imported <= {"sys", "os", "time", "uuid", "zmq", "msgpack"}, imported
 

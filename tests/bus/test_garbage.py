@@ -7,25 +7,64 @@ import time
 import msgpack
 import pytest
 import zmq
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bus.config import endpoints
 from tests.support.bus import Bus
 
-heads = st.sampled_from([b"", b"!register", b"!reply", b"!bye", b"!other", b"hub", b"demo", b"DEMO",
-                         b"soh.x", b"state.y", b"data.z", b"\xff\xfe", b"R\x00\x01", b"D"])
-scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70).filter(lambda i: -2**63 <= i < 2**64) \
-    | st.floats() | st.text(max_size=10) | st.binary(max_size=10)
-values = st.recursive(scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c,
-                                                                                    max_size=3), max_leaves=8)
+heads = st.sampled_from(
+    [
+        b"",
+        b"!register",
+        b"!reply",
+        b"!bye",
+        b"!other",
+        b"hub",
+        b"demo",
+        b"DEMO",
+        b"soh.x",
+        b"state.y",
+        b"data.z",
+        b"\xff\xfe",
+        b"R\x00\x01",
+        b"D",
+    ]
+)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70).filter(lambda i: -(2**63) <= i < 2**64)
+    | st.floats()
+    | st.text(max_size=10)
+    | st.binary(max_size=10)
+)
+values = st.recursive(
+    scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3), max_leaves=8
+)
 envelope_like = st.fixed_dictionaries(
-    {}, optional={"v": st.sampled_from([1, 2, "1", None]), "id": st.sampled_from(["i-1", "", 3]),
-                  "src": st.sampled_from(["demo", "x", "Bad Name", ""]), "seq": st.integers(-2, 3),
-                  "ts": st.floats(), "type": st.sampled_from(["request", "event", "reply", "register", "zz"]),
-                  "body": st.one_of(values, st.fixed_dictionaries(
-                      {}, optional={"id": st.sampled_from(["r", None, 5]), "cmd": st.sampled_from(
-                          ["ping", "add", "crash", "snapshot", "processes", 3, None]),
-                          "args": values, "service": st.sampled_from(["demo", "hub", "x y", 1])}))})
+    {},
+    optional={
+        "v": st.sampled_from([1, 2, "1", None]),
+        "id": st.sampled_from(["i-1", "", 3]),
+        "src": st.sampled_from(["demo", "x", "Bad Name", ""]),
+        "seq": st.integers(-2, 3),
+        "ts": st.floats(),
+        "type": st.sampled_from(["request", "event", "reply", "register", "zz"]),
+        "body": st.one_of(
+            values,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "id": st.sampled_from(["r", None, 5]),
+                    "cmd": st.sampled_from(["ping", "add", "crash", "snapshot", "processes", 3, None]),
+                    "args": values,
+                    "service": st.sampled_from(["demo", "hub", "x y", 1]),
+                },
+            ),
+        ),
+    },
+)
 frame = st.one_of(heads, st.binary(max_size=40), values.map(msgpack.packb), envelope_like.map(msgpack.packb))
 multipart = st.lists(frame, min_size=1, max_size=5)
 
@@ -44,7 +83,8 @@ def live():
     pub.connect(endpoints(bus.address).pub)
     time.sleep(0.3)
     yield bus, dealer, pub
-    dealer.close(); pub.close()
+    dealer.close()
+    pub.close()
     bus.close()
 
 

@@ -26,13 +26,17 @@ def test_every_process_beats_on_soh(service):
 
 def test_process_list_shows_alive_then_dead_with_age(service):
     with service.client() as c:
-        procs = wait_until(lambda: (lambda d: d if len(d) == 2 else None)(
-            {p["name"]: p for p in c.call_paged("hub", "processes")}), what="both heartbeats")
+        procs = wait_until(
+            lambda: (lambda d: d if len(d) == 2 else None)({p["name"]: p for p in c.call_paged("hub", "processes")}),
+            what="both heartbeats",
+        )
         assert procs["demo"]["alive"] and procs["demo"]["pid"] == service.procs[-1].pid
         assert 0 <= procs["demo"]["age_s"] < 10
         stop(service.procs[-1], signal.SIGKILL)
-        dead = wait_until(lambda: [p for p in c.call_paged("hub", "processes")
-                                   if p["name"] == "demo" and not p["alive"]], what="demo marked dead")
+        dead = wait_until(
+            lambda: [p for p in c.call_paged("hub", "processes") if p["name"] == "demo" and not p["alive"]],
+            what="demo marked dead",
+        )
         assert dead[0]["age_s"] >= 3 * service.cfg.heartbeat_s
 
 

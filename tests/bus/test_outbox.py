@@ -57,6 +57,7 @@ def sink(ipc_bus):
         with ipc_bus.client() as c:
             c.wait_for("sink", timeout=30)
         return proc
+
     ipc_bus.start_sink = start
     ipc_bus.sink_db = db
     return ipc_bus
@@ -93,14 +94,23 @@ def test_items_put_while_the_receiver_is_down_arrive_once_it_is_up(sink):
 
 def test_a_killed_producer_replays_what_was_not_acknowledged(sink):
     path = sink.dir / "producer.db"
-    producer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    producer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         from bus.outbox import Outbox
         box = Outbox({str(path)!r}, "sink", "ingest", client_factory=lambda: None)
         for v in range(200):
             box.put(f"p{{v}}", "n", {{"v": v}})
         print("stored", flush=True)
         import time; time.sleep(60)
-    """)], cwd=ROOT, stdout=subprocess.PIPE, env={**__import__("os").environ, **sink.env})
+    """),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        env={**__import__("os").environ, **sink.env},
+    )
     assert producer.stdout.readline().strip() == b"stored"
     producer.kill()  # before it ever delivered anything
     producer.wait()
@@ -119,6 +129,7 @@ def test_prune_keeps_pending_and_the_newest_delivered(sink, tmp_path):
     class Acker:
         def call(self, service, cmd, items, **kw):
             return {"acked": [i["key"] for i in items[:10]]}
+
     for v in range(30):
         box.put(f"k{v}", "n", {"v": v})
     with pytest.raises(BusError, match="acknowledged 10 of 30"):
@@ -141,7 +152,12 @@ def test_an_item_refused_on_its_own_is_set_aside_and_the_rest_flows(sink):
     assert box.pending() == 0
     assert _stored(sink.sink_db) == [v for v in range(40) if v not in (0, 17, 25)]
     assert {k: box.state(k) for k in ("k0", "k1", "k17", "k25", "nope")} == {
-        "k0": "refused", "k1": "delivered", "k17": "refused", "k25": "refused", "nope": None}
+        "k0": "refused",
+        "k1": "delivered",
+        "k17": "refused",
+        "k25": "refused",
+        "nope": None,
+    }
     refusals = {r["key"]: r["reason"] for r in box.refusals()}
     assert refusals["k25"] == "set aside" and "'k17' is malformed" in refusals["k17"]
     assert refusals["k0"].startswith("sink.ingest refused it:")
@@ -182,12 +198,14 @@ def test_a_check_keeps_bad_bodies_out_and_old_files_are_migrated(tmp_path):
                 kind TEXT NOT NULL, body BLOB NOT NULL, created REAL NOT NULL, delivered REAL);
             CREATE INDEX outbox_pending ON outbox(seq) WHERE delivered IS NULL;
         """)
-        con.execute("INSERT INTO outbox(key, kind, body, created) VALUES ('old', 'n', ?, 1.0)",
-                    (msgpack.packb({"v": 1}),))
+        con.execute(
+            "INSERT INTO outbox(key, kind, body, created) VALUES ('old', 'n', ?, 1.0)", (msgpack.packb({"v": 1}),)
+        )
 
     def check(key, kind, body):
         if not isinstance(body.get("v"), int):
             raise ValueError("v must be an integer")
+
     box = Outbox(path, "sink", "ingest", client_factory=lambda: None, check=check)
     assert box.pending() == 1 and box.state("old") == "pending" and box.refused_count() == 0
     with pytest.raises(ValueError, match="v must be"):
@@ -197,10 +215,10 @@ def test_a_check_keeps_bad_bodies_out_and_old_files_are_migrated(tmp_path):
     class Refuser:
         def call(self, service, cmd, items, **kw):
             raise BadRequest("no", arg="items")
+
     assert box.deliver_once(Refuser()) == 1  # a batch of one refused: set aside at once
     assert box.state("old") == "refused" and box.pending() == 0
     box.close()
     reopened = Outbox(path, "sink", "ingest", client_factory=lambda: None)
-    assert reopened.refusals() == [{"key": "old", "kind": "n", "reason": "sink.ingest refused it: no",
-                                    "created": 1.0}]
+    assert reopened.refusals() == [{"key": "old", "kind": "n", "reason": "sink.ingest refused it: no", "created": 1.0}]
     reopened.close()

@@ -43,13 +43,16 @@ def test_unknown_command_lists_the_known_ones(service):
         assert "__init__" not in err.value.details["known"]
 
 
-@pytest.mark.parametrize("args, arg, reason", [
-    ({"x": "2"}, "x", "must be int"),
-    ({"x": True}, "x", "must be int"),
-    ({"x": 1, "y": "a"}, "y", "must be float"),
-    ({}, "x", "missing"),
-    ({"x": 1, "z": 3}, "z", "unknown argument"),
-])
+@pytest.mark.parametrize(
+    "args, arg, reason",
+    [
+        ({"x": "2"}, "x", "must be int"),
+        ({"x": True}, "x", "must be int"),
+        ({"x": 1, "y": "a"}, "y", "must be float"),
+        ({}, "x", "missing"),
+        ({"x": 1, "z": 3}, "z", "unknown argument"),
+    ],
+)
 def test_bad_arguments_name_the_argument_and_the_reason(service, args, arg, reason):
     with service.client() as c:
         with pytest.raises(BadRequest) as err:
@@ -113,8 +116,10 @@ def test_stuck_service_gives_a_timeout_not_a_hang(service):
 def test_service_stuck_longer_than_three_heartbeats_is_reported_unavailable(service):
     with service.client() as c:
         _ignore(c.call, "demo", "hang", seconds=4.0, timeout=0.2, retries=0)
-        err = wait_until(lambda: _unavailable(c.call, "demo", "ping", timeout=0.3, retries=0),
-                         what="the hub to notice the stuck service")
+        err = wait_until(
+            lambda: _unavailable(c.call, "demo", "ping", timeout=0.3, retries=0),
+            what="the hub to notice the stuck service",
+        )
         assert "stuck or stopped" in err.message
         assert c.wait_for("demo", timeout=30)["name"] == "demo"  # back once unstuck
 
@@ -153,6 +158,7 @@ def test_dead_hub_gives_unavailable_not_a_hang(bus):
 
 def test_killed_service_is_unavailable_then_reached_again_when_restarted(service):
     import signal
+
     with service.client() as c:
         first = c.call("demo", "ping")["pid"]
         stop(service.procs[-1], signal.SIGKILL)
@@ -193,10 +199,18 @@ def test_a_retried_request_runs_once(service):
 def test_plain_req_socket_works(service):
     """A REQ client written with nothing but pyzmq and msgpack (as docs/protocol.md shows)."""
     import os
+
     req = service.raw(zmq.REQ)
     req.connect(endpoints(service.address).cmd)
-    envelope = {"v": 1, "id": f"plain-{os.getpid()}-1", "src": "plain", "seq": 1, "ts": time.time(),
-                "type": "request", "body": {"id": "r1", "cmd": "add", "args": {"x": 40, "y": 2}}}
+    envelope = {
+        "v": 1,
+        "id": f"plain-{os.getpid()}-1",
+        "src": "plain",
+        "seq": 1,
+        "ts": time.time(),
+        "type": "request",
+        "body": {"id": "r1", "cmd": "add", "args": {"x": 40, "y": 2}},
+    }
     req.send_multipart([b"demo", msgpack.packb(envelope)])
     assert req.poll(10000)
     frames = req.recv_multipart()
@@ -228,6 +242,7 @@ def test_a_long_wait_ends_at_once_when_there_is_no_hub(tmp_path):
     from bus.config import BusConfig
     from bus.errors import Unavailable
     from bus.rpc import Client
+
     c = Client(f"ipc://{tmp_path}/nobus", cfg=BusConfig(), timeout=0.5, retries=200)
     started = time.monotonic()
     with pytest.raises(Unavailable, match="no hub answering"):
@@ -239,6 +254,7 @@ def test_a_long_wait_ends_at_once_when_there_is_no_hub(tmp_path):
 def test_call_chunked_joins_the_chunks_and_checks_the_sha256(service):
     """The one paged-text helper the web export and `ohmpi export` share."""
     from bus.errors import BusError
+
     with service.client() as c:
         text, meta = c.call_chunked("demo", "chunked")
         assert text == "".join(f"v0-part{k};" * 1000 for k in range(3))

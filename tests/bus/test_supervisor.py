@@ -24,14 +24,25 @@ class Supervised:
         self.env = {**os.environ, "OHMPI_VAR": str(self.var)}
         for key in ("OHMPI_BUS", "OHMPI_CONFIG"):
             self.env.pop(key, None)
-        self.proc = subprocess.Popen([str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")],
-                                     cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.address = f"ipc://{self.var}/bus"
 
     def ctl(self, *args) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "supervisorctl"), "-c", str(ROOT / "supervisor.conf"), *args],
-                              cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [str(BIN / "supervisorctl"), "-c", str(ROOT / "supervisor.conf"), *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def program_pid(self, name: str) -> int | None:
         out = self.ctl("status", name).stdout
@@ -59,8 +70,11 @@ def test_supervisorctl_sees_the_hub_and_a_killed_hub_comes_back(supervised):
     client = Client(supervised.address, timeout=2.0)
     assert client.wait_for("hub", timeout=30)["pid"] == pid
     os.kill(pid, signal.SIGKILL)
-    new_pid = wait_until(lambda: (p := supervised.program_pid("hub")) and p != pid and p, timeout=60,
-                         what="supervisord to restart the hub")
+    new_pid = wait_until(
+        lambda: (p := supervised.program_pid("hub")) and p != pid and p,
+        timeout=60,
+        what="supervisord to restart the hub",
+    )
     # the same client, never restarted, reaches the new hub on the same endpoint
     assert client.wait_for("hub", timeout=30)["pid"] == new_pid
     restarted = supervised.ctl("restart", "hub")

@@ -6,18 +6,21 @@ import re
 
 import msgpack
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bus.commands import Command, Registry
 from bus.config import BusConfig, ConfigError, check_bindable, endpoints
 from bus.envelope import FrameError, Session, decode, unpack_envelope
-from bus.errors import BadRequest, UnknownCommand, from_wire, Busy
+from bus.errors import BadRequest, Busy, UnknownCommand, from_wire
 from bus.topics import Pattern, check_topic
 
 segment = st.text(alphabet="abcdef01_-", min_size=1, max_size=4)
-topic_st = st.builds(lambda root, rest: ".".join([root, *rest]),
-                     st.sampled_from(["control", "data", "log", "soh", "state"]),
-                     st.lists(segment, max_size=4))
+topic_st = st.builds(
+    lambda root, rest: ".".join([root, *rest]),
+    st.sampled_from(["control", "data", "log", "soh", "state"]),
+    st.lists(segment, max_size=4),
+)
 
 
 def mqtt_match(pattern: str, topic: str) -> bool:
@@ -74,11 +77,19 @@ def test_check_topic_accepts_or_explains(text):
         assert re.fullmatch(r"(control|data|log|soh|state)(\.[A-Za-z0-9_-]+)*", text)
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**64 - 1) | st.floats(allow_nan=False)
-                    | st.text(max_size=20) | st.binary(max_size=20),
-                    lambda children: st.lists(children, max_size=4)
-                    | st.dictionaries(st.text(max_size=8), children, max_size=4), max_leaves=20),
-       topic_st)
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**64 - 1)
+        | st.floats(allow_nan=False)
+        | st.text(max_size=20)
+        | st.binary(max_size=20),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+        max_leaves=20,
+    ),
+    topic_st,
+)
 def test_session_round_trip(body, topic):
     session = Session("proc-1")
     msg = decode([topic.encode(), session.pack("event", body, topic)], 1 << 20)
@@ -100,9 +111,13 @@ def test_random_bytes_are_refused_with_frame_error_only(data):
         assert exc.reason and str(exc)
 
 
-@given(st.dictionaries(st.sampled_from(["v", "id", "src", "seq", "ts", "type", "body", "x"]),
-                       st.none() | st.integers(-3, 3) | st.text(max_size=5) | st.floats(allow_nan=False),
-                       max_size=8))
+@given(
+    st.dictionaries(
+        st.sampled_from(["v", "id", "src", "seq", "ts", "type", "body", "x"]),
+        st.none() | st.integers(-3, 3) | st.text(max_size=5) | st.floats(allow_nan=False),
+        max_size=8,
+    )
+)
 def test_partial_envelopes_are_refused_or_valid(env):
     try:
         out = unpack_envelope(msgpack.packb(env), 1 << 20)
@@ -119,14 +134,26 @@ def test_oversized_envelope_is_refused():
     assert err.value.reason == "oversized"
 
 
-def _measure(a: int, b: int, m: int, n: int, nb_stack: int = 4, gain: float | None = None,
-             electrodes: list[int] = []) -> dict:
+def _measure(
+    a: int,
+    b: int,
+    m: int,
+    n: int,
+    nb_stack: int = 4,
+    gain: float | None = None,
+    electrodes: list[int] = [],  # noqa: B006
+) -> dict:
     """Measure one quadrupole."""
     return {}
 
 
-@given(st.dictionaries(st.text(max_size=8), st.none() | st.integers() | st.text(max_size=3) | st.floats()
-                       | st.lists(st.integers(), max_size=3), max_size=6))
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.none() | st.integers() | st.text(max_size=3) | st.floats() | st.lists(st.integers(), max_size=3),
+        max_size=6,
+    )
+)
 def test_bind_accepts_only_matching_arguments(args):
     cmd = Command.from_function("measure", _measure, role="operator")
     try:
@@ -166,8 +193,7 @@ def test_registry_refuses_varargs_duplicates_and_unknown_names():
     assert err.value.details["known"] == ["measure"]
     assert reg.help()[0]["args"][0] == {"name": "a", "type": "int", "required": True}
     assert reg.help()[0]["role"] == "operator"
-    assert reg.help()[0]["args"][5] == {"name": "gain", "type": "float | null", "required": False,
-                                         "default": None}
+    assert reg.help()[0]["args"][5] == {"name": "gain", "type": "float | null", "required": False, "default": None}
 
 
 def test_errors_round_trip_the_wire():
@@ -187,16 +213,18 @@ def test_endpoints_derivation():
             endpoints(bad)
 
 
-@pytest.mark.parametrize("address", ["tcp://0.0.0.0:5550", "tcp://192.168.1.10:5550", "tcp://*:5550",
-                                     "tcp://example.org:5550"])
+@pytest.mark.parametrize(
+    "address", ["tcp://0.0.0.0:5550", "tcp://192.168.1.10:5550", "tcp://*:5550", "tcp://example.org:5550"]
+)
 def test_binding_beyond_loopback_without_curve_is_refused_with_the_reason(address):
     assert check_bindable(address) is None  # CurveZMQ (the default) may bind any address
     with pytest.raises(ConfigError, match="curve = false"):
         check_bindable(address, curve=False)
 
 
-@pytest.mark.parametrize("address", ["tcp://127.0.0.1:5550", "tcp://localhost:5550", "tcp://[::1]:5550",
-                                     "ipc:///tmp/bus"])
+@pytest.mark.parametrize(
+    "address", ["tcp://127.0.0.1:5550", "tcp://localhost:5550", "tcp://[::1]:5550", "ipc:///tmp/bus"]
+)
 def test_binding_loopback_or_ipc_without_curve_is_allowed(address):
     assert check_bindable(address) is None
     warning = check_bindable(address, curve=False)
@@ -205,14 +233,19 @@ def test_binding_loopback_or_ipc_without_curve_is_allowed(address):
 
 def test_bus_config_validation():
     assert BusConfig.from_dict({"heartbeat_s": 1}).heartbeat_s == 1.0
-    for table, word in (({"heartbeat": 1}, "unknown"), ({"heartbeat_s": "2"}, "must be float"),
-                        ({"event_hwm": -1}, "> 0"), ({"event_hwm": True}, "must be int")):
+    for table, word in (
+        ({"heartbeat": 1}, "unknown"),
+        ({"heartbeat_s": "2"}, "must be float"),
+        ({"event_hwm": -1}, "> 0"),
+        ({"event_hwm": True}, "must be int"),
+    ):
         with pytest.raises(ConfigError, match=word):
             BusConfig.from_dict(table)
 
 
 def test_var_dir_and_config_follow_the_environment(tmp_path, monkeypatch):
     from bus.config import load_bus_config, var_dir
+
     monkeypatch.setenv("OHMPI_VAR", str(tmp_path / "v"))
     assert var_dir() == tmp_path / "v" and (tmp_path / "v").is_dir()
     cfg_file = tmp_path / "c.toml"
@@ -231,9 +264,15 @@ def test_commands_are_registered_one_way_only():
     """`node.command(fn, role=...)`: no decorator, no direct Registry.add outside bus/node.py."""
     import re
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[2]
     other = re.compile(r"@\w+(\.node)?\.command\(|\.registry\.add\(")
-    found = [f"{p.relative_to(root)}:{i}" for d in ("bus", "workers", "web", "ohmpi", "client", "bench", "tests")
-             for p in (root / d).rglob("*.py") if p.resolve() != (root / "bus" / "node.py")
-             for i, line in enumerate(p.read_text().splitlines(), 1) if other.search(line)]
+    found = [
+        f"{p.relative_to(root)}:{i}"
+        for d in ("bus", "workers", "web", "ohmpi", "client", "bench", "tests")
+        for p in (root / d).rglob("*.py")
+        if p.resolve() != (root / "bus" / "node.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if other.search(line)
+    ]
     assert found == []

@@ -18,8 +18,9 @@ OHMPI = str(Path(sys.executable).parent / "ohmpi")
 
 
 def ohmpi(bus, *args, timeout=60) -> subprocess.CompletedProcess:
-    return subprocess.run([OHMPI, *args], env={**os.environ, **bus.env}, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [OHMPI, *args], env={**os.environ, **bus.env}, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_ping_and_status(live):
         time.sleep(0.2)
     assert {"hub", "demo"} <= {p["name"] for p in procs}
     table = ohmpi(live, "status").stdout.splitlines()
-    assert table[0].split()[:3] == ["PROCESS", "ALIVE", "SEEN(s)"] and any(l.startswith("demo") for l in table)
+    assert table[0].split()[:3] == ["PROCESS", "ALIVE", "SEEN(s)"] and any(line.startswith("demo") for line in table)
 
 
 def test_call_parses_key_values(live):
@@ -52,13 +53,16 @@ def test_call_parses_key_values(live):
     assert json.loads(ohmpi(live, "call", "demo", "echo", "value=plain words", "--json").stdout) == "plain words"
 
 
-@pytest.mark.parametrize("args, status, words", [
-    (["call", "demo", "add", "x=abc"], 1, "bad_request"),
-    (["call", "demo", "nope"], 1, "unknown_command"),
-    (["call", "demo", "add", "x"], 2, "key=value"),
-    (["ping", "ghost"], 3, "not running"),
-    (["ping", "Bad Name"], 2, "service name"),
-])
+@pytest.mark.parametrize(
+    "args, status, words",
+    [
+        (["call", "demo", "add", "x=abc"], 1, "bad_request"),
+        (["call", "demo", "nope"], 1, "unknown_command"),
+        (["call", "demo", "add", "x"], 2, "key=value"),
+        (["ping", "ghost"], 3, "not running"),
+        (["ping", "Bad Name"], 2, "service name"),
+    ],
+)
 def test_errors_exit_non_zero_with_one_line(live, args, status, words):
     out = ohmpi(live, *args)
     assert out.returncode == status
@@ -78,6 +82,7 @@ def test_watch_prints_events_like_mosquitto_sub(live):
         with live.client() as c:
             while not done.wait(0.1):  # until the watcher has seen enough (it may join late)
                 c.call("demo", "emit", topic="data.cli.measurement", count=1, body={"r_ohm": 1.5})
+
     emitter = threading.Thread(target=emit)
     emitter.start()
     try:

@@ -18,9 +18,24 @@ def run(argv):
 @pytest.mark.parametrize("fmt", ["ohm", "protocol", "csv"])
 def test_writes_a_file_the_format_reader_parses(tmp_path, fmt):
     out = tmp_path / f"survey.{fmt}"
-    status = run(["--electrodes", "24", "--spacing", "1", "--array", "wenner",
-                  "--model", "layers:rho=100,10;h=5", "--noise", "0.01", "--format", fmt,
-                  "-o", str(out)])
+    status = run(
+        [
+            "--electrodes",
+            "24",
+            "--spacing",
+            "1",
+            "--array",
+            "wenner",
+            "--model",
+            "layers:rho=100,10;h=5",
+            "--noise",
+            "0.01",
+            "--format",
+            fmt,
+            "-o",
+            str(out),
+        ]
+    )
     assert status == 0
     records, positions = formats.read(fmt, out)
     assert len(records) == len(sequences.generate("wenner", 24)) == 84
@@ -43,12 +58,15 @@ def test_sequence_file_and_stdout(tmp_path, capsys):
     assert text.strip().splitlines()[0].strip() == "2"
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--array", "zigzag"], "--array"),
-    (["--model", "granite"], "model"),
-    (["--noise", "2"], "--noise"),
-    (["--electrodes", "2"], "electrodes"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--array", "zigzag"], "--array"),
+        (["--model", "granite"], "model"),
+        (["--noise", "2"], "--noise"),
+        (["--electrodes", "2"], "electrodes"),
+    ],
+)
 def test_errors_are_one_line_and_status_2(argv, message, capsys):
     assert run(argv) == 2
     err = capsys.readouterr().err
@@ -65,8 +83,27 @@ def test_bad_sequence_file_names_the_line(tmp_path, capsys):
 
 def test_chargeable_model_and_longer_injection(tmp_path):
     out = tmp_path / "ip.csv"
-    assert run(["--electrodes", "16", "--array", "wenner", "--model", "homogeneous:rho=100;m=50;tau=1",
-                "--injection-ms", "1000", "--stacks", "1", "--format", "csv", "-o", str(out)]) == 0
+    assert (
+        run(
+            [
+                "--electrodes",
+                "16",
+                "--array",
+                "wenner",
+                "--model",
+                "homogeneous:rho=100;m=50;tau=1",
+                "--injection-ms",
+                "1000",
+                "--stacks",
+                "1",
+                "--format",
+                "csv",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     records, _ = formats.read("csv", out)
     assert all(r["injection_ms"] == 1000 for r in records)
     ip = np.array([r["ip_mvv"] for r in records])

@@ -25,8 +25,10 @@ def instrument():
     config = var / "ohmpi.toml"
     config.write_text("[bus]\nheartbeat_s = 0.5\n\n[instrument]\nn_electrodes = 16\ntime_scale = 0\n")
     env = {"OHMPI_VAR": str(var), "OHMPI_CONFIG": str(config), "OHMPI_BUS": f"ipc://{var}/bus"}
-    procs = [spawn(["-m", "workers.hub"], env, var / "hub.log"),
-             spawn(["-m", "workers.controller"], env, var / "controller.log")]
+    procs = [
+        spawn(["-m", "workers.hub"], env, var / "hub.log"),
+        spawn(["-m", "workers.controller"], env, var / "controller.log"),
+    ]
     try:
         with Client(env["OHMPI_BUS"], cfg=BusConfig(heartbeat_s=0.5), timeout=5.0) as client:
             client.wait_for("controller", timeout=60)
@@ -38,8 +40,9 @@ def instrument():
 
 
 def ohmpi(env, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([OHMPI, "--timeout", "10", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [OHMPI, "--timeout", "10", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_self_test_walks_every_relay_role_and_adc_and_says_nothing_real_was_tested(instrument):
@@ -47,8 +50,16 @@ def test_self_test_walks_every_relay_role_and_adc_and_says_nothing_real_was_test
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     names = [line.split()[0] for line in lines[1:-1]]
-    assert names == ["tca9548a", "relays_A", "relays_B", "relays_M", "relays_N", "adc_current", "adc_voltage",
-                     "safe_state"]
+    assert names == [
+        "tca9548a",
+        "relays_A",
+        "relays_B",
+        "relays_M",
+        "relays_N",
+        "adc_current",
+        "adc_voltage",
+        "safe_state",
+    ]
     assert "16 relays ok" in done.stdout
     assert lines[-1].startswith("self-test passed on the simulated instrument")
 
@@ -63,8 +74,13 @@ def test_self_test_json_carries_every_check_and_the_simulated_flag(instrument):
 
 def test_self_test_without_a_controller_exits_3_with_one_line(tmp_path):
     (tmp_path / "ohmpi.toml").write_text("")
-    env = {"OHMPI_VAR": str(tmp_path), "OHMPI_BUS": f"ipc://{tmp_path}/bus", "OHMPI_CONFIG": str(tmp_path / "ohmpi.toml")}
-    done = subprocess.run([OHMPI, "--timeout", "0.5", "self-test"], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        "OHMPI_VAR": str(tmp_path),
+        "OHMPI_BUS": f"ipc://{tmp_path}/bus",
+        "OHMPI_CONFIG": str(tmp_path / "ohmpi.toml"),
+    }
+    done = subprocess.run(
+        [OHMPI, "--timeout", "0.5", "self-test"], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 3 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "hub" in done.stderr

@@ -41,8 +41,13 @@ def make(target: str, root: Path, trap, *extra: str) -> subprocess.CompletedProc
     bin_dir, _ = trap
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     env.pop("MAKEFLAGS", None)
-    done = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), target, f"DESTDIR={root}", *extra],
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), target, f"DESTDIR={root}", *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -90,8 +95,17 @@ def test_install_writes_the_unit_wrapper_config_and_drop_ins_then_uninstall_remo
 
 def test_variables_rename_the_service_and_relocate_every_file(tmp_path, trap):
     root = tmp_path / "root"
-    make("install-service", root, trap, "SERVICE=erti", "SERVICE_USER=ert", "PREFIX=/usr", "SYSCONFDIR=/etc/x",
-         "APPDIR=/home/ert/ohmpi-bus", "HW_WATCHDOG=")
+    make(
+        "install-service",
+        root,
+        trap,
+        "SERVICE=erti",
+        "SERVICE_USER=ert",
+        "PREFIX=/usr",
+        "SYSCONFDIR=/etc/x",
+        "APPDIR=/home/ert/ohmpi-bus",
+        "HW_WATCHDOG=",
+    )
     unit = unit_settings(root / "etc/x/systemd/system/erti.service")
     assert unit["User"] == ["ert"] and unit["StateDirectory"] == ["erti erti/log"]
     assert unit["ProtectHome"] == ["read-only"], "a checkout under /home must stay readable"
@@ -112,8 +126,9 @@ def test_systemd_accepts_the_unit_and_rates_its_sandbox_ok(tmp_path, trap):
     done = subprocess.run([ANALYZE, "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "ohmpi.service" not in done.stderr, done.stderr
     # exposure on systemd's 0..10 scale (threshold in tenths): "OK" is below 3
-    done = subprocess.run([ANALYZE, "security", "--offline=yes", "--threshold=30", str(unit)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [ANALYZE, "security", "--offline=yes", "--threshold=30", str(unit)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout[-500:] + done.stderr
     assert re.search(r"Overall exposure level for ohmpi.service: [0-2]\.\d OK", done.stdout)
 
@@ -149,12 +164,23 @@ def test_the_wrapper_runs_the_checkout_cli_as_the_service_user(tmp_path, trap):
     root = tmp_path / "root"
     me = getpass.getuser()
     make("install-service", root, trap, f"SERVICE_USER={me}")
-    done = subprocess.run([str(root / WRAPPER), "sequence", "generate", "wenner", "--electrodes", "8"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(root / WRAPPER), "sequence", "generate", "wenner", "--electrodes", "8"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and "1 4 2 3" in done.stdout, done.stderr
     make("install-service", root, trap, "SERVICE_USER=somebody-else")
     env = {**os.environ, "PATH": f"{trap[0]}:{os.environ['PATH']}"}
     subprocess.run([str(root / WRAPPER), "status"], env=env, timeout=60, check=True)
     assert trap[1].read_text().split() == [
-        "sudo", "-u", "somebody-else", "env", "OHMPI_VAR=/var/lib/ohmpi", "OHMPI_CONFIG=/etc/ohmpi/ohmpi.toml",
-        f"{ROOT}/.venv/bin/ohmpi", "status"]
+        "sudo",
+        "-u",
+        "somebody-else",
+        "env",
+        "OHMPI_VAR=/var/lib/ohmpi",
+        "OHMPI_CONFIG=/etc/ohmpi/ohmpi.toml",
+        f"{ROOT}/.venv/bin/ohmpi",
+        "status",
+    ]

@@ -5,7 +5,8 @@ import sqlite3
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohmpi import earth
 from ohmpi.geometry import line_positions
@@ -22,9 +23,18 @@ def rows(flags=None, r=None, std=1.0, quads=QUADS, pass_index=0):
     truth = earth.HomogeneousEarth(50).transfer_resistances(POS, quads)
     out = []
     for i, q in enumerate(quads):
-        out.append(dict(a=int(q[0]), b=int(q[1]), m=int(q[2]), n=int(q[3]), pass_index=pass_index,
-                        r_ohm=float(truth[i] if r is None else r[i]), r_std_pct=std,
-                        flags=list((flags or {}).get(i, []))))
+        out.append(
+            dict(
+                a=int(q[0]),
+                b=int(q[1]),
+                m=int(q[2]),
+                n=int(q[3]),
+                pass_index=pass_index,
+                r_ohm=float(truth[i] if r is None else r[i]),
+                r_std_pct=std,
+                flags=list((flags or {}).get(i, [])),
+            )
+        )
     return out
 
 
@@ -54,12 +64,15 @@ def test_too_few_quadrupoles_is_refused_saying_why():
         dataset.from_records(rows(), POS.tolist(), pass_index=3)
 
 
-@pytest.mark.parametrize("positions, message", [
-    ([[0, 0, 0]] * 12, "share a horizontal position"),
-    ([[0, 0, "x"]] * 12, "electrode positions"),
-    ([[0, 0, math.inf]] * 12, "finite"),
-    ([], "no electrode positions"),
-])
+@pytest.mark.parametrize(
+    "positions, message",
+    [
+        ([[0, 0, 0]] * 12, "share a horizontal position"),
+        ([[0, 0, "x"]] * 12, "electrode positions"),
+        ([[0, 0, math.inf]] * 12, "finite"),
+        ([], "no electrode positions"),
+    ],
+)
 def test_bad_positions_are_refused(positions, message):
     with pytest.raises(InversionRefused, match=message) as info:
         dataset.from_records(rows(), positions)
@@ -117,10 +130,26 @@ def test_common_keeps_the_shared_quadrupoles_in_order():
 
 # ---- stored results ----------------------------------------------------------------------------
 def result(**over):
-    cells = {"x": [1.0, 2.0], "depth": [0.5, 1.5], "z": [-0.5, -1.5], "rho": [10.0, 20.0], "coverage": [0.1, -1.0],
-             "polygons": [[0, 0, 1, 0, 1, -1], [1, 0, 2, 0, 2, -1, 1, -1]]}
-    return {"survey_id": "S1", "pass_index": 0, "chi2": 1.1, "rms_pct": 2.0, "iterations": 3, "n_data": 40,
-            "n_cells": 2, "lambda": 20.0, "cells": cells, **over}
+    cells = {
+        "x": [1.0, 2.0],
+        "depth": [0.5, 1.5],
+        "z": [-0.5, -1.5],
+        "rho": [10.0, 20.0],
+        "coverage": [0.1, -1.0],
+        "polygons": [[0, 0, 1, 0, 1, -1], [1, 0, 2, 0, 2, -1, 1, -1]],
+    }
+    return {
+        "survey_id": "S1",
+        "pass_index": 0,
+        "chi2": 1.1,
+        "rms_pct": 2.0,
+        "iterations": 3,
+        "n_data": 40,
+        "n_cells": 2,
+        "lambda": 20.0,
+        "cells": cells,
+        **over,
+    }
 
 
 @pytest.fixture
@@ -140,16 +169,19 @@ def test_results_are_stored_replaced_and_listed(results):
     assert results.get("S1", 7) is None and results.get("nope") is None and results.summaries("nope") == []
 
 
-@pytest.mark.parametrize("bad, field", [
-    (dict(survey_id="x'; DROP TABLE inversions; --"), "survey_id"),
-    (dict(survey_id=None), "survey_id"),
-    (dict(pass_index=-1), "pass_index"),
-    (dict(pass_index=True), "pass_index"),
-    (dict(chi2=math.nan), "chi2"),
-    (dict(rms_pct="2"), "rms_pct"),
-    (dict(iterations=2.5), "iterations"),
-    (dict(cells={"x": [1.0], "depth": [], "rho": [1.0], "polygons": [[0, 0, 1, 0, 1, 1]]}), "depth"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        (dict(survey_id="x'; DROP TABLE inversions; --"), "survey_id"),
+        (dict(survey_id=None), "survey_id"),
+        (dict(pass_index=-1), "pass_index"),
+        (dict(pass_index=True), "pass_index"),
+        (dict(chi2=math.nan), "chi2"),
+        (dict(rms_pct="2"), "rms_pct"),
+        (dict(iterations=2.5), "iterations"),
+        (dict(cells={"x": [1.0], "depth": [], "rho": [1.0], "polygons": [[0, 0, 1, 0, 1, 1]]}), "depth"),
+    ],
+)
 def test_bad_results_are_refused_naming_the_field(results, bad, field):
     with pytest.raises(ValueError, match=field):
         results.put(result(**bad))
@@ -178,17 +210,20 @@ def test_section_files_refuse_inconsistent_results():
 
 
 # ---- 2-D earth models ----------------------------------------------------------------------------
-@pytest.mark.parametrize("text, message", [
-    ("block:rho=100,10;x=20,10;z=1,2", "FROM < TO"),
-    ("block:rho=100,10;x=1,2;z=-1,2", "TOP < BOTTOM"),
-    ("block:rho=100;x=1,2;z=1,2", "2 value"),
-    ("block:rho=100,10;x=1,2;z=1,2;r=3", "unknown key"),
-    ("circle:rho=100,10;x=5;z=1;r=3", "below the surface"),
-    ("circle:rho=100,0;x=5;z=5;r=3", "resistivity of the circle"),
-    ("circle:rho=100,10;x=nan;z=5;r=3", "finite"),
-    ("mesh:/no/such/file.bms", "not found"),
-    ("mesh:", "needs a file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("block:rho=100,10;x=20,10;z=1,2", "FROM < TO"),
+        ("block:rho=100,10;x=1,2;z=-1,2", "TOP < BOTTOM"),
+        ("block:rho=100;x=1,2;z=1,2", "2 value"),
+        ("block:rho=100,10;x=1,2;z=1,2;r=3", "unknown key"),
+        ("circle:rho=100,10;x=5;z=1;r=3", "below the surface"),
+        ("circle:rho=100,0;x=5;z=5;r=3", "resistivity of the circle"),
+        ("circle:rho=100,10;x=nan;z=5;r=3", "finite"),
+        ("mesh:/no/such/file.bms", "not found"),
+        ("mesh:", "needs a file"),
+    ],
+)
 def test_mesh_model_errors_name_what_is_wrong(text, message):
     with pytest.raises(ValueError, match=message):
         earth.parse_model(text)
@@ -198,6 +233,7 @@ def test_mesh_models_say_they_need_pygimli_when_it_is_missing(monkeypatch):
     import sys
 
     import ohmpi.inversion
+
     monkeypatch.setitem(sys.modules, "ohmpi.inversion.mesh_earth", None)
     monkeypatch.delattr(ohmpi.inversion, "mesh_earth", raising=False)
     with pytest.raises(ValueError, match=r"need pyGIMLi \(pip install -e '.\[inversion\]'\)"):
@@ -218,6 +254,7 @@ def test_results_travel_compressed_and_bombs_are_refused():
     import zlib
 
     from workers.recorder_inversions import pack, unpack
+
     assert unpack(pack(result())) == result()
     with pytest.raises(ValueError, match="not zlib"):
         unpack(b"not compressed")
@@ -230,6 +267,7 @@ def test_results_travel_compressed_and_bombs_are_refused():
 
 def test_a_mesh_file_with_one_resistivity_per_region(tmp_path):
     import pygimli as pg
+
     pos = line_positions(8, 1.0)
     world = pg.meshtools.createWorld(start=[-14, 0], end=[21, -14], worldMarker=True)
     for x in pos[:, 0]:

@@ -25,15 +25,18 @@ from workers.recorder_inversions import unpack
 
 pytestmark = pytest.mark.timeout(300)  # real-time surveys and inversions on a shared, busy machine
 ELECTRODES = 12
-MODEL = 'contact:rho=100,20;x=5.5'
+MODEL = "contact:rho=100,20;x=5.5"
 FAST = {"injection_ms": 60.0, "nb_stack": 1}  # ~0.3 s a quadrupole in real time
 
 
 @pytest.fixture(scope="module")
 def system():
-    s = start_web_system(web_extra=f'\n[instrument.sim]\nmodel = "{MODEL}"\n\n[inverter]\npass_wait_s = 10.0\n',
-                         electrodes=ELECTRODES, time_scale=1.0, wait=("hub", "recorder", "controller", "sequencer",
-                                                                     "inverter"))
+    s = start_web_system(
+        web_extra=f'\n[instrument.sim]\nmodel = "{MODEL}"\n\n[inverter]\npass_wait_s = 10.0\n',
+        electrodes=ELECTRODES,
+        time_scale=1.0,
+        wait=("hub", "recorder", "controller", "sequencer", "inverter"),
+    )
     yield s
     s.close()
 
@@ -95,14 +98,17 @@ def test_cli_invert_json_and_exports(system, survey, tmp_path):
     assert out.returncode == 0 and out.stdout.startswith("# vtk DataFile") and "SCALARS rho_ohmm" in out.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (("S-none",), "unknown survey"),
-    (("{survey}", "--lambda", "-1"), "lam must be a number"),
-    (("{survey}", "--lambda", "nan"), "lam must be a number"),
-    (("{survey}", "--pass", "9"), "has no pass 9"),
-    (("{survey}", "--baseline", "5"), "no pass 5 for a baseline"),
-    (("x' OR 1=1; --",), "survey"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("S-none",), "unknown survey"),
+        (("{survey}", "--lambda", "-1"), "lam must be a number"),
+        (("{survey}", "--lambda", "nan"), "lam must be a number"),
+        (("{survey}", "--pass", "9"), "has no pass 9"),
+        (("{survey}", "--baseline", "5"), "no pass 5 for a baseline"),
+        (("x' OR 1=1; --",), "survey"),
+    ],
+)
 def test_bad_requests_are_refused_naming_why(system, survey, args, message):
     out = system.ohmpi("invert", *[a.format(survey=survey) for a in args], "--json")
     assert out.returncode != 0 and message in out.stderr, out.stderr
@@ -113,13 +119,21 @@ def test_a_survey_with_too_few_quadrupoles_is_refused(system, survey):
     c.call("sequencer", "generate", array="wenner", electrodes=6)  # 3 quadrupoles
     small = c.call("sequencer", "start", name="tiny", settings=FAST)["survey_id"]
     system.wait_survey(timeout=60)
-    wait_until(lambda: len(c.call("recorder", "indices", survey_id=small, pass_index=0)) == 3, timeout=30,
-               what="tiny survey stored")
+    wait_until(
+        lambda: len(c.call("recorder", "indices", survey_id=small, pass_index=0)) == 3,
+        timeout=30,
+        what="tiny survey stored",
+    )
     with pytest.raises(BadRequest, match=r"only 3 usable quadrupole\(s\).*at least 10"):
         c.call("inverter", "invert", survey_id=small)
     # the pass that ended was not queued: the refusal is logged instead
-    logged = wait_until(lambda: [line for line in c.call("recorder", "logs", process="inverter", level="warning")
-                                 if small in line["message"]], timeout=60, what="the automatic refusal logged")
+    logged = wait_until(
+        lambda: [
+            line for line in c.call("recorder", "logs", process="inverter", level="warning") if small in line["message"]
+        ],
+        timeout=60,
+        what="the automatic refusal logged",
+    )
     assert "only 3 usable quadrupole(s)" in logged[0]["message"]
     assert not [j for j in c.call("inverter", "jobs") if j["survey_id"] == small]
 
@@ -146,8 +160,11 @@ def test_roles_on_the_bus_and_the_web(system, survey, app):
     queued = operator.post(f"/api/surveys/{survey}/invert", json={"lambda": 12.5, "pass": 0})
     assert queued.status_code == 200, queued.get_data(as_text=True)
     job_id = queued.get_json()["job_id"]
-    job = wait_until(lambda: (j := viewer.get(f"/api/inverter/job?job_id={job_id}").get_json())["state"] in
-                     ("done", "failed") and j, timeout=120, what="web job done")
+    job = wait_until(
+        lambda: (j := viewer.get(f"/api/inverter/job?job_id={job_id}").get_json())["state"] in ("done", "failed") and j,
+        timeout=120,
+        what="web job done",
+    )
     assert job["state"] == "done" and job["summary"]["lambda"] == 12.5 and job["by"]
     assert viewer.get("/api/inverter/job?job_id=1x").status_code == 400
     assert viewer.get("/api/inverter/job?job_id=999999").status_code == 400
@@ -168,8 +185,7 @@ class Measuring:
         time.sleep(0.5)  # the subscription reaches the hub
 
     def _listen(self):
-        sub = Subscriber(["data.+.measurement"], address=self.system.address, cfg=self.system.cfg,
-                         key=self.system.key)
+        sub = Subscriber(["data.+.measurement"], address=self.system.address, cfg=self.system.cfg, key=self.system.key)
         try:
             while not self.stop.is_set():
                 msg = sub.recv(timeout=0.2)
@@ -201,14 +217,20 @@ class Measuring:
 
 def settle(c, survey_id: str) -> None:
     """The survey just ended has had its automatic inversion: the inverter is free again."""
-    wait_until(lambda: any(j["survey_id"] == survey_id and j["state"] in ("done", "failed")
-                           for j in c.call("inverter", "jobs")) and c.call("inverter", "status")["state"] == "idle",
-               timeout=180, what=f"{survey_id} inverted after it ended")
+    wait_until(
+        lambda: (
+            any(j["survey_id"] == survey_id and j["state"] in ("done", "failed") for j in c.call("inverter", "jobs"))
+            and c.call("inverter", "status")["state"] == "idle"
+        ),
+        timeout=180,
+        what=f"{survey_id} inverted after it ended",
+    )
 
 
 def child_of(c, job_id) -> int:
-    return wait_until(lambda: c.call("inverter", "job", job_id=job_id).get("pid"), timeout=60,
-                      what="the inversion's process started")
+    return wait_until(
+        lambda: c.call("inverter", "job", job_id=job_id).get("pid"), timeout=60, what="the inversion's process started"
+    )
 
 
 def test_an_inversion_is_stopped_while_a_survey_measures_and_ends_after_it(system, survey):
@@ -224,13 +246,19 @@ def test_an_inversion_is_stopped_while_a_survey_measures_and_ends_after_it(syste
         job = c.call("inverter", "invert", survey_id=survey, pass_index=1, baseline=0, lam=7.0)
         watch.pid = child_of(c, job["job_id"])
         status = c.call("inverter", "status")
-        assert status["paused"] == "survey running" and status["job"]["pid"] == watch.pid, \
-            (status, c.call("sequencer", "status"), len(watch.arrivals))
+        assert status["paused"] == "survey running" and status["job"]["pid"] == watch.pid, (
+            status,
+            c.call("sequencer", "status"),
+            len(watch.arrivals),
+        )
         system.wait_survey(timeout=120)
         samples, busy = list(watch.samples), watch.cadence()
         watch.pid = None
-        done = wait_until(lambda: (j := c.call("inverter", "job", job_id=job["job_id"]))["state"] in
-                          ("done", "failed") and j, timeout=180, what="the inversion done after the survey")
+        done = wait_until(
+            lambda: (j := c.call("inverter", "job", job_id=job["job_id"]))["state"] in ("done", "failed") and j,
+            timeout=180,
+            what="the inversion done after the survey",
+        )
     finally:
         watch.close()
     assert done["state"] == "done", done
@@ -245,8 +273,9 @@ def test_an_inversion_is_stopped_while_a_survey_measures_and_ends_after_it(syste
 
 def set_during_survey(system, mode: str) -> None:
     text = system.config.read_text()
-    text = re.sub(r'(?m)^during_survey = .*\n', "", text).replace("[inverter]\n",
-                                                                 f'[inverter]\nduring_survey = "{mode}"\n')
+    text = re.sub(r"(?m)^during_survey = .*\n", "", text).replace(
+        "[inverter]\n", f'[inverter]\nduring_survey = "{mode}"\n'
+    )
     system.config.write_text(text)
 
 
@@ -258,14 +287,20 @@ def test_a_stop_ends_a_stopped_inversion_and_run_mode_inverts_beside_a_survey(sy
         watch.survey(c)
         c.call("inverter", "invert", survey_id=survey, pass_index=0, baseline=0, lam=11.0)
         # this one, or the previous survey's automatic inversion ahead of it: stopped either way
-        pid = wait_until(lambda: (s := c.call("inverter", "status"))["paused"] == "survey running" and
-                         s["job"].get("pid"), timeout=60, what="an inversion stopped for the survey")
+        pid = wait_until(
+            lambda: (s := c.call("inverter", "status"))["paused"] == "survey running" and s["job"].get("pid"),
+            timeout=60,
+            what="an inversion stopped for the survey",
+        )
         wait_until(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED, timeout=10, what="stopped")
         began = time.monotonic()
         system.ctl("stop", "inverter")  # SIGTERM while its child is stopped
         assert time.monotonic() - began < 8.0  # it ended by itself, not killed by supervisord after 10 s
-        wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
-                   timeout=10, what="the stopped child ended with its worker")
+        wait_until(
+            lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+            timeout=10,
+            what="the stopped child ended with its worker",
+        )
         c.call("sequencer", "stop")
         system.wait_survey(("stopped",), timeout=60)
 
@@ -280,8 +315,11 @@ def test_a_stop_ends_a_stopped_inversion_and_run_mode_inverts_beside_a_survey(sy
         samples = list(watch.samples)
         watch.pid = None
         assert c.call("inverter", "status")["paused"] is None
-        wait_until(lambda: c.call("inverter", "job", job_id=job["job_id"])["state"] == "done", timeout=180,
-                   what="the inversion done")
+        wait_until(
+            lambda: c.call("inverter", "job", job_id=job["job_id"])["state"] == "done",
+            timeout=180,
+            what="the inversion done",
+        )
     finally:
         watch.close()
         set_during_survey(system, "pause")
@@ -307,8 +345,8 @@ def test_a_scheduled_survey_s_pass_is_inverted_in_the_gap_before_the_next(system
             if job.get("survey_id") != survey_id or not job.get("pid"):
                 return None
             assert c.call("sequencer", "status")["state"] == "waiting"
-            return status["paused"] is None and psutil.Process(job["pid"]).status() != psutil.STATUS_STOPPED \
-                and job
+            return status["paused"] is None and psutil.Process(job["pid"]).status() != psutil.STATUS_STOPPED and job
+
         job = wait_until(running_in_the_gap, timeout=50, what="pass 0 inverted while the survey waits")
         assert job["pass_index"] == 0 and job["auto"]
     finally:
@@ -317,10 +355,13 @@ def test_a_scheduled_survey_s_pass_is_inverted_in_the_gap_before_the_next(system
 
 
 def test_without_pygimli_the_worker_says_why_and_exits_cleanly(system):
-    code = ("import sys; sys.modules['pygimli'] = None; sys.modules['pgcore'] = None\n"
-            "from workers.inverter import main; sys.exit(main())")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=system.env, capture_output=True, text=True,
-                         timeout=60)
+    code = (
+        "import sys; sys.modules['pygimli'] = None; sys.modules['pgcore'] = None\n"
+        "from workers.inverter import main; sys.exit(main())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=system.env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and "inverter: off:" in out.stderr and "pip install -e '.[inversion]'" in out.stderr
     conf = (ROOT / "supervisor.conf").read_text().split("[program:inverter]")[1].split("[program:")[0]
     assert "startsecs=0" in conf and "exitcodes=0,2" in conf  # a clean exit is expected: never restarted
@@ -331,6 +372,7 @@ def test_the_page_shows_the_inverted_section_fit_misfit_change_and_passes(system
     change of the second pass on a diverging scale, the slider back to the first; no CSP violation."""
     sync_api = pytest.importorskip("playwright.sync_api")
     from tests.support.browser import ARGS, ARTIFACTS, CHROMIUM, Account, Watch, log_in, new_page
+
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
     with sync_api.sync_playwright() as p:
@@ -343,9 +385,14 @@ def test_the_page_shows_the_inverted_section_fit_misfit_change_and_passes(system
             item = page.locator(f"#surveys li[data-survey='{survey}']")
             item.wait_for()
             item.get_by_role("button", name="view").click()
-            wait_until(lambda: "χ²" in (page.text_content("#inv-fit") or "") and
-                       "pass 2 of 2" in (page.text_content("#inv-pass-label") or ""), timeout=30,
-                       what="the newest pass's section shown")
+            wait_until(
+                lambda: (
+                    "χ²" in (page.text_content("#inv-fit") or "")
+                    and "pass 2 of 2" in (page.text_content("#inv-pass-label") or "")
+                ),
+                timeout=30,
+                what="the newest pass's section shown",
+            )
             section = page.locator("#inv-section")
             assert int(section.get_attribute("data-cells")) > 30
             assert "against pass 1" in page.text_content("#inv-fit")
@@ -355,8 +402,11 @@ def test_the_page_shows_the_inverted_section_fit_misfit_change_and_passes(system
             ARTIFACTS.mkdir(exist_ok=True)
             page.locator("#card-inversion").screenshot(path=str(ARTIFACTS / "inversion-change.png"))
             page.eval_on_selector("#inv-pass", "(el) => { el.value = '0'; el.dispatchEvent(new Event('input')); }")
-            wait_until(lambda: "pass 1 of 2" in (page.text_content("#inv-pass-label") or ""), timeout=30,
-                       what="the slider went back to the first pass")
+            wait_until(
+                lambda: "pass 1 of 2" in (page.text_content("#inv-pass-label") or ""),
+                timeout=30,
+                what="the slider went back to the first pass",
+            )
             assert section.get_attribute("data-view") == "rho"  # the first pass has no change
             assert page.locator("#inv-go").is_visible()  # an operator may invert
             page.locator("#card-inversion").screenshot(path=str(ARTIFACTS / "inversion.png"))

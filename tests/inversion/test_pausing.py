@@ -20,8 +20,12 @@ from workers.inverter import load_settings
 
 HB = 0.5
 STATES = ["idle", "running", "waiting", "paused", "held", "finished", "stopped", "failed"]
-EVENTS = st.lists(st.tuples(st.floats(0, 3), st.sampled_from(["state", "alive", "soh", "measured"]),
-                            st.sampled_from(STATES), st.booleans()), max_size=30)
+EVENTS = st.lists(
+    st.tuples(
+        st.floats(0, 3), st.sampled_from(["state", "alive", "soh", "measured"]), st.sampled_from(STATES), st.booleans()
+    ),
+    max_size=30,
+)
 
 
 def feed(gate, events):
@@ -82,8 +86,15 @@ def test_the_gaps_open_the_gate_and_a_manual_measure_shuts_it(state):
     assert gate.reason(1.9) == MEASURING
 
 
-@pytest.mark.parametrize("value, message", [("sometimes", "must be one of 'pause', 'run'"), (1, "must be str"),
-                                            ("PAUSE", "must be one of"), ("", "must be one of")])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("sometimes", "must be one of 'pause', 'run'"),
+        (1, "must be str"),
+        ("PAUSE", "must be one of"),
+        ("", "must be one of"),
+    ],
+)
 def test_a_bad_during_survey_is_refused_naming_it(value, message):
     with pytest.raises(Exception, match=r"\[inverter\]\.during_survey " + message):
         load_settings({"during_survey": value})
@@ -95,8 +106,15 @@ def test_a_bad_during_survey_stops_the_worker_with_one_line_and_status_2(tmp_pat
     config = tmp_path / "ohmpi.toml"
     config.write_text('[inverter]\nduring_survey = "whenever"\n')
     env = {**os.environ, "OHMPI_CONFIG": str(config), "OHMPI_VAR": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "workers.inverter"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "workers.inverter"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "during_survey" in lines[0] and "whenever" in lines[0]

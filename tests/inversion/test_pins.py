@@ -13,8 +13,15 @@ def test_pinned_pygimli_moves_away_from_its_start_and_fits():
     world = pg.meshtools.createWorld(start=[-30, 0], end=[60, -30], layers=[-4], worldMarker=True)
     for p in scheme.sensorPositions():
         world.createNode(p)
-    data = ert.simulate(pg.meshtools.createMesh(world, quality=33, area=4), scheme=scheme, res=[[1, 100.0], [2, 10.0]],
-                        noiseLevel=0.03, noiseAbs=1e-6, seed=7, verbose=False)
+    data = ert.simulate(
+        pg.meshtools.createMesh(world, quality=33, area=4),
+        scheme=scheme,
+        res=[[1, 100.0], [2, 10.0]],
+        noiseLevel=0.03,
+        noiseAbs=1e-6,
+        seed=7,
+        verbose=False,
+    )
     mgr = ert.ERTManager(data, verbose=False)
     model = np.asarray(mgr.invert(lam=20, paraDX=0.5, paraMaxCellSize=12, paraDepth=12, verbose=False))
     start = np.median(np.asarray(data["rhoa"]))

@@ -20,8 +20,19 @@ CENTRE = (POS[-1, 0] / 4, 3 * POS[-1, 0] / 4)  # the well-covered middle of the 
 def rows_for(model, noise=0.02, seed=1, pass_index=0):
     rng = np.random.default_rng(seed)
     r = model.transfer_resistances(POS, QUADS) * (1 + noise * rng.standard_normal(len(QUADS)))
-    return [dict(a=int(q[0]), b=int(q[1]), m=int(q[2]), n=int(q[3]), r_ohm=float(v), r_std_pct=100 * noise,
-                 flags=[], pass_index=pass_index) for q, v in zip(QUADS, r)]
+    return [
+        dict(
+            a=int(q[0]),
+            b=int(q[1]),
+            m=int(q[2]),
+            n=int(q[3]),
+            r_ohm=float(v),
+            r_std_pct=100 * noise,
+            flags=[],
+            pass_index=pass_index,
+        )
+        for q, v in zip(QUADS, r)
+    ]
 
 
 def band(result, depth_from, depth_to, x_from=CENTRE[0], x_to=CENTRE[1], key="rho"):
@@ -69,8 +80,9 @@ def test_model_csv_and_vtk_of_a_result(two_layers):
 
 def test_vertical_contact_found_within_two_spacings():
     x_contact = 19.0  # between electrodes 10 and 11
-    ds = dataset.from_records(rows_for(earth.parse_model(f"contact:rho=100,10;x={x_contact}")), POS.tolist(),
-                              floor_pct=0.0)
+    ds = dataset.from_records(
+        rows_for(earth.parse_model(f"contact:rho=100,10;x={x_contact}")), POS.tolist(), floor_pct=0.0
+    )
     result = solve.invert(ds, lam=20)
     cells = result["cells"]
     x, d, rho = (np.array(cells[k]) for k in ("x", "depth", "rho"))
@@ -93,10 +105,12 @@ def time_lapse():
     block = dict(x=(14.0, 24.0), z=(1.5, 5.0))
     before = earth.HomogeneousEarth(100.0)
     after = earth.parse_model(f"block:rho=100,20;x={block['x'][0]},{block['x'][1]};z={block['z'][0]},{block['z'][1]}")
-    base = dataset.from_records(rows_for(before, noise=0.01, seed=3, pass_index=0), POS.tolist(), pass_index=0,
-                                floor_pct=0.0)
-    monitor = dataset.from_records(rows_for(after, noise=0.01, seed=4, pass_index=1), POS.tolist(), pass_index=1,
-                                   floor_pct=0.0)
+    base = dataset.from_records(
+        rows_for(before, noise=0.01, seed=3, pass_index=0), POS.tolist(), pass_index=0, floor_pct=0.0
+    )
+    monitor = dataset.from_records(
+        rows_for(after, noise=0.01, seed=4, pass_index=1), POS.tolist(), pass_index=1, floor_pct=0.0
+    )
     first, second = solve.invert_timelapse(base, monitor, lam=20)
     return block, first, second
 

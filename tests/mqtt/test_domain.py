@@ -8,11 +8,13 @@ import math
 import re
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from ohmpi.mqtt_bridge import commands, discovery
 from ohmpi.mqtt_bridge.queue import DurableQueue
-from ohmpi.mqtt_bridge.settings import Settings, SettingsError, TYPES, load, warnings
+from ohmpi.mqtt_bridge.settings import TYPES, Settings, SettingsError, load, warnings
 from ohmpi.mqtt_bridge.topics import Mapper, dumps, segment
 
 TOPIC_LEVEL = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -31,8 +33,14 @@ def test_no_table_or_disabled_means_off(tmp_path):
 def test_defaults_and_password_file_relative_to_var(tmp_path):
     (tmp_path / "pw").write_text("s3cret\nignored\n")
     s = make(tmp_path, username="bridge", password_file="pw")
-    assert (s.port, s.prefix, s.discovery_prefix, s.role, s.commands, s.base) == \
-        (1883, "ohmpi", "homeassistant", "viewer", False, "ohmpi/sim")
+    assert (s.port, s.prefix, s.discovery_prefix, s.role, s.commands, s.base) == (
+        1883,
+        "ohmpi",
+        "homeassistant",
+        "viewer",
+        False,
+        "ohmpi/sim",
+    )
     assert s.password == "s3cret" and s.authenticated
     assert make(tmp_path, tls=True).port == 8883
 
@@ -45,29 +53,54 @@ def test_warnings_for_a_readable_password_and_a_clear_text_link(tmp_path):
     pw.chmod(0o644)
     assert "readable by others" in " ".join(warnings(make(tmp_path, username="u", password_file="pw")))
     pw.chmod(0o600)
-    far = warnings(load({"host": "broker.example", "username": "u", "password_file": "pw", "commands": True},
-                        var=tmp_path))
+    far = warnings(
+        load({"host": "broker.example", "username": "u", "password_file": "pw", "commands": True}, var=tmp_path)
+    )
     assert len(far) == 2 and "in clear" in far[0] and "inject" in far[1]
 
 
-@pytest.mark.parametrize("table, key", [
-    ({"role": "admin"}, "role"), ({"role": "service"}, "role"), ({"commands": True}, "commands"),
-    ({"password_file": "pw"}, "password_file"), ({"username": "u", "password_file": "missing"}, "password_file"),
-    ({"ca_file": "missing.pem"}, "ca_file"), ({"port": 0}, "port"), ({"prefix": "a/+/b"}, "prefix"),
-    ({"discovery_prefix": ""}, "discovery_prefix"), ({"instrument": "a b"}, "instrument"),
-    ({"quadrupole": [1, 2, 3]}, "quadrupole"), ({"quadrupole": [1, 2, 3, True]}, "quadrupole"),
-    ({"protocol": "4"}, "protocol"), ({"queue_max": 1}, "queue_max"), ({"client_id": "x/#"}, "client_id"),
-    ({"host": "a b"}, "host"), ({"keepalive_s": 1}, "keepalive_s"),
-])
+@pytest.mark.parametrize(
+    "table, key",
+    [
+        ({"role": "admin"}, "role"),
+        ({"role": "service"}, "role"),
+        ({"commands": True}, "commands"),
+        ({"password_file": "pw"}, "password_file"),
+        ({"username": "u", "password_file": "missing"}, "password_file"),
+        ({"ca_file": "missing.pem"}, "ca_file"),
+        ({"port": 0}, "port"),
+        ({"prefix": "a/+/b"}, "prefix"),
+        ({"discovery_prefix": ""}, "discovery_prefix"),
+        ({"instrument": "a b"}, "instrument"),
+        ({"quadrupole": [1, 2, 3]}, "quadrupole"),
+        ({"quadrupole": [1, 2, 3, True]}, "quadrupole"),
+        ({"protocol": "4"}, "protocol"),
+        ({"queue_max": 1}, "queue_max"),
+        ({"client_id": "x/#"}, "client_id"),
+        ({"host": "a b"}, "host"),
+        ({"keepalive_s": 1}, "keepalive_s"),
+    ],
+)
 def test_a_wrong_value_names_its_key(tmp_path, table, key):
     with pytest.raises(SettingsError, match=re.escape(f"[mqtt].{key}")):
         make(tmp_path, **table)
 
 
 @hsettings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(TYPES) + ["bogus"]),
-                       st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6), st.floats(allow_nan=True),
-                                 st.text(max_size=20), st.lists(st.integers(0, 99), max_size=5)), max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(TYPES) + ["bogus"]),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-10, 10**6),
+            st.floats(allow_nan=True),
+            st.text(max_size=20),
+            st.lists(st.integers(0, 99), max_size=5),
+        ),
+        max_size=6,
+    )
+)
 def test_any_table_is_settings_or_one_error_naming_mqtt(tmp_path_factory, table):
     var = tmp_path_factory.getbasetemp()
     try:
@@ -84,16 +117,30 @@ def test_a_segment_is_always_one_safe_topic_level(name):
     assert TOPIC_LEVEL.match(segment(name))
 
 
-@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary()),
-                    lambda kids: st.one_of(st.lists(kids), st.dictionaries(st.text(), kids)), max_leaves=20))
+@given(
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary()),
+        lambda kids: st.one_of(st.lists(kids), st.dictionaries(st.text(), kids)),
+        max_leaves=20,
+    )
+)
 def test_any_body_becomes_strict_json(body):
     json.loads(dumps(body))  # NaN, infinities and bytes never break a payload
 
 
 def test_measurement_is_a_durable_qos1_stream_and_the_chosen_quadrupole_a_retained_state(tmp_path):
     mapper = Mapper(make(tmp_path, quadrupole=[1, 4, 2, 3]))
-    body = {"measurement_id": "M1", "survey_id": "S1", "seq_index": 0, "a": 1, "b": 4, "m": 2, "n": 3,
-            "rhoa_ohmm": float("nan"), "r_ohm": 2.0}
+    body = {
+        "measurement_id": "M1",
+        "survey_id": "S1",
+        "seq_index": 0,
+        "a": 1,
+        "b": 4,
+        "m": 2,
+        "n": 3,
+        "rhoa_ohmm": float("nan"),
+        "r_ohm": 2.0,
+    }
     stream, state = mapper.measurement(body)
     assert (stream.topic, stream.qos, stream.retain, stream.durable) == ("ohmpi/sim/measurement", 1, False, True)
     assert json.loads(stream.payload)["rhoa_ohmm"] is None
@@ -180,18 +227,22 @@ def test_queue_never_holds_more_than_its_bound_and_loses_only_what_it_counts(tmp
 
 # ---- commands -------------------------------------------------------------------------------------
 def test_a_request_is_parsed():
-    assert commands.parse(["sequencer", "status"], b'{"id": "r1", "args": {"x": 1}}') == \
-        commands.Request("r1", "sequencer", "status", {"x": 1})
+    assert commands.parse(["sequencer", "status"], b'{"id": "r1", "args": {"x": 1}}') == commands.Request(
+        "r1", "sequencer", "status", {"x": 1}
+    )
     assert commands.parse(["hub", "ping"], b'{"id": "r2"}').args == {}
 
 
-JSON_BODIES = st.dictionaries(st.sampled_from(["id", "args", "x"]),
-                              st.one_of(st.text(max_size=70), st.integers(),
-                                        st.dictionaries(st.text(max_size=5), st.integers())))
+JSON_BODIES = st.dictionaries(
+    st.sampled_from(["id", "args", "x"]),
+    st.one_of(st.text(max_size=70), st.integers(), st.dictionaries(st.text(max_size=5), st.integers())),
+)
 
 
-@given(st.lists(st.text(max_size=12), max_size=4),
-       st.one_of(st.binary(max_size=200), JSON_BODIES.map(lambda d: json.dumps(d).encode())))
+@given(
+    st.lists(st.text(max_size=12), max_size=4),
+    st.one_of(st.binary(max_size=200), JSON_BODIES.map(lambda d: json.dumps(d).encode())),
+)
 def test_any_input_is_a_request_or_an_error_whose_reply_topic_is_safe(levels, payload):
     try:
         req = commands.parse(levels, payload)

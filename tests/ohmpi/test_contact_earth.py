@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohmpi import simulate
 from ohmpi.earth import ContactEarth, HomogeneousEarth, parse_model
@@ -70,8 +71,7 @@ def test_reciprocity(left, right, x):
     quads = np.array([q for q in QUADS if q[1] and q[3]])
     model = ContactEarth(left, right, x)
     swapped = quads[:, [2, 3, 0, 1]]
-    assert model.transfer_resistances(pos, swapped) == pytest.approx(model.transfer_resistances(pos, quads),
-                                                                     rel=1e-9)
+    assert model.transfer_resistances(pos, swapped) == pytest.approx(model.transfer_resistances(pos, quads), rel=1e-9)
 
 
 def test_matches_the_scalar_potential_path_the_simulator_uses():
@@ -87,8 +87,9 @@ def test_matches_the_scalar_potential_path_the_simulator_uses():
 
 
 def test_simulated_survey_sees_both_sides():
-    records, pos = simulate.simulate(electrodes=24, spacing=1.0, array="wenner", model="contact:rho=100,10;x=11.5",
-                                     noise=0.0, stacks=1)
+    records, pos = simulate.simulate(
+        electrodes=24, spacing=1.0, array="wenner", model="contact:rho=100,10;x=11.5", noise=0.0, stacks=1
+    )
     first_level = [r for r in records if r["b"] - r["a"] == 3]  # a = 1 m
     left = [r["rhoa_ohmm"] for r in first_level if r["b"] <= 11]
     right = [r["rhoa_ohmm"] for r in first_level if r["a"] >= 14]
@@ -96,14 +97,17 @@ def test_simulated_survey_sees_both_sides():
     assert np.median(left) == pytest.approx(100, rel=0.1) and np.median(right) == pytest.approx(10, rel=0.1)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("contact:rho=100;x=2", "two rho"),
-    ("contact:rho=100,10", "one x"),
-    ("contact:rho=100,10;x=1,2", "one x"),
-    ("contact:rho=100,-1;x=2", "right of the contact"),
-    ("contact:rho=100,10;x=inf", "finite"),
-    ("contact:rho=100,10;x=2;h=3", "unknown key.*h"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("contact:rho=100;x=2", "two rho"),
+        ("contact:rho=100,10", "one x"),
+        ("contact:rho=100,10;x=1,2", "one x"),
+        ("contact:rho=100,-1;x=2", "right of the contact"),
+        ("contact:rho=100,10;x=inf", "finite"),
+        ("contact:rho=100,10;x=2;h=3", "unknown key.*h"),
+    ],
+)
 def test_contact_errors_name_what_is_wrong(text, message):
     with pytest.raises(ValueError, match=message):
         parse_model(text)

@@ -40,4 +40,3 @@ def test_other_errors_are_not(tmp_path):
     assert not is_disk_full(syntax.value)
     assert not is_disk_full(ValueError("disk is full"))  # words are not a code
     assert is_disk_full(OSError(errno.EDQUOT, "quota"))
-

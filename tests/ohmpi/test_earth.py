@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohmpi.earth import (
     HomogeneousEarth,
@@ -107,9 +108,7 @@ def test_reciprocity_in_a_layered_earth():
     model = LayeredEarth([50, 500, 20], [1, 3])
     quads = np.array([[1, 2, 5, 9], [3, 8, 12, 20], [1, 0, 7, 0]])
     swapped = quads[:, [2, 3, 0, 1]]
-    assert model.transfer_resistances(pos, swapped) == pytest.approx(
-        model.transfer_resistances(pos, quads), rel=1e-9
-    )
+    assert model.transfer_resistances(pos, swapped) == pytest.approx(model.transfer_resistances(pos, quads), rel=1e-9)
 
 
 def test_vectorised_transfer_resistances_match_scalar():
@@ -119,7 +118,9 @@ def test_vectorised_transfer_resistances_match_scalar():
     many = model.transfer_resistances(pos, quads)
     for q, r in zip(quads, many):
         assert r == pytest.approx(model.transfer_resistance(pos, *q))
-    assert np.all(geometric_factors(pos, quads) * HomogeneousEarth(7).transfer_resistances(pos, quads) == pytest.approx(7))
+    assert np.all(
+        geometric_factors(pos, quads) * HomogeneousEarth(7).transfer_resistances(pos, quads) == pytest.approx(7)
+    )
 
 
 def test_potential_electrode_on_current_electrode_rejected():

@@ -6,7 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohmpi import formats
 from ohmpi.formats import FormatError, guess_format, read, write
@@ -25,14 +26,27 @@ def records(draw, poles=False):
     if poles and draw(st.booleans()):
         quad[1], quad[3] = 0, 0
     return make_record(
-        a=quad[0], b=quad[1], m=quad[2], n=quad[3],
+        a=quad[0],
+        b=quad[1],
+        m=quad[2],
+        n=quad[3],
         time=draw(st.datetimes().map(lambda d: d.isoformat() + "Z")),
-        vab_V=draw(positive), iab_mA=draw(nonzero), iab_std_pct=draw(positive),
-        vmn_mV=draw(finite), vmn_std_pct=draw(positive), sp_mV=draw(finite),
-        r_ohm=draw(nonzero), r_std_pct=draw(positive), k_m=draw(nonzero), rhoa_ohmm=draw(finite),
-        rab_kohm=draw(positive), n_stacks=draw(st.integers(1, 100)),
-        injection_ms=draw(positive), duty_cycle=draw(st.floats(0.01, 1)),
-        sampling_hz=draw(positive), n_samples=draw(st.integers(0, 10**6)),
+        vab_V=draw(positive),
+        iab_mA=draw(nonzero),
+        iab_std_pct=draw(positive),
+        vmn_mV=draw(finite),
+        vmn_std_pct=draw(positive),
+        sp_mV=draw(finite),
+        r_ohm=draw(nonzero),
+        r_std_pct=draw(positive),
+        k_m=draw(nonzero),
+        rhoa_ohmm=draw(finite),
+        rab_kohm=draw(positive),
+        n_stacks=draw(st.integers(1, 100)),
+        injection_ms=draw(positive),
+        duty_cycle=draw(st.floats(0.01, 1)),
+        sampling_hz=draw(positive),
+        n_samples=draw(st.integers(0, 10**6)),
         strategy=draw(st.sampled_from(["fixed", "adaptive"])),
         flags=draw(st.lists(st.sampled_from(sorted(KNOWN_FLAGS)), unique=True)),
     )
@@ -65,16 +79,47 @@ def test_csv_round_trip_with_missing_values(recs, data):
 
 
 def test_csv_uses_current_ohmpi_column_names_that_resipy_parses(tmp_path):
-    rec = make_record(a=1, b=4, m=2, n=3, vmn_mV=50.0, iab_mA=25.0, r_ohm=2.0, r_std_pct=0.5,
-                      sp_mV=1.2, n_stacks=3, injection_ms=500.0, k_m=6.2832, rhoa_ohmm=12.57, rab_kohm=2.1,
-                      ip_mvv=12.5, ip_windows_mvv=[20.0, 10.0], r_budget_pct={"noise": 0.4, "sp": 0.3})
+    rec = make_record(
+        a=1,
+        b=4,
+        m=2,
+        n=3,
+        vmn_mV=50.0,
+        iab_mA=25.0,
+        r_ohm=2.0,
+        r_std_pct=0.5,
+        sp_mV=1.2,
+        n_stacks=3,
+        injection_ms=500.0,
+        k_m=6.2832,
+        rhoa_ohmm=12.57,
+        rab_kohm=2.1,
+        ip_mvv=12.5,
+        ip_windows_mvv=[20.0, 10.0],
+        r_budget_pct={"noise": 0.4, "sp": 0.3},
+    )
     path = tmp_path / "survey.csv"
     write("csv", [rec], None, path)
     with open(path, newline="") as f:
         header = f.readline().strip().split(",")
-    assert header[:16] == ["time", "a", "b", "m", "n", "injection_duration_[ms]", "vmn_[mV]", "vmn_std_[%]",
-                           "iab_[mA]", "iab_std_[%]", "r_[Ohm]", "r_std_[%]", "rab_[kOhm]", "sp_[mV]",
-                           "nb_stack", "vab_[V]"]
+    assert header[:16] == [
+        "time",
+        "a",
+        "b",
+        "m",
+        "n",
+        "injection_duration_[ms]",
+        "vmn_[mV]",
+        "vmn_std_[%]",
+        "iab_[mA]",
+        "iab_std_[%]",
+        "r_[Ohm]",
+        "r_std_[%]",
+        "rab_[kOhm]",
+        "sp_[mV]",
+        "nb_stack",
+        "vab_[V]",
+    ]
     with open(path, newline="") as f:
         row = next(csv.DictReader(f))
     # what ResIPy's OhmPi parser (3.6.6) takes: a b m n, vmn_[mV], iab_[mA], r_[Ohm], r_std_[%], rab_[kOhm]
@@ -86,8 +131,10 @@ def test_csv_uses_current_ohmpi_column_names_that_resipy_parses(tmp_path):
 
 
 def test_csv_of_older_ohmpi_versions_is_read():
-    text = ("time,A,B,M,N,inj time [ms],Vmn [mV],I [mA],R [Ohm],R_std [%],Ps [mV],nbStack\n"
-            "2024-01-01T00:00:00Z,1,4,2,3,500,50.0,25.0,2.0,0.5,1.2,3\n")
+    text = (
+        "time,A,B,M,N,inj time [ms],Vmn [mV],I [mA],R [Ohm],R_std [%],Ps [mV],nbStack\n"
+        "2024-01-01T00:00:00Z,1,4,2,3,500,50.0,25.0,2.0,0.5,1.2,3\n"
+    )
     records, _ = read("csv", io.StringIO(text))
     rec = records[0]
     assert (rec["a"], rec["b"], rec["m"], rec["n"]) == (1, 4, 2, 3)
@@ -99,8 +146,21 @@ RESIPY_NUMBER = re.compile(r"[-+]?\d*\.\d*[eE]?[-+]?\d+|\d+")
 
 
 def test_ohm_numbers_always_have_a_decimal_point_for_resipy():
-    recs = [make_record(a=1, b=2, m=3, n=4, r_ohm=1e-05, rhoa_ohmm=2.5e-7, k_m=12.0, r_std_pct=3.0,
-                        iab_mA=10.0, vmn_mV=1e-4, ip_mvv=0.0)]
+    recs = [
+        make_record(
+            a=1,
+            b=2,
+            m=3,
+            n=4,
+            r_ohm=1e-05,
+            rhoa_ohmm=2.5e-7,
+            k_m=12.0,
+            r_std_pct=3.0,
+            iab_mA=10.0,
+            vmn_mV=1e-4,
+            ip_mvv=0.0,
+        )
+    ]
     stream = io.StringIO()
     write("ohm", recs, line_positions(4, 1.0), stream)
     lines = stream.getvalue().splitlines()
@@ -153,8 +213,10 @@ OHM_FIELDS = ("r_ohm", "rhoa_ohmm", "k_m", "r_std_pct", "iab_mA", "vmn_mV")
 
 
 @settings(max_examples=50)
-@given(st.lists(records(poles=True), min_size=1, max_size=8),
-       st.lists(st.tuples(finite, finite, finite), min_size=N_ELECTRODES, max_size=N_ELECTRODES))
+@given(
+    st.lists(records(poles=True), min_size=1, max_size=8),
+    st.lists(st.tuples(finite, finite, finite), min_size=N_ELECTRODES, max_size=N_ELECTRODES),
+)
 def test_ohm_round_trip(recs, xyz):
     positions = np.array(xyz)
     back, pos = round_trip("ohm", recs, positions)
@@ -168,8 +230,7 @@ def test_ohm_round_trip(recs, xyz):
 
 
 def test_ohm_layout_and_units():
-    rec = make_record(a=1, b=0, m=2, n=3, r_ohm=2.0, rhoa_ohmm=50.0, k_m=25.0, r_std_pct=3.0,
-                      iab_mA=40.0, vmn_mV=80.0)
+    rec = make_record(a=1, b=0, m=2, n=3, r_ohm=2.0, rhoa_ohmm=50.0, k_m=25.0, r_std_pct=3.0, iab_mA=40.0, vmn_mV=80.0)
     stream = io.StringIO()
     write("ohm", [rec], line_positions(3, 2.0), stream)
     lines = stream.getvalue().splitlines()
@@ -261,7 +322,10 @@ def test_protocol_round_trip(recs):
 
 
 def test_protocol_layout():
-    recs = [make_record(a=1, b=4, m=2, n=3, r_ohm=-2.0, r_std_pct=5.0), make_record(a=2, b=5, m=3, n=4, r_ohm=1.0, r_std_pct=1.0)]
+    recs = [
+        make_record(a=1, b=4, m=2, n=3, r_ohm=-2.0, r_std_pct=5.0),
+        make_record(a=2, b=5, m=3, n=4, r_ohm=1.0, r_std_pct=1.0),
+    ]
     stream = io.StringIO()
     write("protocol", recs, None, stream)
     lines = [line.split() for line in stream.getvalue().splitlines()]

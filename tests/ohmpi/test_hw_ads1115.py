@@ -4,7 +4,8 @@ two's complement results, OS bit and conversion timing on the simulated clock.""
 import errno
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohmpi.hardware import ads1115 as spec
 from ohmpi.hardware.ads1115 import ADS1115, Config
@@ -35,8 +36,13 @@ def test_config_word_examples_from_datasheet_fields():
     assert word == 0b0_111_101_0_111_0_0_0_11
 
 
-@given(mux=st.sampled_from(list(spec.MUX_CODES)), fsr=st.sampled_from(spec.FULL_SCALES),
-       rate=st.sampled_from(spec.DATA_RATES), single=st.booleans(), que=st.integers(0, 3))
+@given(
+    mux=st.sampled_from(list(spec.MUX_CODES)),
+    fsr=st.sampled_from(spec.FULL_SCALES),
+    rate=st.sampled_from(spec.DATA_RATES),
+    single=st.booleans(),
+    que=st.integers(0, 3),
+)
 def test_config_round_trips(mux, fsr, rate, single, que):
     config = Config(os=1, mux=mux, fsr=fsr, single_shot=single, data_rate=rate, comp_que=que)
     assert Config.from_word(config.word()) == config

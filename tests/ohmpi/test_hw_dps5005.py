@@ -1,7 +1,8 @@
 """Modbus RTU framing and the DPS5005 driver against the emulated supply."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ohmpi.hardware.dps5005 import DPS5005
 from ohmpi.hardware.modbus import ModbusError, crc16, read_request

@@ -1,9 +1,11 @@
 """MCP23017/MCP23008 drivers against the emulated register file (IOCON.BANK = 0)."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ohmpi.hardware.mcp230xx import MCP23008, MCP23017, MCP23017_REGISTERS as R17
+from ohmpi.hardware.mcp230xx import MCP23008, MCP23017
+from ohmpi.hardware.mcp230xx import MCP23017_REGISTERS as R17
 from ohmpi.sim import FakeSMBus, SimClock
 from ohmpi.sim.mcp230xx import EmulatedMCP23008, EmulatedMCP23017
 
@@ -15,8 +17,15 @@ def make17():
 
 
 def test_register_addresses_bank0():
-    assert (R17["IODIRA"], R17["IODIRB"], R17["IOCON"], R17["GPIOA"], R17["GPIOB"],
-            R17["OLATA"], R17["OLATB"]) == (0x00, 0x01, 0x0A, 0x12, 0x13, 0x14, 0x15)
+    assert (R17["IODIRA"], R17["IODIRB"], R17["IOCON"], R17["GPIOA"], R17["GPIOB"], R17["OLATA"], R17["OLATB"]) == (
+        0x00,
+        0x01,
+        0x0A,
+        0x12,
+        0x13,
+        0x14,
+        0x15,
+    )
 
 
 def test_power_on_state_all_inputs_nothing_driven():

@@ -29,21 +29,28 @@ def interop_python() -> str | None:
 
 
 PYTHON = interop_python()
-pytestmark = [pytest.mark.interop, pytest.mark.skipif(
-    PYTHON is None, reason="pyGIMLi and ResIPy are not installed: pip install pygimli resipy into a venv and set "
-                           "OHMPI_INTEROP_PYTHON to its python (docs/formats.md)")]
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(
+        PYTHON is None,
+        reason="pyGIMLi and ResIPy are not installed: pip install pygimli resipy into a venv and set "
+        "OHMPI_INTEROP_PYTHON to its python (docs/formats.md)",
+    ),
+]
 
 
 @pytest.mark.timeout(600)
 def test_pygimli_and_resipy_read_what_we_wrote(tmp_path):
-    records, positions = simulate(electrodes=16, array="dipole-dipole", noise=0.01, stacks=1, seed=4,
-                                  model="homogeneous:rho=100;m=40;tau=0.5")
+    records, positions = simulate(
+        electrodes=16, array="dipole-dipole", noise=0.01, stacks=1, seed=4, model="homogeneous:rho=100;m=40;tau=0.5"
+    )
     records[0]["r_ohm"] = 1e-05  # a value ResIPy's .ohm reader once stopped at (written 1.0e-05)
     stem = tmp_path / "survey"
     for fmt, ext in (("ohm", ".ohm"), ("protocol", ".dat"), ("csv", ".csv")):
         formats.write(fmt, records, positions, f"{stem}{ext}")
-    done = subprocess.run([PYTHON, str(HERE / "interop_load.py"), str(stem)], capture_output=True, text=True,
-                          timeout=500)
+    done = subprocess.run(
+        [PYTHON, str(HERE / "interop_load.py"), str(stem)], capture_output=True, text=True, timeout=500
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     n = len(records)

@@ -5,11 +5,17 @@ import pytest
 
 from ohmpi import colecole, earth
 from ohmpi.measure import measure, validate_settings
-from ohmpi.simulate import simulate
 from ohmpi.sim.world import electrode_positions, simulated_board
+from ohmpi.simulate import simulate
 
-QUIET = {"noise": 0.0, "hum_V": 0.0, "sp_mV": 0.0, "sp_drift_mV_per_s": 0.0, "noise_floor_uV": 0.0,
-         "current_noise": 0.0}
+QUIET = {
+    "noise": 0.0,
+    "hum_V": 0.0,
+    "sp_mV": 0.0,
+    "sp_drift_mV_per_s": 0.0,
+    "noise_floor_uV": 0.0,
+    "current_noise": 0.0,
+}
 
 
 @pytest.mark.parametrize("c", [1.0, 0.5])
@@ -29,13 +35,16 @@ def test_model_strings_with_cole_cole_parameters():
     assert not earth.parse_model("homogeneous:rho=100").chargeable  # defaults: no IP
 
 
-@pytest.mark.parametrize("text,message", [
-    ("homogeneous:rho=100;m=-1", "m must be"),
-    ("homogeneous:rho=100;c=1.5", "c must be"),
-    ("homogeneous:rho=100;tau=0", "tau must be"),
-    ("layers:rho=100,20,5;h=1,2;m=1,2", "m takes 1 or 3"),
-    ("homogeneous:rho=100;q=3", "unknown key"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("homogeneous:rho=100;m=-1", "m must be"),
+        ("homogeneous:rho=100;c=1.5", "c must be"),
+        ("homogeneous:rho=100;tau=0", "tau must be"),
+        ("layers:rho=100,20,5;h=1,2;m=1,2", "m takes 1 or 3"),
+        ("homogeneous:rho=100;q=3", "unknown key"),
+    ],
+)
 def test_bad_cole_cole_parameters_are_named(text, message):
     with pytest.raises(ValueError, match=message):
         earth.parse_model(text)
@@ -48,11 +57,16 @@ def test_ip_settings_are_validated():
             validate_settings({"ip_windows_ms": bad})
 
 
-@pytest.mark.parametrize("model,settings", [
-    ("homogeneous:rho=100;m=60;tau=0.3;c=0.5", {"nb_stack": 2, "injection_ms": 400, "ip_delay_ms": 20,
-                                                "ip_windows_ms": [40, 60, 80, 120]}),
-    ("homogeneous:rho=50;m=100;tau=0.05;c=1", {"nb_stack": 1}),  # Debye, the default windows
-])
+@pytest.mark.parametrize(
+    "model,settings",
+    [
+        (
+            "homogeneous:rho=100;m=60;tau=0.3;c=0.5",
+            {"nb_stack": 2, "injection_ms": 400, "ip_delay_ms": 20, "ip_windows_ms": [40, 60, 80, 120]},
+        ),
+        ("homogeneous:rho=50;m=100;tau=0.05;c=1", {"nb_stack": 1}),  # Debye, the default windows
+    ],
+)
 def test_chargeability_equals_the_models_windowed_value(model, settings):
     record, reference = colecole.measured_with_reference(model, settings)
     assert record["ip_mvv"] == pytest.approx(reference, rel=0.02)
@@ -63,8 +77,15 @@ def test_chargeability_equals_the_models_windowed_value(model, settings):
 
 
 def test_homogeneous_chargeable_earth_gives_one_chargeability_everywhere():
-    records, _ = simulate(electrodes=32, array="wenner", model="homogeneous:rho=100;m=50;tau=1;c=0.5",
-                          noise=0.01, stacks=2, seed=1, strategy="fixed")
+    records, _ = simulate(
+        electrodes=32,
+        array="wenner",
+        model="homogeneous:rho=100;m=50;tau=1;c=0.5",
+        noise=0.01,
+        stacks=2,
+        seed=1,
+        strategy="fixed",
+    )
     strong = np.array([r["ip_mvv"] for r in records if abs(r["vmn_mV"]) > 1])
     assert len(strong) > 100
     assert np.all(np.abs(strong / np.median(strong) - 1) < 0.03)
@@ -72,8 +93,15 @@ def test_homogeneous_chargeable_earth_gives_one_chargeability_everywhere():
 
 
 def test_chargeable_second_layer_grows_with_spacing():
-    records, _ = simulate(electrodes=32, array="wenner", model="layers:rho=100,20;h=3;m=0,80;tau=1",
-                          noise=0.01, stacks=1, seed=1, strategy="fixed")
+    records, _ = simulate(
+        electrodes=32,
+        array="wenner",
+        model="layers:rho=100,20;h=3;m=0,80;tau=1",
+        noise=0.01,
+        stacks=1,
+        seed=1,
+        strategy="fixed",
+    )
     by_spacing = {}
     for r in records:
         by_spacing.setdefault(r["m"] - r["a"], []).append(r["ip_mvv"])
@@ -87,8 +115,9 @@ def test_earth_without_ip_reads_zero_and_wrong_sign_is_flagged():
     ip = np.array([r["ip_mvv"] for r in records])
     std = np.array([r["ip_std_mvv"] for r in records])
     assert np.all(np.abs(ip) < 4 * std + 0.05)
-    board, hw, cfg = simulated_board({"n_electrodes": 16, "sim": {"model": "homogeneous:rho=100;m=80;tau=0.1",
-                                                                  **QUIET}})
+    board, hw, cfg = simulated_board(
+        {"n_electrodes": 16, "sim": {"model": "homogeneous:rho=100;m=80;tau=0.1", **QUIET}}
+    )
     hw.physics.earth.ip = (earth.ColeCole(0.0),)  # keep the model but flip the decay's sign below
     hw.physics._ip_weights.clear()
     hw.physics._circuits.clear()

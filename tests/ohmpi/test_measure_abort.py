@@ -12,10 +12,12 @@ from ohmpi.sim.world import electrode_positions, simulated_board
 
 def released(hw, cfg):
     inj = cfg["injection"]
-    return (all(chip.outputs() == 0 and chip.latch() == 0 and chip.pin_levels(0) == 0
-                for chip in hw.expanders)
-            and not hw.pin_state(inj["gpio_on"]) and not hw.pin_state(inj["gpio_polarity"])
-            and (hw.supply is None or not hw.supply.output_on))
+    return (
+        all(chip.outputs() == 0 and chip.latch() == 0 and chip.pin_levels(0) == 0 for chip in hw.expanders)
+        and not hw.pin_state(inj["gpio_on"])
+        and not hw.pin_state(inj["gpio_polarity"])
+        and (hw.supply is None or not hw.supply.output_on)
+    )
 
 
 @pytest.mark.parametrize("supply", ["battery", "dps5005"])
@@ -47,8 +49,7 @@ def test_abort_event_from_another_thread_in_real_time():
 
     def target():
         try:
-            measure(board, electrode_positions(cfg), (1, 4, 2, 3),
-                    {"nb_stack": 50, "injection_ms": 1000}, abort=event)
+            measure(board, electrode_positions(cfg), (1, 4, 2, 3), {"nb_stack": 50, "injection_ms": 1000}, abort=event)
         except Aborted as exc:
             outcome["error"] = exc
 

@@ -11,13 +11,13 @@ from ohmpi.sim.world import electrode_positions, simulated_board
 def test_homogeneous_dipole_dipole_32_within_2pct_mean_within_half_pct():
     # 1 % relative noise on every Vmn conversion, SP with drift, mains hum, 1 kΩ
     # contacts; the adaptive strategy drives the DPS up to the limits for weak quads
-    board, hw, cfg = simulated_board({"n_electrodes": 32, "injection": {"supply": "dps5005"},
-                                      "sim": {"model": "homogeneous:rho=100", "noise": 0.01}})
+    board, hw, cfg = simulated_board(
+        {"n_electrodes": 32, "injection": {"supply": "dps5005"}, "sim": {"model": "homogeneous:rho=100", "noise": 0.01}}
+    )
     positions = electrode_positions(cfg)
     rhoa = []
     for a, b, m, n in sequences.generate("dipole-dipole", 32):
-        record, _ = measure(board, positions, (int(a), int(b), int(m), int(n)),
-                            {"strategy": "adaptive", "nb_stack": 3})
+        record, _ = measure(board, positions, (int(a), int(b), int(m), int(n)), {"strategy": "adaptive", "nb_stack": 3})
         rhoa.append(record["rhoa_ohmm"])
     rhoa = np.array(rhoa)
     assert len(rhoa) > 400
@@ -27,8 +27,7 @@ def test_homogeneous_dipole_dipole_32_within_2pct_mean_within_half_pct():
 
 @pytest.mark.parametrize("a,expected", [(1, 99.57), (5, 73.39), (20, 12.86)])
 def test_two_layers_wenner(a, expected):
-    board, hw, cfg = simulated_board({"n_electrodes": 64,
-                                      "sim": {"model": "layers:rho=100,10;h=5", "noise": 0.01}})
+    board, hw, cfg = simulated_board({"n_electrodes": 64, "sim": {"model": "layers:rho=100,10;h=5", "noise": 0.01}})
     positions = electrode_positions(cfg)
     record, _ = measure(board, positions, (1, 1 + 3 * a, 1 + a, 1 + 2 * a), {"nb_stack": 2})
     assert record["rhoa_ohmm"] == pytest.approx(expected, rel=0.01)
@@ -58,8 +57,9 @@ def test_record_fields_are_consistent():
 
 
 def test_self_potential_with_strong_drift_is_removed():
-    board, hw, cfg = simulated_board({"n_electrodes": 16, "sim": {
-        "sp_mV": 40.0, "sp_drift_mV_per_s": 2.0, "noise": 0.0, "hum_V": 0.0}})
+    board, hw, cfg = simulated_board(
+        {"n_electrodes": 16, "sim": {"sp_mV": 40.0, "sp_drift_mV_per_s": 2.0, "noise": 0.0, "hum_V": 0.0}}
+    )
     positions = electrode_positions(cfg)
     record, _ = measure(board, positions, (1, 2, 3, 4), {"nb_stack": 3})
     truth = earth.HomogeneousEarth(100).transfer_resistance(positions, 1, 2, 3, 4)

@@ -90,9 +90,9 @@ def test_self_test_reports_a_dead_chip():
 
 
 def test_dps_supply_soh_reads_input_voltage():
-    with Instrument.from_config({"n_electrodes": 16, "injection": {"supply": "dps5005",
-                                                                   "battery_V": 12.6}},
-                                time_scale=0) as inst:
+    with Instrument.from_config(
+        {"n_electrodes": 16, "injection": {"supply": "dps5005", "battery_V": 12.6}}, time_scale=0
+    ) as inst:
         assert inst.soh()["supply_V"] == pytest.approx(12.6)
         record, _ = inst.measure(1, 4, 2, 3, strategy="adaptive", vmn_target_mV=200)
         assert record["vmn_mV"] == pytest.approx(200, rel=0.05)

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from ohmpi import earth
 from ohmpi.measure import measure
@@ -13,8 +14,9 @@ QUAD = (1, 4, 2, 3)
 
 
 def run(mains_hz, hum_factor, settings_mains=None, **sim):
-    board, hw, cfg = simulated_board({"n_electrodes": 16, "mains_hz": mains_hz,
-                                      "sim": {"noise": 0.0, "hum_V": 0.0, **sim}})
+    board, hw, cfg = simulated_board(
+        {"n_electrodes": 16, "mains_hz": mains_hz, "sim": {"noise": 0.0, "hum_V": 0.0, **sim}}
+    )
     positions = electrode_positions(cfg)
     truth = earth.HomogeneousEarth(100).transfer_resistance(positions, *QUAD)
     # the signal amplitude at the Vmn input: R · I with I set by the contacts
@@ -42,8 +44,13 @@ def test_rejection_is_what_does_it_wrong_mains_frequency_fails():
 
 @settings(max_examples=40, deadline=None)
 @example(duration=0.5, settle=0.0, rate=5.0, mains=60, phase=0.0)  # 30 periods: 2, 3, 4, 5 samples all fail
-@given(duration=st.floats(0.04, 2.0), settle=st.floats(0.0, 0.02), rate=st.floats(5, 250),
-       mains=st.sampled_from([50, 60]), phase=st.floats(0, 6.3))
+@given(
+    duration=st.floats(0.04, 2.0),
+    settle=st.floats(0.0, 0.02),
+    rate=st.floats(5, 250),
+    mains=st.sampled_from([50, 60]),
+    phase=st.floats(0, 6.3),
+)
 def test_counted_samples_cancel_any_hum_exactly(duration, settle, rate, mains, phase):
     window = plan_window(duration, settle, rate, mains)
     t = window.offsets[window.counted]

@@ -1,7 +1,8 @@
 """The contact check names the bad electrode, not the pair."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohmpi.measure import Aborted
 from ohmpi.rs_check import rs_check, solve_contacts
@@ -11,8 +12,7 @@ from ohmpi.sim.world import simulated_board
 @settings(max_examples=8, deadline=None)
 @given(bad=st.integers(1, 12), ohm=st.floats(20000, 200000))
 def test_high_contact_electrode_is_named(bad, ohm):
-    board, hw, cfg = simulated_board({"n_electrodes": 12,
-                                      "sim": {"bad_electrodes": {str(bad): ohm}}})
+    board, hw, cfg = simulated_board({"n_electrodes": 12, "sim": {"bad_electrodes": {str(bad): ohm}}})
     result = rs_check(board)
     assert result["bad"] == [bad] and result["open"] == []
     estimate = result["electrodes"][bad - 1]["contact_kohm"]
@@ -38,8 +38,7 @@ def test_open_electrode_is_named_and_the_rest_still_solved():
 
 def test_solver_on_exact_pairs():
     truth = [1000, 1500, 800, 50000, 1200, 900]
-    pairs = {(a, b): truth[a - 1] + truth[b - 1] for gap in (1, 2) for a in range(1, 7 - gap)
-             for b in [a + gap]}
+    pairs = {(a, b): truth[a - 1] + truth[b - 1] for gap in (1, 2) for a in range(1, 7 - gap) for b in [a + gap]}
     assert solve_contacts(pairs, 6) == pytest.approx(truth)
 
 

@@ -8,8 +8,12 @@ from ohmpi import measurement_cost, simulate
 from ohmpi.instrument import Instrument
 
 QUADS = [(1, 2, 3, 4), (1, 2, 4, 5), (1, 2, 5, 6), (2, 3, 5, 6)]
-CONFIG = {"n_electrodes": 8, "spacing_m": 1.0, "injection": {"supply": "dps5005"},
-          "sim": {"model": "homogeneous:rho=100", "noise": 0.001, "contact_ohm": 1000.0, "seed": 3}}
+CONFIG = {
+    "n_electrodes": 8,
+    "spacing_m": 1.0,
+    "injection": {"supply": "dps5005"},
+    "sim": {"model": "homogeneous:rho=100", "noise": 0.001, "contact_ohm": 1000.0, "seed": 3},
+}
 
 
 def test_measurement_costs_add_up_to_the_survey_cost():

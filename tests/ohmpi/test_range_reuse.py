@@ -15,8 +15,13 @@ RHO = 50.0
 
 
 def board_for(strategy):
-    board, hw, cfg = simulated_board({"n_electrodes": 16, "injection": {"supply": "dps5005"},
-                                      "sim": {"model": f"homogeneous:rho={RHO}", "noise": 0.005}})
+    board, hw, cfg = simulated_board(
+        {
+            "n_electrodes": 16,
+            "injection": {"supply": "dps5005"},
+            "sim": {"model": f"homogeneous:rho={RHO}", "noise": 0.005},
+        }
+    )
     return board, hw, electrode_positions(cfg), {"strategy": strategy, "nb_stack": 1}
 
 

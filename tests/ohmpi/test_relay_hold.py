@@ -7,17 +7,18 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohmpi import earth, sequences
 from ohmpi.instrument import Aborted, Instrument
 from ohmpi.measure import measure
 from ohmpi.relay_plan import coil_changes, orient
-from ohmpi.sequence_order import optimize, relay_operations
 from ohmpi.safety import SafetyTrip
+from ohmpi.sequence_order import optimize, relay_operations
 from ohmpi.sim.world import electrode_positions, simulated_board
 
-from .test_safety_relays import all_released, assert_safe, make, N
+from .test_safety_relays import N, all_released, assert_safe, make
 
 quads = st.lists(st.integers(1, N), min_size=4, max_size=4, unique=True)
 
@@ -41,9 +42,15 @@ def test_only_changed_relays_move_and_every_register_write_is_safe(sequence):
         assert {wiring[0], wiring[1]} == set(quad[:2]) and {wiring[2], wiring[3]} == set(quad[2:])
         board.relays.connect_quadrupole(*wiring)
         assert hw.relay_operations() - ops == coil_changes(before, wiring)
-        assert coil_changes(before, wiring) == min(coil_changes(before, w) for w in (
-            quad, (quad[1], quad[0], quad[2], quad[3]), (quad[0], quad[1], quad[3], quad[2]),
-            (quad[1], quad[0], quad[3], quad[2])))
+        assert coil_changes(before, wiring) == min(
+            coil_changes(before, w)
+            for w in (
+                quad,
+                (quad[1], quad[0], quad[2], quad[3]),
+                (quad[0], quad[1], quad[3], quad[2]),
+                (quad[1], quad[0], quad[3], quad[2]),
+            )
+        )
         assert hw.relay_state() == {r: {e} for r, e in zip("ABMN", wiring)}
     for state in seen:
         assert_safe(state)
@@ -51,11 +58,14 @@ def test_only_changed_relays_move_and_every_register_write_is_safe(sequence):
     assert all_released(hw)
 
 
-@pytest.mark.parametrize("first,second,coils", [
-    ((1, 2, 3, 4), (1, 2, 4, 5), 2),  # M and N wired the other way round
-    ((2, 3, 5, 6), (1, 2, 5, 6), 2),  # A and B wired the other way round
-    ((2, 3, 5, 6), (1, 2, 6, 7), 4),  # both
-])
+@pytest.mark.parametrize(
+    "first,second,coils",
+    [
+        ((1, 2, 3, 4), (1, 2, 4, 5), 2),  # M and N wired the other way round
+        ((2, 3, 5, 6), (1, 2, 5, 6), 2),  # A and B wired the other way round
+        ((2, 3, 5, 6), (1, 2, 6, 7), 4),  # both
+    ],
+)
 def test_swapped_wiring_gives_the_quadrupole_asked_for(first, second, coils):
     board, hw, cfg = simulated_board({"n_electrodes": 16, "sim": {"model": "homogeneous:rho=50", "noise": 0.0}})
     positions = electrode_positions(cfg)
@@ -107,8 +117,7 @@ def test_instrument_releases_held_relays_on_abort_refusal_and_idle():
         assert all_released(hw)
 
 
-@given(array=st.sampled_from(sorted(sequences.GENERATORS)), n=st.integers(10, 36),
-       reciprocals=st.booleans())
+@given(array=st.sampled_from(sorted(sequences.GENERATORS)), n=st.integers(10, 36), reciprocals=st.booleans())
 @settings(max_examples=15, deadline=None)
 def test_optimized_order_keeps_quadrupoles_and_reciprocal_pairing(array, n, reciprocals):
     seq = sequences.generate(array, n)
@@ -119,6 +128,7 @@ def test_optimized_order_keeps_quadrupoles_and_reciprocal_pairing(array, n, reci
 
     def pairs(s):
         return {(tuple(s[i]), tuple(s[j])) for i, j in sequences.reciprocal_pairs(s).tolist()}
+
     assert pairs(out) == pairs(seq)
     assert relay_operations(out) <= relay_operations(seq)
 

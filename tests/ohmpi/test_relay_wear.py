@@ -3,7 +3,8 @@ agree), survives restarts, warns at the rated life, and never stands in the way 
 
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohmpi.instrument import Instrument
 from ohmpi.relay_wear import RelayWear

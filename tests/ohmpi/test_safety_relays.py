@@ -2,8 +2,9 @@
 and the registers of the emulated chips prove it (OLAT, GPIO, mock pins)."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ohmpi import config
 from ohmpi.hardware.board import Board
@@ -18,8 +19,7 @@ def make(n=N, **overrides):
     cfg = config.load({"n_electrodes": n, **overrides})
     clock = SimClock(0)
     hw = build(cfg, clock)
-    board = Board(cfg, hw.bus, pin_factory=hw.pin_factory, clock=clock,
-                  supply_transport=hw.supply)
+    board = Board(cfg, hw.bus, pin_factory=hw.pin_factory, clock=clock, supply_transport=hw.supply)
     board.setup()
     return board, hw, cfg
 
@@ -43,14 +43,17 @@ def assert_safe(state):
     assert all(1 <= e <= N for role in ROLES for e in state[role])
 
 
-@pytest.mark.parametrize("quad,reason", [
-    ((1, 1, 2, 3), "both A and B"),
-    ((1, 2, 1, 3), "on M while injecting"),
-    ((1, 2, 3, 2), "on N while injecting"),
-    ((1, 2, 3, 3), "both M and N"),
-    ((0, 2, 3, 4), "outside 1..16"),
-    ((1, 2, 3, 17), "outside 1..16"),
-])
+@pytest.mark.parametrize(
+    "quad,reason",
+    [
+        ((1, 1, 2, 3), "both A and B"),
+        ((1, 2, 1, 3), "on M while injecting"),
+        ((1, 2, 3, 2), "on N while injecting"),
+        ((1, 2, 3, 3), "both M and N"),
+        ((0, 2, 3, 4), "outside 1..16"),
+        ((1, 2, 3, 17), "outside 1..16"),
+    ],
+)
 def test_unsafe_quadrupoles_refused_and_nothing_written(quad, reason):
     board, hw, cfg = make()
     board.relays.connect_quadrupole(5, 8, 6, 7)
@@ -194,7 +197,6 @@ class RelayCommands(RuleBasedStateMachine):
 
 TestRelayCommands = RelayCommands.TestCase
 TestRelayCommands.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
-
 
 
 def test_intermediate_states_on_the_wire_are_safe():

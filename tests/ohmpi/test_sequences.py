@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ohmpi.geometry import geometric_factors, line_positions
 from ohmpi.sequences import (
@@ -192,7 +193,16 @@ def test_first_quadrupoles_follow_pygimli_order():
     assert gradient(10)[:2].tolist() == [[1, 10, 2, 3], [1, 10, 3, 4]]
 
 
-@pytest.mark.parametrize("alias, name", [("wa", "wenner"), ("slm", "schlumberger"), ("dd", "dipole-dipole"), ("gr", "gradient"), ("Dipole-Dipole", "dipole-dipole")])
+@pytest.mark.parametrize(
+    "alias, name",
+    [
+        ("wa", "wenner"),
+        ("slm", "schlumberger"),
+        ("dd", "dipole-dipole"),
+        ("gr", "gradient"),
+        ("Dipole-Dipole", "dipole-dipole"),
+    ],
+)
 def test_aliases(alias, name):
     assert np.array_equal(generate(alias, 32), generate(name, 32))
 

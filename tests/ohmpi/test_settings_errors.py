@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ohmpi.measure.settings import SETTINGS_SPEC, SettingError, validate_settings
 
-ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.integers(), st.floats(allow_nan=True),
-                      st.text(max_size=5), st.lists(st.one_of(st.floats(-10, 40000), st.integers()), max_size=25))
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=5),
+    st.lists(st.one_of(st.floats(-10, 40000), st.integers()), max_size=25),
+)
 
 
 @given(st.dictionaries(st.sampled_from([*SETTINGS_SPEC, "colour", "nb-stack"]), ANY_VALUE, max_size=4))
@@ -31,13 +39,16 @@ def test_a_refusal_names_a_field_and_what_it_may_be(values):
             assert exc.allowed == sorted(SETTINGS_SPEC)
 
 
-@pytest.mark.parametrize("values,field,allowed", [
-    ({"mains_hz": 55}, "mains_hz", [50, 60]),
-    ({"strategy": "boost"}, "strategy", ["fixed", "adaptive"]),
-    ({"nb_stack": 0}, "nb_stack", [1, 100]),
-    ({"auto_gain": "yes"}, "auto_gain", [False, True]),
-    ({"injection_ms": 25}, "injection_ms", [40.0, 30000.0]),  # settling 20 ms + one 50 Hz period
-])
+@pytest.mark.parametrize(
+    "values,field,allowed",
+    [
+        ({"mains_hz": 55}, "mains_hz", [50, 60]),
+        ({"strategy": "boost"}, "strategy", ["fixed", "adaptive"]),
+        ({"nb_stack": 0}, "nb_stack", [1, 100]),
+        ({"auto_gain": "yes"}, "auto_gain", [False, True]),
+        ({"injection_ms": 25}, "injection_ms", [40.0, 30000.0]),  # settling 20 ms + one 50 Hz period
+    ],
+)
 def test_allowed_is_what_the_user_may_enter(values, field, allowed):
     with pytest.raises(SettingError) as info:
         validate_settings(values)

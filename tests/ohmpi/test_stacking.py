@@ -3,14 +3,16 @@ below min_stacks nor beyond max_stacks — and the error bars stay calibrated.""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from ohmpi import earth
 from ohmpi.measure import measure, validate_settings
 from ohmpi.measure.settings import SettingError
 from ohmpi.measure.stacking import enough
-from ohmpi.simulate import simulate_survey
 from ohmpi.sim.world import electrode_positions, simulated_board
+from ohmpi.simulate import simulate_survey
 
 RHO = 37.0
 
@@ -27,18 +29,30 @@ def test_min_above_max_is_refused_by_name(low, high):
         assert validate_settings(values).max_stacks == high
 
 
-@pytest.mark.parametrize("values,field", [
-    ({"target_std_pct": 0}, "target_std_pct"), ({"target_std_pct": "1"}, "target_std_pct"),
-    ({"target_std_pct": float("nan")}, "target_std_pct"), ({"min_stacks": 0}, "min_stacks"),
-    ({"max_stacks": 101}, "max_stacks"), ({"max_stacks": True}, "max_stacks"),
-])
+@pytest.mark.parametrize(
+    "values,field",
+    [
+        ({"target_std_pct": 0}, "target_std_pct"),
+        ({"target_std_pct": "1"}, "target_std_pct"),
+        ({"target_std_pct": float("nan")}, "target_std_pct"),
+        ({"min_stacks": 0}, "min_stacks"),
+        ({"max_stacks": 101}, "max_stacks"),
+        ({"max_stacks": True}, "max_stacks"),
+    ],
+)
 def test_bad_values_name_the_field(values, field):
     with pytest.raises(SettingError, match=field):
         validate_settings(values)
 
 
-@given(done=st.integers(0, 12), value=st.floats(0.001, 100), target=st.floats(0.01, 10),
-       low=st.integers(1, 4), high=st.integers(4, 10), nb=st.integers(1, 10))
+@given(
+    done=st.integers(0, 12),
+    value=st.floats(0.001, 100),
+    target=st.floats(0.01, 10),
+    low=st.integers(1, 4),
+    high=st.integers(4, 10),
+    nb=st.integers(1, 10),
+)
 @hsettings(max_examples=200, deadline=None)
 def test_stopping_rule(done, value, target, low, high, nb):
     s = validate_settings({"target_std_pct": target, "min_stacks": low, "max_stacks": high, "nb_stack": nb})
@@ -57,8 +71,13 @@ def test_stopping_rule(done, value, target, low, high, nb):
 
 
 def test_quiet_quadrupole_stops_early_noisy_one_stacks_more():
-    board, hw, cfg = simulated_board({"n_electrodes": 24, "injection": {"supply": "dps5005"},
-                                      "sim": {"model": f"homogeneous:rho={RHO}", "noise": 0.01}})
+    board, hw, cfg = simulated_board(
+        {
+            "n_electrodes": 24,
+            "injection": {"supply": "dps5005"},
+            "sim": {"model": f"homogeneous:rho={RHO}", "noise": 0.01},
+        }
+    )
     positions = electrode_positions(cfg)
     s = {"strategy": "adaptive", "target_std_pct": 0.5, "min_stacks": 1, "max_stacks": 6}
     near, _ = measure(board, positions, (1, 2, 3, 4), s)
@@ -72,8 +91,13 @@ def test_quiet_quadrupole_stops_early_noisy_one_stacks_more():
 
 def test_error_bars_stay_calibrated_when_stacking_stops_on_them():
     records, positions, figures = simulate_survey(
-        electrodes=24, array="dipole-dipole", model=f"homogeneous:rho={RHO}", noise=0.01, seed=3,
-        settings={"target_std_pct": 1.0, "max_stacks": 6})
+        electrodes=24,
+        array="dipole-dipole",
+        model=f"homogeneous:rho={RHO}",
+        noise=0.01,
+        seed=3,
+        settings={"target_std_pct": 1.0, "max_stacks": 6},
+    )
     quads = np.array([[r[k] for k in "abmn"] for r in records])
     truth = earth.HomogeneousEarth(RHO).transfer_resistances(positions, quads)
     r = np.array([rec["r_ohm"] for rec in records])

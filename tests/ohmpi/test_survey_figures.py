@@ -37,13 +37,13 @@ def test_energy_is_what_the_supply_delivered_while_injecting():
 def test_simulate_json_prints_the_survey_figures(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     command.configure(parser)
-    args = parser.parse_args(["--electrodes", "16", "--array", "wenner", "--stacks", "1",
-                              "-o", str(tmp_path / "s.ohm")])
+    args = parser.parse_args(
+        ["--electrodes", "16", "--array", "wenner", "--stacks", "1", "-o", str(tmp_path / "s.ohm")]
+    )
     args.json = True
     assert command.run(args) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert set(figures) == {"quadrupoles", "flagged", "sim_duration_s", "injection_s",
-                            "relay_operations", "energy_j"}
+    assert set(figures) == {"quadrupoles", "flagged", "sim_duration_s", "injection_s", "relay_operations", "energy_j"}
     assert figures["quadrupoles"] == 35
     assert 0 < figures["injection_s"] < figures["sim_duration_s"]
     assert figures["energy_j"] > 0 and figures["relay_operations"] > 0

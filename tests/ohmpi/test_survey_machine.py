@@ -9,20 +9,44 @@ import time
 from dataclasses import asdict
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ohmpi.survey import Survey
-from ohmpi.survey_machine import (ACTIVE, BACKOFF, HOLD, MAX_EVERY_S, MAX_REPEAT, PAUSE, REQUESTS, RETRY, SKIP,
-                                  STATES, PlanError, SurveyActive, SurveyMachine, TransitionRefused, check_plan,
-                                  reaction)
+from ohmpi.survey_machine import (
+    ACTIVE,
+    BACKOFF,
+    HOLD,
+    MAX_EVERY_S,
+    MAX_REPEAT,
+    PAUSE,
+    REQUESTS,
+    RETRY,
+    SKIP,
+    STATES,
+    PlanError,
+    SurveyActive,
+    SurveyMachine,
+    TransitionRefused,
+    check_plan,
+    reaction,
+)
 
 rules = SurveyMachine()
 
 
 def make_survey(total: int, repeat: int, every_s: float) -> Survey:
-    return Survey(survey_id="S1", name="t", sequence=[[1, 2, 3, 4]] * total, settings={}, positions=[],
-                  n_electrodes=4, repeat=repeat, every_s=every_s)
+    return Survey(
+        survey_id="S1",
+        name="t",
+        sequence=[[1, 2, 3, 4]] * total,
+        settings={},
+        positions=[],
+        n_electrodes=4,
+        repeat=repeat,
+        every_s=every_s,
+    )
 
 
 def snapshot(s: Survey) -> dict:
@@ -133,6 +157,7 @@ class SurveyRules(RuleBasedStateMachine):
         def allowed(action):
             states, _ = REQUESTS[action]
             return self.model in ((*states, "paused") if action == "pause" and self.model_hold else states)
+
         assert rules.actions(self.s) == [a for a in REQUESTS if allowed(a)]
 
     @invariant()
@@ -166,12 +191,22 @@ def test_nothing_to_ask_without_a_survey():
     assert rules.next_step(None).kind == "idle"
 
 
-@pytest.mark.parametrize("code,reason,how", [
-    ("busy", None, RETRY), ("aborted", None, PAUSE), ("bad_request", None, SKIP), ("fault", None, SKIP),
-    ("unavailable", "disk_full", HOLD), ("unavailable", "storage", BACKOFF), ("unavailable", None, BACKOFF),
-    ("timeout", None, BACKOFF), ("internal", None, BACKOFF), ("what", ["unhashable"], BACKOFF),
-    ("unavailable", ["disk_full"], BACKOFF),
-])
+@pytest.mark.parametrize(
+    "code,reason,how",
+    [
+        ("busy", None, RETRY),
+        ("aborted", None, PAUSE),
+        ("bad_request", None, SKIP),
+        ("fault", None, SKIP),
+        ("unavailable", "disk_full", HOLD),
+        ("unavailable", "storage", BACKOFF),
+        ("unavailable", None, BACKOFF),
+        ("timeout", None, BACKOFF),
+        ("internal", None, BACKOFF),
+        ("what", ["unhashable"], BACKOFF),
+        ("unavailable", ["disk_full"], BACKOFF),
+    ],
+)
 def test_each_controller_error_has_one_reaction(code, reason, how):
     assert reaction(code, reason) == how
 

@@ -10,8 +10,8 @@ import pytest
 from ohmpi import earth
 from ohmpi.measure import measure
 from ohmpi.record import KNOWN_FLAGS
-from ohmpi.simulate import simulate
 from ohmpi.sim.world import electrode_positions, simulated_board
+from ohmpi.simulate import simulate
 
 RHO = 37.0
 
@@ -31,14 +31,16 @@ def z_scores(records, positions):
     return (r - truth) / (np.abs(r) * std / 100)  # the absolute error an inversion is given
 
 
-@pytest.mark.parametrize("array,electrodes,noise,contact,stacks", [
-    ("dipole-dipole", 32, 0.005, 1000.0, 2),  # the survey where the stack spread said 1.49 and 2.8 %
-    ("gradient", 24, 0.05, 5000.0, 1),
-    ("wenner", 32, 0.01, 20000.0, 2),
-])
+@pytest.mark.parametrize(
+    "array,electrodes,noise,contact,stacks",
+    [
+        ("dipole-dipole", 32, 0.005, 1000.0, 2),  # the survey where the stack spread said 1.49 and 2.8 %
+        ("gradient", 24, 0.05, 5000.0, 1),
+        ("wenner", 32, 0.01, 20000.0, 2),
+    ],
+)
 def test_standardized_errors_are_calibrated(array, electrodes, noise, contact, stacks):
-    records, positions = _survey(electrodes=electrodes, array=array, noise=noise, stacks=stacks,
-                                 contact_ohm=contact)
+    records, positions = _survey(electrodes=electrodes, array=array, noise=noise, stacks=stacks, contact_ohm=contact)
     z = z_scores(records, positions)
     assert np.all(np.isfinite(z)) and len(z) >= 80
     assert 0.8 <= np.std(z) <= 1.25, np.std(z)
@@ -57,8 +59,13 @@ def test_stack_spread_alone_is_not_calibrated_but_kept():
 
 
 def test_budget_combines_in_quadrature_and_names_the_dominant_source():
-    board, hw, cfg = simulated_board({"n_electrodes": 32, "injection": {"supply": "dps5005"},
-                                      "sim": {"model": f"homogeneous:rho={RHO}", "noise": 0.005}})
+    board, hw, cfg = simulated_board(
+        {
+            "n_electrodes": 32,
+            "injection": {"supply": "dps5005"},
+            "sim": {"model": f"homogeneous:rho={RHO}", "noise": 0.005},
+        }
+    )
     positions = electrode_positions(cfg)
     strong, _ = measure(board, positions, (1, 2, 3, 4), {"strategy": "adaptive"})
     weak, _ = measure(board, positions, (1, 2, 30, 31), {"strategy": "adaptive"})
@@ -72,8 +79,12 @@ def test_budget_combines_in_quadrature_and_names_the_dominant_source():
 
 def test_undithered_quantization_is_counted():
     # no noise and no hum: the ADC codes never change, and only the quantization term knows it
-    board, hw, cfg = simulated_board({"n_electrodes": 32, "sim": {
-        "model": f"homogeneous:rho={RHO}", "noise": 0.0, "hum_V": 0.0, "noise_floor_uV": 0.0}})
+    board, hw, cfg = simulated_board(
+        {
+            "n_electrodes": 32,
+            "sim": {"model": f"homogeneous:rho={RHO}", "noise": 0.0, "hum_V": 0.0, "noise_floor_uV": 0.0},
+        }
+    )
     positions = electrode_positions(cfg)
     rec, _ = measure(board, positions, (1, 2, 20, 21))
     budget = rec["r_budget_pct"]
@@ -83,6 +94,7 @@ def test_undithered_quantization_is_counted():
 
 
 def test_flags_are_known():
-    records, _ = simulate(electrodes=16, array="dipole-dipole", model="homogeneous:rho=100;m=40;tau=0.2",
-                          noise=0.01, stacks=1, seed=2)
+    records, _ = simulate(
+        electrodes=16, array="dipole-dipole", model="homogeneous:rho=100;m=40;tau=0.2", noise=0.01, stacks=1, seed=2
+    )
     assert {f for r in records for f in r["flags"]} <= KNOWN_FLAGS

@@ -9,13 +9,13 @@ import sys
 import threading
 import time
 
+import zmq
+
 from bus.config import load_bus_config
 from bus.envelope import Session
 from bus.events import Publisher
 from bus.node import Node
 from bus.rpc import Client
-
-import zmq
 
 
 def _connected(node: Node) -> None:
@@ -41,6 +41,7 @@ def log_storm(seconds: float) -> int:
             sent[0] += 1
         time.sleep(2 * node.cfg.heartbeat_s)  # the summary line goes out on the next beats
         node.stop()
+
     threading.Thread(target=loop, daemon=True).start()
     node.run()
     print(sent[0], flush=True)

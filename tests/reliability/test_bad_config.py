@@ -14,8 +14,8 @@ from tests.support.system import System
 
 BAD = {  # worker -> (config text, what its one line must name)
     "hub": ("[bus]\nheartbeat_s = -1\n", "[bus].heartbeat_s"),
-    "recorder": ("[recorder]\nmin_free_mb = \"lots\"\n", "[recorder].min_free_mb"),
-    "controller": ("[controller]\nsimulated = \"yes\"\n", "[controller].simulated"),
+    "recorder": ('[recorder]\nmin_free_mb = "lots"\n', "[recorder].min_free_mb"),
+    "controller": ('[controller]\nsimulated = "yes"\n', "[controller].simulated"),
     "sequencer": ("[instrument]\nmains_hz = 55\n", "[instrument].mains_hz"),
 }
 
@@ -28,8 +28,9 @@ def test_each_worker_reports_a_bad_table_in_one_line_and_exits_2(worker, tmp_pat
     var = short_tmpdir()
     env = {**os.environ, "OHMPI_VAR": var, "OHMPI_CONFIG": str(config)}
     env.pop("OHMPI_BUS", None)
-    done = subprocess.run([sys.executable, "-m", f"workers.{worker}"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", f"workers.{worker}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{worker}: configuration error: ") and names in lines[0], lines
@@ -42,10 +43,14 @@ def _state(system: System, name: str) -> str:
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("text, fatal, names", [
-    (BAD["controller"][0], ("controller",), BAD["controller"][1]),
-    ("mains_hz = 55\n", ("controller", "sequencer"), "[instrument].mains_hz"),  # in [instrument]: both read it
-], ids=["controller", "sequencer"])
+@pytest.mark.parametrize(
+    "text, fatal, names",
+    [
+        (BAD["controller"][0], ("controller",), BAD["controller"][1]),
+        ("mains_hz = 55\n", ("controller", "sequencer"), "[instrument].mains_hz"),  # in [instrument]: both read it
+    ],
+    ids=["controller", "sequencer"],
+)
 def test_under_supervisord_a_bad_table_ends_fatal_not_in_a_restart_loop(text, fatal, names):
     alive = tuple(p for p in ("hub", "recorder", "controller", "sequencer") if p not in fatal)
     system = System(electrodes=16, extra=text, wait=alive)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ohmpi.durable import set_aside_files
 from ohmpi.store import Store, check_file
@@ -21,8 +22,14 @@ def _survey_state(path, saves: int) -> tuple[SurveyState, list[bytes]]:
     """A state with a survey started and advanced `saves` times; the progress file after each save."""
     state = SurveyState(path)
     state.loaded = {"name": "w", "sequence": [[1, 4, 2, 3]] * 50, "array": None}
-    state.survey = Survey(survey_id="S1", name="w", sequence=[[1, 4, 2, 3]] * 50, settings={},
-                          positions=[[float(i), 0.0, 0.0] for i in range(4)], n_electrodes=4)
+    state.survey = Survey(
+        survey_id="S1",
+        name="w",
+        sequence=[[1, 4, 2, 3]] * 50,
+        settings={},
+        positions=[[float(i), 0.0, 0.0] for i in range(4)],
+        n_electrodes=4,
+    )
     state.save()
     images = [state.progress_path.read_bytes()]
     for _ in range(saves):
@@ -56,8 +63,10 @@ def test_a_save_torn_at_any_byte_leaves_the_previous_state_or_the_new_one(tmp_pa
 
 
 @SETTINGS
-@given(saves=st.integers(1, 12), flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(1, 255)),
-                                                min_size=1, max_size=20))
+@given(
+    saves=st.integers(1, 12),
+    flips=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(1, 255)), min_size=1, max_size=20),
+)
 def test_corrupt_bytes_anywhere_in_the_progress_give_a_state_that_was_saved(tmp_path_factory, saves, flips):
     path = tmp_path_factory.mktemp("flip") / "sequencer.json"
     _survey_state(path, saves)
@@ -94,9 +103,22 @@ def test_both_slots_destroyed_resume_from_the_plan_and_say_so(tmp_path):
 
 
 @SETTINGS
-@given(garbage=st.one_of(st.binary(max_size=300), st.text(max_size=200).map(str.encode),
-                         st.sampled_from([b"{}", b"[]", b"null", b'{"loaded": 3}', b'{"loaded": null, "survey": 7}',
-                                          b'{"loaded": null, "survey": {"survey_id": "S1"}}'])))
+@given(
+    garbage=st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=200).map(str.encode),
+        st.sampled_from(
+            [
+                b"{}",
+                b"[]",
+                b"null",
+                b'{"loaded": 3}',
+                b'{"loaded": null, "survey": 7}',
+                b'{"loaded": null, "survey": {"survey_id": "S1"}}',
+            ]
+        ),
+    )
+)
 def test_an_unreadable_plan_is_set_aside_and_the_sequencer_starts_idle(tmp_path_factory, garbage):
     path = tmp_path_factory.mktemp("plan") / "sequencer.json"
     path.write_bytes(garbage)
@@ -155,5 +177,3 @@ def test_a_sound_or_absent_database_passes(tmp_path):
     assert check_file(tmp_path / "none.db") is None
     _store_with_data(tmp_path / "ok.db")
     assert check_file(tmp_path / "ok.db") is None
-
-

@@ -5,7 +5,6 @@ the file aside (kept, never deleted), says so in a log line (and the recorder in
 
 from __future__ import annotations
 
-
 import pytest
 
 from bus.events import Subscriber
@@ -39,27 +38,41 @@ def test_damaged_files_are_set_aside_and_the_database_refills_from_the_outboxes(
 
         # the recorder said what it did, and shows it
         seen = []
+
         def told():
             while (msg := events.recv(timeout=0.1)) is not None:
                 seen.append(msg)
             return [m for m in seen if m.topic == "state.recorder" and m.body.get("db_set_aside")]
+
         state = wait_until(told, timeout=30, what="state.recorder naming the database set aside")[-1].body
         aside = state["db_set_aside"][-1]
         assert aside["reason"] and aside["path"].startswith(str(db) + ".corrupt-")
         errors = {m.topic.split(".")[1]: m.body["message"] for m in seen if m.topic.endswith(".error")}
         assert "set aside" in errors.get("recorder", ""), errors
         corrupt = [p for p in system.var.iterdir() if ".corrupt-" in p.name]
-        assert {p.name.split(".corrupt-")[0] for p in corrupt} >= {"ohmpi.db", "sequencer.json",
-                                                                  "controller-settings.json"}
+        assert {p.name.split(".corrupt-")[0] for p in corrupt} >= {
+            "ohmpi.db",
+            "sequencer.json",
+            "controller-settings.json",
+        }
 
         # the outboxes refill the new database: every measurement, the survey, the contact check
         rows = system.wait_stored(sid, total, timeout=120)
         assert len({r[0] for r in rows}) == total
-        wait_until(lambda: system.client.call("recorder", "survey", survey_id=sid)["state"] == "finished"
-                   if sid in {s["survey_id"] for s in system.client.call("recorder", "surveys")} else False,
-                   timeout=60, what="the survey description refilled")
-        wait_until(lambda: [c["id"] for c in system.client.call("recorder", "rs_checks")] == [check["id"]],
-                   timeout=60, what="the contact check refilled")
+        wait_until(
+            lambda: (
+                system.client.call("recorder", "survey", survey_id=sid)["state"] == "finished"
+                if sid in {s["survey_id"] for s in system.client.call("recorder", "surveys")}
+                else False
+            ),
+            timeout=60,
+            what="the survey description refilled",
+        )
+        wait_until(
+            lambda: [c["id"] for c in system.client.call("recorder", "rs_checks")] == [check["id"]],
+            timeout=60,
+            what="the contact check refilled",
+        )
 
         # the sequencer starts idle, the controller with its defaults; both said why
         assert system.survey()["state"] == "idle"
@@ -78,5 +91,3 @@ def test_damaged_files_are_set_aside_and_the_database_refills_from_the_outboxes(
     finally:
         events.close()
         system.close()
-
-

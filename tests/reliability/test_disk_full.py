@@ -27,8 +27,9 @@ def _small_filesystem() -> Path:
     if os.geteuid() != 0:
         var.rmdir()
         pytest.skip("mounting a size-limited tmpfs needs root (the test suite runs as root in CI)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SIZE_MB}m,mode=0700", "tmpfs", str(var)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={SIZE_MB}m,mode=0700", "tmpfs", str(var)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         var.rmdir()
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
@@ -46,7 +47,7 @@ def _fill(path: Path, leave: int = 0) -> None:
     with open(path, "ab") as fh:
         while shutil.disk_usage(path.parent).free > leave:
             try:
-                fh.write(block[:max(4096, min(len(block), shutil.disk_usage(path.parent).free - leave))])
+                fh.write(block[: max(4096, min(len(block), shutil.disk_usage(path.parent).free - leave))])
                 fh.flush()
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC
@@ -62,8 +63,9 @@ def small_disk():
 
 @pytest.mark.timeout(300)
 def test_a_full_disk_holds_the_survey_loses_nothing_and_it_resumes_by_itself(small_disk):
-    system = FieldSystem(electrodes=24, time_scale=4.0, var=small_disk,
-                         extra=f"\n[recorder]\nmin_free_mb = {FLOOR_MB}\n")
+    system = FieldSystem(
+        electrodes=24, time_scale=4.0, var=small_disk, extra=f"\n[recorder]\nmin_free_mb = {FLOOR_MB}\n"
+    )
     logs = Subscriber(["log.#"], address=system.address, cfg=system.cfg, snapshot=False)
     filler = small_disk / "filler"
     try:
@@ -79,24 +81,36 @@ def test_a_full_disk_holds_the_survey_loses_nothing_and_it_resumes_by_itself(sma
         assert held["hold"] == "disk_full" and "disk full" in held["message"] and "resumes by itself" in held["message"]
         done_at_hold = held["done"]
         words = []
-        wait_until(lambda: {w.split(":")[0] for w in _drain(logs, words) if "disk full" in w}
-                   >= {"recorder", "sequencer"}, timeout=30, what="disk-full log lines of the recorder and the sequencer")
-        wait_until(lambda: system.client.call("controller", "status")["outbox_pending"] == 0, timeout=60,
-                   what="what was measured stored, in the room the floor kept")
+        wait_until(
+            lambda: {w.split(":")[0] for w in _drain(logs, words) if "disk full" in w} >= {"recorder", "sequencer"},
+            timeout=30,
+            what="disk-full log lines of the recorder and the sequencer",
+        )
+        wait_until(
+            lambda: system.client.call("controller", "status")["outbox_pending"] == 0,
+            timeout=60,
+            what="what was measured stored, in the room the floor kept",
+        )
         _fill(filler)  # now really full: not a byte left
         assert system.client.call("recorder", "stats")["disk_low"] is True
         # `ohmpi status` shows the recorder's last heartbeat the hub received: a beat or more behind
         # on a loaded machine, so it says LOW soon, not at once
-        wait_until(lambda: "LOW: surveys hold until space returns" in system.ohmpi("status").stdout, timeout=30,
-                   what="ohmpi status saying the disk is low")
+        wait_until(
+            lambda: "LOW: surveys hold until space returns" in system.ohmpi("status").stdout,
+            timeout=30,
+            what="ohmpi status saying the disk is low",
+        )
         refused = system.ohmpi("measure", "1", "4", "2", "3")  # a manual measurement too: nothing moves
         assert refused.returncode != 0 and "disk full" in refused.stderr
         assert system.survey()["done"] == done_at_hold  # held: no quadrupole measured meanwhile
 
         resumed = system.ohmpi("survey", "resume", "--json")  # a person insists: it holds again
         assert resumed.returncode == 0, resumed.stderr
-        wait_until(lambda: (s := system.survey())["state"] == "paused" and s["hold"] == "disk_full", timeout=30,
-                   what="held again while the disk is full")
+        wait_until(
+            lambda: (s := system.survey())["state"] == "paused" and s["hold"] == "disk_full",
+            timeout=30,
+            what="held again while the disk is full",
+        )
 
         filler.unlink()  # space returns: nobody asks, it goes on
         final = system.wait_survey(timeout=180)
@@ -104,8 +118,11 @@ def test_a_full_disk_holds_the_survey_loses_nothing_and_it_resumes_by_itself(sma
         rows = system.wait_stored(sid, total)
         assert len({r[0] for r in rows}) == total and sorted(r[2] for r in rows) == list(range(total))
         wait_until(lambda: not system.client.call("recorder", "stats")["disk_low"], timeout=30, what="disk ok")
-        wait_until(lambda: system.client.call("controller", "status")["outbox_pending"] == 0, timeout=60,
-                   what="the controller's outbox delivered")
+        wait_until(
+            lambda: system.client.call("controller", "status")["outbox_pending"] == 0,
+            timeout=60,
+            what="the controller's outbox delivered",
+        )
         assert system.client.call("recorder", "survey", survey_id=sid)["state"] == "finished"
         stored_logs = system.client.call("recorder", "logs", level="error", limit=200)
         assert any("disk full" in row["message"] for row in stored_logs), "the cause was not kept in the logs"
@@ -122,5 +139,3 @@ def _drain(sub: Subscriber, into: list) -> list:
         body = msg.body if isinstance(msg.body, dict) else {}
         into.append(f"{msg.topic.split('.')[1]}: {body.get('message')}")
     return into
-
-

@@ -21,8 +21,14 @@ STORM_S = 5.0
 
 def _storm(system, mode: str, seconds: float) -> tuple[int, float]:
     """Run a storm process; return (messages it sent, the slowest ping of any process meanwhile)."""
-    proc = subprocess.Popen([sys.executable, "-m", "tests.reliability.storm", mode, str(seconds)], cwd=ROOT,
-                            env=system.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.storm", mode, str(seconds)],
+        cwd=ROOT,
+        env=system.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     worst = 0.0
     try:
         while proc.poll() is None:
@@ -53,13 +59,18 @@ def test_storms_leave_the_database_within_quota_and_the_system_responsive():
 
         def storm_logs():
             return system.client.call("recorder", "logs", process="storm", limit=5000)
+
         def accounted():  # stored lines + the suppressed counts of the summary lines
             stored = storm_logs()
             summary = [r for r in stored if "messages suppressed" in r["message"]]
             return len(stored) - len(summary), sum(r["extra"]["suppressed"] for r in summary)
+
         # every message is counted, none lost silently (the last summary may still be on its way)
-        lines, suppressed = wait_until(lambda: (a := accounted())[0] + a[1] == sent and a, timeout=30,
-                                       what=f"stored lines + suppressed counts = the {sent} messages sent")
+        lines, suppressed = wait_until(
+            lambda: (a := accounted())[0] + a[1] == sent and a,
+            timeout=30,
+            what=f"stored lines + suppressed counts = the {sent} messages sent",
+        )
         assert suppressed > 0
         assert lines <= LOG_PER_MINUTE * (STORM_S / 60 + 1) + 1, lines  # a minute's burst, then the rate
 
@@ -72,8 +83,11 @@ def test_storms_leave_the_database_within_quota_and_the_system_responsive():
         assert final["done"] == total
         rows = system.wait_stored(sid, total)
         assert len({r[0] for r in rows}) == total
-        stats = wait_until(lambda: (s := system.client.call("recorder", "stats"))["db_used_bytes"] <= QUOTA_MB << 20
-                           and s, timeout=60, what="the database back within its quota")
+        stats = wait_until(
+            lambda: (s := system.client.call("recorder", "stats"))["db_used_bytes"] <= QUOTA_MB << 20 and s,
+            timeout=60,
+            what="the database back within its quota",
+        )
         assert stats["counts"]["measurements"] == total
         assert stats["db_bytes"] < 4 * (QUOTA_MB << 20), stats["db_bytes"]  # the file stays near the quota
     finally:

@@ -19,12 +19,12 @@ import zmq
 
 from bus.config import endpoints
 from bus.envelope import Session
-from bus.errors import BadRequest, BusError, Forbidden, Timeout, Unavailable
+from bus.errors import BadRequest, Forbidden, Unavailable
 from bus.events import Subscriber
-from bus.keys import write_keypair, certificate_text
-from bus.rpc import Client
 from bus.files import atomic_write
+from bus.keys import certificate_text, write_keypair
 from bus.roles import HUMAN_ROLES, allows
+from bus.rpc import Client
 from tests.support.bus import Bus
 from tests.support.procs import wait_until
 
@@ -107,17 +107,25 @@ def test_revoked_key_is_refused_at_once_and_its_subscription_ends(curve_bus):
     watched = Subscriber(["data.mark.#"], address=curve_bus.address, cfg=curve_bus.cfg, key=alice, snapshot=False)
     local = Subscriber(["data.mark.#"], address=curve_bus.address, cfg=curve_bus.cfg, snapshot=False)
     with curve_bus.client() as admin:
-        wait_until(lambda: admin.call("demo", "emit", topic="data.mark.before") and watched.recv(timeout=0.2),
-                   what="alice's subscription")
+        wait_until(
+            lambda: admin.call("demo", "emit", topic="data.mark.before") and watched.recv(timeout=0.2),
+            what="alice's subscription",
+        )
         admin.call("hub", "keys_revoke", name="alice")
         with pytest.raises(Forbidden, match="revoked"):  # the same open connection, refused at once
             c.call("demo", "echo", value=2)
         with client_with(curve_bus, alice, timeout=0.5, retries=0) as fresh, pytest.raises(Unavailable):
             fresh.call("demo", "echo", value=3)  # and no new connection gets through
         # the local subscriber reconnects and sees new events; alice's never again
-        wait_until(lambda: admin.call("demo", "emit", topic="data.mark.after")
-                   and (m := local.recv(timeout=0.2)) is not None and m.topic == "data.mark.after",
-                   timeout=30, what="the local subscriber back after the revocation")
+        wait_until(
+            lambda: (
+                admin.call("demo", "emit", topic="data.mark.after")
+                and (m := local.recv(timeout=0.2)) is not None
+                and m.topic == "data.mark.after"
+            ),
+            timeout=30,
+            what="the local subscriber back after the revocation",
+        )
         admin.call("demo", "emit", topic="data.mark.after", count=20)
         got = []
         while (m := watched.recv(timeout=1.0)) is not None:
@@ -125,42 +133,70 @@ def test_revoked_key_is_refused_at_once_and_its_subscription_ends(curve_bus):
         assert "data.mark.after" not in got
         keys = {k["name"]: k for k in admin.call("hub", "keys_list")}
         assert keys["alice"]["active"] is False and keys["alice"]["revoked"]
-    c.close(); watched.close(); local.close()
+    c.close()
+    watched.close()
+    local.close()
 
 
 def test_keys_cli_create_list_revoke_and_use(curve_bus):
     env = {**os.environ, **curve_bus.env}
     out = curve_bus.dir / "cli-keys"
-    made = subprocess.run([OHMPI, "keys", "create", "field-laptop", "--role", "viewer", "-o", str(out), "--json"],
-                          env=env, capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        [OHMPI, "keys", "create", "field-laptop", "--role", "viewer", "-o", str(out), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert made.returncode == 0, made.stderr
     key_file = out / "field-laptop.key_secret"
     assert key_file.stat().st_mode & 0o777 == 0o600 and (out / "server.key").exists()
     assert zmq.auth.load_certificate(key_file)[1] is not None  # the zmq.auth format a plain script reads
-    status = subprocess.run([OHMPI, "--bus", curve_bus.address, "--key", str(key_file), "--json", "ping", "demo"],
-                            env={**env, "OHMPI_KEY": ""}, capture_output=True, text=True, timeout=60)
+    status = subprocess.run(
+        [OHMPI, "--bus", curve_bus.address, "--key", str(key_file), "--json", "ping", "demo"],
+        env={**env, "OHMPI_KEY": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert status.returncode == 0, status.stderr
     listed = subprocess.run([OHMPI, "keys", "list", "--json"], env=env, capture_output=True, text=True, timeout=60)
     assert any(k["name"] == "field-laptop" and k["role"] == "viewer" for k in __import__("json").loads(listed.stdout))
-    again = subprocess.run([OHMPI, "keys", "create", "field-laptop", "--role", "admin", "-o", str(curve_bus.dir / "x")],
-                           env=env, capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [OHMPI, "keys", "create", "field-laptop", "--role", "admin", "-o", str(curve_bus.dir / "x")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 1 and "exists" in again.stderr
-    revoked = subprocess.run([OHMPI, "keys", "revoke", "field-laptop"], env=env, capture_output=True, text=True,
-                             timeout=60)
+    revoked = subprocess.run(
+        [OHMPI, "keys", "revoke", "field-laptop"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert revoked.returncode == 0, revoked.stderr
-    denied = subprocess.run([OHMPI, "--bus", curve_bus.address, "--key", str(key_file), "--timeout", "0.5",
-                             "ping", "demo"], env={**env, "OHMPI_KEY": ""}, capture_output=True, text=True,
-                            timeout=60)
+    denied = subprocess.run(
+        [OHMPI, "--bus", curve_bus.address, "--key", str(key_file), "--timeout", "0.5", "ping", "demo"],
+        env={**env, "OHMPI_KEY": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert denied.returncode != 0
     # the secret key never reached the hub: its key table holds public keys only
     table = (curve_bus.dir / "keys" / "keys.json").read_text()
     assert zmq.auth.load_certificate(key_file)[1].decode() not in table
 
 
-@pytest.mark.parametrize("bad", [
-    {"name": "Bad Name", "role": "viewer"}, {"name": "local", "role": "viewer"}, {"name": "x", "role": "root"},
-    {"name": "x", "role": "viewer", "public": "not-z85"}, {"name": "x", "role": "viewer", "public": "0" * 39},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"name": "Bad Name", "role": "viewer"},
+        {"name": "local", "role": "viewer"},
+        {"name": "x", "role": "root"},
+        {"name": "x", "role": "viewer", "public": "not-z85"},
+        {"name": "x", "role": "viewer", "public": "0" * 39},
+    ],
+)
 def test_keys_add_refuses_bad_input_and_changes_nothing(curve_bus, bad):
     public = bad.pop("public", zmq.curve_keypair()[0].decode())
     with curve_bus.client() as c:
@@ -251,6 +287,7 @@ def test_registering_a_service_over_tcp_needs_a_service_key(curve_bus):
     operator = make_key(curve_bus, "op", "operator")
     sock = curve_bus.raw(zmq.DEALER)
     from bus.keys import client_credentials
+
     client_credentials(operator).apply(sock)
     sock.linger = 0
     sock.connect(endpoints(curve_bus.address).cmd)
@@ -283,6 +320,7 @@ def test_forged_replies_never_reach_a_client(bus):
     session = Session("forger")
     victim = bus.client(timeout=10.0, retries=0)
     import threading
+
     result = {}
     t = threading.Thread(target=lambda: result.update(r=victim.call("demo", "slow", seconds=1.5)))
     t.start()
@@ -291,14 +329,16 @@ def test_forged_replies_never_reach_a_client(bus):
         for n in range(0, 64):  # ROUTER identities are 0x00 + a 4-byte counter: guessable
             route = style + b"\x00" + n.to_bytes(4, "big")
             for rid in (None, "x"):
-                forger.send_multipart([b"!reply", route, session.pack(
-                    "reply", {"id": rid, "ok": True, "result": "FORGED"})])
+                forger.send_multipart(
+                    [b"!reply", route, session.pack("reply", {"id": rid, "ok": True, "result": "FORGED"})]
+                )
                 forged += 1
     t.join(30)
     assert result["r"] == "done"
     with bus.client() as c:
         assert c.call("hub", "status")["dropped_by_reason"].get("unsolicited_reply", 0) >= forged
-    victim.close(); forger.close()
+    victim.close()
+    forger.close()
 
 
 def test_a_client_accepts_a_null_id_reply_only_from_the_hub(bus):
@@ -321,11 +361,14 @@ def test_oversized_cache_entries_do_not_break_status(bus):
     pub.connect(endpoints(bus.address).pub)
     session = Session("bloat")
     with bus.client() as c:
+
         def flood():
             for i in range(5):
-                pub.send_multipart([f"soh.bloat{i}".encode(), session.pack("event", {"x": "y" * 1_000_000},
-                                                                             f"soh.bloat{i}")])
+                pub.send_multipart(
+                    [f"soh.bloat{i}".encode(), session.pack("event", {"x": "y" * 1_000_000}, f"soh.bloat{i}")]
+                )
             return c.call("hub", "status")["dropped_by_reason"].get("cache_entry_too_large", 0) >= 5
+
         wait_until(flood, timeout=30, what="the big entries refused by the cache")
         processes = c.call_paged("hub", "processes")
         assert "hub" in {p["name"] for p in processes} and not any(p["name"].startswith("bloat") for p in processes)
@@ -333,11 +376,15 @@ def test_oversized_cache_entries_do_not_break_status(bus):
         assert status["cached_bytes"] < 4 << 20
         # many medium entries: the cache stays under its cap, replies stay paged under the limit
         for i in range(120):
-            pub.send_multipart([f"soh.medium{i}".encode(), session.pack("event", {"x": "z" * 60_000},
-                                                                          f"soh.medium{i}")])
+            pub.send_multipart(
+                [f"soh.medium{i}".encode(), session.pack("event", {"x": "z" * 60_000}, f"soh.medium{i}")]
+            )
         pub.send_multipart([b"soh.zz-last", session.pack("event", {}, "soh.zz-last")])
-        wait_until(lambda: c.call("hub", "snapshot", patterns=["soh.zz-last"])["items"], timeout=30,
-                   what="the flood processed (events reach the cache in order)")
+        wait_until(
+            lambda: c.call("hub", "snapshot", patterns=["soh.zz-last"])["items"],
+            timeout=30,
+            what="the flood processed (events reach the cache in order)",
+        )
         assert c.call("hub", "status")["cached_bytes"] <= 4 << 20
         snap = c.call("hub", "snapshot", patterns=["soh.#"])
         assert snap["next_offset"] is not None and len(snap["items"]) < snap["total"]
@@ -352,9 +399,9 @@ def test_absurd_sequence_numbers_count_as_one_anomaly_not_millions(bus):
     pub.connect(endpoints(bus.address).pub)
 
     def send(i, seq, src="rnd"):
-        env = {"v": 1, "id": f"inst{i}-{seq}", "src": src, "seq": seq, "ts": time.time(), "type": "event",
-               "body": i}
+        env = {"v": 1, "id": f"inst{i}-{seq}", "src": src, "seq": seq, "ts": time.time(), "type": "event", "body": i}
         pub.send_multipart([b"data.rand.x", msgpack.packb(env)])
+
     wait_until(lambda: send(0, 1) or sub.recv(timeout=0.2), what="subscription")
     for i in range(1, 200):
         send(i, 10**12 + i, src=f"s{i % 50}")
@@ -364,12 +411,14 @@ def test_absurd_sequence_numbers_count_as_one_anomaly_not_millions(bus):
         seen += 1
     # 50 sources, each then restarting absurdly: 149 anomalies, not 149 × 10^12 missed messages
     assert sub.tracker.missed == 0 and sub.tracker.anomalies == 149
-    sub.close(); pub.close()
+    sub.close()
+    pub.close()
 
 
 def test_gap_tracker_memory_is_bounded():
     from bus.envelope import Message
     from bus.events import GapTracker
+
     tracker = GapTracker(max_keys=100)
     for i in range(5000):
         tracker.accept(Message(f"data.t{i}", 1, f"a{i}-1", f"s{i}", 1, 0.0, "event", None))
@@ -381,9 +430,19 @@ def test_the_plain_pyzmq_example_with_a_viewer_key(curve_bus):
     viewer = make_key(curve_bus, "plain-viewer", "viewer")
     env = {**os.environ, **curve_bus.env, "OHMPI_KEY": str(viewer)}
     example = str(Path(__file__).resolve().parents[2] / "examples" / "plain_pyzmq_call.py")
-    ok = subprocess.run([sys.executable, example, curve_bus.address, "demo", "echo", "value=hi"], env=env,
-                        capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, example, curve_bus.address, "demo", "echo", "value=hi"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0 and ok.stdout.strip() == "hi", ok.stderr
-    refused = subprocess.run([sys.executable, example, curve_bus.address, "demo", "unblock"], env=env,
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [sys.executable, example, curve_bus.address, "demo", "unblock"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 1 and "forbidden" in refused.stderr and "operator" in refused.stderr

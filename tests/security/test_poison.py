@@ -51,21 +51,28 @@ def test_a_manual_check_and_measurement_answer_once_stored_and_visible(system):
         check = system.client.call("controller", "rs_check", timeout=30)
         assert check["stored"] is True
         assert system.client.call("recorder", "rs_checks", limit=1)[0]["id"] == check["id"]
-        single = system.client.call("controller", "measure", a=1, b=4, m=2, n=3, settings={"nb_stack": 1},
-                                    timeout=30)
+        single = system.client.call("controller", "measure", a=1, b=4, m=2, n=3, settings={"nb_stack": 1}, timeout=30)
         assert single["stored"] is True
         assert system.client.call("recorder", "has", measurement_ids=[single["measurement_id"]]) == [
-            single["measurement_id"]]
+            single["measurement_id"]
+        ]
 
 
 def test_a_poison_item_in_an_outbox_ends_in_dead_letters_and_a_survey_after_it_stores_exact_counts(system):
     s = system
     # an older controller left a check the store refuses at the head of its outbox
-    body = {"id": "C-old-poison", "time": "2026-03-01T10:00:00.000Z", "survey_id": "", "instrument": "sim",
-            "result": {"pairs": [], "bad_electrodes": []}}
+    body = {
+        "id": "C-old-poison",
+        "time": "2026-03-01T10:00:00.000Z",
+        "survey_id": "",
+        "instrument": "sim",
+        "result": {"pairs": [], "bad_electrodes": []},
+    }
     with sqlite3.connect(s.var / "controller-outbox.db", timeout=30) as con:
-        con.execute("INSERT INTO outbox(key, kind, body, created) VALUES (?, 'rs_check', ?, ?)",
-                    ("C-old-poison", msgpack.packb(body), time.time()))
+        con.execute(
+            "INSERT INTO outbox(key, kind, body, created) VALUES (?, 'rs_check', ?, ?)",
+            ("C-old-poison", msgpack.packb(body), time.time()),
+        )
     s.client.call("sequencer", "generate", array="wenner", electrodes=16)
     started = s.client.call("sequencer", "start", name="after-poison", settings={"nb_stack": 1}, repeat=2)
     s.wait_survey(timeout=300)
@@ -80,8 +87,11 @@ def test_a_poison_item_in_an_outbox_ends_in_dead_letters_and_a_survey_after_it_s
     (letter,) = [d for d in page["items"] if d["key"] == "C-old-poison"]
     assert "body.survey_id" in letter["reason"] and letter["kind"] == "rs_check" and letter["producer"]
     assert json.loads(letter["body"]) == body
-    status = wait_until(lambda: (st := s.client.call("controller", "status"))["outbox_pending"] == 0 and st,
-                        timeout=60, what="the controller's outbox drained")
+    status = wait_until(
+        lambda: (st := s.client.call("controller", "status"))["outbox_pending"] == 0 and st,
+        timeout=60,
+        what="the controller's outbox drained",
+    )
     assert status["outbox_refused"] == 1
     assert status["outbox_refusals"][0]["key"] == "C-old-poison"
     assert s.client.call("recorder", "stats")["dead_letters"] == 1
@@ -102,14 +112,18 @@ def test_settings_changes_and_surveys_are_in_the_audit_log(system):
         assert out.returncode == 0, out.stderr
         records = json.loads(out.stdout)
         return {r["action"] for r in records} >= {"settings_change", "survey_start", "survey_stop"} and records
+
     records = wait_until(audited, timeout=60, what="settings and survey audit records")
     change = next(r for r in records if r["action"] == "settings_change")  # newest first: back to old
     assert change["process"] == "controller" and change["role"] == "service" and change["ok"] is True
     assert change["details"]["changes"] == {"nb_stack": {"from": old + 1, "to": old}}
     start = next(r for r in records if r["action"] == "survey_start")
     assert start["process"] == "sequencer" and start["details"]["name"] == "audited"
-    assert start["details"]["survey_id"] == started["survey_id"] == next(
-        r for r in records if r["action"] == "survey_stop")["details"]["survey_id"]
+    assert (
+        start["details"]["survey_id"]
+        == started["survey_id"]
+        == next(r for r in records if r["action"] == "survey_stop")["details"]["survey_id"]
+    )
     only = json.loads(s.ohmpi("audit", "--json", "--action", "settings_change").stdout)
     assert len(only) >= 2 and {r["action"] for r in only} == {"settings_change"}
     table = s.ohmpi("audit", "--user", change["user"])

@@ -73,8 +73,11 @@ def test_runtime_files_are_private(tcp_system):
     s = tcp_system
     assert stat.S_IMODE(s.var.stat().st_mode) == 0o700
     made_by_test = ("ohmpi.toml", "clients")
-    loose = [str(p.relative_to(s.var)) for p in s.var.rglob("*")
-             if p.relative_to(s.var).parts[0] not in made_by_test and stat.S_IMODE(p.stat().st_mode) & 0o077]
+    loose = [
+        str(p.relative_to(s.var))
+        for p in s.var.rglob("*")
+        if p.relative_to(s.var).parts[0] not in made_by_test and stat.S_IMODE(p.stat().st_mode) & 0o077
+    ]
     assert loose == []
     names = {p.name for p in s.var.rglob("*")}
     assert {"ohmpi.db", "controller-outbox.db", "local.key_secret", "server.key_secret"} <= names

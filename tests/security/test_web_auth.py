@@ -42,9 +42,11 @@ def _cookies(headers_list: list[tuple[str, str]]) -> dict[str, str]:
 def _post(system, path, body=None, *, headers=None, source=None, token=None):
     """A POST returning (status, all headers as a list, JSON body)."""
     import http.client
+
     url = urlsplit(system.web_url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30,
-                                      source_address=(source, 0) if source else None)
+    conn = http.client.HTTPConnection(
+        url.hostname, url.port, timeout=30, source_address=(source, 0) if source else None
+    )
     hdrs = dict(headers or {})
     data = None
     if body is not None:
@@ -69,8 +71,9 @@ def _setup_token(system) -> str:
 def ensure_admin(system) -> tuple[str, str]:
     if system.admin is None:
         password = "first-admin-pass"
-        status, _, body = _post(system, "/api/setup", {"token": _setup_token(system), "username": "boss",
-                                                       "password": password})
+        status, _, body = _post(
+            system, "/api/setup", {"token": _setup_token(system), "username": "boss", "password": password}
+        )
         assert status == 200, body
         system.admin = ("boss", password)
         SECRETS.extend([password, body["access_token"], body["csrf_token"]])
@@ -89,9 +92,14 @@ def login(system, name, password, source=None):
 
 
 def add_user(system, name, role, password) -> None:
-    r = subprocess.run([sys.executable, "-m", "client.cli", "users", "add", name, "--role", role,
-                        "--password-stdin"], input=password + "\n", env=system.env, capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "client.cli", "users", "add", name, "--role", role, "--password-stdin"],
+        input=password + "\n",
+        env=system.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     SECRETS.append(password)
 
@@ -105,8 +113,15 @@ def test_first_start_setup_link_creates_the_first_admin_once(fresh):
     token = _setup_token(fresh)
     assert token in (fresh.var / "log" / "web.log").read_text()  # printed on stderr, the supervisord log
     # the bus log says where to look, never the token itself
-    logs = wait_until(lambda: (lines := fresh.client.call("recorder", "logs", process="web", limit=50)) and any(
-        "setup-url" in line["message"] for line in lines) and lines, timeout=30, what="the setup log line stored")
+    logs = wait_until(
+        lambda: (
+            (lines := fresh.client.call("recorder", "logs", process="web", limit=50))
+            and any("setup-url" in line["message"] for line in lines)
+            and lines
+        ),
+        timeout=30,
+        what="the setup log line stored",
+    )
     assert not any(token in json.dumps(line) for line in logs)
     # the same link from the CLI (admin over the bus)
     r = fresh.ohmpi("web", "setup-link")
@@ -120,8 +135,9 @@ def test_first_start_setup_link_creates_the_first_admin_once(fresh):
     status, _, body = _post(fresh, "/api/setup", {"token": token, "username": "boss", "password": "short"})
     assert status == 400 and body["error"]["arg"] == "password"
     # the real one: an admin, answered like a login
-    status, headers, body = _post(fresh, "/api/setup", {"token": token, "username": "boss",
-                                                        "password": "first-admin-pass"})
+    status, headers, body = _post(
+        fresh, "/api/setup", {"token": token, "username": "boss", "password": "first-admin-pass"}
+    )
     assert status == 200, body
     assert body["role"] == "admin" and body["username"] == "boss" and body["token_type"] == "Bearer"
     assert {"ohmpi_refresh", "ohmpi_csrf"} <= set(_cookies(headers))
@@ -181,6 +197,7 @@ def test_unknown_user_costs_a_password_check(fresh, tmp_path):
             started = time.perf_counter()
             assert accounts.check_password(name, "not-the-password") is None
             return time.perf_counter() - started
+
         # interleaved, so that a neighbour's burst of load weighs on both alike
         pairs = [(timed("real"), timed("ghost")) for _ in range(7)]
         known, unknown = (statistics.median(column) for column in zip(*pairs))
@@ -196,19 +213,23 @@ def test_login_rate_limit_per_user_and_per_address(fresh):
     for _ in range(5):
         status, _, _ = _post(fresh, "/api/login", {"username": "victim", "password": "guess-guess"}, source="127.0.0.2")
         assert status == 401
-    status, headers, body = _post(fresh, "/api/login", {"username": "victim", "password": "guess-guess"},
-                                  source="127.0.0.2")
+    status, headers, body = _post(
+        fresh, "/api/login", {"username": "victim", "password": "guess-guess"}, source="127.0.0.2"
+    )
     assert status == 429 and body["error"]["code"] == "too_many_requests"
     retry = int(dict((k.lower(), v) for k, v in headers)["retry-after"])
     assert 1 <= retry <= 60 and body["error"]["retry_after"] == retry
     # per user: the right password from elsewhere is refused too while the account is limited
-    assert _post(fresh, "/api/login", {"username": "victim", "password": "victim-password"},
-                 source="127.0.0.4")[0] == 429
+    assert (
+        _post(fresh, "/api/login", {"username": "victim", "password": "victim-password"}, source="127.0.0.4")[0] == 429
+    )
     # per address: five names from one place, then even a valid login from there waits
     add_user(fresh, "bob", "viewer", "bob-password")
     for i in range(5):
-        assert _post(fresh, "/api/login", {"username": f"spray{i}", "password": "guess-guess"},
-                     source="127.0.0.3")[0] == 401
+        assert (
+            _post(fresh, "/api/login", {"username": f"spray{i}", "password": "guess-guess"}, source="127.0.0.3")[0]
+            == 401
+        )
     assert _post(fresh, "/api/login", {"username": "bob", "password": "bob-password"}, source="127.0.0.3")[0] == 429
     # everyone else is unaffected
     assert login(fresh, "bob", "bob-password", source="127.0.0.5")[0] == 200
@@ -278,8 +299,9 @@ def test_logout_revokes_the_session(fresh):
     _, _, s = login(fresh, "lou", "lou-password")
     status, _, body = _post(fresh, "/api/logout", headers={"Cookie": f"ohmpi_refresh={s['refresh']}"})
     assert status == 403 and body["error"]["reason"] == "csrf"  # a cookie alone is no credential for a write
-    status, headers, body = _post(fresh, "/api/logout", headers={"Cookie": f"ohmpi_refresh={s['refresh']}",
-                                                                  "X-CSRF-Token": s["csrf_token"]})
+    status, headers, body = _post(
+        fresh, "/api/logout", headers={"Cookie": f"ohmpi_refresh={s['refresh']}", "X-CSRF-Token": s["csrf_token"]}
+    )
     assert status == 200 and body == {"ok": True, "revoked": True}
     cleared = _cookies(headers)
     assert "max-age=0" in cleared["ohmpi_refresh"].lower() and "max-age=0" in cleared["ohmpi_csrf"].lower()
@@ -298,8 +320,12 @@ def test_token_revocation_takes_effect_on_the_next_request(fresh):
     assert r.returncode == 0, r.stderr
     token = json.loads(r.stdout)["token"]
     SECRETS.append(token)
-    assert fetch(fresh.web_url, "GET", "/api/me", token=token)[2] == {"username": "probe", "role": "viewer",
-                                                                       "auth": "token", "expires_in": None}
+    assert fetch(fresh.web_url, "GET", "/api/me", token=token)[2] == {
+        "username": "probe",
+        "role": "viewer",
+        "auth": "token",
+        "expires_in": None,
+    }
     status, _, ticket = _post(fresh, "/api/tickets", token=token)
     assert status == 200 and ticket["expires_in"] == 60
     SECRETS.append(ticket["ticket"])
@@ -314,8 +340,9 @@ def test_token_revocation_takes_effect_on_the_next_request(fresh):
     # another token: the old ticket stays dead
     # over HTTP too, by an admin
     _, _, admin = login(fresh, *fresh.admin)
-    status, _, made = _post(fresh, "/api/tokens", {"name": "probe2", "role": "operator", "expires_days": 1},
-                            token=admin["access_token"])
+    status, _, made = _post(
+        fresh, "/api/tokens", {"name": "probe2", "role": "operator", "expires_days": 1}, token=admin["access_token"]
+    )
     assert status == 200 and made["expires"] > time.time() + 86000
     SECRETS.append(made["token"])
     assert fetch(fresh.web_url, "GET", "/api/me", token=made["token"])[0] == 200
@@ -352,22 +379,46 @@ def test_users_and_tokens_cli_round_trips(fresh):
     users = json.loads(fresh.ohmpi("users", "list", "--json").stdout)
     assert {"username": "carl", "role": "viewer"}.items() <= next(u for u in users if u["username"] == "carl").items()
     assert "carl" in fresh.ohmpi("users", "list").stdout
-    r = subprocess.run([sys.executable, "-m", "client.cli", "users", "add", "carl", "--role", "viewer",
-                        "--password-stdin"], input="carl-password\n", env=fresh.env, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "client.cli", "users", "add", "carl", "--role", "viewer", "--password-stdin"],
+        input="carl-password\n",
+        env=fresh.env,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 1 and "already exists" in r.stderr  # refused by the service
-    r = subprocess.run([sys.executable, "-m", "client.cli", "users", "add", "dora", "--role", "king",
-                        "--password-stdin"], stdin=subprocess.DEVNULL, env=fresh.env, capture_output=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "client.cli", "users", "add", "dora", "--role", "king", "--password-stdin"],
+        stdin=subprocess.DEVNULL,
+        env=fresh.env,
+        capture_output=True,
+    )
     assert r.returncode == 2  # bad usage
-    r = subprocess.run([sys.executable, "-m", "client.cli", "users", "add", "dora", "--role", "viewer",
-                        "--password-stdin"], input="short\n", env=fresh.env, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "client.cli", "users", "add", "dora", "--role", "viewer", "--password-stdin"],
+        input="short\n",
+        env=fresh.env,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "at least 8" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "client.cli", "users", "add", "dora", "--role", "viewer"],
-                       stdin=subprocess.DEVNULL, env=fresh.env, capture_output=True, text=True)  # no terminal
+    r = subprocess.run(
+        [sys.executable, "-m", "client.cli", "users", "add", "dora", "--role", "viewer"],
+        stdin=subprocess.DEVNULL,
+        env=fresh.env,
+        capture_output=True,
+        text=True,
+    )  # no terminal
     assert r.returncode == 2 and "--password-stdin" in r.stderr
     # passwd: the old password stops working, sessions end
     _, _, s = login(fresh, "carl", "carl-password")
-    r = subprocess.run([sys.executable, "-m", "client.cli", "users", "passwd", "carl", "--password-stdin"],
-                       input="carl-new-password\n", env=fresh.env, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "client.cli", "users", "passwd", "carl", "--password-stdin"],
+        input="carl-new-password\n",
+        env=fresh.env,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     SECRETS.append("carl-new-password")
     assert fetch(fresh.web_url, "GET", "/api/me", token=s["access_token"])[0] == 401
@@ -412,6 +463,7 @@ def test_security_events_are_audited(fresh):
             while (msg := sub.recv(timeout=0.2)) is not None:
                 seen.append(msg.body)
             return any(b["action"] == action and b["ok"] is ok for b in seen)
+
         wait_until(lambda: got("user_add", True), timeout=10, what="user_add audited")
         wait_until(lambda: got("login", False), timeout=10, what="failed login audited")
         wait_until(lambda: got("login", True), timeout=10, what="login audited")

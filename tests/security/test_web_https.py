@@ -24,16 +24,24 @@ from tests.support.web import start_web_system
 @pytest.fixture(scope="module")
 def pair():
     out = Path(short_tmpdir())
-    r = subprocess.run([sys.executable, "-m", "client.cli", "web", "selfsigned", "-o", str(out), "--host",
-                        "ohmpi.test", "--json"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "client.cli", "web", "selfsigned", "-o", str(out), "--host", "ohmpi.test", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
 
 @pytest.fixture(scope="module")
 def tls(pair):
-    system = start_web_system(web_extra=f'certfile = "{pair["certfile"]}"\nkeyfile = "{pair["keyfile"]}"\n',
-                              scheme="https", electrodes=16, time_scale=0.0)
+    system = start_web_system(
+        web_extra=f'certfile = "{pair["certfile"]}"\nkeyfile = "{pair["keyfile"]}"\n',
+        scheme="https",
+        electrodes=16,
+        time_scale=0.0,
+    )
     yield system
     system.close()
 
@@ -62,6 +70,7 @@ def https(system, pair, method, path, body=None, token=None, headers=None):
 
 def test_selfsigned_pair(pair):
     from cryptography import x509
+
     assert stat.S_IMODE(Path(pair["keyfile"]).stat().st_mode) == 0o600
     cert = x509.load_pem_x509_certificate(Path(pair["certfile"]).read_bytes())
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

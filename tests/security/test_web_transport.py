@@ -11,7 +11,8 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support.procs import wait_until
 from tests.support.sse import SSEClient
@@ -39,8 +40,9 @@ def raw_get(system, path, headers, token=None):
         conn.endheaders()
         resp = conn.getresponse()
         body = resp.read()
-        return resp.status, json.loads(body) if resp.getheader("Content-Type", "").startswith("application/json") \
-            else body
+        return resp.status, json.loads(body) if resp.getheader("Content-Type", "").startswith(
+            "application/json"
+        ) else body
     finally:
         conn.close()
 
@@ -60,8 +62,14 @@ def test_dns_rebinding_host_is_refused(gw):
 def test_cross_origin_requests_are_refused(gw):
     op = gw.tokens["operator"]
     own = f"http://127.0.0.1:{gw.web_port}"
-    for origin in ("http://evil.example", "null", f"http://evil.example:{gw.web_port}",
-                   f"http://localhost:{gw.web_port}", "file://", "javascript:alert(1)"):
+    for origin in (
+        "http://evil.example",
+        "null",
+        f"http://evil.example:{gw.web_port}",
+        f"http://localhost:{gw.web_port}",
+        "file://",
+        "javascript:alert(1)",
+    ):
         status, _, body = fetch(gw.web_url, "POST", "/api/abort", token=op, headers={"Origin": origin})
         assert status == 403 and body["error"]["code"] == "forbidden" and "have" not in body["error"], origin
         status, _, _ = fetch(gw.web_url, "GET", "/api/status", token=op, headers={"Origin": origin})
@@ -73,23 +81,42 @@ def test_cross_origin_requests_are_refused(gw):
 
 def test_writes_need_a_json_content_type(gw):
     body = json.dumps({"username": "x", "password": "y" * 8}).encode()
-    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-                  "application/jsonx", None):
+    for ctype in (
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+        None,
+    ):
         headers = {"Content-Type": ctype} if ctype else {}
         status, _, reply = fetch(gw.web_url, "POST", "/api/login", headers=headers, raw=body)
         assert status == 415 and reply["error"]["code"] == "unsupported_media_type", ctype
-    status, _, reply = fetch(gw.web_url, "POST", "/api/login", raw=body,
-                             headers={"Content-Type": "application/json; charset=utf-8"})
+    status, _, reply = fetch(
+        gw.web_url, "POST", "/api/login", raw=body, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     assert status == 401  # understood: wrong credentials
-    status, _, reply = fetch(gw.web_url, "PUT", "/api/settings", token=gw.tokens["operator"],
-                             raw=b"settings=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    status, _, reply = fetch(
+        gw.web_url,
+        "PUT",
+        "/api/settings",
+        token=gw.tokens["operator"],
+        raw=b"settings=1",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 415
     assert fetch(gw.web_url, "POST", "/api/abort", token=gw.tokens["operator"])[0] == 200  # no body: no type needed
 
 
 def test_security_headers_on_page_and_api(gw):
-    for path, token in (("/", None), ("/setup", None), ("/static/app.js", None), ("/api/health", None),
-                        ("/api/status", None), ("/api/status", gw.tokens["viewer"]), ("/api/nothing", None)):
+    for path, token in (
+        ("/", None),
+        ("/setup", None),
+        ("/static/app.js", None),
+        ("/api/health", None),
+        ("/api/status", None),
+        ("/api/status", gw.tokens["viewer"]),
+        ("/api/nothing", None),
+    ):
         status, headers, _ = fetch(gw.web_url, "GET", path, token=token)
         csp = headers.get("content-security-policy", "")
         assert headers.get("x-frame-options") == "DENY", path
@@ -150,8 +177,11 @@ def test_a_client_at_its_cap_is_served_by_closing_its_own_idle_connection(gw):
     """A browser whose pool (or whose closed sockets not yet counted off) fills its share still loads."""
     idle = [_connect(gw, "127.0.0.4") for _ in range(16)]
     try:
-        wait_until(lambda: gw.client.call("web", "status")["server"]["connections"] >= 16, timeout=30,
-                   what="the 16 idle connections counted")
+        wait_until(
+            lambda: gw.client.call("web", "status")["server"]["connections"] >= 16,
+            timeout=30,
+            what="the 16 idle connections counted",
+        )
         s = _connect(gw, "127.0.0.4")
         s.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         s.settimeout(30)
@@ -169,8 +199,11 @@ def test_a_client_at_its_cap_is_served_by_closing_its_own_idle_connection(gw):
 def test_idle_connections_from_many_addresses_hold_no_thread(gw):
     flood = [_connect(gw, f"127.0.1.{i}") for i in range(1, 101)]
     try:
-        wait_until(lambda: gw.client.call("web", "status")["server"]["connections"] >= 100, timeout=10,
-                   what="the 100 idle connections held open")
+        wait_until(
+            lambda: gw.client.call("web", "status")["server"]["connections"] >= 100,
+            timeout=10,
+            what="the 100 idle connections held open",
+        )
         assert _health_time(gw) < 10  # 100 > the 48 worker threads: waiting ones hold none
     finally:
         for s in flood:
@@ -207,6 +240,7 @@ def test_silent_connections_are_closed_after_the_idle_timeout(gw):
         s.close()
         half.close()
     from workers.web import web_config
+
     assert web_config({})["idle_timeout_s"] <= 20
 
 
@@ -231,6 +265,7 @@ def test_per_client_cap_on_live_event_streams(gw):
                 return True
             c.close()
             return False
+
         wait_until(reopened, timeout=10, what="the freed slot reused")
     finally:
         for c in mine:
@@ -249,8 +284,12 @@ def app(gw):
 
 
 @SAFE
-@given(value=latin | st.sampled_from(["Bearer", "Bearer ", "Bearer ohmpi_at_", "Bearer ohmpi_tk_x",
-                                      "Basic dXNlcjpwYXNz", "bearer ohmpi_ti_x.y"]))
+@given(
+    value=latin
+    | st.sampled_from(
+        ["Bearer", "Bearer ", "Bearer ohmpi_at_", "Bearer ohmpi_tk_x", "Basic dXNlcjpwYXNz", "bearer ohmpi_ti_x.y"]
+    )
+)
 def test_hostile_authorization_headers_are_401(app, value):
     resp = app.test_client().get("/api/status", headers={"Authorization": value})
     assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "unauthorized"
@@ -285,10 +324,12 @@ def test_hostile_host_and_origin_never_500(app, gw, host, origin):
 def test_a_first_user_made_with_the_cli_ends_the_setup_link(gw):
     """The fixture made its users over the bus (`ohmpi users add`): the printed link is dead."""
     import re
+
     printed = re.search(r"/setup\?token=(ohmpi_st_[\w-]+)", (gw.var / "log" / "web.log").read_text())
     assert printed and not (gw.var / "setup-url").exists()
-    status, _, body = fetch(gw.web_url, "POST", "/api/setup", {"token": printed[1], "username": "late",
-                                                               "password": "late-password"})
+    status, _, body = fetch(
+        gw.web_url, "POST", "/api/setup", {"token": printed[1], "username": "late", "password": "late-password"}
+    )
     assert status == 401 and body["error"]["code"] == "unauthorized"
 
 
@@ -296,9 +337,15 @@ def test_configured_allowed_hosts_replace_the_machine_names(gw):
     app = make_app(gw, ALLOWED_HOSTS=["ohmpi.example", "field-box:8080"])
     try:
         c = authed_client(app, gw.tokens["viewer"])
-        for host, status in (("ohmpi.example:8080", 200), ("OHMPI.example", 200), ("field-box", 200),
-                             ("localhost:8080", 200), ("127.0.0.1", 200), ("evil.example", 400),
-                             ("ohmpi.example.evil.example", 400)):
+        for host, status in (
+            ("ohmpi.example:8080", 200),
+            ("OHMPI.example", 200),
+            ("field-box", 200),
+            ("localhost:8080", 200),
+            ("127.0.0.1", 200),
+            ("evil.example", 400),
+            ("ohmpi.example.evil.example", 400),
+        ):
             assert c.get("/api/health", headers={"Host": host}).status_code == status, host
     finally:
         app.extensions["ohmpi_close"]()

@@ -40,9 +40,16 @@ def test_events_become_rows_by_their_topic(store):
     assert len(buf) == 4 and buf.write(store) == 4 and len(buf) == 0
     logs = store.logs()
     assert [(r["process"], r["level"], r["message"], r["extra"]) for r in logs] == [
-        ("web", "info", "not a map", None), ("controller", "warning", "hot", {"temp_C": 71})]
+        ("web", "info", "not a map", None),
+        ("controller", "warning", "hot", {"temp_C": 71}),
+    ]
     (audit,) = store.audit()
-    assert (audit["action"], audit["ok"], audit["user"], audit["details"]) == ("login", False, "eve", {"ip": "10.0.0.9"})
+    assert (audit["action"], audit["ok"], audit["user"], audit["details"]) == (
+        "login",
+        False,
+        "eve",
+        {"ip": "10.0.0.9"},
+    )
     assert store.soh()[0]["data"] == {"rss_mb": 40}
 
 
@@ -111,8 +118,11 @@ def test_a_storage_error_keeps_the_rows_for_the_next_try(store):
 
 
 @settings(max_examples=100, deadline=None)
-@given(ts=st.lists(st.one_of(st.floats(), st.text(max_size=4), st.none(), st.integers(-2**70, 2**70)),
-                   min_size=1, max_size=10))
+@given(
+    ts=st.lists(
+        st.one_of(st.floats(), st.text(max_size=4), st.none(), st.integers(-(2**70), 2**70)), min_size=1, max_size=10
+    )
+)
 def test_a_row_that_cannot_be_stored_is_refused_on_arrival_never_blocking_the_batch(tmp_path_factory, ts):
     with Store(tmp_path_factory.mktemp("bad") / "db.sqlite") as store:
         buf = EventBuffer(soh_every_s=0)

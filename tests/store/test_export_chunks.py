@@ -32,6 +32,7 @@ def export(text, notes=(), calls=None):
         if calls is not None:
             calls.append(text)
         return {"text": text, "notes": list(notes), "measurements": 7, "filename": "S1.csv"}
+
     return make
 
 

@@ -25,19 +25,33 @@ from tests.store.factories import meas, survey_item
 
 
 def rs_check_item(key="C1", **changes) -> dict:
-    body = {"id": key, "time": "2026-03-01T10:00:00.000Z", "survey_id": None, "instrument": "sim",
-            "result": {"pairs": [{"a": 1, "b": 2, "rab_kohm": 1.5}], "bad_electrodes": []}}
+    body = {
+        "id": key,
+        "time": "2026-03-01T10:00:00.000Z",
+        "survey_id": None,
+        "instrument": "sim",
+        "result": {"pairs": [{"a": 1, "b": 2, "rab_kohm": 1.5}], "bad_electrodes": []},
+    }
     return {"key": key, "kind": "rs_check", "body": {**body, **changes}}
 
 
 VALID = [meas(3), meas(4, waveform=False), survey_item(), rs_check_item(), rs_check_item("C2", survey_id="S1")]
 
 # values a body field may be set to: what msgpack carries, some right, most wrong somewhere
-scalars = (st.none() | st.booleans() | st.integers(-2**63, 2**64 - 1) | st.integers(-3, 40)
-           | st.floats(allow_nan=True) | st.text(max_size=5) | st.sampled_from(["", "S1", "x" * 201, "2026-03-01T10:00:00Z",
-                                                                                  "running", "nope"]))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
-                                                                                              max_size=3), max_leaves=8)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.integers(-3, 40)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=5)
+    | st.sampled_from(["", "S1", "x" * 201, "2026-03-01T10:00:00Z", "running", "nope"])
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -79,12 +93,15 @@ def _producer_accepts(box: Outbox, item: dict) -> bool:
         return False
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(items=st.lists(mutated(), min_size=1, max_size=6))
 def test_the_producer_and_the_store_accept_exactly_the_same_bodies(tmp_path_factory, items):
     path = tmp_path_factory.mktemp("same")
-    box = Outbox(path / "out.db", "recorder", "ingest", client_factory=lambda: None, check=check_entry)  # as the controller's and the sequencer's
+    box = Outbox(
+        path / "out.db", "recorder", "ingest", client_factory=lambda: None, check=check_entry
+    )  # as the controller's and the sequencer's
     try:
         with Store(path / "db.sqlite") as store:
             for n, item in enumerate(items):
@@ -125,24 +142,29 @@ def test_the_checks_before_the_hardware_runs_agree_with_the_whole_body(value, na
     assert early == whole
 
 
-@pytest.mark.parametrize("item, field", [
-    (rs_check_item(survey_id=""), "survey_id"),
-    (rs_check_item(survey_id="x" * 201), "survey_id"),
-    (rs_check_item(result={b"k": 1}), "result"),
-    (rs_check_item(time="yesterday"), "time"),
-    ({**meas(1), "body": {**meas(1)["body"], "pass_index": -1}}, "pass_index"),
-    ({**meas(1), "body": {**meas(1)["body"], "seq_index": 2**63}}, "seq_index"),
-    ({**meas(1), "body": {**meas(1)["body"], "record": {**meas(1)["body"]["record"], "a": 10**6}}}, "record.a"),
-    ({**meas(1), "body": {**meas(1)["body"], "record": {**meas(1)["body"]["record"], "r_ohm": 10**400}}},
-     "record.r_ohm"),
-    ({**meas(1), "body": {**meas(1)["body"], "waveform": {"t_s": [0.0, 1.0], "counted": [True]}}}, "waveform"),
-    ({**meas(1), "body": {**meas(1)["body"], "waveform": {"t_s": [0, 2**64]}}}, "waveform.t_s"),
-    ({**meas(1), "body": {**meas(1)["body"], "colour": "red"}}, "colour"),
-    ({**survey_item(), "body": {**survey_item()["body"], "state": "exploded"}}, "state"),
-    ({**survey_item(), "body": {**survey_item()["body"], "positions": [[0, 0, 0]]}}, "positions"),
-    ({**survey_item(), "body": {**survey_item()["body"], "every_s": float("inf")}}, "every_s"),
-    ({**survey_item(), "body": {**survey_item()["body"], "repeat": 0}}, "repeat"),
-])
+@pytest.mark.parametrize(
+    "item, field",
+    [
+        (rs_check_item(survey_id=""), "survey_id"),
+        (rs_check_item(survey_id="x" * 201), "survey_id"),
+        (rs_check_item(result={b"k": 1}), "result"),
+        (rs_check_item(time="yesterday"), "time"),
+        ({**meas(1), "body": {**meas(1)["body"], "pass_index": -1}}, "pass_index"),
+        ({**meas(1), "body": {**meas(1)["body"], "seq_index": 2**63}}, "seq_index"),
+        ({**meas(1), "body": {**meas(1)["body"], "record": {**meas(1)["body"]["record"], "a": 10**6}}}, "record.a"),
+        (
+            {**meas(1), "body": {**meas(1)["body"], "record": {**meas(1)["body"]["record"], "r_ohm": 10**400}}},
+            "record.r_ohm",
+        ),
+        ({**meas(1), "body": {**meas(1)["body"], "waveform": {"t_s": [0.0, 1.0], "counted": [True]}}}, "waveform"),
+        ({**meas(1), "body": {**meas(1)["body"], "waveform": {"t_s": [0, 2**64]}}}, "waveform.t_s"),
+        ({**meas(1), "body": {**meas(1)["body"], "colour": "red"}}, "colour"),
+        ({**survey_item(), "body": {**survey_item()["body"], "state": "exploded"}}, "state"),
+        ({**survey_item(), "body": {**survey_item()["body"], "positions": [[0, 0, 0]]}}, "positions"),
+        ({**survey_item(), "body": {**survey_item()["body"], "every_s": float("inf")}}, "every_s"),
+        ({**survey_item(), "body": {**survey_item()["body"], "repeat": 0}}, "repeat"),
+    ],
+)
 def test_refusals_name_the_field(item, field):
     with pytest.raises(ItemError) as info:
         check_item(item)
@@ -150,8 +172,16 @@ def test_refusals_name_the_field(item, field):
 
 
 def test_a_sequencer_survey_is_described_by_what_the_store_accepts():
-    s = Survey(survey_id="S1", name="line", sequence=[[1, 4, 2, 3], [2, 5, 3, 4]], settings={"nb_stack": 2},
-               positions=[[float(i), 0.0, 0.0] for i in range(8)], n_electrodes=8, array="wenner", repeat=3)
+    s = Survey(
+        survey_id="S1",
+        name="line",
+        sequence=[[1, 4, 2, 3], [2, 5, 3, 4]],
+        settings={"nb_stack": 2},
+        positions=[[float(i), 0.0, 0.0] for i in range(8)],
+        n_electrodes=8,
+        array="wenner",
+        repeat=3,
+    )
     body = survey_body(s, "2026-03-01T10:00:00Z")
     assert check_body("survey", body) == {**body, "every_s": 0.0}
     assert body["total"] == 2 and body["state"] == "running" and body["created"] == s.created

@@ -19,9 +19,21 @@ def items(records, survey="S1", pass_index=0, skip=()):
         if i in skip:
             continue
         key = f"{survey}-{pass_index}-{i}"
-        out.append({"key": key, "kind": "measurement", "body": {
-            "measurement_id": key, "survey_id": survey, "pass_index": pass_index, "seq_index": i,
-            "instrument": "sim", "record": record, "waveform": None}})
+        out.append(
+            {
+                "key": key,
+                "kind": "measurement",
+                "body": {
+                    "measurement_id": key,
+                    "survey_id": survey,
+                    "pass_index": pass_index,
+                    "seq_index": i,
+                    "instrument": "sim",
+                    "record": record,
+                    "waveform": None,
+                },
+            }
+        )
     return out
 
 
@@ -32,10 +44,24 @@ def survey(tmp_path_factory):
     seq = sequences.with_reciprocals(sequences.generate("dipole-dipole", 16))
     path = folder / "seq.txt"
     np.savetxt(path, seq, fmt="%d")
-    first, _ = simulate(electrodes=16, array=str(path), noise=0.02, stacks=1, seed=1, optimize=False,
-                        model="homogeneous:rho=100;m=30;tau=0.5")
-    second, _ = simulate(electrodes=16, array=str(path), noise=0.02, stacks=1, seed=2, optimize=False,
-                         model="homogeneous:rho=100;m=30;tau=0.5")  # records in `seq` order
+    first, _ = simulate(
+        electrodes=16,
+        array=str(path),
+        noise=0.02,
+        stacks=1,
+        seed=1,
+        optimize=False,
+        model="homogeneous:rho=100;m=30;tau=0.5",
+    )
+    second, _ = simulate(
+        electrodes=16,
+        array=str(path),
+        noise=0.02,
+        stacks=1,
+        seed=2,
+        optimize=False,
+        model="homogeneous:rho=100;m=30;tau=0.5",
+    )  # records in `seq` order
     store = Store(folder / "ohmpi.db")
     assert not store.ingest(items(first))["refused"]
     assert not store.ingest(items(second, pass_index=1, skip=(3, 7)))["refused"]
@@ -96,8 +122,10 @@ def test_schema_4_database_migrates_with_its_data(tmp_path):
         for statement in _statements(script):
             con.execute(statement)
     con.execute("PRAGMA user_version = 4")
-    con.execute("INSERT INTO measurements(measurement_id, received, a, b, m, n, r_ohm, flags) "
-                "VALUES ('old', '2024-01-01T00:00:00Z', 1, 2, 3, 4, 1.5, '[]')")
+    con.execute(
+        "INSERT INTO measurements(measurement_id, received, a, b, m, n, r_ohm, flags) "
+        "VALUES ('old', '2024-01-01T00:00:00Z', 1, 2, 3, 4, 1.5, '[]')"
+    )
     con.commit()
     con.close()
     with Store(path) as store:

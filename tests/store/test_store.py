@@ -70,25 +70,61 @@ def test_ingest_is_idempotent(store):
 
 BAD_CASES = [
     ({"key": "x", "kind": "telemetry", "body": {}}, "kind must be one of"),
-    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
-                                                  "record": {"a": 1}}}, "body.record.b"),
-    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
-                                                  "record": {**record(1), "zz": 1}}}, "unknown field"),
-    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
-                                                  "record": {**record(1), "r_ohm": "big"}}}, "body.record.r_ohm"),
-    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
-                                                  "waveform": {"t_s": [1.0, "a"]}}}, "body.waveform.t_s"),
+    (
+        {"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x", "record": {"a": 1}}},
+        "body.record.b",
+    ),
+    (
+        {
+            "key": "x",
+            "kind": "measurement",
+            "body": {**meas(9)["body"], "measurement_id": "x", "record": {**record(1), "zz": 1}},
+        },
+        "unknown field",
+    ),
+    (
+        {
+            "key": "x",
+            "kind": "measurement",
+            "body": {**meas(9)["body"], "measurement_id": "x", "record": {**record(1), "r_ohm": "big"}},
+        },
+        "body.record.r_ohm",
+    ),
+    (
+        {
+            "key": "x",
+            "kind": "measurement",
+            "body": {**meas(9)["body"], "measurement_id": "x", "waveform": {"t_s": [1.0, "a"]}},
+        },
+        "body.waveform.t_s",
+    ),
     ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"]}}, "must equal the item key"),
-    ({"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x",
-                                                  "survey_id": ""}}, "body.survey_id"),
-    ({"key": "x", "kind": "rs_check", "body": {"id": "x", "time": "not a time", "survey_id": None,
-                                              "instrument": "sim", "result": {}}}, "body.time"),
-    ({"key": "x", "kind": "rs_check", "body": {"id": "x", "time": "2026-03-01T10:00:00Z", "survey_id": "",
-                                              "instrument": "sim", "result": {}}}, "body.survey_id"),
+    (
+        {"key": "x", "kind": "measurement", "body": {**meas(9)["body"], "measurement_id": "x", "survey_id": ""}},
+        "body.survey_id",
+    ),
+    (
+        {
+            "key": "x",
+            "kind": "rs_check",
+            "body": {"id": "x", "time": "not a time", "survey_id": None, "instrument": "sim", "result": {}},
+        },
+        "body.time",
+    ),
+    (
+        {
+            "key": "x",
+            "kind": "rs_check",
+            "body": {"id": "x", "time": "2026-03-01T10:00:00Z", "survey_id": "", "instrument": "sim", "result": {}},
+        },
+        "body.survey_id",
+    ),
     ({"key": "x", "kind": "survey", "body": {**survey_item()["body"], "sequence": [[1, 2, 3]]}}, "sequence"),
     ({"key": "x", "kind": "survey", "body": {**survey_item()["body"], "total": 3}}, "body.total"),
-    ({"key": "x", "kind": "survey", "body": {**survey_item()["body"], "sequence": [[1, 2, 3, 40]] * 10}},
-     "beyond n_electrodes"),
+    (
+        {"key": "x", "kind": "survey", "body": {**survey_item()["body"], "sequence": [[1, 2, 3, 40]] * 10}},
+        "beyond n_electrodes",
+    ),
     ({"key": "", "kind": "survey", "body": {}}, "key must be"),
 ]
 
@@ -123,6 +159,7 @@ def test_an_item_without_a_key_cannot_be_acknowledged_but_is_kept(store):
 
 def test_migrating_a_version_2_database_keeps_its_data(tmp_path):
     from ohmpi.store import MIGRATIONS, _statements
+
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as con:  # a database as the previous version left it
         for script in MIGRATIONS[:2]:
@@ -139,29 +176,46 @@ def test_migrating_a_version_2_database_keeps_its_data(tmp_path):
 
 def test_migrating_a_version_5_database_drops_the_per_process_soh_index_and_keeps_its_samples(tmp_path):
     from ohmpi.store import MIGRATIONS, _statements
+
     path = tmp_path / "v5.db"
     with sqlite3.connect(path) as con:
         for script in MIGRATIONS[:5]:
             for statement in _statements(script):
                 con.execute(statement)
         con.execute("PRAGMA user_version = 5")
-        con.executemany("INSERT INTO soh(ts, process, data) VALUES (?, ?, '{}')",
-                        [(float(t), p) for t in range(50) for p in ("hub", "web")])
+        con.executemany(
+            "INSERT INTO soh(ts, process, data) VALUES (?, ?, '{}')",
+            [(float(t), p) for t in range(50) for p in ("hub", "web")],
+        )
     with Store(path) as s:
         indexes = {r[0] for r in s._db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'soh'")}
         assert "soh_process" not in indexes and "soh_ts" in indexes
         web = s.soh(process="web", limit=10)
-        assert [r["ts"] for r in web] == [float(t) for t in range(49, 39, -1)] and {r["process"] for r in web} == {"web"}
-        plan = " ".join(str(r) for r in s._db.execute(
-            "EXPLAIN QUERY PLAN SELECT ts FROM soh WHERE process = 'web' ORDER BY ts DESC, id DESC LIMIT 10"))
+        assert [r["ts"] for r in web] == [float(t) for t in range(49, 39, -1)] and {r["process"] for r in web} == {
+            "web"
+        }
+        plan = " ".join(
+            str(r)
+            for r in s._db.execute(
+                "EXPLAIN QUERY PLAN SELECT ts FROM soh WHERE process = 'web' ORDER BY ts DESC, id DESC LIMIT 10"
+            )
+        )
         assert "soh_ts" in plan and "TEMP B-TREE" not in plan  # newest first along the time index, no sort
 
 
 def test_a_failed_write_stores_nothing(store):
     store._db.execute("CREATE TRIGGER boom BEFORE INSERT ON rs_checks BEGIN SELECT RAISE(ABORT, 'disk'); END")
-    check = {"key": "c1", "kind": "rs_check", "body": {"id": "c1", "time": "2026-03-01T10:00:00Z",
-                                                       "survey_id": None, "instrument": "sim",
-                                                       "result": {"rab_kohm": [1.0, 2.0]}}}
+    check = {
+        "key": "c1",
+        "kind": "rs_check",
+        "body": {
+            "id": "c1",
+            "time": "2026-03-01T10:00:00Z",
+            "survey_id": None,
+            "instrument": "sim",
+            "result": {"rab_kohm": [1.0, 2.0]},
+        },
+    }
     with pytest.raises(sqlite3.Error):
         store.ingest([meas(0), check])
     assert raw_count(store.path) == 0 and store.counts["measurements"] == 0
@@ -200,8 +254,9 @@ def test_survey_updates_newest_wins_whatever_the_arrival_order(store):
 def test_surveys_listing_counts(store):
     store.ingest([survey_item("A"), survey_item("B", updated="2026-03-02T00:00:00Z")])
     store.surveys()
-    store.ingest([meas(i, "A", 0) for i in range(4)] + [meas(i, "A", 1, flags=["high_std"] if i else ())
-                                                        for i in range(3)])
+    store.ingest(
+        [meas(i, "A", 0) for i in range(4)] + [meas(i, "A", 1, flags=["high_std"] if i else ()) for i in range(3)]
+    )
     store.ingest([meas(0, "orphan")])  # measurements before their survey record: still listed
     by_id = {s["survey_id"]: s for s in store.surveys()}
     assert by_id["A"]["measurements"] == 7 and by_id["A"]["passes"] == 2 and by_id["A"]["flagged"] == 2
@@ -248,8 +303,12 @@ def test_waveforms_round_trip(store):
     store.ingest([meas(0)])
     assert store.waveform("S1:0:0") == meas(0)["body"]["waveform"]
     assert store.waveform("nope") is None
-    wf = {"t_s": [i / 860 for i in range(5000)], "voltage_mV": [math.sin(i) * 300 for i in range(5000)],
-          "counted": [i % 3 == 0 for i in range(5000)], "polarity": [(-1) ** i for i in range(5000)]}
+    wf = {
+        "t_s": [i / 860 for i in range(5000)],
+        "voltage_mV": [math.sin(i) * 300 for i in range(5000)],
+        "counted": [i % 3 == 0 for i in range(5000)],
+        "polarity": [(-1) ** i for i in range(5000)],
+    }
     blob = encode_waveform(wf)
     back = decode_waveform(blob)
     assert back["t_s"] == wf["t_s"] and back["counted"] == wf["counted"] and back["polarity"] == wf["polarity"]
@@ -290,14 +349,30 @@ def test_export_without_positions_uses_a_1m_line_and_says_so(store):
 
 def test_logs_soh_and_retention(store):
     now = 1_800_000_000.0
-    store.add_logs([{"ts": now - d * 86400, "process": "controller", "level": lvl, "message": f"{d} days",
-                     "extra": {"d": d}} for d, lvl in ((0, "info"), (2, "error"), (10, "warning"), (40, "debug"))])
+    store.add_logs(
+        [
+            {"ts": now - d * 86400, "process": "controller", "level": lvl, "message": f"{d} days", "extra": {"d": d}}
+            for d, lvl in ((0, "info"), (2, "error"), (10, "warning"), (40, "debug"))
+        ]
+    )
     store.add_soh([{"ts": now - d * 86400, "process": p, "data": {"v": d}} for d in (0, 5, 20) for p in "ab"])
     assert [r["message"] for r in store.logs(level="warning")] == ["2 days", "10 days"]
     assert store.logs(process="controller", since=now - 3 * 86400)[0]["extra"] == {"d": 0}
     assert [r["data"]["v"] for r in store.soh(process="a")] == [0, 5, 20]
-    store.add_audit([{"ts": now - d * 86400, "process": "web", "action": "login", "ok": True, "user": "ann",
-                      "role": "admin", "details": {"d": d}} for d in (1, 400)])
+    store.add_audit(
+        [
+            {
+                "ts": now - d * 86400,
+                "process": "web",
+                "action": "login",
+                "ok": True,
+                "user": "ann",
+                "role": "admin",
+                "details": {"d": d},
+            }
+            for d in (1, 400)
+        ]
+    )
     assert store.prune(logs_days=7, soh_days=10, now=now) == {"logs": 2, "soh": 2, "audit": 0}
     assert [r["message"] for r in store.logs()] == ["0 days", "2 days"]
     assert len(store.soh()) == 4 and store.counts["soh"] == 4 and store.counts["logs"] == 2
@@ -306,25 +381,59 @@ def test_logs_soh_and_retention(store):
 
 
 def test_audit_records_newest_first_with_filters(store):
-    store.add_audit([{"ts": 1000.0 + i, "process": "controller" if i % 2 else "web", "action": a, "ok": i != 3,
-                      "user": u, "role": "operator", "details": {"i": i}}
-                     for i, (a, u) in enumerate([("login", "ann"), ("settings_change", "bob"), ("login", "bob"),
-                                                 ("login", "eve"), ("survey_start", "ann")])])
+    store.add_audit(
+        [
+            {
+                "ts": 1000.0 + i,
+                "process": "controller" if i % 2 else "web",
+                "action": a,
+                "ok": i != 3,
+                "user": u,
+                "role": "operator",
+                "details": {"i": i},
+            }
+            for i, (a, u) in enumerate(
+                [
+                    ("login", "ann"),
+                    ("settings_change", "bob"),
+                    ("login", "bob"),
+                    ("login", "eve"),
+                    ("survey_start", "ann"),
+                ]
+            )
+        ]
+    )
     assert [r["details"]["i"] for r in store.audit()] == [4, 3, 2, 1, 0]
     assert [r["details"]["i"] for r in store.audit(user="bob")] == [2, 1]
     assert [r["details"]["i"] for r in store.audit(action="login", since=1001.5)] == [3, 2]
     assert [r["ok"] for r in store.audit(action="login")] == [False, True, True]
-    assert store.audit(limit=1)[0] == {"ts": 1004.0, "process": "web", "action": "survey_start", "ok": True,
-                                       "user": "ann", "role": "operator", "details": {"i": 4}}
+    assert store.audit(limit=1)[0] == {
+        "ts": 1004.0,
+        "process": "web",
+        "action": "survey_start",
+        "ok": True,
+        "user": "ann",
+        "role": "operator",
+        "details": {"i": 4},
+    }
     store.add_audit([{"ts": 2000.0, "action": "x" * 5000, "details": {"blob": "y" * 40_000}}])
     big = store.audit(limit=1)[0]
     assert len(big["action"]) < 300 and "cut" in big["details"] and big["details"]["keys"] == ["blob"]
 
 
 def test_log_messages_and_extras_are_capped_saying_what_was_cut(store):
-    store.add_logs([{"ts": 1.0, "process": "p", "level": "info", "message": "m" * 100_000,
-                     "extra": {"trace": "t" * 100_000, "n": 1}},
-                    {"ts": 2.0, "process": "p", "level": "info", "message": "fine", "extra": {"b": b"\x00\x01"}}])
+    store.add_logs(
+        [
+            {
+                "ts": 1.0,
+                "process": "p",
+                "level": "info",
+                "message": "m" * 100_000,
+                "extra": {"trace": "t" * 100_000, "n": 1},
+            },
+            {"ts": 2.0, "process": "p", "level": "info", "message": "fine", "extra": {"b": b"\x00\x01"}},
+        ]
+    )
     odd, big = store.logs()
     assert odd["message"] == "fine" and isinstance(odd["extra"], str)  # not JSON: kept as its repr
     assert len(big["message"]) < 8300 and big["message"].endswith("[91808 characters cut]")
@@ -338,10 +447,15 @@ def test_quota_prunes_oldest_logs_and_soh_never_measurements(store):
     base = store.used_bytes()
     filler = "x" * 900
     for start in range(0, 6000, 1000):
-        store.add_logs([{"ts": 1000.0 + i, "process": "p", "level": "info", "message": f"{i} {filler}"}
-                        for i in range(start, start + 1000)])
-        store.add_soh([{"ts": 1000.5 + i, "process": "p", "data": {"i": i, "f": filler}}
-                       for i in range(start, start + 1000)])
+        store.add_logs(
+            [
+                {"ts": 1000.0 + i, "process": "p", "level": "info", "message": f"{i} {filler}"}
+                for i in range(start, start + 1000)
+            ]
+        )
+        store.add_soh(
+            [{"ts": 1000.5 + i, "process": "p", "data": {"i": i, "f": filler}} for i in range(start, start + 1000)]
+        )
     assert store.used_bytes() > base + 10_000_000
     quota = base + 6_000_000
     result = store.enforce_quota(quota)
@@ -377,32 +491,54 @@ opt_finite = st.none() | finite
 @st.composite
 def records(draw):
     a, b, m, n = draw(st.permutations(range(1, 17)))[:4]
-    return make_record(a=a, b=draw(st.sampled_from([b, 0])), m=m, n=n,
-                       time=draw(st.datetimes().map(lambda d: d.isoformat() + "Z")),
-                       vab_V=draw(opt_finite), iab_mA=draw(opt_finite), vmn_mV=draw(opt_finite),
-                       r_ohm=draw(opt_finite), r_std_pct=draw(opt_finite), n_stacks=draw(st.none() | st.integers(0, 99)),
-                       strategy=draw(st.none() | st.text(max_size=8)),
-                       flags=draw(st.lists(st.sampled_from(["saturated", "low_current", "high_std"]), unique=True)))
+    return make_record(
+        a=a,
+        b=draw(st.sampled_from([b, 0])),
+        m=m,
+        n=n,
+        time=draw(st.datetimes().map(lambda d: d.isoformat() + "Z")),
+        vab_V=draw(opt_finite),
+        iab_mA=draw(opt_finite),
+        vmn_mV=draw(opt_finite),
+        r_ohm=draw(opt_finite),
+        r_std_pct=draw(opt_finite),
+        n_stacks=draw(st.none() | st.integers(0, 99)),
+        strategy=draw(st.none() | st.text(max_size=8)),
+        flags=draw(st.lists(st.sampled_from(["saturated", "low_current", "high_std"]), unique=True)),
+    )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(recs=st.lists(records(), min_size=1, max_size=30), data=st.data())
 def test_any_order_and_duplicates_store_exactly_the_set(tmp_path_factory, recs, data):
     path = tmp_path_factory.mktemp("prop") / "p.db"
     items = []
     for i, rec in enumerate(recs):
         mid = f"m{i}"
-        items.append({"key": mid, "kind": "measurement",
-                      "body": {"measurement_id": mid, "survey_id": "P", "pass_index": i % 2, "seq_index": i,
-                               "instrument": "sim", "record": rec, "waveform": None}})
+        items.append(
+            {
+                "key": mid,
+                "kind": "measurement",
+                "body": {
+                    "measurement_id": mid,
+                    "survey_id": "P",
+                    "pass_index": i % 2,
+                    "seq_index": i,
+                    "instrument": "sim",
+                    "record": rec,
+                    "waveform": None,
+                },
+            }
+        )
     stream = items + data.draw(st.lists(st.sampled_from(items), max_size=20))
     stream = data.draw(st.permutations(stream))
     with Store(path) as s:
         pos = 0
         while pos < len(stream):
             size = data.draw(st.integers(1, 8))
-            assert s.ingest(stream[pos:pos + size]) == acked(stream[pos:pos + size])
+            assert s.ingest(stream[pos : pos + size]) == acked(stream[pos : pos + size])
             pos += size
         ids = s.measurement_ids("P")
         assert sorted(ids) == sorted(it["key"] for it in items) and len(ids) == len(set(ids))

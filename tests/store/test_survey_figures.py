@@ -18,15 +18,25 @@ from .factories import meas, survey_item
 
 def costly(i: int, pass_index: int = 0, cost=None, **kw) -> dict:
     item = meas(i, pass_index=pass_index, waveform=False, **kw)
-    item["body"]["cost"] = cost if cost is not None else {
-        "duration_s": 1.5, "injection_s": 1.0 + i, "relay_operations": 2 + i, "energy_j": 0.25}
+    item["body"]["cost"] = (
+        cost
+        if cost is not None
+        else {"duration_s": 1.5, "injection_s": 1.0 + i, "relay_operations": 2 + i, "energy_j": 0.25}
+    )
     return item
 
 
 def test_a_survey_and_each_pass_sum_their_measurements_costs(tmp_path):
     with Store(tmp_path / "s.db") as store:
-        store.ingest([survey_item(), costly(0), costly(1, flags=["high_std"]), costly(2, pass_index=1),
-                      meas(3, pass_index=1, waveform=False)])  # an older producer: no cost
+        store.ingest(
+            [
+                survey_item(),
+                costly(0),
+                costly(1, flags=["high_std"]),
+                costly(2, pass_index=1),
+                meas(3, pass_index=1, waveform=False),
+            ]
+        )  # an older producer: no cost
         s = next(s for s in store.surveys() if s["survey_id"] == "S1")
         assert (s["quadrupoles"], s["metered"], s["flagged"]) == (4, 3, 1)
         assert s["sim_duration_s"] == 4.5 and s["injection_s"] == 6.0
@@ -39,22 +49,26 @@ def test_a_survey_and_each_pass_sum_their_measurements_costs(tmp_path):
 
 def test_a_pi_without_a_supply_meter_sums_what_it_knows(tmp_path):
     with Store(tmp_path / "s.db") as store:
-        store.ingest([costly(0, cost={"duration_s": 2.0, "injection_s": None, "relay_operations": 4,
-                                      "energy_j": None})])
+        store.ingest(
+            [costly(0, cost={"duration_s": 2.0, "injection_s": None, "relay_operations": 4, "energy_j": None})]
+        )
         s = store.surveys()[0]
         assert (s["sim_duration_s"], s["relay_operations"], s["injection_s"], s["energy_j"]) == (2.0, 4, None, None)
 
 
-@pytest.mark.parametrize("cost, field", [
-    ({"duration_s": -1.0}, "cost.duration_s"),
-    ({"energy_j": float("nan")}, "cost.energy_j"),
-    ({"injection_s": float("inf")}, "cost.injection_s"),
-    ({"relay_operations": 2.5}, "cost.relay_operations"),
-    ({"relay_operations": True}, "cost.relay_operations"),
-    ({"duration_s": "1"}, "cost.duration_s"),
-    ({"watts": 1.0}, "cost.watts"),
-    ([1, 2], "cost"),
-])
+@pytest.mark.parametrize(
+    "cost, field",
+    [
+        ({"duration_s": -1.0}, "cost.duration_s"),
+        ({"energy_j": float("nan")}, "cost.energy_j"),
+        ({"injection_s": float("inf")}, "cost.injection_s"),
+        ({"relay_operations": 2.5}, "cost.relay_operations"),
+        ({"relay_operations": True}, "cost.relay_operations"),
+        ({"duration_s": "1"}, "cost.duration_s"),
+        ({"watts": 1.0}, "cost.watts"),
+        ([1, 2], "cost"),
+    ],
+)
 def test_a_bad_cost_is_refused_by_name_and_stores_nothing_of_the_item(tmp_path, cost, field):
     item = costly(0, cost=cost)
     with pytest.raises(ItemError) as err:
@@ -86,9 +100,11 @@ def test_a_version_6_database_migrates_and_lists_its_old_surveys_uncosted(tmp_pa
         con.execute("PRAGMA user_version = 6")
     old = meas(0, waveform=False)["body"]
     with sqlite3.connect(path) as con:
-        con.execute("INSERT INTO measurements(measurement_id, survey_id, pass_index, seq_index, instrument, "
-                    "received, a, b, m, n, time) VALUES (?, ?, 0, 0, 'sim', '2026-01-01T00:00:00Z', 1, 2, 3, 4, ?)",
-                    (old["measurement_id"], "S1", old["record"]["time"]))
+        con.execute(
+            "INSERT INTO measurements(measurement_id, survey_id, pass_index, seq_index, instrument, "
+            "received, a, b, m, n, time) VALUES (?, ?, 0, 0, 'sim', '2026-01-01T00:00:00Z', 1, 2, 3, 4, ?)",
+            (old["measurement_id"], "S1", old["record"]["time"]),
+        )
     with Store(path) as store:
         assert store.schema_version == SCHEMA_VERSION == 7
         s = store.surveys()[0]

@@ -26,12 +26,17 @@ def surveys(draw) -> Survey:
     n = draw(st.integers(4, 64))
     quad = st.lists(st.integers(1, n), min_size=4, max_size=4)
     finite = st.floats(-1e6, 1e6, allow_nan=False)
-    return Survey(survey_id=draw(st.text(min_size=1, max_size=200)), name=draw(st.text(max_size=1000)),
-                  sequence=draw(st.lists(quad, min_size=1, max_size=20)),
-                  settings=draw(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=3)),
-                  positions=[draw(st.lists(finite, min_size=3, max_size=3)) for _ in range(n)], n_electrodes=n,
-                  array=draw(st.none() | st.text(max_size=20)), repeat=draw(st.integers(1, 1000)),
-                  every_s=draw(st.floats(0, 1e7) | st.integers(0, 10**6)))
+    return Survey(
+        survey_id=draw(st.text(min_size=1, max_size=200)),
+        name=draw(st.text(max_size=1000)),
+        sequence=draw(st.lists(quad, min_size=1, max_size=20)),
+        settings=draw(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=3)),
+        positions=[draw(st.lists(finite, min_size=3, max_size=3)) for _ in range(n)],
+        n_electrodes=n,
+        array=draw(st.none() | st.text(max_size=20)),
+        repeat=draw(st.integers(1, 1000)),
+        every_s=draw(st.floats(0, 1e7) | st.integers(0, 10**6)),
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -71,19 +76,28 @@ def test_a_field_of_a_type_the_items_cannot_check_fails_loudly():
         survey_item_fields(Odd)
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("survey_id", "", "survey_id must be a string of 1..200"),
-    ("created", "yesterday", "created is not an ISO 8601 time"),
-    ("state", "exploded", "state must be one of"),
-    ("n_electrodes", 0, "n_electrodes must be an integer in 1.."),
-    ("repeat", 0, "repeat must be an integer in 1.."),
-    ("array", 3, "array must be a string"),
-    ("name", None, "name must be a string"),
-    ("total", -1, "total must be an integer in 0.."),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("survey_id", "", "survey_id must be a string of 1..200"),
+        ("created", "yesterday", "created is not an ISO 8601 time"),
+        ("state", "exploded", "state must be one of"),
+        ("n_electrodes", 0, "n_electrodes must be an integer in 1.."),
+        ("repeat", 0, "repeat must be an integer in 1.."),
+        ("array", 3, "array must be a string"),
+        ("name", None, "name must be a string"),
+        ("total", -1, "total must be an integer in 0.."),
+    ],
+)
 def test_meaning_refines_the_type(field, value, words):
-    s = Survey(survey_id="S1", name="line", sequence=[[1, 2, 3, 4]], settings={},
-               positions=[[float(i), 0.0, 0.0] for i in range(4)], n_electrodes=4)
+    s = Survey(
+        survey_id="S1",
+        name="line",
+        sequence=[[1, 2, 3, 4]],
+        settings={},
+        positions=[[float(i), 0.0, 0.0] for i in range(4)],
+        n_electrodes=4,
+    )
     body = {**survey_body(s, UPDATED), field: value}
     with pytest.raises(ItemError) as info:
         check_body("survey", body)

@@ -82,6 +82,9 @@ def test_the_lock_keeps_other_threads_out_until_the_end(db):
 
 def test_no_other_module_of_the_store_begins_or_commits_itself():
     package = Path(ohmpi.store.__file__).parent
-    offenders = [p.name for p in package.glob("*.py") if p.name != "tx.py"
-                 and any(word in p.read_text() for word in ('"BEGIN', '"COMMIT', '"ROLLBACK'))]
+    offenders = [
+        p.name
+        for p in package.glob("*.py")
+        if p.name != "tx.py" and any(word in p.read_text() for word in ('"BEGIN', '"COMMIT', '"ROLLBACK'))
+    ]
     assert offenders == []

@@ -17,8 +17,15 @@ from urllib.parse import urlsplit
 from tests.support.procs import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 ARTIFACTS = ROOT / "test-artifacts"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 DESKTOP = {"width": 1366, "height": 900}
@@ -47,8 +54,12 @@ class Watch:
         context.add_init_script(script=REPORT_CSP)
         context.on("request", lambda req: self.urls.append(req.url))
         context.on("requestfailed", lambda req: self.failed.append(f"{req.method} {req.url}: {req.failure}"))
-        context.on("response", lambda resp: resp.status >= 500 and self.failed.append(
-            f"{resp.request.method} {resp.url}: HTTP {resp.status}"))
+        context.on(
+            "response",
+            lambda resp: (
+                resp.status >= 500 and self.failed.append(f"{resp.request.method} {resp.url}: HTTP {resp.status}")
+            ),
+        )
         context.on("page", self.page)
 
     def page(self, page):
@@ -60,8 +71,9 @@ class Watch:
             self.csp.append(msg.text)
 
     def foreign(self) -> list[str]:
-        return [u for u in self.urls
-                if not u.startswith(("data:", "blob:")) and urlsplit(u).hostname not in LOCAL_HOSTS]
+        return [
+            u for u in self.urls if not u.startswith(("data:", "blob:")) and urlsplit(u).hostname not in LOCAL_HOSTS
+        ]
 
     def check(self):
         assert not self.errors, self.errors
@@ -86,8 +98,9 @@ def log_in(page, url: str, account: Account, watch: Watch | None = None) -> None
         page.wait_for_selector("#login-form:visible")
     except PlaywrightTimeout:
         server = watch.system.client.call("web", "status") if watch else "?"
-        raise AssertionError(f"no login form; failed requests: {watch.failed if watch else '?'}; "
-                             f"gateway: {server}") from None
+        raise AssertionError(
+            f"no login form; failed requests: {watch.failed if watch else '?'}; gateway: {server}"
+        ) from None
     page.fill("#login-form input[name=username]", account.username)
     page.fill("#login-form input[name=password]", account.password)
     page.click("#login-go")

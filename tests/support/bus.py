@@ -18,10 +18,9 @@ class Bus:
 
     def __init__(self, kind: str, heartbeat_s: float = 0.3):
         self.dir = Path(short_tmpdir())
-        self.address = (f"ipc://{self.dir}/bus" if kind == "ipc"
-                        else f"tcp://127.0.0.1:{free_tcp_base()}")
+        self.address = f"ipc://{self.dir}/bus" if kind == "ipc" else f"tcp://127.0.0.1:{free_tcp_base()}"
         config = self.dir / "ohmpi.toml"
-        config.write_text(f'[bus]\nheartbeat_s = {heartbeat_s}\n')
+        config.write_text(f"[bus]\nheartbeat_s = {heartbeat_s}\n")
         self.cfg = BusConfig(heartbeat_s=heartbeat_s)
         self.env = {"OHMPI_VAR": str(self.dir), "OHMPI_BUS": self.address, "OHMPI_CONFIG": str(config)}
         # On tcp the bus speaks CurveZMQ: clients of this test use the system's own key of this bus.
@@ -37,8 +36,11 @@ class Bus:
     def start_hub(self):
         self.hub = self.spawn(["-m", "workers.hub"], "hub")
         if self.key is not None:  # the hub makes the keys at its first start
-            wait_until(lambda: (self.dir / "keys" / "server.key").exists() and self.key.exists(),
-                       timeout=30, what="the hub's keys")
+            wait_until(
+                lambda: (self.dir / "keys" / "server.key").exists() and self.key.exists(),
+                timeout=30,
+                what="the hub's keys",
+            )
         with self.client() as c:
             c.wait_for("hub", timeout=30)
         return self.hub

@@ -69,20 +69,34 @@ def make_ca_and_server(directory: Path, name: str = "test") -> tuple[Path, Path,
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=30))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False).sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = directory / f"{name}-ca.crt", directory / f"{name}-server.crt", directory / f"{name}-server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     paths[2].chmod(0o600)
     return paths
 
@@ -109,13 +123,18 @@ class Broker:
             f"autosave_interval 1\nmax_queued_messages 100000\nlog_dest file {self.dir / 'mosquitto.log'}\n"
             "log_type error\nlog_type warning\nlog_type notice\nlog_type subscribe\n"
             f"listener {self.port} 127.0.0.1\n"
-            f"listener {self.tls_port} 127.0.0.1\ncafile {self.ca_file}\ncertfile {cert}\nkeyfile {key}\n")
+            f"listener {self.tls_port} 127.0.0.1\ncafile {self.ca_file}\ncertfile {cert}\nkeyfile {key}\n"
+        )
         self.proc: subprocess.Popen | None = None
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.dir / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.dir / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         for port in (self.port, self.tls_port):
             _wait(lambda: self._accepts(port), 20, f"mosquitto on port {port}")
 
@@ -155,12 +174,24 @@ class Broker:
 
     def mqtt_table(self, directory: Path, **extra) -> str:
         """An `[mqtt]` table for the bridge at this broker (extra keys as TOML values)."""
-        keys = {"host": "127.0.0.1", "port": self.port, "username": "bridge",
-                "password_file": str(self.password_file("bridge", directory)), **extra}
+        keys = {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "username": "bridge",
+            "password_file": str(self.password_file("bridge", directory)),
+            **extra,
+        }
         return "[mqtt]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in keys.items())
 
-    def client(self, user: str | None, topics=(), *, client_id: str | None = None, persistent: bool = False,
-               password: str | None = None) -> "Collector":
+    def client(
+        self,
+        user: str | None,
+        topics=(),
+        *,
+        client_id: str | None = None,
+        persistent: bool = False,
+        password: str | None = None,
+    ) -> "Collector":
         return Collector(self, user, topics, client_id=client_id, persistent=persistent, password=password)
 
     def close(self) -> None:
@@ -174,8 +205,7 @@ class Collector:
     `persistent`: a session that outlives disconnections (and broker restarts): QoS 1 messages
     published meanwhile are delivered when it is back."""
 
-    def __init__(self, broker: Broker, user: str | None, topics=(), *, client_id=None, persistent=False,
-                 password=None):
+    def __init__(self, broker: Broker, user: str | None, topics=(), *, client_id=None, persistent=False, password=None):
         self.broker = broker
         self.topics = list(topics)
         self.persistent = persistent
@@ -184,21 +214,20 @@ class Collector:
         self.connects = 0
         self.refused: list[str] = []
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "",
-                                  protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "", protocol=mqtt.MQTTv5)
         if user is not None:
             self.client.username_pw_set(user, password if password is not None else broker.users[user])
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.reconnect_delay_set(0.2, 1)
-        from paho.mqtt.properties import Properties
         from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
         props = Properties(PacketTypes.CONNECT)
         if persistent:
             props.SessionExpiryInterval = 3600
-        self.client.connect("127.0.0.1", broker.port,
-                            clean_start=not persistent, properties=props)
+        self.client.connect("127.0.0.1", broker.port, clean_start=not persistent, properties=props)
         self.client.loop_start()
 
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:

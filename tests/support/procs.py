@@ -53,8 +53,16 @@ def free_tcp_base() -> int:
 def spawn(args: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
     """Start `python ARGS` in its own process group with `env` added to ours."""
     out = open(log, "ab") if log else subprocess.DEVNULL
-    return track(subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env},
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+    return track(
+        subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    )
 
 
 def track(proc: subprocess.Popen) -> subprocess.Popen:

@@ -11,16 +11,27 @@ from urllib.parse import urlsplit
 class SSEClient:
     """A minimal EventSource over http.client: parses `id`, `event`, `data`, `retry` and comments."""
 
-    def __init__(self, base_url: str, last_event_id: str | None = None, timeout: float = 30.0, *,
-                 token: str | None = None, ticket: str | None = None, source: str | None = None, context=None):
+    def __init__(
+        self,
+        base_url: str,
+        last_event_id: str | None = None,
+        timeout: float = 30.0,
+        *,
+        token: str | None = None,
+        ticket: str | None = None,
+        source: str | None = None,
+        context=None,
+    ):
         url = urlsplit(base_url)
         source_address = (source, 0) if source else None
         if url.scheme == "https":
-            self.conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=timeout, context=context,
-                                                    source_address=source_address)
+            self.conn = http.client.HTTPSConnection(
+                url.hostname, url.port, timeout=timeout, context=context, source_address=source_address
+            )
         else:
-            self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout,
-                                                   source_address=source_address)
+            self.conn = http.client.HTTPConnection(
+                url.hostname, url.port, timeout=timeout, source_address=source_address
+            )
         headers = {"Accept": "text/event-stream"}
         if token:
             headers["Authorization"] = f"Bearer {token}"

@@ -26,8 +26,17 @@ PROGRAMS = ("hub", "recorder", "controller", "sequencer")
 
 
 class System:
-    def __init__(self, *, electrodes: int = 32, time_scale: float = 0.0, extra: str = "", tcp: bool = False,
-                 var: Path | None = None, env: dict | None = None, wait: tuple = PROGRAMS):
+    def __init__(
+        self,
+        *,
+        electrodes: int = 32,
+        time_scale: float = 0.0,
+        extra: str = "",
+        tcp: bool = False,
+        var: Path | None = None,
+        env: dict | None = None,
+        wait: tuple = PROGRAMS,
+    ):
         """`var`: an empty directory to use as OHMPI_VAR (a small filesystem); `env`: added to the
         system's environment; `wait`: the programs to wait for (none for a system meant to fail)."""
         self.var = Path(var or short_tmpdir())
@@ -37,8 +46,10 @@ class System:
             extra += f"\n[web]\nport = {free_tcp_base()}\n"
         # tcp: the bus on loopback with CurveZMQ; the test's clients use the system's own key
         self.address = f"tcp://127.0.0.1:{free_tcp_base()}" if tcp else f"ipc://{self.var}/bus"
-        self.config.write_text(f"[bus]\nheartbeat_s = 0.5\naddress = \"{self.address}\"\n\n"
-                               f"[instrument]\nn_electrodes = {electrodes}\ntime_scale = {time_scale}\n{extra}")
+        self.config.write_text(
+            f'[bus]\nheartbeat_s = 0.5\naddress = "{self.address}"\n\n'
+            f"[instrument]\nn_electrodes = {electrodes}\ntime_scale = {time_scale}\n{extra}"
+        )
         self.env = {**os.environ, "OHMPI_VAR": str(self.var), "OHMPI_CONFIG": str(self.config), **(env or {})}
         for name in ("OHMPI_BUS", "OHMPI_TIME_SCALE", "OHMPI_KEY"):
             self.env.pop(name, None)
@@ -51,21 +62,37 @@ class System:
 
     def start(self, wait: tuple = PROGRAMS) -> None:
         """Start supervisord as `make run` does (again after a power cut: same OHMPI_VAR)."""
-        self.proc = track(subprocess.Popen([str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")],
-                                           cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL, start_new_session=True,
-                                           umask=0o077))  # as `make run` does
+        self.proc = track(
+            subprocess.Popen(
+                [str(BIN / "supervisord"), "-c", str(ROOT / "supervisor.conf")],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                umask=0o077,
+            )
+        )  # as `make run` does
         if self.key is not None:
-            wait_until(lambda: self.key.exists() and (self.var / "keys" / "server.key").exists(), timeout=60,
-                       what="the hub's keys")
+            wait_until(
+                lambda: self.key.exists() and (self.var / "keys" / "server.key").exists(),
+                timeout=60,
+                what="the hub's keys",
+            )
         if self.client is None:
             self.client = Client(self.address, cfg=self.cfg, timeout=5.0, key=self.key)
         for name in wait:
             self.client.wait_for(name, timeout=60)
 
     def ctl(self, *args) -> str:
-        return subprocess.run([str(BIN / "supervisorctl"), "-c", str(ROOT / "supervisor.conf"), *args], cwd=ROOT,
-                              env=self.env, capture_output=True, text=True, timeout=60).stdout
+        return subprocess.run(
+            [str(BIN / "supervisorctl"), "-c", str(ROOT / "supervisor.conf"), *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
 
     def pid(self, name: str) -> int:
         return self.client.call(name, "ping")["pid"]
@@ -83,24 +110,28 @@ class System:
             return False
 
     def ohmpi(self, *args, timeout=300) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "ohmpi"), *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [str(BIN / "ohmpi"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
 
     def db_rows(self, survey_id: str) -> list[tuple]:
         with sqlite3.connect(self.var / "ohmpi.db") as con:
-            return con.execute("SELECT measurement_id, pass_index, seq_index FROM measurements "
-                               "WHERE survey_id = ?", (survey_id,)).fetchall()
+            return con.execute(
+                "SELECT measurement_id, pass_index, seq_index FROM measurements WHERE survey_id = ?", (survey_id,)
+            ).fetchall()
 
     def survey(self) -> dict:
         return self.client.call("sequencer", "status")
 
     def wait_survey(self, state=("finished",), timeout=300) -> dict:
-        return wait_until(lambda: (s := self.survey())["state"] in state and s, timeout=timeout,
-                          what=f"survey {state}")
+        return wait_until(lambda: (s := self.survey())["state"] in state and s, timeout=timeout, what=f"survey {state}")
 
     def wait_stored(self, survey_id: str, count: int, timeout=120) -> list:
-        return wait_until(lambda: len(rows := self.db_rows(survey_id)) >= count and rows, timeout=timeout,
-                          what=f"{count} measurements stored")
+        return wait_until(
+            lambda: len(rows := self.db_rows(survey_id)) >= count and rows,
+            timeout=timeout,
+            what=f"{count} measurements stored",
+        )
 
     def close(self) -> None:
         if self.client is not None:
@@ -137,8 +168,11 @@ class FieldSystem(System):
             except ProcessLookupError:
                 pass
         self.proc.wait(30)
-        wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                                   for p in pids), timeout=30, what="every process gone")
+        wait_until(
+            lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids),
+            timeout=30,
+            what="every process gone",
+        )
         return cut
 
     def restart(self, wait: tuple = PROGRAMS) -> float:
@@ -150,8 +184,10 @@ class FieldSystem(System):
 
     def stored_indices(self, survey_id: str) -> list[tuple[int, int]]:
         with sqlite3.connect(self.var / "ohmpi.db") as con:
-            return con.execute("SELECT pass_index, seq_index FROM measurements WHERE survey_id = ? "
-                               "ORDER BY pass_index, seq_index", (survey_id,)).fetchall()
+            return con.execute(
+                "SELECT pass_index, seq_index FROM measurements WHERE survey_id = ? ORDER BY pass_index, seq_index",
+                (survey_id,),
+            ).fetchall()
 
     def measured(self) -> dict[str, float]:
         """measurement id -> when the controller put it in its outbox (each id once by construction)."""
@@ -185,5 +221,5 @@ def wreck_pages(path: Path, every: int = 7) -> None:
     data = bytearray(path.read_bytes())
     page = 4096
     for start in range(page, len(data), page * every):
-        data[start:start + 64] = b"\xa5" * 64  # b-tree page headers
+        data[start : start + 64] = b"\xa5" * 64  # b-tree page headers
     path.write_bytes(bytes(data))

@@ -50,20 +50,26 @@ def add_accounts(system: System) -> None:
 
 def start_web_system(web_extra: str = "", accounts: bool = True, scheme: str = "http", **kw) -> System:
     port = free_port()
-    system = System(extra=f"\n[web]\nhost = \"127.0.0.1\"\nport = {port}\n{web_extra}", **kw)
+    system = System(extra=f'\n[web]\nhost = "127.0.0.1"\nport = {port}\n{web_extra}', **kw)
     system.web_port = port
     system.web_url = f"{scheme}://127.0.0.1:{port}"
     try:
         context = None
         if scheme == "https":
             import ssl
+
             context = ssl._create_unverified_context()
         wait_http(system.web_url + "/api/health", context=context)
         system.client.wait_for("web", timeout=30)
         # settled: the services have published their state once (the hub caches it for late joiners)
-        wait_until(lambda: {"state.sequencer", "state.recorder"} <= {
-            t for t, _ in system.client.call_paged("hub", "snapshot", patterns=["state.#"])}, timeout=30,
-            what="sequencer and recorder state published")
+        wait_until(
+            lambda: (
+                {"state.sequencer", "state.recorder"}
+                <= {t for t, _ in system.client.call_paged("hub", "snapshot", patterns=["state.#"])}
+            ),
+            timeout=30,
+            what="sequencer and recorder state published",
+        )
         if accounts:
             add_accounts(system)
     except BaseException:
@@ -76,8 +82,16 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def fetch(base_url: str, method: str, path: str, body=None, token: str | None = None, headers: dict | None = None,
-         timeout: float = 30.0, raw: bytes | None = None) -> tuple[int, dict, object]:
+def fetch(
+    base_url: str,
+    method: str,
+    path: str,
+    body=None,
+    token: str | None = None,
+    headers: dict | None = None,
+    timeout: float = 30.0,
+    raw: bytes | None = None,
+) -> tuple[int, dict, object]:
     """One real HTTP request: (status, headers, JSON body or text)."""
     url = urlsplit(base_url)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
@@ -104,8 +118,16 @@ def fetch(base_url: str, method: str, path: str, body=None, token: str | None = 
 def make_app(system: System, **config):
     """The gateway's app in this process, on the system's bus and accounts database."""
     from web.app import create_app
-    return create_app({"TESTING": True, "SUPERVISOR_SOCKET": str(system.var / "supervisor.sock"),
-                       "AUTH_DB": str(system.var / "auth.db"), **config}, bus_address=system.address)
+
+    return create_app(
+        {
+            "TESTING": True,
+            "SUPERVISOR_SOCKET": str(system.var / "supervisor.sock"),
+            "AUTH_DB": str(system.var / "auth.db"),
+            **config,
+        },
+        bus_address=system.address,
+    )
 
 
 def authed_client(app, token: str | None):

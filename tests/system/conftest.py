@@ -19,6 +19,7 @@ def make_system():
     def make(**kw):
         made.append(System(**kw))
         return made[-1]
+
     yield make
     for s in made:
         s.close()

@@ -10,8 +10,9 @@ from tests.support.procs import ROOT
 
 
 def _run(system, *args):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=system.env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=system.env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_examples_measure_survey_export(system, tmp_path):

@@ -89,14 +89,14 @@ def test_abort_stops_mid_injection(make_system):
     def long_measure():
         try:
             system.client.__class__(system.address, cfg=system.cfg, timeout=5.0).call(
-                "controller", "measure", a=1, b=4, m=2, n=3, settings={"nb_stack": 20, "injection_ms": 2000},
-                retries=20)
+                "controller", "measure", a=1, b=4, m=2, n=3, settings={"nb_stack": 20, "injection_ms": 2000}, retries=20
+            )
         except Aborted as exc:
             errors.append(exc)
+
     worker = threading.Thread(target=long_measure)
     worker.start()
-    wait_until(lambda: system.client.call("controller", "status")["injecting"], timeout=60,
-               what="injection to start")
+    wait_until(lambda: system.client.call("controller", "status")["injecting"], timeout=60, what="injection to start")
     assert system.client.call("controller", "abort")["aborted"].startswith("measure")
     worker.join(30)
     assert len(errors) == 1 and "aborted" in errors[0].message

@@ -33,8 +33,11 @@ def err(resp, status, code=None, arg=None):
 
 
 def wait_idle(client, timeout=60):
-    return wait_until(lambda: (s := client.get("/api/survey").get_json()).get("state") not in
-                      ("running", "paused", "waiting") and s, timeout=timeout, what="survey over")
+    return wait_until(
+        lambda: (s := client.get("/api/survey").get_json()).get("state") not in ("running", "paused", "waiting") and s,
+        timeout=timeout,
+        what="survey over",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +49,14 @@ def finished_survey(web_system, app):
     assert gen["count"] == 7
     started = ok(client.post("/api/survey/start", json={"name": "web-test", "repeat": 2, "stacks": 1}))
     survey_id = started["survey_id"]
-    wait_until(lambda: client.get("/api/survey").get_json().get("state") == "finished", timeout=120,
-               what="survey finished")
-    wait_until(lambda: ok(client.get(f"/api/surveys/{survey_id}")).get("measurements") == 14, timeout=60,
-               what="14 measurements stored")
+    wait_until(
+        lambda: client.get("/api/survey").get_json().get("state") == "finished", timeout=120, what="survey finished"
+    )
+    wait_until(
+        lambda: ok(client.get(f"/api/surveys/{survey_id}")).get("measurements") == 14,
+        timeout=60,
+        what="14 measurements stored",
+    )
     return survey_id
 
 
@@ -122,8 +129,12 @@ def test_field_errors_are_400_naming_the_field(client):
     err(client.post("/api/survey/start", json={"repeat": "many"}), 400, "bad_request", "repeat")
     err(client.post("/api/survey/start", json={"every_s": "x"}), 400, "bad_request", "every_s")
     err(client.post("/api/sequence/generate", json={"array": "spiral"}), 400, "bad_request", "array")
-    err(client.post("/api/sequence/generate", json={"array": "wenner", "electrodes": 500}), 400, "bad_request",
-        "electrodes")
+    err(
+        client.post("/api/sequence/generate", json={"array": "wenner", "electrodes": 500}),
+        400,
+        "bad_request",
+        "electrodes",
+    )
     err(client.get("/api/logs?limit=abc"), 400, "bad_request", "limit")
     err(client.get("/api/logs?limit=0"), 400, "bad_request", "limit")
     err(client.get("/api/logs?level=loud"), 400, "bad_request", "level")
@@ -185,8 +196,9 @@ def test_survey_data_waveform_timeseries(client, finished_survey):
     series = ok(client.get(f"/api/timeseries?a={row['a']}&b={row['b']}&m={row['m']}&n={row['n']}"))
     mine = [p for p in series if p["survey_id"] == sid]
     assert [p["pass_index"] for p in mine] == [0, 1]
-    assert all(set(p) == {"time", "r_ohm", "rhoa_ohmm", "r_std_pct", "survey_id", "pass_index", "flags"}
-               for p in series)
+    assert all(
+        set(p) == {"time", "r_ohm", "rhoa_ohmm", "r_std_pct", "survey_id", "pass_index", "flags"} for p in series
+    )
     assert [p["time"] for p in series] == sorted(p["time"] for p in series)
     assert len(ok(client.get(f"/api/timeseries?a={row['a']}&b={row['b']}&m={row['m']}&n={row['n']}&limit=1"))) == 1
 
@@ -201,7 +213,7 @@ def test_exports_download_and_parse(client, finished_survey):
     assert int(lines[0]) == 32 and lines[1].startswith("# x")
     data_at = 2 + 32
     assert int(lines[data_at]) == 14 and lines[data_at + 1].startswith("# a b m n")
-    rows = [line.split() for line in lines[data_at + 2:data_at + 2 + 14]]
+    rows = [line.split() for line in lines[data_at + 2 : data_at + 2 + 14]]
     assert all(len(r) >= 5 for r in rows)
 
     one_pass = client.get(f"/api/surveys/{sid}/export?format=ohm&pass=0").get_data(as_text=True).splitlines()
@@ -256,6 +268,7 @@ def test_openapi_matches_the_routes(app, client):
     assert doc["openapi"].startswith("3.")
     documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
     import re
+
     served = set()
     for rule in app.url_map.iter_rules():
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
@@ -272,16 +285,23 @@ def test_openapi_matches_the_routes(app, client):
             for code, resp in op["responses"].items():
                 if code != "200":
                     assert resp["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
-    assert doc["paths"]["/api/measure"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] \
-        == ["a", "b", "m", "n"]
+    assert doc["paths"]["/api/measure"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] == [
+        "a",
+        "b",
+        "m",
+        "n",
+    ]
 
 
 def test_dead_service_is_503_naming_it_and_back(client, web_system):
     wait_idle(client)
     web_system.ctl("stop", "controller")
     try:
-        body = wait_until(lambda: (r := client.get("/api/settings")).status_code == 503 and r.get_json()["error"],
-                          timeout=30, what="503 from a stopped controller")
+        body = wait_until(
+            lambda: (r := client.get("/api/settings")).status_code == 503 and r.get_json()["error"],
+            timeout=30,
+            what="503 from a stopped controller",
+        )
         assert body["code"] == "unavailable" and body["service"] == "controller"
         assert body["message"].startswith("controller is not running")
         status = ok(client.get("/api/status"))

@@ -65,8 +65,11 @@ def visible(page, selector: str) -> bool:
 def admin(web_system, browser, watch) -> Account:
     """The first administrator, created through the page from the one-time setup link."""
     setup_file = web_system.var / "setup-url"
-    link = wait_until(lambda: setup_file.is_file() and setup_file.read_text().strip(), timeout=30,
-                      what="the gateway wrote its setup link")
+    link = wait_until(
+        lambda: setup_file.is_file() and setup_file.read_text().strip(),
+        timeout=30,
+        what="the gateway wrote its setup link",
+    )
     parts = urlsplit(link)
     assert parts.path == "/setup" and "token=" in parts.query
     account = Account("chief", "field-" + secrets.token_urlsafe(12))
@@ -174,7 +177,9 @@ def test_page_survey_download_offline_and_dead_controller(web_system, browser, w
     page.wait_for_selector("#chips .chip-alive:has-text('controller')")
     assert page.locator("#state-label").inner_text().lower() == "idle"
     # the access token lives in memory only
-    stored = page.evaluate("JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie])")
+    stored = page.evaluate(
+        "JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie])"
+    )
     assert access_token not in stored
     # an admin sees every control, the restart buttons and the way to the admin panel
     for sel in OPERATOR_CONTROLS:
@@ -335,8 +340,9 @@ def test_admin_panel_api_token_users_and_audit(web_system, browser, watch, admin
     assert token not in page.content()  # listed by name only
     cells = row.locator("td").all_inner_texts()
     # the row says what the gateway knows (last used is recorded at most once a while)
-    status, session = http(url + "/api/login", body={"username": admin.username, "password": admin.password},
-                           method="POST")
+    status, session = http(
+        url + "/api/login", body={"username": admin.username, "password": admin.password}, method="POST"
+    )
     assert status == 200
     status, listed = http(url + "/api/tokens", session["access_token"])
     known = next(t for t in listed if t["name"] == "logger-pi")
@@ -365,6 +371,7 @@ def test_admin_panel_api_token_users_and_audit(web_system, browser, watch, admin
         page.wait_for_selector("#audit-go:not([aria-busy])")
         rows = page.locator("#audit tbody tr").all_inner_texts()
         return [r for r in rows if "logger-pi" in r] if sum("logger-pi" in r for r in rows) >= 2 else None
+
     token_rows = wait_until(audited, timeout=30, what="the token's creation and revocation in the audit log")
     assert "token_revoke" in token_rows[0] and "token_create" in token_rows[1], token_rows
     stamps = [float(t) for t in page.locator("#audit tbody tr").evaluate_all("(rows) => rows.map((r) => r.dataset.ts)")]
@@ -380,7 +387,16 @@ def test_viewer_sees_data_but_no_control(web_system, browser, watch, team):
     log_in(page, url, viewer)
     assert page.locator("#user-role").inner_text() == "viewer"
     # data, charts, downloads, logs, health
-    for sel in ("#card-pseudo", "#card-live", "#card-wave", "#card-ts", "#card-rs", "#card-soh", "#card-dl", "#card-logs"):
+    for sel in (
+        "#card-pseudo",
+        "#card-live",
+        "#card-wave",
+        "#card-ts",
+        "#card-rs",
+        "#card-soh",
+        "#card-dl",
+        "#card-logs",
+    ):
         assert visible(page, sel), sel
     page.wait_for_selector("#surveys button[data-format='ohm']")
     with page.expect_download() as info:
@@ -469,9 +485,11 @@ def test_hostile_log_line_is_text(web_system, browser, watch, admin):
     pub = Publisher(Session("probe"), web_system.address, web_system.cfg, zmq.Context.instance())
     message = f"probe says {HOSTILE}"
     try:
+
         def shown():
             pub.publish("log.probe.warning", {"message": message})  # repeated: a new PUB socket joins late
             return page.locator("#logs .lmsg", has_text="probe says").count() > 0
+
         wait_until(shown, timeout=30, what="the hostile log line on the page")
     finally:
         pub.close()

@@ -41,8 +41,11 @@ def test_health_panel_shows_a_disk_hold_and_a_database_set_aside(system, browser
     assert http(url + "/api/sequence/generate", token, "POST", {"array": "wenner", "electrodes": 8})[0] == 200
     status, started = http(url + "/api/survey/start", token, "POST", {"name": "held", "stacks": 1})
     assert status == 200, started
-    survey = wait_until(lambda: (s := http(url + "/api/survey", token)[1]).get("hold") == "disk_full" and s,
-                        timeout=60, what="the survey held for disk space")
+    survey = wait_until(
+        lambda: (s := http(url + "/api/survey", token)[1]).get("hold") == "disk_full" and s,
+        timeout=60,
+        what="the survey held for disk space",
+    )
     assert survey["state"] == "paused" and survey["done_all"] == 0
     assert survey["active"] and sorted(survey["actions"]) == ["pause", "resume", "stop"]
 
@@ -52,9 +55,16 @@ def test_health_panel_shows_a_disk_hold_and_a_database_set_aside(system, browser
     try:
         log_in(page, url, Account(*system.passwords["operator"]), watch)
         assert page.evaluate("import('/static/spec.js').then((m) => m.spec.log_levels)") == list(LOG_LEVELS)
-        wait_until(lambda: page.is_disabled("#sv-start") and page.is_enabled("#sv-stop")
-                   and page.is_enabled("#sv-pause") and page.is_enabled("#sv-resume"), timeout=30,
-                   what="survey buttons as the state machine allows")
+        wait_until(
+            lambda: (
+                page.is_disabled("#sv-start")
+                and page.is_enabled("#sv-stop")
+                and page.is_enabled("#sv-pause")
+                and page.is_enabled("#sv-resume")
+            ),
+            timeout=30,
+            what="survey buttons as the state machine allows",
+        )
         disk = wait_until(lambda: note(page, "disk"), timeout=30, what="the disk note")
         assert "free-space floor" in disk and f"floor {FLOOR_SHOWN}" in disk and "min_free_mb" in disk, disk
         assert "tile-bad" in page.get_attribute("#t-disk", "class")

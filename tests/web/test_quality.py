@@ -22,13 +22,18 @@ def reciprocal_survey(web_system, app):
     client = authed_client(app, web_system.tokens["operator"])
     wait_idle(client)
     ok(client.post("/api/sequence/generate", json={"array": "wenner", "electrodes": 8}))
-    started = ok(client.post("/api/survey/start", json={"name": "quality", "repeat": 2, "stacks": 1,
-                                                        "reciprocals": True}))
+    started = ok(
+        client.post("/api/survey/start", json={"name": "quality", "repeat": 2, "stacks": 1, "reciprocals": True})
+    )
     survey_id = started["survey_id"]
-    wait_until(lambda: client.get("/api/survey").get_json().get("state") == "finished", timeout=180,
-               what="survey finished")
-    wait_until(lambda: ok(client.get(f"/api/surveys/{survey_id}")).get("measurements") == 28, timeout=60,
-               what="28 measurements stored")
+    wait_until(
+        lambda: client.get("/api/survey").get_json().get("state") == "finished", timeout=180, what="survey finished"
+    )
+    wait_until(
+        lambda: ok(client.get(f"/api/surveys/{survey_id}")).get("measurements") == 28,
+        timeout=60,
+        what="28 measurements stored",
+    )
     return survey_id
 
 
@@ -51,8 +56,9 @@ def test_no_reciprocals_no_model(client_as, web_system, app):
     wait_idle(client)
     ok(client.post("/api/sequence/generate", json={"array": "wenner", "electrodes": 8}))
     survey_id = ok(client.post("/api/survey/start", json={"name": "plain", "stacks": 1}))["survey_id"]
-    wait_until(lambda: client.get("/api/survey").get_json().get("state") == "finished", timeout=120,
-               what="survey finished")
+    wait_until(
+        lambda: client.get("/api/survey").get_json().get("state") == "finished", timeout=120, what="survey finished"
+    )
     resp = client.get(f"/api/surveys/{survey_id}/errmodel")
     assert resp.status_code == 400 and "reciprocal" in resp.get_json()["error"]["message"]
     q = ok(client.get(f"/api/surveys/{survey_id}/quality"))
@@ -75,9 +81,17 @@ def test_time_lapse_matrix_and_common_passes(client_as, reciprocal_survey):
     text = viewer.get(f"/api/surveys/{reciprocal_survey}/export?format=matrix").get_data(as_text=True)
     table = list(csv.reader(io.StringIO(text)))
     assert table[0][:4] == ["a", "b", "m", "n"] and len(table[0]) == 6 and len(table) == 1 + 14
-    passes = [formats.read("protocol", io.StringIO(viewer.get(
-        f"/api/surveys/{reciprocal_survey}/export?format=protocol&pass={p}&common=true").get_data(as_text=True)))[0]
-        for p in (0, 1)]
+    passes = [
+        formats.read(
+            "protocol",
+            io.StringIO(
+                viewer.get(f"/api/surveys/{reciprocal_survey}/export?format=protocol&pass={p}&common=true").get_data(
+                    as_text=True
+                )
+            ),
+        )[0]
+        for p in (0, 1)
+    ]
     assert [[r[k] for k in "abmn"] for r in passes[0]] == [[r[k] for k in "abmn"] for r in passes[1]]
 
 

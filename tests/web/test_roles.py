@@ -34,8 +34,9 @@ def test_every_route_declares_its_role():
 def test_every_served_rule_is_in_the_table(web_system):
     app = make_app(web_system)
     try:
-        served = {(rule.rule, method) for rule in app.url_map.iter_rules()
-                  for method in rule.methods - {"HEAD", "OPTIONS"}}
+        served = {
+            (rule.rule, method) for rule in app.url_map.iter_rules() for method in rule.methods - {"HEAD", "OPTIONS"}
+        }
     finally:
         app.extensions["ohmpi_close"]()
     assert served == {(r.path, r.method) for r in ROUTES}
@@ -68,6 +69,7 @@ def _request(base_url: str, route: Route, path: str, token: str | None) -> tuple
             resp = conn.getresponse()
             body = resp.read() if resp.status != 200 else b""
             import json
+
             return resp.status, {k.lower(): v for k, v in resp.getheaders()}, json.loads(body) if body else None
         finally:
             conn.close()
@@ -102,13 +104,20 @@ def test_role_matrix(web_system):
             if need is None:
                 ok = status != 403 and (status != 401 or (route.method, route.path) in OWN_CREDENTIAL)
             elif role is None:
-                ok = status == 401 and error.get("code") == "unauthorized" and "bearer" in \
-                    headers.get("www-authenticate", "").lower()
+                ok = (
+                    status == 401
+                    and error.get("code") == "unauthorized"
+                    and "bearer" in headers.get("www-authenticate", "").lower()
+                )
             elif allows(role, need):
                 ok = status not in (401, 403)
             else:
-                ok = status == 403 and error.get("code") == "forbidden" and error.get("role") == need \
+                ok = (
+                    status == 403
+                    and error.get("code") == "forbidden"
+                    and error.get("role") == need
                     and error.get("have") == role
+                )
             if not ok:
                 failures.append((route.method, path, label, need, status, str(body)[:200]))
     assert failures == []
@@ -120,14 +129,29 @@ def test_self_service_password_route_refuses_others(web_system):
     status, _, session = fetch(web_system.web_url, "POST", "/api/login", {"username": name, "password": password})
     assert status == 200
     other = web_system.passwords["operator"][0]
-    status, _, body = fetch(web_system.web_url, "PUT", f"/api/users/{other}/password",
-                            {"password": "x" * 12, "current_password": password}, token=session["access_token"])
+    status, _, body = fetch(
+        web_system.web_url,
+        "PUT",
+        f"/api/users/{other}/password",
+        {"password": "x" * 12, "current_password": password},
+        token=session["access_token"],
+    )
     assert status == 403 and body["error"]["role"] == "admin" and body["error"]["have"] == "viewer"
-    status, _, body = fetch(web_system.web_url, "PUT", f"/api/users/{name}/password",
-                            {"password": "y" * 12, "current_password": "wrong-password"}, token=session["access_token"])
+    status, _, body = fetch(
+        web_system.web_url,
+        "PUT",
+        f"/api/users/{name}/password",
+        {"password": "y" * 12, "current_password": "wrong-password"},
+        token=session["access_token"],
+    )
     assert status == 400 and body["error"]["arg"] == "current_password"
-    status, _, body = fetch(web_system.web_url, "PUT", f"/api/users/{name}/password",
-                            {"password": "a-new-password", "current_password": password}, token=session["access_token"])
+    status, _, body = fetch(
+        web_system.web_url,
+        "PUT",
+        f"/api/users/{name}/password",
+        {"password": "a-new-password", "current_password": password},
+        token=session["access_token"],
+    )
     assert status == 200 and body["changed"] is True
     web_system.passwords["viewer"] = (name, "a-new-password")
     status, _, me = fetch(web_system.web_url, "GET", "/api/me", token=session["access_token"])
@@ -137,6 +161,7 @@ def test_self_service_password_route_refuses_others(web_system):
 def test_a_refusal_by_the_service_is_http_403(web_system):
     """The gateway acts on the bus for its user: the service checks the role again."""
     from web.bus_access import ApiError, BusAccess
+
     bus = BusAccess(web_system.address, web_system.cfg)
     try:
         with pytest.raises(ApiError) as refused:
@@ -159,8 +184,12 @@ def test_services_and_the_audit_name_the_user(web_system):
         status, _, rows = fetch(web_system.web_url, "GET", f"/api/audit?action={action}&limit=50", token=admin)
         assert status == 200, rows
         return [r for r in rows if r["user"] == user]
-    changes = wait_until(lambda: audited("settings_change", "web:token-test-operator"), timeout=30,
-                         what="the settings change audited under the gateway's user")
+
+    changes = wait_until(
+        lambda: audited("settings_change", "web:token-test-operator"),
+        timeout=30,
+        what="the settings change audited under the gateway's user",
+    )
     assert changes[0]["process"] == "controller" and changes[0]["role"] == "operator"
     name, password = web_system.passwords["admin"]
     assert fetch(web_system.web_url, "POST", "/api/login", {"username": name, "password": password})[0] == 200

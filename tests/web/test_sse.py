@@ -64,16 +64,32 @@ def test_measurements_logs_and_progress_during_a_survey(web_system):
         status, started = post(web_system.web_url, "/api/survey/start", {"name": "sse", "stacks": 1}, admin)
         assert status == 200, started
         sid = started["survey_id"]
-        seen = c.until(lambda e: e["event"] == "survey" and e["data"].get("survey_id") == sid
-                       and e["data"].get("state") == "finished", timeout=120, what="survey finished")
+        seen = c.until(
+            lambda e: (
+                e["event"] == "survey" and e["data"].get("survey_id") == sid and e["data"].get("state") == "finished"
+            ),
+            timeout=120,
+            what="survey finished",
+        )
         measurements = [e for e in seen if e["event"] == "measurement" and e["data"]["survey_id"] == sid]
         if len(measurements) < 7:  # the last measurement event may trail the finished state
             seen += c.until(lambda e: e["event"] == "measurement" and e["data"]["seq_index"] == 6, timeout=20)
             measurements = [e for e in seen if e["event"] == "measurement" and e["data"]["survey_id"] == sid]
         assert [e["data"]["seq_index"] for e in measurements] == list(range(7))
         m = measurements[0]["data"]
-        assert {"measurement_id", "survey_id", "pass_index", "seq_index", "a", "b", "m", "n", "r_ohm",
-                "rhoa_ohmm", "flags"} <= set(m)
+        assert {
+            "measurement_id",
+            "survey_id",
+            "pass_index",
+            "seq_index",
+            "a",
+            "b",
+            "m",
+            "n",
+            "r_ohm",
+            "rhoa_ohmm",
+            "flags",
+        } <= set(m)
         waveforms = [e["data"] for e in seen if e["event"] == "waveform"]
         assert waveforms and "t_s" in waveforms[0] and waveforms[0]["measurement_id"]
         ids = [int(e["id"]) for e in seen if e["id"] is not None]
@@ -107,8 +123,9 @@ def test_rs_check_event(web_system):
         c.until(lambda e: e["event"] == "soh", timeout=10, what="snapshot")
         wait_until(lambda: web_system.survey()["state"] not in ("running", "paused", "waiting"), timeout=60)
         result = {}
-        t = threading.Thread(target=lambda: result.update(
-            r=post(web_system.web_url, "/api/rs-check", token=web_system.tokens["admin"])))
+        t = threading.Thread(
+            target=lambda: result.update(r=post(web_system.web_url, "/api/rs-check", token=web_system.tokens["admin"]))
+        )
         t.start()
         ev = c.until(lambda e: e["event"] == "rs_check", timeout=60, what="rs_check event")[-1]
         t.join(60)
@@ -159,6 +176,7 @@ def test_slow_client_loses_oldest_counted_and_never_blocks_others(web_system):
         def drain():
             while not stop.is_set() or fast.queue:
                 got.extend(fast.take(0.05))
+
         reader = threading.Thread(target=drain)
         reader.start()
         started = time.monotonic()
