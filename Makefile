@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
 	  echo "make: '$(PYTHON) -m venv' failed: install venv support (Debian: apt-get install python3-venv)"; exit 1; }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench,mqtt,inversion]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench,mqtt,inversion,interop]'
 	@# Every Python of this venv (supervisorctl included) defaults OHMPI_VAR to ./var of this checkout.
 	$(BIN)/python -c 'import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "ohmpi_var.pth").write_text("import os; os.environ.setdefault(\"OHMPI_VAR\", \"$(CURDIR)/var\")\n")'
 	@touch $@

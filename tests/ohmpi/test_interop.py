@@ -1,6 +1,6 @@
 """Our exports loaded by the real tools: pyGIMLi (`ert.load`) and ResIPy's own parsers (the .ohm
-reader, the OhmPi CSV parser, protocol.dat). Optional: `make test` does not install them. Give a
-Python that has them in $OHMPI_INTEROP_PYTHON (or install them into this venv) to run it:
+reader, the OhmPi CSV parser, protocol.dat). `make venv` installs both ([inversion], [interop]); another
+Python that has them can be given in $OHMPI_INTEROP_PYTHON:
 
     python3 -m venv /tmp/interop && /tmp/interop/bin/pip install pygimli resipy
     OHMPI_INTEROP_PYTHON=/tmp/interop/bin/python .venv/bin/python -m pytest -m interop tests/ohmpi
