@@ -5,9 +5,11 @@ It watches what the system already publishes — heartbeats (`soh.#`), the surve
 complete, evaluates the
 rules of `[[alarms]]` (ohmpi.alarms) every `heartbeat_s` (at most 1 s), and publishes each
 change of state on `alarm.<name>.<state>` (active, acknowledged, cleared) and the whole list on
-`state.alarms`. The recorder keeps the history and the latest state of each alarm; a restarted
-alarm process reads them back before judging anything, so an alarm already raised is not
-raised twice.
+`state.alarms`. Each change is first committed to a durable outbox (`alarms-outbox.db`, key
+`alarm:<name>:<seq>`) that delivers it to the recorder's `alarm_put` with acknowledgement: the
+history survives a recorder that is down or restarting. The recorder keeps the history and the
+latest state of each alarm; a restarted alarm process reads them back before judging anything,
+so an alarm already raised is not raised twice.
 
 Actions on raising: the event and the page always; `mqtt` (a flag in the event, for the MQTT
 bridge); `pause_survey` / `stop_survey` (the sequencer's commands); `command` (an argument
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -34,6 +37,7 @@ from bus.config import ConfigError, load_file
 from bus.errors import BadRequest, BusError, Unavailable
 from bus.files import atomic_write
 from bus.node import Node
+from bus.outbox import Outbox
 from bus.rpc import Client
 from ohmpi.alarms import AckError, Alarm, RuleError, Transition, catalogue, parse_rules
 from ohmpi.alarms.machine import plain_value
@@ -41,8 +45,9 @@ from ohmpi.alarms.metrics import CHANGE_METRICS
 from ohmpi.alarms.values import pass_values, rhoa_change_pct, rs_check_values, soh_values
 from ohmpi.alarms.watch import Liveness, SurveyWatch
 from ohmpi.durable import set_aside
+from ohmpi.store.alarms import KIND, check_item
 
-from .common import log_soon, var_path, worker_main
+from .common import follow_recorder, log_soon, var_path, worker_main
 
 RULES_FILE = "alarm-rules.json"
 RESTORE_WAIT_S = 15.0  # judge nothing until the recorder gave the saved states back, or this long
@@ -108,6 +113,16 @@ class Alarms:
         self.acting = Client(node.address, cfg=node.cfg, name="alarms-act", timeout=3.0, retries=1)
         self.actions = Lane("alarm-actions", node.log)
         self.judge = Lane("alarm-passes", node.log)
+        self.outbox = Outbox(
+            var_path("alarms-outbox.db"),
+            "recorder",
+            "alarm_put",
+            client_factory=lambda: Client(node.address, cfg=node.cfg, name="alarms-out"),
+            stats=node.stats,
+            check=check_item,
+            log=node.log,
+        )
+        self.last_seq = 0
         node.command(self.list_alarms, name="alarms", role="viewer")
         node.command(self.metrics, role="viewer")
         node.command(self.ack, role="operator")
@@ -377,9 +392,21 @@ class Alarms:
             self._announce(transition)
         self.publish_state(force=bool(transitions))
 
+    def _key(self, name: str) -> str:
+        """A key no other change has: nanoseconds of the wall clock, always increasing here."""
+        with self.lock:
+            self.last_seq = max(self.last_seq + 1, time.time_ns())
+            return f"alarm:{name}:{self.last_seq}"
+
     def _announce(self, t: Transition) -> None:
-        """Publish a change of state, log it, and run the rule's actions when it is raised."""
-        self.node.publish(f"alarm.{t.name}.{t.state}", t.event())
+        """Commit a change of state to the outbox (the history), publish it, log it, and run the
+        rule's actions when it is raised."""
+        event = t.event()
+        try:
+            self.outbox.put(self._key(t.name), KIND, event)
+        except (ValueError, OSError, sqlite3.Error) as exc:  # a full disk; a change our own check refuses
+            self.node.log("error", f"alarm {t.name} {t.state}: not kept for the history: {exc}", alarm=t.name)
+        self.node.publish(f"alarm.{t.name}.{t.state}", event)
         level = (
             {"critical": "critical", "warning": "warning"}.get(t.severity, "info") if t.state == "active" else "info"
         )
@@ -469,13 +496,21 @@ class Alarms:
             return {"rules": len(self.alarms), "raised": len(raised), "passes_pending": len(self.passes)}
 
     def _status(self) -> dict:
-        return {**self._soh(), "restored": self.restored, "source": self.source}
+        return {
+            **self._soh(),
+            "restored": self.restored,
+            "source": self.source,
+            "outbox_pending": self.outbox.pending(),
+            "outbox_refused": self.outbox.refused_count(),
+            "outbox_error": self.outbox.last_error,
+        }
 
     def close(self) -> None:
         self.actions.jobs.put(None)
         self.judge.jobs.put(None)
         self.client.close()
         self.acting.close()
+        self.outbox.close()
 
 
 def run() -> None:
@@ -485,6 +520,8 @@ def run() -> None:
     node.subscribe("soh.#", alarms.on_soh, snapshot=True)
     node.subscribe("state.sequencer", alarms.on_survey, snapshot=True)
     node.subscribe("data.+.rs_check", alarms.on_rs_check)
+    alarms.outbox.start()
+    follow_recorder(node, alarms.outbox)
     alarms.judge.put(alarms.restore)
     node.every(min(1.0, node.cfg.heartbeat_s), alarms.evaluate)
     node.every(STATE_EVERY_S, alarms.publish_state)

@@ -268,6 +268,49 @@ def test_forged_and_malformed_events_change_nothing(system):
     assert system.client.call("alarms", "ping")["pong"]
 
 
+def test_changes_made_while_the_recorder_is_down_reach_the_history_once(system):
+    """Each change goes through the alarm worker's durable outbox: raised and cleared with the
+    recorder stopped, both are in the history once it is back, each once."""
+    rules = system.client.call("alarms", "rules_get")["rules"]
+    probe = {"name": "durable_probe", "when": "soh.controller.cpu_temp_C > 40", "severity": "info"}
+    system.ctl("stop", "recorder")
+    try:
+        system.client.call("alarms", "rules_set", rules=[*rules, probe])
+        wait_state(system, "durable_probe", "active")
+        system.client.call("alarms", "rules_set", rules=rules)  # its rule removed: cleared
+        wait_until(
+            lambda: system.client.call("alarms", "status")["outbox_pending"] >= 2, timeout=20, what="2 changes kept"
+        )
+    finally:
+        system.ctl("start", "recorder")
+    system.client.wait_for("recorder", timeout=60)
+    wait_until(
+        lambda: system.client.call("alarms", "status")["outbox_pending"] == 0, timeout=30, what="the outbox delivered"
+    )
+    assert history(system, "durable_probe") == [("active", None, None), ("cleared", None, "rule removed")]
+
+
+def test_a_hostile_alarm_change_is_refused_by_field_name_and_blocks_nothing(system):
+    good = {"name": "hostile_probe", "state": "active", "severity": "info", "value": 1, "since": time.time()}
+    items = [
+        {"key": "alarm:hostile_probe:1", "kind": "alarm", "body": {**good, "comment": "x" * 20_000}},
+        {"key": "alarm:hostile_probe:2", "kind": "alarm", "body": {**good, "admin": True}},
+        {"key": "alarm:hostile_probe:3", "kind": "alarm", "body": {**good, "since": "now"}},
+        {"key": "alarm:hostile_probe:4", "kind": "alarm", "body": good},
+    ]
+    result = system.client.call("recorder", "alarm_put", items=items)
+    assert result["acked"] == [item["key"] for item in items]
+    reasons = {r["key"]: r["reason"] for r in result["refused"]}
+    assert set(reasons) == {"alarm:hostile_probe:1", "alarm:hostile_probe:2", "alarm:hostile_probe:3"}
+    assert "body.comment" in reasons["alarm:hostile_probe:1"] and "body.admin" in reasons["alarm:hostile_probe:2"]
+    assert "body.since" in reasons["alarm:hostile_probe:3"]
+    assert history(system, "hostile_probe") == [("active", None, None)]  # the good one behind them
+    dead = system.client.call("recorder", "dead_letters", limit=100)["items"]
+    assert {r["key"] for r in dead} >= set(reasons)
+    assert system.client.call("recorder", "alarm_put", items=items)["refused"] == result["refused"]
+    assert history(system, "hostile_probe") == [("active", None, None)]  # delivered again: stored once
+
+
 def test_a_bad_rule_in_the_config_is_one_line_and_status_2(tmp_path):
     bad = tmp_path / "ohmpi.toml"
     bad.write_text('[[alarms]]\nname = "x"\nwhen = "soh.controller.supply_V < 11"\nfor_s = -3\n')
