@@ -563,7 +563,7 @@ def run() -> int:
     rec = Recorder(node, settings)
     rec.register()
     node.subscribe(["log.#", "soh.#", "audit.#"], rec.on_event)
-    attach_alarms(node, rec.store)  # alarm.# events → the alarm history (workers/recorder_alarms.py)
+    attach_alarms(node, rec.store)  # alarm_put (the alarm outbox) → the alarm history (workers/recorder_alarms.py)
     attach_inversions(node, rec.store)  # inversion results (workers/recorder_inversions.py)
     node.every(TICK_S, rec.tick, first=TICK_S)
     node.every(PRUNE_S, rec.prune, first=0.0)
