@@ -29,7 +29,6 @@ Config (`[inverter]` in ohmpi.toml, every key optional):
 
 from __future__ import annotations
 
-import itertools
 import math
 import multiprocessing
 import os
@@ -41,7 +40,7 @@ import time
 from collections import OrderedDict, deque
 
 from bus.commands import current_caller
-from bus.config import ConfigError, check_table, config_table
+from bus.config import ConfigError, check_table, config_table, var_dir
 from bus.errors import BadRequest, BusError, Busy
 from bus.node import Node
 from bus.rpc import Client
@@ -50,7 +49,8 @@ from ohmpi.inversion import InversionRefused, dataset, installed
 from ohmpi.inversion.gate import MODES, MeasuringGate
 from ohmpi.inversion.suspend import Suspendable, detach
 
-from .common import instrument, positions, worker_main
+from .common import instrument, log_soon, positions, worker_main
+from .inverter_queue import MAX_RESTARTS, QueueFile
 from .recorder_inversions import pack
 
 DEFAULTS = {
@@ -155,7 +155,13 @@ class Inverter:
         self.jobs: OrderedDict = OrderedDict()  # job id -> job (queued, running, done, failed), newest kept
         self.current: dict | None = None
         self.cv = threading.Condition()
-        self.ids = itertools.count(1)
+        self.store = QueueFile(var_dir())  # queued and running jobs outlive a restart
+        self.next_id, saved, self.aside_line = self.store.load()
+        self.restored = [self._restore_job(job) for job in saved]
+        self.queue.extend(self.restored)  # ahead of anything asked for meanwhile; checked by the runner
+        self.jobs.update((job["job_id"], job) for job in self.restored)
+        if self.aside_line:
+            log_soon(node, "error", self.aside_line)
         self.watch = SurveyWatch()
         self.gate = MeasuringGate(settings["during_survey"], node.cfg.heartbeat_s)
         self.paused: str | None = None  # why the running inversion is stopped now
@@ -284,11 +290,12 @@ class Inverter:
                 if (queued["survey_id"], queued["pass_index"], queued["baseline"]) == (survey_id, pass_index, baseline):
                     if lam is not None:
                         queued["lambda"] = lam
+                        self._save()
                     return queued
             if len(self.queue) >= self.settings["max_queue"]:
                 raise Busy(f"{len(self.queue)} inversions already queued (max_queue): try again later")
             job = {
-                "job_id": next(self.ids),
+                "job_id": self.next_id,
                 "survey_id": survey_id,
                 "pass_index": pass_index,
                 "baseline": baseline,
@@ -301,11 +308,14 @@ class Inverter:
                 "progress": 0.0,
                 "summary": None,
                 "error": None,
+                "restarts": 0,
             }
+            self.next_id += 1
             self.queue.append(job)
             self.jobs[job["job_id"]] = job
             while len(self.jobs) > JOBS_KEPT:
                 self.jobs.popitem(last=False)
+            self._save()
             self.cv.notify_all()
         self.node.log(
             "info",
@@ -378,8 +388,59 @@ class Inverter:
         if child is not None:
             child.end()
 
+    # ---- the queue on disk ----------------------------------------------------------------
+    def _restore_job(self, saved: dict) -> dict:
+        """A saved job as a queued one again (one that was running counts a restart)."""
+        restarts = saved["restarts"] + (saved["state"] == "running")
+        return {
+            **{k: saved[k] for k in ("job_id", "survey_id", "pass_index", "baseline", "lambda", "auto", "by")},
+            "state": "queued",
+            "queued_at": time.time(),
+            "phase": None,
+            "progress": 0.0,
+            "summary": None,
+            "error": None,
+            "restarts": restarts,
+            "restored": True,
+        }
+
+    def _check_restored(self) -> None:
+        """Before the first run: each restored job must still qualify, or it is refused (logged)."""
+        if self.restored:
+            self.quit.wait(2.0)  # the hub has our publisher's subscriptions by then: the lines reach the log
+        for job in self.restored:
+            what = f"restored inversion of {job['survey_id']} pass {job['pass_index']}"
+            try:
+                if job["restarts"] > MAX_RESTARTS:
+                    raise BadRequest(f"it was running at {job['restarts']} restarts of the inverter")
+                self._plan(job["survey_id"], job["pass_index"], job["baseline"])
+            except BadRequest as exc:
+                with self.cv:
+                    self.queue.remove(job)
+                    job.update(state="failed", error=f"refused after a restart: {exc}", finished_at=time.time())
+                    self.failed += 1
+                self.node.log("warning", f"{what} refused: {exc}", job_id=job["job_id"])
+            except Exception as exc:  # the recorder not answering yet: the run checks again
+                self.node.log("warning", f"{what} kept unchecked: {exc}", job_id=job["job_id"])
+            else:
+                self.node.log("info", f"{what} queued again after a restart", job_id=job["job_id"])
+        with self.cv:
+            self._save()
+        self.publish()
+
+    def _save(self) -> None:
+        """The running and queued jobs to disk (caller holds `cv`). Not while stopping: the job
+        ended by the stop is still owed."""
+        if self.quit.is_set():
+            return
+        try:
+            self.store.save(self.next_id, ([self.current] if self.current else []) + list(self.queue))
+        except OSError as exc:
+            self.node.log("error", f"inverter queue not saved ({exc}): a restart would lose it")
+
     # ---- the runner ---------------------------------------------------------------------
     def _run(self) -> None:
+        self._check_restored()
         while not self.quit.is_set():
             with self.cv:
                 while not self.queue and not self.quit.is_set():
@@ -388,6 +449,7 @@ class Inverter:
                     return
                 job = self.current = self.queue.popleft()
                 job.update(state="running", started_at=time.time(), phase="loading data")
+                self._save()
             self.publish()
             try:
                 summary = self._execute(job)
@@ -416,6 +478,7 @@ class Inverter:
             finally:
                 with self.cv:
                     self.current = None
+                    self._save()
                 self.publish()
 
     def _execute(self, job: dict) -> dict:

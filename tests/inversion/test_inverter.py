@@ -354,6 +354,91 @@ def test_a_scheduled_survey_s_pass_is_inverted_in_the_gap_before_the_next(system
         system.wait_survey(("stopped",), timeout=60)
 
 
+def idle(c) -> bool:
+    status = c.call("inverter", "status")
+    return status["state"] == "idle" and not status["queue"]
+
+
+def test_queued_inversions_outlive_a_kill_9_of_the_inverter(system, survey):
+    """Two inversions asked for during a survey (one stopped, one queued); the inverter killed
+    with SIGKILL and restarted by supervisord: both come back, the running one first, ids go on,
+    and both complete once after the survey, stored once."""
+    c = system.client
+    wait_until(lambda: idle(c), timeout=180, what="the inverter idle")
+    c.call("sequencer", "generate", array="wenner", electrodes=10)
+    c.call("sequencer", "start", name="restart", settings=FAST, repeat=20)
+    try:
+        system.wait_survey(("running",), timeout=60)
+        first = c.call("inverter", "invert", survey_id=survey, pass_index=1, baseline=0, lam=3.5)["job_id"]
+        second = c.call("inverter", "invert", survey_id=survey, pass_index=0, lam=4.5)["job_id"]
+        pid = child_of(c, first)
+        status = c.call("inverter", "status")
+        assert status["paused"] == "survey running" and [j["job_id"] for j in status["queue"]] == [second]
+        saved = json.loads((system.var / "inverter-queue.json").read_text())
+        assert [(j["job_id"], j["state"]) for j in saved["jobs"]] == [(first, "running"), (second, "queued")]
+        system.kill9("inverter")
+        wait_until(lambda: not psutil.pid_exists(pid), timeout=10, what="the orphaned child gone")
+        status = wait_until(
+            lambda: (s := c.call("inverter", "status"))["job"] and s, timeout=60, what="the restored job running"
+        )
+        assert status["job"]["job_id"] == first and [j["job_id"] for j in status["queue"]] == [second], status
+        assert status["paused"] == "survey running"
+        restored = {j["job_id"]: j for j in c.call("inverter", "jobs")}
+        assert restored[first]["restarts"] == 1 and restored[second]["restarts"] == 0
+        assert restored[first]["restored"] and restored[second]["lambda"] == 4.5
+        assert json.loads((system.var / "inverter-queue.json").read_text())["next_id"] > second
+    finally:
+        c.call("sequencer", "stop")
+        system.wait_survey(("stopped",), timeout=60)
+    done = [
+        wait_until(
+            lambda job_id=job_id: (j := c.call("inverter", "job", job_id=job_id))["state"] in ("done", "failed") and j,
+            timeout=180,
+            what=f"job {job_id} done after the restart",
+        )
+        for job_id in (first, second)
+    ]
+    assert [(j["state"], j["summary"]["lambda"]) for j in done] == [("done", 3.5), ("done", 4.5)], done
+    assert sorted(j["job_id"] for j in c.call("inverter", "jobs")).count(first) == 1
+    summaries = c.call("recorder", "inversions", survey_id=survey)
+    assert sorted(s["pass_index"] for s in summaries) == [0, 1]  # once each
+    wait_until(lambda: idle(c), timeout=180, what="the inverter idle")
+    assert json.loads((system.var / "inverter-queue.json").read_text())["jobs"] == []
+
+
+def inverter_logs(c, text):
+    return [
+        line["message"]
+        for line in c.call("recorder", "logs", process="inverter", level="warning")
+        if text in line["message"]
+    ]
+
+
+def test_a_saved_queue_that_no_longer_qualifies_or_is_garbage_never_stops_the_inverter(system, survey):
+    c = system.client
+    wait_until(lambda: idle(c), timeout=180, what="the inverter idle")
+    path = system.var / "inverter-queue.json"
+    job = {"survey_id": survey, "baseline": None, "lambda": 5.0, "auto": False, "by": "x", "restarts": 0}
+    jobs = [
+        {**job, "job_id": 900, "pass_index": 7, "state": "running"},
+        {**job, "job_id": 901, "survey_id": "S-gone", "pass_index": 0, "state": "queued"},
+    ]
+    path.write_text(json.dumps({"next_id": 902, "jobs": jobs}))
+    system.kill9("inverter")
+    for text in (f"restored inversion of {survey} pass 7 refused", "restored inversion of S-gone pass 0 refused"):
+        wait_until(lambda text=text: inverter_logs(c, text), timeout=60, what=text)
+    assert idle(c) and {j["job_id"]: j["state"] for j in c.call("inverter", "jobs")} == {900: "failed", 901: "failed"}
+    assert json.loads(path.read_text()) == {"next_id": 902, "jobs": []}
+
+    path.write_bytes(b"\x00{garbage")
+    system.kill9("inverter")
+    line = wait_until(lambda: inverter_logs(c, "set aside"), timeout=60, what="the set-aside line")
+    aside = list(system.var.glob("inverter-queue.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == b"\x00{garbage" and aside[0].name in line[0]
+    assert idle(c) and c.call("inverter", "jobs") == []
+    assert json.loads(path.read_text()) == {"next_id": 1, "jobs": []}  # a fresh queue in its place
+
+
 def test_without_pygimli_the_worker_says_why_and_exits_cleanly(system):
     code = (
         "import sys; sys.modules['pygimli'] = None; sys.modules['pgcore'] = None\n"
