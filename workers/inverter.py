@@ -4,7 +4,9 @@ On only when pyGIMLi is installed (`pip install -e '.[inversion]'`): otherwise i
 line and exits 0, which supervisord takes as a clean end (never restarted). It inverts a survey
 when one of its passes ends (`state.sequencer`, once the recorder holds the pass) and on request
 (`invert`, operator): one inversion at a time, the others queued (at most `max_queue`; the same
-pass is never queued twice). A pass after the baseline (the first pass, or the one asked for) is
+pass is never queued twice; queued and running jobs are kept in `$OHMPI_VAR/inverter-queue.json`
+and queued again, re-checked, after a restart: workers.inverter_queue). A pass after the baseline
+(the first pass, or the one asked for) is
 inverted as time-lapse against it. Each inversion runs in a child process at the lowest CPU
 priority (nice 19, and SCHED_IDLE on Linux), with one thread, and — `during_survey = "pause"`, the
 default — stopped (SIGSTOP to its process group) while the instrument measures: a survey running,
