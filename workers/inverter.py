@@ -6,8 +6,8 @@ when one of its passes ends (`state.sequencer`, once the recorder holds the pass
 (`invert`, operator): one inversion at a time, the others queued (at most `max_queue`; the same
 pass is never queued twice; queued and running jobs are kept in `$OHMPI_VAR/inverter-queue.json`
 and queued again, re-checked, after a restart: workers.inverter_queue). A pass after the baseline
-(the first pass, or the one asked for) is
-inverted as time-lapse against it. Each inversion runs in a child process at the lowest CPU
+(the first pass, or the one asked for) is inverted as time-lapse against it. Each inversion runs
+in a child process at the lowest CPU
 priority (nice 19, and SCHED_IDLE on Linux), with one thread, and — `during_survey = "pause"`, the
 default — stopped (SIGSTOP to its process group) while the instrument measures: a survey running,
 a manual measure, or the survey's state unseen (the hub down); resumed (SIGCONT) in the gaps,
