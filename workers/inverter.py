@@ -5,7 +5,7 @@ line and exits 0, which supervisord takes as a clean end (never restarted). It i
 when one of its passes ends (`state.sequencer`, once the recorder holds the pass) and on request
 (`invert`, operator): one inversion at a time, the others queued (at most `max_queue`; the same
 pass is never queued twice; queued and running jobs are kept in `$OHMPI_VAR/inverter-queue.json`
-and queued again, re-checked, after a restart: workers.inverter_queue). A pass after the baseline
+and queued again, re-checked, after a restart: ohmpi.inversion.queue_file). A pass after the baseline
 (the first pass, or the one asked for) is inverted as time-lapse against it. Each inversion runs
 in a child process at the lowest CPU
 priority (nice 19, and SCHED_IDLE on Linux), with one thread, and — `during_survey = "pause"`, the
@@ -49,10 +49,10 @@ from bus.rpc import Client
 from ohmpi.alarms.watch import SurveyWatch
 from ohmpi.inversion import InversionRefused, dataset, installed
 from ohmpi.inversion.gate import MODES, MeasuringGate
+from ohmpi.inversion.queue_file import MAX_RESTARTS, QueueFile
 from ohmpi.inversion.suspend import Suspendable, detach
 
 from .common import instrument, log_soon, positions, worker_main
-from .inverter_queue import MAX_RESTARTS, QueueFile
 from .recorder_inversions import pack
 
 DEFAULTS = {

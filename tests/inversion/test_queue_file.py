@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.inverter_queue import NAME, QueueFile
+from ohmpi.inversion.queue_file import NAME, QueueFile
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),

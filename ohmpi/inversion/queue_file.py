@@ -12,8 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from bus.files import atomic_write
-from ohmpi.durable import set_aside
+from ohmpi.durable import set_aside, write_atomic
 
 NAME = "inverter-queue.json"
 KEPT = ("job_id", "survey_id", "pass_index", "baseline", "lambda", "auto", "by", "state", "restarts")
@@ -76,4 +75,4 @@ class QueueFile:
 
     def save(self, next_id: int, jobs: list[dict]) -> None:
         body = {"next_id": next_id, "jobs": [{key: job.get(key, 0) for key in KEPT} for job in jobs]}
-        atomic_write(self.path, json.dumps(body, separators=(",", ":")))
+        write_atomic(self.path, json.dumps(body, separators=(",", ":")).encode())
