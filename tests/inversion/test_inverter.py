@@ -378,11 +378,14 @@ def test_queued_inversions_outlive_a_kill_9_of_the_inverter(system, survey):
         assert [(j["job_id"], j["state"]) for j in saved["jobs"]] == [(first, "running"), (second, "queued")]
         system.kill9("inverter")
         wait_until(lambda: not psutil.pid_exists(pid), timeout=10, what="the orphaned child gone")
+        # just after the restart it may not have heard the sequencer yet ("survey state unknown"): wait
+        # for it to see the survey, never a moment where the child runs
         status = wait_until(
-            lambda: (s := c.call("inverter", "status"))["job"] and s, timeout=60, what="the restored job running"
+            lambda: (s := c.call("inverter", "status"))["job"] and s["paused"] == "survey running" and s,
+            timeout=60,
+            what="the restored job, stopped for the survey",
         )
         assert status["job"]["job_id"] == first and [j["job_id"] for j in status["queue"]] == [second], status
-        assert status["paused"] == "survey running"
         restored = {j["job_id"]: j for j in c.call("inverter", "jobs")}
         assert restored[first]["restarts"] == 1 and restored[second]["restarts"] == 0
         assert restored[first]["restored"] and restored[second]["lambda"] == 4.5
