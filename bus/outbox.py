@@ -124,6 +124,17 @@ class Outbox:
             row = self._db.execute("SELECT body FROM outbox WHERE key = ?", (key,)).fetchone()
         return None if row is None else msgpack.unpackb(row[0], raw=False)
 
+    def undelivered(self, kind: str | None = None) -> list[tuple[str, object]]:
+        """(key, body) of every item not yet delivered (nor refused), oldest first: what the
+        receiver does not know yet, for a producer rebuilding its own state after a restart."""
+        query = "SELECT key, body FROM outbox WHERE delivered IS NULL AND refused IS NULL"
+        args: tuple = ()
+        if kind is not None:
+            query, args = query + " AND kind = ?", (kind,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
+        return [(key, msgpack.unpackb(body, raw=False)) for key, body in rows]
+
     def pending(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM outbox WHERE delivered IS NULL").fetchone()[0]

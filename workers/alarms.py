@@ -348,7 +348,8 @@ class Alarms:
 
     # ---- evaluation -------------------------------------------------------------------------
     def restore(self) -> None:
-        """Read the saved states back from the recorder (runs on the pass thread at start)."""
+        """Read the saved states back from the recorder, then the changes still in our outbox on top
+        (runs on the pass thread at start)."""
         deadline = time.monotonic() + RESTORE_WAIT_S
         while time.monotonic() < deadline:
             try:
@@ -363,8 +364,12 @@ class Alarms:
                 "starting with every alarm ok",
             )
             saved = []
+        # changes the recorder has not received yet (it was down) are newer than what it gave back
+        unsent = [body for _, body in self.outbox.undelivered(KIND) if isinstance(body, dict)]
+        if unsent:
+            self.node.log("info", f"{len(unsent)} alarm changes not yet in the recorder applied on top of its states")
         with self.lock:
-            for row in saved:
+            for row in [*saved, *unsent]:
                 alarm = self.alarms.get(row.get("name"))
                 if alarm is not None and row.get("state") in ("active", "acknowledged", "cleared"):
                     alarm.state, alarm.since, alarm.value = (

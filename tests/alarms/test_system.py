@@ -290,6 +290,33 @@ def test_changes_made_while_the_recorder_is_down_reach_the_history_once(system):
     assert history(system, "durable_probe") == [("active", None, None), ("cleared", None, "rule removed")]
 
 
+def test_a_restart_while_the_recorder_is_down_keeps_what_the_outbox_holds(system):
+    """Raised with the recorder stopped, then the alarm process killed: it comes back with the
+    state its outbox still holds (the recorder cannot tell it), and never raises it twice."""
+    rules = system.client.call("alarms", "rules_get")["rules"]
+    probe = {"name": "restart_probe", "when": "soh.controller.cpu_temp_C > 40", "severity": "info"}
+    system.client.call("alarms", "rules_set", rules=[*rules, probe])
+    system.ctl("stop", "recorder")
+    try:
+        raised = wait_state(system, "restart_probe", "active")
+        wait_until(
+            lambda: system.client.call("alarms", "status")["outbox_pending"] >= 1, timeout=20, what="the change kept"
+        )
+        system.kill9("alarms")
+        wait_until(lambda: system.client.call("alarms", "status")["restored"], timeout=60, what="states restored")
+        after = alarms(system)["restart_probe"]
+        assert after["state"] == "active" and after["since"] == raised["since"], (after, raised)
+    finally:
+        system.ctl("start", "recorder")
+    system.client.wait_for("recorder", timeout=60)
+    wait_until(
+        lambda: system.client.call("alarms", "status")["outbox_pending"] == 0, timeout=30, what="the outbox delivered"
+    )
+    assert history(system, "restart_probe") == [("active", None, None)]  # raised once, not again after the restart
+    system.client.call("alarms", "rules_set", rules=rules)  # its rule removed: cleared, out of the way
+    wait_until(lambda: alarms(system).get("restart_probe", {}).get("state") != "active", timeout=30, what="cleared")
+
+
 def test_a_hostile_alarm_change_is_refused_by_field_name_and_blocks_nothing(system):
     good = {"name": "hostile_probe", "state": "active", "severity": "info", "value": 1, "since": time.time()}
     items = [

@@ -80,8 +80,10 @@ def test_items_put_while_the_receiver_is_down_arrive_once_it_is_up(sink):
     assert box.put("k3", "n", {"v": 999}) is False  # same key: ignored, first body kept
     assert box.get("k3") == {"v": 3}
     assert box.pending() == 50
+    assert box.undelivered("n") == [(f"k{v}", {"v": v}) for v in range(50)] and box.undelivered("other") == []
     proc = sink.start_sink()
     wait_until(lambda: box.pending() == 0, what="delivery")
+    assert box.undelivered() == []  # what the receiver acknowledged is no longer "not yet delivered"
     assert _stored(sink.sink_db) == list(range(50))
     stop(proc, signal.SIGKILL)  # receiver killed: later items wait in the outbox
     for v in range(50, 80):
