@@ -393,6 +393,7 @@ def _limit(default: int, high: int = 5000) -> Field:
 
 
 ELECTRODE = dict(min=0, max=100_000)
+QUADRUPOLE = tuple(Field(k, "int", required=True, **ELECTRODE) for k in "abmn")  # 1-based a, b, m, n
 SURVEY_ID = Field("survey_id", "str", required=True, max_length=200)
 PASS = Field("pass", "int", min=0, arg="pass_index", description="only this pass (0-based)")
 SEQ_FIELDS = (
@@ -528,10 +529,7 @@ ROUTES: list[Route] = [
         role="operator",
         tag="controller",
         body=(
-            Field("a", "int", required=True, **ELECTRODE),
-            Field("b", "int", required=True, **ELECTRODE),
-            Field("m", "int", required=True, **ELECTRODE),
-            Field("n", "int", required=True, **ELECTRODE),
+            *QUADRUPOLE,
             SETTINGS,
         ),
         body_required=True,
@@ -739,10 +737,7 @@ ROUTES: list[Route] = [
         role="viewer",
         tag="recorder",
         query=(
-            Field("a", "int", required=True, **ELECTRODE),
-            Field("b", "int", required=True, **ELECTRODE),
-            Field("m", "int", required=True, **ELECTRODE),
-            Field("n", "int", required=True, **ELECTRODE),
+            *QUADRUPOLE,
             _limit(1000),
         ),
         response={
