@@ -24,21 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-RECORD = {
-    "a": 1,
-    "b": 4,
-    "m": 2,
-    "n": 3,
-    "r_ohm": 12.3456,
-    "rhoa_ohmm": 98.7,
-    "vmn_mV": 123.4,
-    "iab_mA": 10.2,
-    "r_std_pct": 0.3,
-    "sp_mV": -1.25,
-    "stack": 2,
-    "time": "2026-11-21T12:00:00.123456Z",
-}
-TOPIC = "data.bench.measurement"
+from bus_speed import RECORD, TOPIC  # noqa: E402 (the same record as the end-to-end bench)
 
 
 def baseline_package(rev: str, into: Path) -> None:
