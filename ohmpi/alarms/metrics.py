@@ -10,60 +10,61 @@ import re
 SEGMENT = r"[a-z0-9][a-z0-9_-]{0,63}"
 FIELD = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
 
-# (pattern shown to users, regex, kind, what it is)
-CATALOGUE: tuple[tuple[str, str, str, str], ...] = (
+# (pattern shown to users — its regex is derived from it —, kind, what it is)
+CATALOGUE: tuple[tuple[str, str, str], ...] = (
     (
         "soh.<process>.<field>",
-        rf"soh\.{SEGMENT}\.{FIELD}",
         "number",
         "a numeric field of a process's heartbeat, e.g. soh.controller.supply_V, soh.controller.cpu_temp_C, "
         "soh.recorder.free_disk_bytes",
     ),
     (
         "process.<name>.dead_s",
-        rf"process\.{SEGMENT}\.dead_s",
         "number",
         "seconds since the process's last heartbeat once it missed 3 (0 while alive)",
     ),
-    ("disk.free_mb", r"disk\.free_mb", "number", "free MiB on the disk of $OHMPI_VAR (the database, the outboxes)"),
+    ("disk.free_mb", "number", "free MiB on the disk of $OHMPI_VAR (the database, the outboxes)"),
     (
         "survey.state",
-        r"survey\.state",
         "word",
         "the survey: idle, running, paused, waiting, finished, stopped or failed",
     ),
     (
         "survey.stalled_s",
-        r"survey\.stalled_s",
         "number",
         "seconds a running survey has measured nothing (0 when not running)",
     ),
-    ("survey.failed", r"survey\.failed", "number", "quadrupoles of the current survey that failed"),
-    ("survey.flagged_pct", r"survey\.flagged_pct", "number", "share of flagged quadrupoles in the last pass"),
+    ("survey.failed", "number", "quadrupoles of the current survey that failed"),
+    ("survey.flagged_pct", "number", "share of flagged quadrupoles in the last pass"),
     (
         "survey.reciprocal_error_pct",
-        r"survey\.reciprocal_error_pct",
         "number",
         "median reciprocal error of the last pass (needs reciprocals)",
     ),
     (
         "rs_check.max_kohm",
-        r"rs_check\.max_kohm",
         "number",
         "highest contact resistance of the latest contact check (an open electrode is infinite)",
     ),
-    ("rs_check.open", r"rs_check\.open", "number", "open electrodes in the latest contact check"),
-    ("rs_check.bad", r"rs_check\.bad", "number", "electrodes above the check's threshold in the latest contact check"),
+    ("rs_check.open", "number", "open electrodes in the latest contact check"),
+    ("rs_check.bad", "number", "electrodes above the check's threshold in the latest contact check"),
     (
         "change.rhoa_pct",
-        r"change\.rhoa_pct",
         "number",
         "time-lapse change of apparent resistivity: the largest X such that at least `min_quadrupoles` "
         'quadrupoles changed by X % or more against `baseline` ("previous" pass or a survey id)',
     ),
 )
 
-_COMPILED = [(re.compile(rf"^{regex}$"), kind) for _, regex, kind, _ in CATALOGUE]
+PLACEHOLDERS = {"<process>": SEGMENT, "<name>": SEGMENT, "<field>": FIELD}
+
+
+def _regex(pattern: str) -> str:
+    """The literal parts of a shown pattern escaped, each placeholder the names it stands for."""
+    return "".join(PLACEHOLDERS.get(part) or re.escape(part) for part in re.split(r"(<[a-z]+>)", pattern))
+
+
+_COMPILED = [(re.compile(rf"^{_regex(pattern)}$"), kind) for pattern, kind, _ in CATALOGUE]
 CHANGE_METRICS = ("change.rhoa_pct",)
 
 
@@ -77,4 +78,4 @@ def metric_kind(name: str) -> str:
 
 def catalogue() -> list[dict]:
     """The catalogue as `ohmpi alarms metrics` lists it."""
-    return [{"metric": pattern, "kind": kind, "description": text} for pattern, _, kind, text in CATALOGUE]
+    return [{"metric": pattern, "kind": kind, "description": text} for pattern, kind, text in CATALOGUE]
