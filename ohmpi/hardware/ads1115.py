@@ -173,7 +173,7 @@ class ADS1115:
         key = (mux, fsr, data_rate, self._comp_que)
         try:
             config, word = _SINGLE_SHOT[key]
-        except KeyError:  # validated and encoded once per distinct request (an invalid one raises here)
+        except (KeyError, TypeError) as miss:  # validated and encoded once per distinct request (invalid: raises)
             config = Config(
                 os=1,
                 mux=parse_mux(mux),
@@ -183,18 +183,8 @@ class ADS1115:
                 comp_que=self._comp_que,
             )
             word = config.word()
-            if len(_SINGLE_SHOT) < 4096:
+            if isinstance(miss, KeyError) and len(_SINGLE_SHOT) < 4096:  # an unhashable mux (a list): not cached
                 _SINGLE_SHOT[key] = (config, word)
-        except TypeError:  # an unhashable mux (e.g. a list): no caching
-            config = Config(
-                os=1,
-                mux=parse_mux(mux),
-                fsr=check_fsr(fsr),
-                single_shot=True,
-                data_rate=check_rate(data_rate),
-                comp_que=self._comp_que,
-            )
-            word = config.word()
         self.write_register(REG_CONFIG, word)
         return config
 
