@@ -90,3 +90,10 @@ def test_the_page_offers_only_formats_the_store_exports():
     text = (STATIC / "app.js").read_text()
     offered = set(re.findall(r"\blink\(\"(\w+)\"", text))
     assert offered and offered <= set(EXPORT_FORMATS), offered
+
+
+def test_the_gateway_describes_an_inversion_summary_as_the_store_keeps_it():
+    from ohmpi.store.inversions import SUMMARY as STORED
+    from web.inversion_routes import SUMMARY as DESCRIBED
+
+    assert tuple(DESCRIBED["properties"]) == STORED  # the web may not import ohmpi
