@@ -39,3 +39,14 @@ def test_the_checker_sees_a_forbidden_import(tmp_path):
     sample = tmp_path / "m.py"
     sample.write_text("import os\nfrom zmq import Context\nfrom . import sibling\nimport bus.rpc as r\n")
     assert imports_of(sample) == {"os", "zmq", "bus"}
+
+
+def test_the_web_gateway_loads_without_numpy():
+    """numpy is 20 MB of resident memory; the gateway (workers.web + web/) needs none of it."""
+    import subprocess
+    import sys
+
+    code = "import sys, workers.web, web.app, web.server; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -11,7 +11,6 @@ from typing import Callable
 from bus.config import ConfigError, config_table, var_dir
 from ohmpi import config as instrument_config
 from ohmpi.disk_floor import DiskFloor  # the recorder builds its own
-from ohmpi.geometry import line_positions, positions_from_xyz
 
 CONFIG_EXIT = 2  # supervisor.conf: exit status 2 is never restarted (exitcodes=2), quick ones end FATAL
 
@@ -38,7 +37,10 @@ def instrument() -> dict:
 
 
 def positions(cfg: dict) -> list[list[float]]:
-    """Electrode positions [x, y, z] from the instrument description."""
+    """Electrode positions [x, y, z] from the instrument description (numpy imported here, not at
+    module level: the web gateway imports this module and needs no numpy — 20 MB of its memory)."""
+    from ohmpi.geometry import line_positions, positions_from_xyz
+
     if cfg.get("positions"):
         return positions_from_xyz(cfg["positions"]).tolist()
     return line_positions(cfg["n_electrodes"], cfg["spacing_m"]).tolist()
