@@ -85,12 +85,18 @@ DEFAULTS: dict[str, Any] = {
         "gpio_polarity": 27,
         "serial_port": "/dev/ttyUSB0",
         "modbus_unit": 1,
+        # the battery behind the supply (ohmpi.battery): surveys left in the state of health
+        "battery_chemistry": "lead-acid",  # lead-acid | lifepo4 | li-ion (12 V packs)
+        "battery_capacity_wh": 84.0,  # e.g. 12 V x 7 Ah
+        "battery_reserve_pct": 30.0,  # never planned into surveys: kept for the Pi and the battery's life
+        "base_load_W": 3.0,  # the Pi, boards and held relay coils while measuring (beside the injection)
     },
     "gpio_led": 22,
     "limits": {"max_voltage_V": 50.0, "max_current_mA": 100.0, "max_power_W": 5.0},
     "mains_hz": 50,
     "time_scale": 1.0,
     "relay_rated_ops": 1_000_000,  # operations per relay before the state of health warns
+    "relay_settle_ms": 8.0,  # wait after relays moved before measuring (bench/relay_settle.py: 6 ms + margin)
     "sim": {
         "model": "homogeneous:rho=100",
         "contact_ohm": 1000.0,  # every electrode, unless listed in bad_electrodes
@@ -103,6 +109,9 @@ DEFAULTS: dict[str, Any] = {
         "sp_drift_mV_per_s": 0.02,
         "seed": 0,
         "cpu_temp_C": 47.0,
+        "relay_operate_ms": 5.0,  # relay contacts follow their coils late (ohmpi.sim.mcp230xx)
+        "relay_release_ms": 2.0,
+        "relay_bounce_ms": 1.0,
     },
 }
 
@@ -155,6 +164,7 @@ def load(config: dict | None = None) -> dict:
         raise ConfigError(f"mains_hz: {cfg['mains_hz']!r}; allowed: 50, 60")
     _number(cfg, "time_scale", "", 0.0)
     _number(cfg, "relay_rated_ops", "", 1)
+    _number(cfg, "relay_settle_ms", "", 0.0, 1000.0)
     for key in ("shunt_ohm", "current_gain", "vmn_gain", "vdd_V"):
         _number(cfg["front_end"], key, "front_end.", 1e-6)
     for key in cfg["limits"]:
@@ -163,6 +173,9 @@ def load(config: dict | None = None) -> dict:
     if inj["supply"] not in SUPPLIES:
         raise ConfigError(f"injection.supply: {inj['supply']!r}; allowed: {', '.join(SUPPLIES)}")
     _number(inj, "battery_V", "injection.", 0.0, 60.0)
+    from ohmpi.battery import check_config as check_battery
+
+    check_battery(inj, "injection.", ConfigError)
     for role in ("current", "voltage"):
         adc = cfg["adc"][role]
         _address(adc["address"], f"adc.{role}.address", ADC_RANGE)
@@ -182,6 +195,8 @@ def load(config: dict | None = None) -> dict:
     sim = cfg["sim"]
     for key in ("contact_ohm", "noise", "current_noise", "noise_floor_uV", "hum_V", "sp_mV"):
         _number(sim, key, "sim.", 0.0)
+    for key in ("relay_operate_ms", "relay_release_ms", "relay_bounce_ms"):
+        _number(sim, key, "sim.", 0.0, 1000.0)
     for electrode, value in sim["bad_electrodes"].items():
         if not 1 <= int(electrode) <= n or not (value == "open" or isinstance(value, (int, float)) and value > 0):
             raise ConfigError(

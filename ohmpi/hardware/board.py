@@ -55,7 +55,12 @@ class Board:
                 self.expanders.append(EXPANDERS[chip["type"]](view, chip["address"]))
         self.limits = Limits(**cfg["limits"])
         self.relays = RelayMatrix(
-            self.expanders, chip_cabling(cfg), cfg["n_electrodes"], injecting=lambda: self.injector.is_on
+            self.expanders,
+            chip_cabling(cfg),
+            cfg["n_electrodes"],
+            injecting=lambda: self.injector.is_on,
+            clock=self.clock,
+            settle_s=cfg["relay_settle_ms"] / 1000,
         )
         adc = cfg["adc"]
         self.current_adc = ADS1115(bus, adc["current"]["address"], clock=self.clock)

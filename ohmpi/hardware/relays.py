@@ -20,12 +20,17 @@ class RelayMatrix:
         cabling: Mapping[tuple[int, str], tuple[int, int]],
         n_electrodes: int,
         injecting: Callable[[], bool] = lambda: False,
+        *,
+        clock=None,
+        settle_s: float = 0.0,
     ):
         """`chips`: expander drivers; `cabling`: (electrode, role) → (chip index, pin)."""
         self.chips = chips
         self.cabling = dict(cabling)
         self.n_electrodes = n_electrodes
         self.injecting = injecting
+        self.clock = clock  # the board's: the settle wait counts in simulated seconds too
+        self.settle_s = settle_s  # contacts follow their coils late: wait this long after any relay moved
         self._latches = [0] * len(chips)
         self._state = {role: frozenset() for role in ROLES}
         self.on_switch: Callable[[int, int, int], None] | None = None  # (chip, old, new): wear counting
@@ -55,13 +60,19 @@ class RelayMatrix:
         if self.injecting():
             raise SafetyError("relays cannot switch while the injection is on")
         new = self._latches_for(norm)
+        moved = False
         for phase in ("open", "close"):
             for i, chip in enumerate(self.chips):
                 target = self._latches[i] & new[i] if phase == "open" else new[i]
                 if target != self._latches[i]:
                     chip.write_latch(target)
                     self._switched(i, target)
+                    moved = True
         self._state = norm
+        if moved and self.settle_s > 0 and self.clock is not None:
+            # a contact closes an operate time after its coil, then bounces; an opened one lifts a
+            # release time later: nothing is sampled or injected before they rest (held relays: no wait)
+            self.clock.sleep(self.settle_s)
 
     def connect_quadrupole(self, a: int, b: int, m: int, n: int) -> None:
         self.connect({"A": [a], "B": [b], "M": [m], "N": [n]})

@@ -19,7 +19,7 @@ from ohmpi.safety import ROLES
 from ohmpi.sim.ads1115 import EmulatedADS1115
 from ohmpi.sim.bus import FakeSMBus
 from ohmpi.sim.dps5005 import EmulatedDPS5005
-from ohmpi.sim.mcp230xx import EmulatedMCP23008, EmulatedMCP23017
+from ohmpi.sim.mcp230xx import EmulatedMCP23008, EmulatedMCP23017, RelayTiming
 from ohmpi.sim.meter import SupplyMeter
 from ohmpi.sim.physics import Physics
 from ohmpi.sim.tca9548a import EmulatedTCA9548A
@@ -65,6 +65,22 @@ class SimulatedHardware:
             self._state_key = key
         return self._state
 
+    def contact_state(self) -> dict[str, frozenset]:
+        """The electrodes each role bus is connected to now, through the relays' contacts (which
+        follow the coils late: ohmpi.sim.mcp230xx); one object per state, as `relay_state`."""
+        now = self.clock.monotonic()
+        if all(now >= chip.settled_at for chip in self.expanders):
+            return self.relay_state()
+        words = tuple(chip.contacts(now) for chip in self.expanders)
+        if words != getattr(self, "_contact_words", None):
+            state = {role: set() for role in self.relay_state()}  # the roles the registers know
+            for (electrode, role), (chip, pin) in self.cabling.items():
+                if words[chip] >> pin & 1:
+                    state[role].add(electrode)
+            self._contact_state = {role: frozenset(v) for role, v in state.items()}
+            self._contact_words = words
+        return self._contact_state
+
     def pin_state(self, pin: int) -> bool:
         cache = self.__dict__.setdefault("_pins", {})
         obj = cache.get(pin)
@@ -96,7 +112,7 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
     expanders = []
     for board in cfg["boards"]:
         for chip in board["chips"]:
-            device = EMULATED[chip["type"]]()
+            device = EMULATED[chip["type"]](clock, RelayTiming.from_sim_config(sim))
             if board.get("tca_channel") is None:
                 bus.attach(chip["address"], device)
             else:
@@ -141,7 +157,7 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
         positions,
         earth,
         contact,
-        relay_state=hw.relay_state,
+        relay_state=hw.contact_state,
         supply_voltage=supply_voltage,
         polarity=lambda: -1 if hw.pin_state(inj["gpio_polarity"]) else 1,
         sp_V=rng.normal(0.0, sim["sp_mV"] * 1e-3, n),
