@@ -9,6 +9,7 @@ drift from the code.
 from __future__ import annotations
 
 import inspect
+import threading
 import types
 import typing
 from contextvars import ContextVar
@@ -20,6 +21,20 @@ from .roles import Caller, allows, check_role
 
 # Who is calling the command being run (set by the Node around each handler, thread by thread).
 current_caller: ContextVar[Caller | None] = ContextVar("current_caller", default=None)
+# Set (by the Node, in a lane's thread) while a background command runs: `Node.cancel_running`
+# sets it, even before the handler has started, so a handler checking it can never miss an abort.
+current_cancel: ContextVar[threading.Event | None] = ContextVar("current_cancel", default=None)
+
+
+@dataclass(frozen=True)
+class Later:
+    """A deferred reply: a background handler returns `Later(finish)` when the rest of its work
+    (a durable commit, say) need not hold its lane. The lane takes its next call at once;
+    `finish()` runs on the node's one finisher thread, in the order the handlers returned, and
+    its return value (or the BusError it raises) is the reply."""
+
+    finish: Callable[[], object]
+
 
 _TYPE_NAMES = {
     int: "int",
@@ -101,6 +116,7 @@ class Command:
     doc: str = ""
     background: bool = False  # run in a thread so the service keeps answering meanwhile
     lane: str | None = None  # background commands sharing a lane exclude each other (busy)
+    queue: int = 0  # calls that may wait (FIFO) for the busy lane instead of being refused `busy`
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -169,6 +185,7 @@ class Command:
             "role": self.role,
             "args": [p.describe() for p in self.params],
             "background": self.background,
+            "queue": self.queue,
         }
 
 

@@ -5,6 +5,12 @@ thread owns every socket; background commands run in their own thread and hand t
 reply back through a queue and a wake-up pipe, so the loop keeps answering (`abort`,
 `status`) while a long command runs. SIGTERM/SIGINT end run() at once; sockets close with
 a bounded LINGER.
+
+Pipelining: a command registered with `queue=k` waits (FIFO, at most k) for its busy lane
+instead of being refused `busy`; a handler returning `Later(finish)` frees its lane at once
+and `finish` (a durable commit) runs on the one finisher thread, which sends every lane's
+replies in the order the handlers ended. `drop_waiting` refuses the waiting calls of a lane,
+`cancel_running` flags the one it runs (`current_cancel`): an abort leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -17,34 +23,49 @@ import sys
 import threading
 import time
 import traceback
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from typing import Callable
 
 import msgpack
 import zmq
 
-from .commands import Registry, current_caller, error_reply, ok_reply, parse_request
+from .commands import Later, Registry, current_caller, current_cancel, error_reply, ok_reply, parse_request
 from .config import BusConfig, endpoints, load_bus_config
 from .constants import LOG_LEVELS, LOG_PER_MINUTE, MAX_LOG_TEXT  # noqa: F401 (re-exported)
 from .envelope import FrameError, Session, unpack_envelope
-from .errors import BadRequest, BusError, Busy, Forbidden, InternalError
+from .errors import BadRequest, BusError, Busy, Forbidden, InternalError, Unavailable
 from .events import Publisher, Subscriber
 from .heartbeat import ProcessHealth
 from .roles import Caller
 from .sockets import client_socket
 
 DEDUP_SIZE = 512
+FINISH_ON_STOP_S = 5.0  # at stop, how long the finisher may take to send the replies it holds
 
 log = logging.getLogger("bus.node")
 
 
 class _Lane:
-    """A background command in progress on one lane."""
+    """A background command in progress on one lane; `cancel` is its `current_cancel`."""
 
-    def __init__(self, cmd: str):
+    def __init__(self, cmd: str, args: dict):
         self.cmd = cmd
+        self.args = args
         self.started = time.monotonic()
+        self.cancel = threading.Event()
+
+
+@dataclass
+class _Call:
+    """An accepted background call: run now, or waiting for its lane."""
+
+    cmd: object
+    kwargs: dict
+    route: bytes
+    req_id: str
+    caller: Caller
+    since: float
 
 
 @dataclass
@@ -95,6 +116,8 @@ class Node:
         self._poller.register(self._wake_r, zmq.POLLIN)
         self._finished: queue.SimpleQueue = queue.SimpleQueue()
         self._lanes: dict[str, _Lane] = {}
+        self._waiting: dict[str, deque[_Call]] = {}
+        self._finisher: tuple[threading.Thread, queue.SimpleQueue] | None = None
         self._workers: dict[str, tuple[threading.Thread, queue.SimpleQueue]] = {}
         self._recent: OrderedDict[tuple, dict] = OrderedDict()
         self._audit_budget = RateLimit(per_minute=30)
@@ -117,13 +140,25 @@ class Node:
 
     # ---- registration -------------------------------------------------------------------
     def command(
-        self, fn: Callable, *, role: str, name: str | None = None, background: bool = False, lane: str | None = None
+        self,
+        fn: Callable,
+        *,
+        role: str,
+        name: str | None = None,
+        background: bool = False,
+        lane: str | None = None,
+        queue: int = 0,
     ) -> None:
         """Register `fn` as a command (its name unless `name` is given) that callers of at least
         `role` may run (bus.roles). The one way a service declares a command: a plain call,
-        `node.command(fn, role=...)`, never a decorator nor the registry itself."""
+        `node.command(fn, role=...)`, never a decorator nor the registry itself. `queue`: how
+        many calls of it may wait for its busy lane (background commands only)."""
         name = name or fn.__name__
-        self.registry.add(name, fn, role=role, background=background, lane=(lane or name) if background else None)
+        if queue and not background:
+            raise ValueError(f"command {name!r}: only a background command can wait for its lane (queue)")
+        self.registry.add(
+            name, fn, role=role, background=background, lane=(lane or name) if background else None, queue=queue
+        )
 
     def add_socket(self, sock, handler: Callable[[], None]) -> None:
         self._poller.register(sock, zmq.POLLIN)
@@ -244,8 +279,13 @@ class Node:
     def _status(self) -> dict:
         """This process's health and state."""
         body = self._sample()
+        now = time.monotonic()
         body["busy"] = {
-            lane: {"cmd": busy.cmd, "for_s": round(time.monotonic() - busy.started, 3)}
+            lane: {
+                "cmd": busy.cmd,
+                "for_s": round(now - busy.started, 3),
+                "waiting": [{"cmd": c.cmd.name, "for_s": round(now - c.since, 3)} for c in self._waiting.get(lane, ())],
+            }
             for lane, busy in self._lanes.items()
         }
         for provider in self.status_providers:
@@ -338,17 +378,48 @@ class Node:
         while len(self._recent) > DEDUP_SIZE:
             self._recent.popitem(last=False)
         if cmd.background:
+            call = _Call(cmd, kwargs, route, req_id, caller, time.monotonic())
             busy = self._lanes.get(cmd.lane)
-            if busy is not None:
-                err = Busy(
-                    f"{cmd.name!r} refused: {busy.cmd!r} is running (for {time.monotonic() - busy.started:.1f} s)",
-                    running=busy.cmd,
-                )
-                return self._send_reply(route, error_reply(req_id, err), key)
-            self._lanes[cmd.lane] = _Lane(cmd.name)
-            self._lane_queue(cmd.lane).put((cmd, kwargs, route, req_id, caller))
+            if busy is None:
+                return self._dispatch(call)
+            waiting = self._waiting.setdefault(cmd.lane, deque())
+            if len(waiting) < cmd.queue:
+                waiting.append(call)  # answered `in_progress` if asked again meanwhile
+                return
+            err = Busy(
+                f"{cmd.name!r} refused: {busy.cmd!r} is running (for {time.monotonic() - busy.started:.1f} s)"
+                + (f" and {len(waiting)} call(s) wait" if waiting else ""),
+                running=busy.cmd,
+                waiting=len(waiting),
+            )
+            return self._send_reply(route, error_reply(req_id, err), key)
+        reply = self._execute(cmd, kwargs, req_id, caller)
+        if isinstance(reply, Later):
+            self._finisher_queue().put((cmd, reply, route, req_id, caller))
             return
-        self._send_reply(route, self._execute(cmd, kwargs, req_id, caller), key)
+        self._send_reply(route, reply, key)
+
+    def _dispatch(self, call: _Call) -> None:
+        """Start `call` on its lane's thread (IO thread only)."""
+        lane = self._lanes[call.cmd.lane] = _Lane(call.cmd.name, call.kwargs)
+        self._lane_queue(call.cmd.lane).put((call, lane))
+
+    def drop_waiting(self, lane: str, error: BusError) -> list[dict]:
+        """Refuse every call waiting for `lane` with `error` (they never start); returns their
+        arguments. From the IO thread only: a non-background handler (`abort`)."""
+        waiting = self._waiting.pop(lane, None) or deque()
+        for call in waiting:
+            self._send_reply(call.route, error_reply(call.req_id, error), (call.caller.user, call.req_id))
+        return [call.kwargs for call in waiting]
+
+    def cancel_running(self, lane: str) -> dict | None:
+        """Set the `current_cancel` event of the command `lane` runs (even one not yet started):
+        `{"cmd", "args"}` of it, None if the lane is free. From the IO thread only."""
+        running = self._lanes.get(lane)
+        if running is None:
+            return None
+        running.cancel.set()
+        return {"cmd": running.cmd, "args": running.args}
 
     def _answer_retry(self, route: bytes, req_id: str, seen: dict) -> None:
         """A retried request id: its reply again if it is done, else `in_progress`, so the caller
@@ -371,6 +442,27 @@ class Node:
             self.stats["dropped"] += 1
             self.stats["dropped:reply_queue_full"] += 1
 
+    def _answer_before_stop(self) -> None:
+        """At stop: the waiting calls are refused (`unavailable`: they never started), the
+        replies the finisher holds (commits under way) are sent, within FINISH_ON_STOP_S."""
+        if self.dealer is None or self.dealer.closed:
+            return
+        for lane in list(self._waiting):
+            self.drop_waiting(
+                lane, Unavailable(f"{self.name} is stopping: the call was not started", reason="stopping")
+            )
+        if self._finisher is not None:
+            thread, jobs = self._finisher
+            jobs.put(None)
+            thread.join(FINISH_ON_STOP_S)
+        while True:
+            try:
+                _, route, reply, key = self._finished.get_nowait()
+            except queue.Empty:
+                return
+            if route is not None:
+                self._send_reply(route, reply, key)
+
     def _from_hub(self, frames: list[bytes]) -> None:
         """Control frames from the hub: `!probe` (are you there?), `!refused` (our name is taken)."""
         if frames[0] == b"!refused" and len(frames) == 2:
@@ -382,10 +474,16 @@ class Node:
             self.stats["dropped"] += 1
             self.stats["dropped:frames"] += 1
 
-    def _execute(self, cmd, kwargs: dict, req_id: str, caller: Caller) -> dict:
+    def _execute(self, cmd, kwargs: dict, req_id: str, caller: Caller) -> dict | Later:
+        """The reply of the handler called with `kwargs`, or the `Later` it returned."""
+        return self._reply_of(cmd, lambda: cmd.handler(**kwargs), req_id, caller)
+
+    def _reply_of(self, cmd, run: Callable[[], object], req_id: str, caller: Caller) -> dict | Later:
+        """The reply of `run()` (a handler, or a `Later`'s finish), or the `Later` it returned."""
         token = current_caller.set(caller)
         try:
-            return ok_reply(req_id, cmd.handler(**kwargs))
+            result = run()
+            return result if isinstance(result, Later) else ok_reply(req_id, result)
         except BusError as exc:
             return error_reply(req_id, exc)
         except Exception as exc:
@@ -401,7 +499,7 @@ class Node:
     def _lane_queue(self, lane: str) -> queue.SimpleQueue:
         """The job queue of the lane's worker thread, started on first use and kept (a thread
         per command would cost its start-up on every measurement). A lane runs one command at
-        a time: the next is accepted only once the previous reply is out."""
+        a time: the next starts once the previous handler has returned."""
         worker = self._workers.get(lane)
         if worker is None or not worker[0].is_alive():
             jobs: queue.SimpleQueue = queue.SimpleQueue()
@@ -414,10 +512,36 @@ class Node:
         while (job := jobs.get()) is not None:
             self._run_background(*job)
 
-    def _run_background(self, cmd, kwargs, route, req_id, caller) -> None:
-        reply = self._execute(cmd, kwargs, req_id, caller)
-        self._finished.put((cmd.lane, route, reply, (caller.user, req_id)))
+    def _run_background(self, call: _Call, lane: _Lane) -> None:
+        """Run the handler; the lane is free as soon as it returns. Its reply (or its `Later`)
+        goes through the finisher, so the replies of a lane leave in the order handlers ended."""
+        token = current_cancel.set(lane.cancel)
+        try:
+            outcome = self._execute(call.cmd, call.kwargs, call.req_id, call.caller)
+        finally:
+            current_cancel.reset(token)
+        self._finisher_queue().put((call.cmd, outcome, call.route, call.req_id, call.caller))
+        self._finished.put((call.cmd.lane, None, None, None))
         self.wake()
+
+    def _finisher_queue(self) -> queue.SimpleQueue:
+        """The queue of the one finisher thread (started on first use)."""
+        if self._finisher is None or not self._finisher[0].is_alive():
+            jobs: queue.SimpleQueue = queue.SimpleQueue()
+            thread = threading.Thread(target=self._finish_worker, args=(jobs,), name="finisher", daemon=True)
+            thread.start()
+            self._finisher = (thread, jobs)
+        return self._finisher[1]
+
+    def _finish_worker(self, jobs: queue.SimpleQueue) -> None:
+        while (job := jobs.get()) is not None:
+            cmd, outcome, route, req_id, caller = job
+            if isinstance(outcome, Later):
+                outcome = self._reply_of(cmd, outcome.finish, req_id, caller)
+                if isinstance(outcome, Later):
+                    outcome = error_reply(req_id, InternalError(f"{cmd.name}: a finish may not defer again"))
+            self._finished.put((None, route, outcome, (caller.user, req_id)))
+            self.wake()
 
     def _drain_finished(self) -> None:
         try:
@@ -430,8 +554,13 @@ class Node:
                 lane, route, reply, key = self._finished.get_nowait()
             except queue.Empty:
                 return
-            self._lanes.pop(lane, None)
-            self._send_reply(route, reply, key)
+            if lane is not None:
+                self._lanes.pop(lane, None)
+                waiting = self._waiting.get(lane)
+                if waiting:
+                    self._dispatch(waiting.popleft())
+            if route is not None:
+                self._send_reply(route, reply, key)
 
     # ---- loop ---------------------------------------------------------------------------
     def wake(self) -> None:
@@ -490,6 +619,7 @@ class Node:
         self._closed = True
         for _, jobs in self._workers.values():
             jobs.put(None)  # idle lane workers end; a running command finishes on its own (daemon)
+        self._answer_before_stop()
         for hook in self.stop_hooks:
             try:
                 hook()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 
 import zmq
@@ -75,6 +76,7 @@ class Client:
         retries: int | None = None,
         deadline: float | None = None,
         on_behalf: tuple[str, str] | None = None,
+        sent: threading.Event | None = None,
         **args,
     ) -> object:
         """Run `cmd` on `service` with keyword `args`; return its result or raise a BusError.
@@ -84,7 +86,9 @@ class Client:
         command is still running (`in_progress`; default the client's, an hour). A command
         longer than `timeout` is found running by the first retry: give `retries` >= 1.
         `on_behalf=(user, role)`: a gateway acting for one of its own users; the hub lowers
-        the call to that role and names the user (`gateway:user`), never raises it."""
+        the call to that role and names the user (`gateway:user`), never raises it. `sent`: set
+        once the request is handed to the socket (a caller pipelining calls from several threads
+        sends the next one only then, so the service gets them in order)."""
         check_name(service, "service name")
         timeout = self.timeout if timeout is None else timeout
         retries = self.retries if retries is None else retries
@@ -104,6 +108,8 @@ class Client:
         while True:
             sock = self._socket()
             sock.send_multipart(frames)
+            if sent is not None:
+                sent.set()
             reply, still = self._wait_answer(sock, request_id, min(timeout, max(0.0, end - time.monotonic())))
             if reply is not None:
                 if reply.get("ok") is True:
