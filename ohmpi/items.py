@@ -18,6 +18,7 @@ from typing import get_type_hints
 
 from ohmpi.measurement_cost import COST_FIELDS
 from ohmpi.record import FIELD_INFO, FIELDS
+from ohmpi.safety import MAX_CHANNELS
 from ohmpi.survey import PROGRESS_FIELDS, STATES, Survey
 
 KINDS = ("measurement", "rs_check", "survey")
@@ -111,6 +112,8 @@ def check_record(record, field: str = "record") -> dict:
         value, kind, where = record.get(name), _FIELD_TYPE[name], f"{field}.{name}"
         if name in ELECTRODES:
             value = _int(value, where, 0, high=MAX_ELECTRODE)
+        elif name == "channel":  # the receiver channel (null: stored before there were several)
+            value = _int(value, where, 1, optional=True, high=MAX_CHANNELS)
         elif kind == "list[str]":
             value = [] if value is None else value
             if not isinstance(value, list) or not all(isinstance(f, str) for f in value):

@@ -21,6 +21,9 @@ FIELD_INFO: tuple[FieldInfo, ...] = (
     FieldInfo("b", "", "int", "current electrode B (1-based; 0 = at infinity)"),
     FieldInfo("m", "", "int", "potential electrode M (1-based)"),
     FieldInfo("n", "", "int", "potential electrode N (1-based; 0 = at infinity)"),
+    FieldInfo(
+        "channel", "", "int", "receiver channel that measured M-N (1..k: up to k dipoles share one A-B injection)"
+    ),
     FieldInfo("time", "ISO 8601 UTC", "str", "time the measurement ended"),
     FieldInfo("vab_V", "V", "float", "voltage applied between A and B"),
     FieldInfo("iab_mA", "mA", "float", "injected current (mean absolute over stacks)"),

@@ -49,9 +49,10 @@ def plan_window(duration: float, settle: float, sampling_hz: float, mains_hz: fl
     return Window(settle + k * step, (k >= 0) & (k < n))
 
 
-def data_rate_for(step: float) -> int:
-    """The slowest ADC rate (most averaging) whose conversion fits in one step."""
-    budget = 0.8 * step - WIRE_OVERHEAD_S
+def data_rate_for(step: float, turns: int = 1) -> int:
+    """The slowest ADC rate (most averaging) whose `turns` conversions in a row (channels
+    sharing one ADS1115 convert in turn) fit in one step."""
+    budget = 0.8 * step / turns - WIRE_OVERHEAD_S
     for rate in DATA_RATES:
         if 1.0 / rate <= budget:
             return rate
@@ -67,26 +68,54 @@ def full_scale_for(peak_volts: float, margin: float = 1.3) -> float:
 
 
 class Sampler:
-    """Both ADCs converting at once: current (shunt amplifier) and Vmn."""
+    """The current ADC and every active receiver channel's converting at once; channels on
+    one ADS1115 convert in turn (its first pair in the first turn, the second in the next),
+    each at the same offset in every sample, so each channel's samples stay equally spaced."""
 
-    def __init__(self, board):
+    def __init__(self, board, channels: int = 1):
         self.board = board
         self.clock = board.clock
         self.current_fsr = 6.144
-        self.voltage_fsr = 6.144
+        self.voltage_fsr = [6.144] * channels  # per channel
         self.rate = 128
-        self.v_sign = 1  # -1 when M and N are wired the other way round (ohmpi.relay_plan)
+        self.v_sign = [1] * channels  # -1 when M and N are wired the other way round (ohmpi.relay_plan)
+        self.turns: list[list[tuple[int, object, tuple]]] = []  # per turn: (channel index, adc, mux)
+        for index, (adc, mux) in enumerate(board.receivers[:channels]):
+            turn = sum(1 for other, _ in board.receivers[:index] if other is adc)
+            if turn == len(self.turns):
+                self.turns.append([])
+            self.turns[turn].append((index, adc, mux))
 
-    def sample(self) -> tuple[float, float, float, bool, bool]:
-        """(time, current mA (magnitude), Vmn mV, current saturated, voltage saturated)."""
+    def rate_for(self, sampling_hz: float) -> int:
+        """The data rate for one sample step, every turn included."""
+        return data_rate_for(1.0 / sampling_hz, len(self.turns))
+
+    def offset_s(self, channel: int) -> float:
+        """When channel `channel` (0-based) converts, after the sample's time (its turn)."""
+        turn = next(i for i, turn in enumerate(self.turns) if any(c == channel for c, _, _ in turn))
+        return turn / self.rate
+
+    def sample(self) -> tuple[float, float, list[float], bool, list[bool]]:
+        """(time, current mA (magnitude), Vmn mV per channel, current saturated, voltage
+        saturated per channel)."""
         b = self.board
         t = self.clock.monotonic()
+        codes = [0] * len(self.voltage_fsr)
         b.current_adc.start_single(b.current_mux, self.current_fsr, self.rate)
-        b.voltage_adc.start_single(b.voltage_mux, self.voltage_fsr, self.rate)
-        b.current_adc.wait_done(self.rate)
-        b.voltage_adc.wait_done(self.rate, initial_wait=False)
-        ci = b.current_adc.read_raw()
-        cv = b.voltage_adc.read_raw()
+        for number, turn in enumerate(self.turns):
+            for channel, adc, mux in turn:
+                adc.start_single(mux, self.voltage_fsr[channel], self.rate)
+            if not number:
+                b.current_adc.wait_done(self.rate)
+            for position, (_, adc, _) in enumerate(turn):
+                adc.wait_done(self.rate, initial_wait=bool(number) and not position)
+            if not number:
+                ci = b.current_adc.read_raw()
+            for channel, adc, _ in turn:
+                codes[channel] = adc.read_raw()
         current_mA = ci * self.current_fsr / 32768.0 / (b.shunt_ohm * b.current_gain) * 1000.0
-        vmn_mV = self.v_sign * cv * self.voltage_fsr / 32768.0 / b.vmn_gain * 1000.0
-        return t, current_mA, vmn_mV, ci >= 32767 or ci <= -32768, cv >= 32767 or cv <= -32768
+        vmn_mV = [
+            sign * code * fsr / 32768.0 / b.vmn_gain * 1000.0
+            for sign, code, fsr in zip(self.v_sign, codes, self.voltage_fsr)
+        ]
+        return t, current_mA, vmn_mV, ci >= 32767 or ci <= -32768, [cv >= 32767 or cv <= -32768 for cv in codes]

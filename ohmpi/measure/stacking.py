@@ -9,7 +9,7 @@ bias the error bars the way stopping on a two-stack spread would).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Sequence
 
 
 def planned_stacks(settings) -> int:
@@ -17,14 +17,22 @@ def planned_stacks(settings) -> int:
     return settings.nb_stack if settings.target_std_pct is None else settings.max_stacks
 
 
-def enough(settings, done: int, uncertainty_pct: Callable[[], float]) -> bool:
+def enough(settings, done: int, uncertainty_pct: Callable[[], float | Sequence[float]]) -> bool:
     """True when stacking may stop after `done` stacks (the uncertainty is only computed
-    when the answer depends on it)."""
+    when the answer depends on it). Several receiver channels (a list, one value each): stop
+    when every channel may stop — reached the target, or cannot reach it within max_stacks.
+    So the channel that still can and is furthest from the target sets the pace, and a
+    hopeless far dipole in the group never forces max_stacks on the others (nor do the
+    others stop before a channel that max_stacks would still bring to the target)."""
     if done >= planned_stacks(settings):
         return True
     if settings.target_std_pct is None or done < settings.min_stacks:
         return False
-    value = uncertainty_pct()
+    values = uncertainty_pct()
+    return all(_may_stop(settings, done, value) for value in (values if isinstance(values, Sequence) else [values]))
+
+
+def _may_stop(settings, done: int, value: float) -> bool:
     if math.isnan(value):  # nothing known: stack as without a target
         return done >= settings.nb_stack
     if value <= settings.target_std_pct:

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from ohmpi import colecole
-from ohmpi.safety import ROLES
+from ohmpi.safety import receiver_roles
 
 SENSITIVITY_STEP = 1e-3  # relative change of a layer's resistivity for ∂ln R/∂ln ρ
 
@@ -76,7 +76,7 @@ class Physics:
         self.vdd = vdd
         self.rng = random.Random(seed)
         self._circuits: dict = {}
-        self._last_circuit: tuple | None = None  # (state object, circuit)
+        self._last_circuit: dict[int, tuple] = {}  # channel -> (state object, circuit)
         self._sp_terms: dict = {}
         self.chargeable = bool(getattr(earth, "chargeable", False))
         if self.chargeable:
@@ -115,10 +115,10 @@ class Physics:
             self._history_current = current
             self.steps.append((t, delta))
 
-    def polarization_V(self, t0: float, t1: float, transfer: float, state: dict) -> float:
+    def polarization_V(self, t0: float, t1: float, transfer: float, state: dict, channel: int = 1) -> float:
         """Mean over [t0, t1] of the voltage the earth's polarization subtracts from R·I."""
         self.observe(t0)
-        weights = self._ip_weights.get(self._key(state))
+        weights = self._ip_weights.get(self._key(state, channel))
         if weights is None or not self.steps:
             return 0.0
         self._propagate(t0)
@@ -129,23 +129,23 @@ class Physics:
         return transfer * total
 
     # -- the circuit for one relay state ------------------------------------------------------
-    def circuit(self, state: dict) -> tuple[float, float | None]:
-        """(contact resistance A+B in ohm, earth transfer resistance V_MN/I or None if
-        M or N is floating), cached per relay state."""
-        last = self._last_circuit
+    def circuit(self, state: dict, channel: int = 1) -> tuple[float, float | None]:
+        """(contact resistance A+B in ohm, earth transfer resistance V_MN/I of receiver
+        channel `channel` or None if its M or N is floating), cached per relay state."""
+        last = self._last_circuit.get(channel)
         if last is not None and last[0] is state:  # relay_state() returns one object per relay state
             return last[1]
-        key = self._key(state)
+        key = self._key(state, channel)
         if key not in self._circuits:
             self._circuits[key] = self._solve(*key)
             if self.chargeable:
                 self._ip_weights[key] = self._sensitivities(key, self._circuits[key][1])
-        self._last_circuit = (state, self._circuits[key])
+        self._last_circuit[channel] = (state, self._circuits[key])
         return self._circuits[key]
 
     @staticmethod
-    def _key(state: dict) -> tuple:
-        return tuple(state.get(role, frozenset()) for role in ROLES)
+    def _key(state: dict, channel: int = 1) -> tuple:
+        return tuple(state.get(role, frozenset()) for role in ("A", "B", *receiver_roles(channel)))
 
     def _sensitivities(self, key, transfer) -> list[float] | None:
         """m_i · ∂ln R/∂ln ρ_i per layer (fractions), by central differences; None without current."""
@@ -202,8 +202,8 @@ class Physics:
             return self.hum_V * math.sin(w * t0 + self.hum_phase)
         return self.hum_V * (math.cos(w * t0 + self.hum_phase) - math.cos(w * t1 + self.hum_phase)) / (w * (t1 - t0))
 
-    def _sp(self, state: dict, t: float) -> float:
-        key = (state.get("M"), state.get("N"))
+    def _sp(self, state: dict, t: float, channel: int = 1) -> float:
+        key = tuple(state.get(role) for role in receiver_roles(channel))
         terms = self._sp_terms.get(key)
         if terms is None:
             m_set, n_set = key
@@ -218,17 +218,17 @@ class Physics:
             self._sp_terms[key] = terms
         return terms[0] + terms[1] * t
 
-    def vmn(self, t0: float, t1: float) -> float:
-        """Mean potential difference at the Vmn front-end input over [t0, t1]."""
+    def vmn(self, t0: float, t1: float, channel: int = 1) -> float:
+        """Mean potential difference at receiver channel `channel`'s front-end input over [t0, t1]."""
         state = self.relay_state()
-        _, transfer = self.circuit(state)
+        _, transfer = self.circuit(state, channel)
         if transfer is None:  # a floating input picks up hum and wanders
             return 20 * self._hum_mean(t0, t1) + self.rng.gauss(0.0, 0.05)
         signal = transfer * self.current_A() * self.polarity()
         if self.chargeable:
-            signal -= self.polarization_V(t0, t1, transfer, state)
+            signal -= self.polarization_V(t0, t1, transfer, state, channel)
         sigma = self.noise * abs(signal) + self.noise_floor_V
-        return signal + self._sp(state, 0.5 * (t0 + t1)) + self._hum_mean(t0, t1) + self.rng.gauss(0.0, sigma)
+        return signal + self._sp(state, 0.5 * (t0 + t1), channel) + self._hum_mean(t0, t1) + self.rng.gauss(0.0, sigma)
 
     def current_pins(self, t0: float, t1: float):
         """Shunt amplifier output on AIN0 (the shunt sits before the polarity relay)."""
@@ -239,6 +239,20 @@ class Physics:
 
     def voltage_pins(self, t0: float, t1: float):
         """Fully differential front end around mid-supply: AIN0 − AIN1 = gain · Vmn."""
-        v = self.vmn_gain * self.vmn(t0, t1)
+        return self.receiver_pins(((0, 1, 1),))(t0, t1)
+
+    def receiver_pins(self, pairs):
+        """Pin voltages of one ADS1115 whose differential pairs (pos, neg, channel) carry the
+        front ends of those receiver channels: AINpos − AINneg = gain · Vmn of the channel."""
         mid = self.vdd / 2
-        return (mid + v / 2, mid - v / 2, 0.0, 0.0)
+
+        def pins(t0: float, t1: float):
+            out = [0.0, 0.0, 0.0, 0.0]
+            for pos, neg, channel in pairs:
+                v = self.vmn_gain * self.vmn(t0, t1, channel)
+                out[pos] = mid + v / 2
+                if neg is not None:
+                    out[neg] = mid - v / 2
+            return tuple(out)
+
+        return pins

@@ -13,7 +13,7 @@ from ohmpi.record import FIELD_INFO, FIELDS, JSON_TYPES
 
 from .tx import transaction
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 TABLES = ("surveys", "measurements", "waveforms", "rs_checks", "logs", "soh", "dead_letters", "audit")
 
 _SQL_TYPE = {
@@ -221,6 +221,11 @@ ALTER TABLE measurements ADD COLUMN duration_s REAL;
 ALTER TABLE measurements ADD COLUMN injection_s REAL;
 ALTER TABLE measurements ADD COLUMN relay_operations INTEGER;
 ALTER TABLE measurements ADD COLUMN energy_j REAL;
+""",
+    # 8: the receiver channel that measured each quadrupole (several M–N dipoles per A–B
+    # injection); null in measurements stored before
+    """
+ALTER TABLE measurements ADD COLUMN channel INTEGER;
 """,
 ]
 

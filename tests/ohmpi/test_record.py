@@ -5,7 +5,7 @@ import pytest
 from ohmpi.record import DESCRIPTIONS, FIELDS, UNITS, field_table_markdown, make_record
 
 EXPECTED = (
-    "a b m n time vab_V iab_mA iab_std_pct vmn_mV vmn_std_pct sp_mV r_ohm r_std_pct r_stack_std_pct "
+    "a b m n channel time vab_V iab_mA iab_std_pct vmn_mV vmn_std_pct sp_mV r_ohm r_std_pct r_stack_std_pct "
     "r_budget_pct k_m rhoa_ohmm rab_kohm ip_mvv ip_std_mvv ip_windows_mvv ip_delay_ms ip_windows_ms "
     "n_stacks injection_ms duty_cycle sampling_hz n_samples strategy flags"
 ).split()

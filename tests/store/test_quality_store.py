@@ -129,7 +129,7 @@ def test_schema_4_database_migrates_with_its_data(tmp_path):
     con.commit()
     con.close()
     with Store(path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 7
+        assert store.schema_version == len(MIGRATIONS) == 8
         row = store._select_rows("measurement_id = ?", ("old",))[0]
         assert row["r_ohm"] == 1.5 and row["ip_mvv"] is None and row["r_budget_pct"] is None
         assert row["flags"] == []

@@ -169,7 +169,7 @@ def test_migrating_a_version_2_database_keeps_its_data(tmp_path):
         con.execute("INSERT INTO logs(ts, process, level, level_no, message) VALUES (1, 'p', 'info', 20, 'old')")
     with Store(path) as s:
         assert s.counts["logs"] == 1
-        assert s.schema_version == SCHEMA_VERSION == 7
+        assert s.schema_version == SCHEMA_VERSION == 8
         s.ingest([meas(0), {"key": "bad", "kind": "nope", "body": {}}])
         assert s.counts["measurements"] == 1 and s.counts["dead_letters"] == 1 and s.counts["audit"] == 0
 

@@ -106,7 +106,7 @@ def test_a_version_6_database_migrates_and_lists_its_old_surveys_uncosted(tmp_pa
             (old["measurement_id"], "S1", old["record"]["time"]),
         )
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 7
+        assert store.schema_version == SCHEMA_VERSION == 8
         s = store.surveys()[0]
         assert (s["quadrupoles"], s["metered"], s["sim_duration_s"], s["relay_operations"]) == (1, 0, None, None)
         store.ingest([costly(1)])
