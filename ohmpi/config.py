@@ -8,6 +8,13 @@ what is allowed. Two multiplexer board styles are built in:
   first+i, on four MCP23017 (OhmPi-v2023-like: four boards behind a TCA9548A);
 - ``"4roles"``: 8 electrodes × the 4 roles, relay = role·8 + electrode offset, on two
   MCP23017 (or four MCP23008).
+
+Receiver channels: channel 1 is ``adc.voltage``; ``adc.receivers`` adds channels 2..k, each a
+differential pair of an ADS1115 (the second pair AIN2-AIN3 of a chip, or another chip at
+0x4A/0x4B), each with its own M and N relay boards (roles ``M<i>``, ``N<i>``, ``ohmpi.safety``).
+``channels(cfg)`` is their count. The default boards are one "1role" board per role; when
+they outnumber the TCA9548A's 8 channels, two boards share a channel at different expander
+address blocks (0x20-0x23, 0x24-0x27).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ohmpi.safety import ROLES
+from ohmpi.safety import MAX_CHANNELS, ROLES, roles_for
 
 BOARD_STYLES = ("1role", "4roles")
 CHIP_PINS = {"mcp23017": 16, "mcp23008": 8}
@@ -30,9 +37,26 @@ class ConfigError(ValueError):
     """An invalid instrument configuration; the message names the key."""
 
 
-def one_role_boards(n_electrodes: int = 64, *, channels=(0, 1, 2, 3), chip: str = "mcp23017") -> list[dict]:
-    """Four boards, one per role, each on its own TCA9548A channel at 0x20.. addresses."""
+def one_role_boards(
+    n_electrodes: int = 64, *, channels=(0, 1, 2, 3), chip: str = "mcp23017", receivers: int = 1
+) -> list[dict]:
+    """One board per role, each on its own TCA9548A channel (`channels`, for one receiver
+    channel) at 0x20.. addresses; with more roles than the switch has channels, boards share
+    a channel at consecutive address blocks (ConfigError when even that does not fit)."""
     n_chips = -(-n_electrodes // CHIP_PINS[chip])
+    roles = roles_for(receivers)
+    if receivers == 1:
+        places = [(ch, 0x20) for ch in channels]
+    else:
+        span = MCP_RANGE[1] - MCP_RANGE[0] + 1
+        per_channel = span // n_chips if len(roles) > 8 else 1
+        if not per_channel or (len(roles) - 1) // per_channel > 7:
+            raise ConfigError(
+                f"boards: {receivers} receiver channels need {len(roles)} one-role boards of {n_chips} "
+                f"{chip} each, more than a TCA9548A holds (8 channels x {span} expander addresses); "
+                "fewer electrodes or channels, or list the boards yourself"
+            )
+        places = [(i // per_channel, MCP_RANGE[0] + n_chips * (i % per_channel)) for i in range(len(roles))]
     return [
         {
             "style": "1role",
@@ -40,9 +64,9 @@ def one_role_boards(n_electrodes: int = 64, *, channels=(0, 1, 2, 3), chip: str 
             "first_electrode": 1,
             "n_electrodes": n_electrodes,
             "tca_channel": ch,
-            "chips": [{"type": chip, "address": 0x20 + i} for i in range(n_chips)],
+            "chips": [{"type": chip, "address": first + i} for i in range(n_chips)],
         }
-        for role, ch in zip(ROLES, channels)
+        for role, (ch, first) in zip(roles, places)
     ]
 
 
@@ -75,7 +99,8 @@ DEFAULTS: dict[str, Any] = {
     "boards": None,  # None = four "1role" boards sized for n_electrodes
     "adc": {
         "current": {"address": 0x48, "mux": "AIN0"},  # shunt amplifier output vs GND
-        "voltage": {"address": 0x49, "mux": "AIN0-AIN1"},  # Vmn front end, differential
+        "voltage": {"address": 0x49, "mux": "AIN0-AIN1"},  # Vmn front end, differential (channel 1)
+        "receivers": [],  # channels 2..k: [{address, mux}], e.g. {"address": 0x49, "mux": "AIN2-AIN3"}
     },
     "front_end": {"shunt_ohm": 1.0, "current_gain": 20.0, "vmn_gain": 1.0, "vdd_V": 5.0},
     "injection": {
@@ -187,10 +212,11 @@ def load(config: dict | None = None) -> dict:
             raise ConfigError(f"adc.{role}.mux: {exc}") from None
     if cfg["adc"]["current"]["address"] == cfg["adc"]["voltage"]["address"]:
         raise ConfigError("adc: current and voltage ADCs need different addresses")
+    _check_receivers(cfg["adc"])
     if cfg["tca9548a"] is not None:
         _address(cfg["tca9548a"].get("address"), "tca9548a.address", TCA_RANGE)
     if cfg["boards"] is None:
-        cfg["boards"] = one_role_boards(n)
+        cfg["boards"] = one_role_boards(n, receivers=channels(cfg))
     _check_boards(cfg)
     sim = cfg["sim"]
     for key in ("contact_ohm", "noise", "current_noise", "noise_floor_uV", "hum_V", "sp_mV"):
@@ -206,8 +232,62 @@ def load(config: dict | None = None) -> dict:
     return cfg
 
 
+def channels(cfg: dict) -> int:
+    """How many receiver channels (M–N dipoles measured at once) the instrument has."""
+    return 1 + len(cfg["adc"]["receivers"])
+
+
+def receiver_inputs(cfg: dict) -> list[tuple[int, str]]:
+    """(ADC address, mux) of each receiver channel, channel 1 first."""
+    adc = cfg["adc"]
+    return [(r["address"], r["mux"]) for r in [adc["voltage"], *adc["receivers"]]]
+
+
+def receivers_for(channels: int, *, current: int = 0x48, voltage: int = 0x49) -> list[dict]:
+    """`adc.receivers` for `channels` receiver channels in all: first one per free ADS1115
+    (they convert at once), then their second pairs AIN2-AIN3 (those convert in turn)."""
+    chips = [voltage] + [a for a in range(ADC_RANGE[0], ADC_RANGE[1] + 1) if a not in (current, voltage)]
+    inputs = [(a, "AIN0-AIN1") for a in chips] + [(a, "AIN2-AIN3") for a in chips]
+    if not 1 <= channels <= len(inputs):
+        raise ConfigError(f"channels: {channels!r}; allowed: 1..{len(inputs)} (ADS1115 pairs beside the current's)")
+    return [{"address": a, "mux": mux} for a, mux in inputs[1:channels]]
+
+
+def _check_receivers(adc: dict) -> None:
+    """Channels 2..k: differential pairs on ADCs other than the current's, no input used twice."""
+    from ohmpi.hardware.ads1115 import format_mux, parse_mux
+
+    receivers = adc["receivers"]
+    if not isinstance(receivers, list) or len(receivers) > MAX_CHANNELS - 1:
+        raise ConfigError(f"adc.receivers: expected a list of at most {MAX_CHANNELS - 1} {{address, mux}} tables")
+    voltage = adc["voltage"]
+    pair = parse_mux(voltage["mux"])
+    used = {(voltage["address"], pin): 1 for pin in pair if pin is not None}
+    for i, receiver in enumerate(receivers):
+        path = f"adc.receivers[{i}]"
+        if not isinstance(receiver, dict) or set(receiver) != {"address", "mux"}:
+            raise ConfigError(f"{path}: expected a table with exactly the keys address, mux")
+        address = _address(receiver["address"], f"{path}.address", ADC_RANGE)
+        if address == adc["current"]["address"]:
+            raise ConfigError(f"{path}.address: 0x{address:02x} is the current ADC's")
+        try:
+            pair = parse_mux(receiver["mux"])
+        except ValueError as exc:
+            raise ConfigError(f"{path}.mux: {exc}") from None
+        if pair[1] is None:
+            raise ConfigError(f"{path}.mux: {receiver['mux']!r} is single-ended; a channel needs a differential pair")
+        for pin in pair:
+            if (address, pin) in used:
+                raise ConfigError(
+                    f"{path}: {format_mux(pair)} at 0x{address:02x} uses AIN{pin}, already the input of "
+                    f"channel {used[(address, pin)]} (an ADS1115 has two differential pairs)"
+                )
+            used[(address, pin)] = i + 2
+
+
 def _check_boards(cfg: dict) -> None:
     n = cfg["n_electrodes"]
+    all_roles = roles_for(channels(cfg))
     seen: dict[tuple[int, str], tuple[int, int]] = {}
     addresses: set[tuple[Any, int]] = set()
     for i, board in enumerate(cfg["boards"]):
@@ -228,8 +308,8 @@ def _check_boards(cfg: dict) -> None:
             addresses.add(key)
             pins += CHIP_PINS[chip["type"]]
         roles = [board.get("role")] if style == "1role" else list(ROLES)
-        if style == "1role" and board.get("role") not in ROLES:
-            raise ConfigError(f"{path}.role: {board.get('role')!r}; allowed: {', '.join(ROLES)}")
+        if style == "1role" and board.get("role") not in all_roles:
+            raise ConfigError(f"{path}.role: {board.get('role')!r}; allowed: {', '.join(all_roles)}")
         count = board.get("n_electrodes", 0)
         if len(roles) * count > pins:
             raise ConfigError(f"{path}: {len(roles) * count} relays needed but the chips have {pins} pins")
@@ -243,7 +323,7 @@ def _check_boards(cfg: dict) -> None:
                         f"{path}: electrode {e} role {role} already cabled on boards[{seen[(e, role)][0]}]"
                     )
                 seen[(e, role)] = (i, 0)
-    missing = [(e, r) for e in range(1, n + 1) for r in ROLES if (e, r) not in seen]
+    missing = [(e, r) for e in range(1, n + 1) for r in all_roles if (e, r) not in seen]
     if missing:
         e, r = missing[0]
         raise ConfigError(
@@ -258,7 +338,7 @@ def relay_of(board: dict, electrode: int, role: str) -> int | None:
         return None
     if board["style"] == "1role":
         return offset if board["role"] == role else None
-    return ROLES.index(role) * board["n_electrodes"] + offset
+    return ROLES.index(role) * board["n_electrodes"] + offset if role in ROLES else None
 
 
 def cabling(cfg: dict) -> dict[tuple[int, str], tuple[int, int]]:
@@ -266,7 +346,7 @@ def cabling(cfg: dict) -> dict[tuple[int, str], tuple[int, int]]:
     table = {}
     for i, board in enumerate(cfg["boards"]):
         for e in range(1, cfg["n_electrodes"] + 1):
-            for role in ROLES:
+            for role in roles_for(channels(cfg)):
                 relay = relay_of(board, e, role)
                 if relay is not None:
                     table[(e, role)] = (i, relay)

@@ -1,5 +1,6 @@
 """The whole measurement board assembled from the validated configuration: relay
-matrix behind the TCA9548A, the two ADCs, the injection relays and supply, the LED.
+matrix behind the TCA9548A, the current ADC and the receiver channels' ADCs, the
+injection relays and supply, the LED.
 
 The bus, the GPIO pin factory and the supply's serial transport are passed in, so the
 same assembly runs on a Pi or on the simulated instrument.
@@ -67,6 +68,12 @@ class Board:
         self.voltage_adc = ADS1115(bus, adc["voltage"]["address"], clock=self.clock)
         self.current_mux = parse_mux(adc["current"]["mux"])
         self.voltage_mux = parse_mux(adc["voltage"]["mux"])
+        chips = {adc["voltage"]["address"]: self.voltage_adc}
+        # receiver channels, channel 1 first: (ADC, mux); channels on one chip share its driver
+        self.receivers = [
+            (chips.setdefault(address, ADS1115(bus, address, clock=self.clock)), parse_mux(mux))
+            for address, mux in configuration.receiver_inputs(cfg)
+        ]
         inj = cfg["injection"]
         self._devices = [
             gpio.relay(inj["gpio_on"], pin_factory=pin_factory),
@@ -95,7 +102,8 @@ class Board:
             self.tca.disable()
         self.relays.setup()
         self.current_adc.power_down()
-        self.voltage_adc.power_down()
+        for adc in dict.fromkeys(adc for adc, _ in self.receivers):
+            adc.power_down()
 
     def safe_state(self) -> None:
         """Injection off first, then every relay open; both attempted whatever fails."""

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping
 
-from ohmpi.safety import ROLES, SafetyError, check_relay_state
+from ohmpi.safety import ALL_ROLES, SafetyError, check_relay_state, group_state
+
+
+class _Cabling(dict):
+    """(electrode, role) → (chip, pin); a role this board does not cable is refused (SafetyError)."""
+
+    def __missing__(self, key):
+        raise SafetyError(f"electrode {key[0]}: no relay for role {key[1]} on this instrument")
 
 
 class RelayMatrix:
@@ -26,13 +33,15 @@ class RelayMatrix:
     ):
         """`chips`: expander drivers; `cabling`: (electrode, role) → (chip index, pin)."""
         self.chips = chips
-        self.cabling = dict(cabling)
+        self.cabling = _Cabling(cabling)
+        self.roles = tuple(role for role in ALL_ROLES if any(r == role for _, r in self.cabling))
+        self.channels = max(1, len(self.roles) // 2 - 1)  # receiver channels: A, B, then an M–N pair each
         self.n_electrodes = n_electrodes
         self.injecting = injecting
         self.clock = clock  # the board's: the settle wait counts in simulated seconds too
         self.settle_s = settle_s  # contacts follow their coils late: wait this long after any relay moved
         self._latches = [0] * len(chips)
-        self._state = {role: frozenset() for role in ROLES}
+        self._state = {role: frozenset() for role in self.roles}
         self.on_switch: Callable[[int, int, int], None] | None = None  # (chip, old, new): wear counting
 
     def setup(self) -> None:
@@ -40,7 +49,7 @@ class RelayMatrix:
         for chip in self.chips:
             chip.setup_outputs(0)
         self._latches = [0] * len(self.chips)
-        self._state = {role: frozenset() for role in ROLES}
+        self._state = {role: frozenset() for role in self.roles}
 
     @property
     def state(self) -> dict[str, frozenset]:
@@ -77,6 +86,10 @@ class RelayMatrix:
     def connect_quadrupole(self, a: int, b: int, m: int, n: int) -> None:
         self.connect({"A": [a], "B": [b], "M": [m], "N": [n]})
 
+    def connect_group(self, a: int, b: int, dipoles) -> None:
+        """A–B injecting, dipole i on receiver channel i (M, N; M2, N2; ...); every other relay open."""
+        self.connect(group_state(a, b, dipoles, self.n_electrodes, self.channels))
+
     def _switched(self, chip: int, latch: int) -> None:
         old, self._latches[chip] = self._latches[chip], latch
         if self.on_switch is not None and old != latch:
@@ -97,6 +110,6 @@ class RelayMatrix:
                 self._switched(i, 0)
             except Exception as exc:  # keep releasing the others
                 first_error = first_error or exc
-        self._state = {role: frozenset() for role in ROLES}
+        self._state = {role: frozenset() for role in self.roles}
         if first_error is not None:
             raise first_error

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from ohmpi import config as configuration
 from ohmpi import earth as earth_models
 from ohmpi import geometry
+from ohmpi.hardware.ads1115 import parse_mux
 from ohmpi.hardware.board import chip_cabling
-from ohmpi.safety import ROLES
+from ohmpi.safety import roles_for
 from ohmpi.sim.ads1115 import EmulatedADS1115
 from ohmpi.sim.bus import FakeSMBus
 from ohmpi.sim.dps5005 import EmulatedDPS5005
@@ -42,8 +44,10 @@ class SimulatedHardware:
     physics: Physics
     expanders: list
     current_adc: EmulatedADS1115
-    voltage_adc: EmulatedADS1115
+    voltage_adc: EmulatedADS1115  # receiver channel 1's
     tca: EmulatedTCA9548A | None = None
+    receiver_adcs: dict = field(default_factory=dict)  # address -> every receiver channel's ADS1115
+    roles: tuple = ("A", "B", "M", "N")
     supply: EmulatedDPS5005 | None = None
     cabling: dict = field(default_factory=dict)
     meter: SupplyMeter | None = None
@@ -57,7 +61,7 @@ class SimulatedHardware:
         key = tuple(map(_VERSION, self.expanders))
         if key != getattr(self, "_state_key", None):
             outputs = [chip.outputs() for chip in self.expanders]
-            state = {role: set() for role in ROLES}
+            state = {role: set() for role in self.roles}
             for (electrode, role), (chip, pin) in self.cabling.items():
                 if outputs[chip] >> pin & 1:
                     state[role].add(electrode)
@@ -73,7 +77,7 @@ class SimulatedHardware:
             return self.relay_state()
         words = tuple(chip.contacts(now) for chip in self.expanders)
         if words != getattr(self, "_contact_words", None):
-            state = {role: set() for role in self.relay_state()}  # the roles the registers know
+            state = {role: set() for role in self.roles}
             for (electrode, role), (chip, pin) in self.cabling.items():
                 if words[chip] >> pin & 1:
                     state[role].add(electrode)
@@ -135,6 +139,7 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
         voltage_adc=None,
         tca=tca,
         cabling=chip_cabling(cfg),
+        roles=roles_for(configuration.channels(cfg)),
     )
     supply = None
     if inj["supply"] == "dps5005":
@@ -180,7 +185,14 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
     )
     adc = cfg["adc"]
     hw.current_adc = bus.attach(adc["current"]["address"], EmulatedADS1115(clock, hw.physics.current_pins, fe["vdd_V"]))
-    hw.voltage_adc = bus.attach(adc["voltage"]["address"], EmulatedADS1115(clock, hw.physics.voltage_pins, fe["vdd_V"]))
+    pairs: dict[int, list] = {}  # ADC address -> (pos, neg, channel) of the channels it carries
+    for channel, (address, mux) in enumerate(configuration.receiver_inputs(cfg), 1):
+        pairs.setdefault(address, []).append((*parse_mux(mux), channel))
+    for address, on_chip in pairs.items():
+        hw.receiver_adcs[address] = bus.attach(
+            address, EmulatedADS1115(clock, hw.physics.receiver_pins(on_chip), fe["vdd_V"])
+        )
+    hw.voltage_adc = hw.receiver_adcs[adc["voltage"]["address"]]
     return hw
 
 
