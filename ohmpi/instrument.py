@@ -12,6 +12,7 @@ import os
 import threading
 
 from ohmpi import config as configuration
+from ohmpi import relay_settle
 from ohmpi.hardware.board import Board, chip_cabling
 from ohmpi.hardware.buswatch import CountingBus
 from ohmpi.measure import SETTINGS_SPEC, Aborted, measure, validate_settings
@@ -144,7 +145,7 @@ class Instrument:
 
     def self_test(self) -> dict:
         """Every chip answers, relays read back as written, ADCs convert, board left safe."""
-        checks = []
+        checks, found = [], {}
 
         def check(name, fn):
             try:
@@ -185,9 +186,10 @@ class Instrument:
                     check(name, lambda adc=adc, mux=mux: f"{adc.read(mux, 6.144, 860):.4f} V")
                 if b.injector.supply is not None:
                     check("supply", lambda: f"input {b.injector.supply.input_voltage():.2f} V")
+                check("relay_settle", lambda: _settle_check(b, found))
             finally:
                 check("safe_state", lambda: b.safe_state() or "injection off, relays open")
-        return {"ok": all(c["ok"] for c in checks), "checks": checks}
+        return {"ok": all(c["ok"] for c in checks), "checks": checks, "relay_settle": found or None}
 
     def soh(self) -> dict:
         """State of health: supply voltage, CPU temperature, injection, bus errors."""
@@ -234,6 +236,17 @@ class Instrument:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _settle_check(board, found: dict) -> str:
+    """The relays' settle time measured (ohmpi.relay_settle) against relay_settle_ms."""
+    found.update(relay_settle.measure(board))
+    settle, configured = found["settle_ms"], found["configured_ms"]
+    if settle is None:
+        return "not measurable: the M-N readings never steadied (electrodes not in the ground?)"
+    if settle > configured:
+        raise OSError(f"the relays settle in {settle} ms, longer than relay_settle_ms = {configured}")
+    return f"contacts at rest {settle} ms after switching (relay_settle_ms = {configured})"
 
 
 def _is_loaded(cfg) -> bool:
