@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import threading
 
+from ohmpi import battery, relay_settle
 from ohmpi import config as configuration
-from ohmpi import relay_settle
 from ohmpi.hardware.board import Board, chip_cabling
 from ohmpi.hardware.buswatch import CountingBus
 from ohmpi.measure import SETTINGS_SPEC, Aborted, measure, validate_settings
@@ -21,6 +21,7 @@ from ohmpi.relay_hold import RelayHold
 from ohmpi.relay_wear import RelayWear
 from ohmpi.rs_check import rs_check
 from ohmpi.safety import SafetyError, SafetyTrip
+from ohmpi.survey_energy import SurveyEnergy
 
 __all__ = ["Aborted", "Instrument", "SafetyError", "SafetyTrip"]
 
@@ -48,6 +49,8 @@ class Instrument:
         names = {place: f"{electrode}{role}" for (electrode, role), place in chip_cabling(cfg).items()}
         self.wear = RelayWear(names, wear_path, rated_ops=cfg["relay_rated_ops"])
         board.relays.on_switch = self.wear.switched
+        self.survey_energy = SurveyEnergy()  # the controller gives it a file (it survives restarts)
+        self._resting_V = None  # the battery's last voltage read with the injection off
         board.setup()
 
     # -- construction ----------------------------------------------------------------------
@@ -216,7 +219,24 @@ class Instrument:
             "bus_transfers": getattr(b.bus, "transfers", None),
             "load_avg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
             **self.wear.soh(),
+            **self._battery_soh(supply_V),
         }
+
+    def _battery_soh(self, supply_V) -> dict:
+        """Battery voltage (measured: the programmable supply's input, or the emulated battery), its
+        charge and the surveys it has left (ohmpi.battery); a voltage read under load is not used."""
+        inj = self.cfg["injection"]
+        volts = None
+        if self.board.injector.supply is not None:
+            volts = supply_V
+        elif self.sim is not None and self.sim.battery is not None:
+            volts = self.sim.battery.voltage()
+        if self.board.injector.is_on:
+            volts = self._resting_V
+        else:
+            self._resting_V = volts
+        per_survey, basis = self.survey_energy.per_survey(inj["base_load_W"])
+        return battery.estimate(volts, inj, per_survey, basis)
 
     def close(self) -> None:
         with self._lock:
@@ -226,10 +246,11 @@ class Instrument:
                 try:
                     self.board.close()
                 finally:
-                    try:
-                        self.wear.flush()
-                    except OSError:
-                        pass
+                    for counter in (self.wear, self.survey_energy):
+                        try:
+                            counter.flush()
+                        except OSError:
+                            pass
 
     def __enter__(self):
         return self

@@ -41,6 +41,7 @@ from ohmpi.items import ItemError, check_entry, check_fields
 from ohmpi.measure.procedure import Aborted as MeasurementAborted
 from ohmpi.measure.settings import SETTINGS_SPEC, SettingError, validate_settings
 from ohmpi.safety import SafetyTrip
+from ohmpi.survey_energy import SurveyEnergy
 
 from .common import disk_floor, follow_recorder, instrument, log_soon, positions, var_path, worker_main
 
@@ -77,6 +78,7 @@ class Controller:
             self.cfg, simulated=opts["simulated"], wear_path=var_path(f"relay-wear-{self.name}.json")
         )
         self.instrument.safe_state()  # first thing: nothing injects, no relay is closed
+        self.instrument.survey_energy = SurveyEnergy(var_path(f"battery-{self.name}.json"))  # surveys left
         self.positions = positions(self.cfg)
         self.settings_path = var_path("controller-settings.json")
         self.settings = self._load_settings()
@@ -254,6 +256,7 @@ class Controller:
             "waveform": waveform,
             "cost": measurement_cost.spent(before, measurement_cost.totals(self.instrument)),
         }
+        self.instrument.survey_energy.add(survey_id, body["cost"])  # the battery's surveys-left estimate
         self._keep(f"measure {a} {b} {m} {n}", mid, "measurement", body)  # durable before anyone hears of it
         event = {k: body[k] for k in ("measurement_id", "survey_id", "pass_index", "seq_index")} | record
         self.node.publish(f"data.{self.name}.measurement", event)

@@ -32,6 +32,11 @@ class EmulatedDPS5005:
         self.frames = 0
 
     # -- electrical behaviour -------------------------------------------------------------
+    def input_V(self) -> float:
+        """The input (battery) voltage: a number, or a callable (the emulated battery, ohmpi.sim.battery)."""
+        v = self.input_voltage
+        return v() if callable(v) else v
+
     @property
     def output_on(self) -> bool:
         return bool(self.registers[spec.ONOFF])
@@ -42,7 +47,7 @@ class EmulatedDPS5005:
             return 0.0, 0.0, False
         v_set = self.registers[spec.U_SET] / 100
         if not self.boost:
-            v_set = min(v_set, self.input_voltage / 1.1)
+            v_set = min(v_set, self.input_V() / 1.1)
         i_set = self.registers[spec.I_SET] / 1000
         load = self.load_ohm()
         if not load > 0:
@@ -58,7 +63,7 @@ class EmulatedDPS5005:
         r[spec.UOUT] = round(volts * 100)
         r[spec.IOUT] = round(amps * 1000)
         r[spec.POWER] = round(volts * amps * 100)
-        r[spec.UIN] = round(self.input_voltage * 100)
+        r[spec.UIN] = round(self.input_V() * 100)
         r[spec.CVCC] = int(cc)
 
     # -- serial transport -------------------------------------------------------------------

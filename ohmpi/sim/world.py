@@ -19,6 +19,7 @@ from ohmpi.hardware.ads1115 import parse_mux
 from ohmpi.hardware.board import chip_cabling
 from ohmpi.safety import roles_for
 from ohmpi.sim.ads1115 import EmulatedADS1115
+from ohmpi.sim.battery import SimBattery
 from ohmpi.sim.bus import FakeSMBus
 from ohmpi.sim.dps5005 import EmulatedDPS5005
 from ohmpi.sim.mcp230xx import EmulatedMCP23008, EmulatedMCP23017, RelayTiming
@@ -51,6 +52,7 @@ class SimulatedHardware:
     supply: EmulatedDPS5005 | None = None
     cabling: dict = field(default_factory=dict)
     meter: SupplyMeter | None = None
+    battery: SimBattery | None = None
 
     def relay_operations(self) -> int:
         """Relay coils switched so far, counted on the emulated expanders' outputs."""
@@ -78,6 +80,22 @@ class SimulatedHardware:
         words = tuple(chip.contacts(now) for chip in self.expanders)
         if words != getattr(self, "_contact_words", None):
             state = {role: set() for role in self.roles}
+            for (electrode, role), (chip, pin) in self.cabling.items():
+                if words[chip] >> pin & 1:
+                    state[role].add(electrode)
+            self._contact_state = {role: frozenset(v) for role, v in state.items()}
+            self._contact_words = words
+        return self._contact_state
+
+    def contact_state(self) -> dict[str, frozenset]:
+        """The electrodes each role bus is connected to now, through the relays' contacts (which
+        follow the coils late: ohmpi.sim.mcp230xx); one object per state, as `relay_state`."""
+        now = self.clock.monotonic()
+        if all(now >= chip.settled_at for chip in self.expanders):
+            return self.relay_state()
+        words = tuple(chip.contacts(now) for chip in self.expanders)
+        if words != getattr(self, "_contact_words", None):
+            state = {role: set() for role in self.relay_state()}  # the roles the registers know
             for (electrode, role), (chip, pin) in self.cabling.items():
                 if words[chip] >> pin & 1:
                     state[role].add(electrode)
@@ -183,6 +201,9 @@ def build(cfg: dict, clock, *, model=None) -> SimulatedHardware:
     hw.meter = SupplyMeter(
         clock, injecting=lambda: hw.pin_state(inj["gpio_on"]), power_W=lambda: supply_voltage() * hw.physics.current_A()
     )
+    hw.battery = SimBattery(clock, hw.meter, inj)
+    if supply is not None:
+        supply.input_voltage = hw.battery.voltage  # the supply's input sags with the battery
     adc = cfg["adc"]
     hw.current_adc = bus.attach(adc["current"]["address"], EmulatedADS1115(clock, hw.physics.current_pins, fe["vdd_V"]))
     pairs: dict[int, list] = {}  # ADC address -> (pos, neg, channel) of the channels it carries

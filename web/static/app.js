@@ -8,6 +8,7 @@ import { showAdmin, wireAdmin } from "./admin.js";
 import { PseudoSection } from "./pseudo.js";
 import { loadSpec, levelRank } from "./spec.js";
 import { diskTile, healthNotes, renderHealthNotes } from "./health.js";
+import { batteryTile } from "./battery.js";
 import { wireAlarms, loadAlarms, onAlarmState } from "./alarms.js";
 import { wireInversion, showInversion, onInversionState } from "./inversion.js";
 import { drawContacts, drawWaveform as paintWaveform, drawTimeseries, drawDecay, drawHistogram, SERIES } from "./charts.js";
@@ -167,6 +168,9 @@ function renderHealth() {
   const v = c.supply_V;
   tile("t-supply", Number.isFinite(v) ? `${v.toFixed(2)} V` : isDead("controller") ? "no data" : "–",
     !Number.isFinite(v) ? (isDead("controller") ? "bad" : "") : v < 10.5 ? "bad" : v < 11.5 ? "warn" : "ok");
+  const [battery, batteryLevel, batteryTitle] = batteryTile(c);
+  tile("t-battery", battery, batteryLevel);
+  $("t-battery").title = batteryTitle;
   const t = c.cpu_temp_C;
   tile("t-temp", Number.isFinite(t) ? `${t.toFixed(1)} °C` : "–", !Number.isFinite(t) ? "" : t > 80 ? "bad" : t > 70 ? "warn" : "ok");
   const worn = c.relays_worn || [], ops = c.relay_ops_max, rated = c.relay_rated_ops;
