@@ -87,22 +87,6 @@ class SimulatedHardware:
             self._contact_words = words
         return self._contact_state
 
-    def contact_state(self) -> dict[str, frozenset]:
-        """The electrodes each role bus is connected to now, through the relays' contacts (which
-        follow the coils late: ohmpi.sim.mcp230xx); one object per state, as `relay_state`."""
-        now = self.clock.monotonic()
-        if all(now >= chip.settled_at for chip in self.expanders):
-            return self.relay_state()
-        words = tuple(chip.contacts(now) for chip in self.expanders)
-        if words != getattr(self, "_contact_words", None):
-            state = {role: set() for role in self.relay_state()}  # the roles the registers know
-            for (electrode, role), (chip, pin) in self.cabling.items():
-                if words[chip] >> pin & 1:
-                    state[role].add(electrode)
-            self._contact_state = {role: frozenset(v) for role, v in state.items()}
-            self._contact_words = words
-        return self._contact_state
-
     def pin_state(self, pin: int) -> bool:
         cache = self.__dict__.setdefault("_pins", {})
         obj = cache.get(pin)
