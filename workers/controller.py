@@ -6,6 +6,15 @@ command is answered, then delivered to the recorder with acknowledgement; the ev
 publishes on `data.<instrument>.*` are for watching, not for storage. A measurement id
 it already has is answered from the outbox, never measured twice.
 
+Pipelined surveys: a survey's `measure` may wait for the hardware lane (one call queued
+behind the running one), and answers through a deferred reply (bus.commands.Later): the
+hardware part runs in the lane, the durable commit, the events and the reply follow on the
+node's finisher thread while the next quadrupole already injects. An id whose commit is
+still under way is answered from that commit, not measured again. `abort` refuses the
+waiting call and fences the survey it hit: no later quadrupole of it starts until the
+sequencer comes back to the aborted one (a resume); `abort(survey_id)` (a stopped survey)
+fences it for good.
+
 What enters the outbox is checked first with the store's own validator (`ohmpi.items`): a
 request the store would refuse (`rs_check(survey_id="")`) is refused here, naming the field,
 before the hardware runs. A manual measurement or contact check (one not part of a survey)
@@ -26,8 +35,10 @@ import secrets
 import sqlite3
 import sys
 import threading
+from collections import OrderedDict
 from datetime import datetime, timezone
 
+from bus.commands import Later, current_cancel
 from bus.config import ConfigError, check_table, config_table
 from bus.errors import Aborted, BadRequest, Fault, Unavailable
 from bus.files import atomic_write
@@ -47,6 +58,8 @@ from .common import disk_floor, follow_recorder, instrument, log_soon, positions
 
 CONTROLLER_KEYS = {"instrument_name": str, "simulated": bool}
 STORE_WAIT_S = 10.0  # a manual measurement or check waits at most this long for the recorder
+FENCES = 16  # aborted surveys remembered (the sequencer runs one at a time)
+STOPPED = (-1, -1)  # the fence of a stopped survey: no position is at or before it
 
 
 def controller_config() -> dict:
@@ -83,8 +96,10 @@ class Controller:
         self.settings_path = var_path("controller-settings.json")
         self.settings = self._load_settings()
         self.floor = disk_floor()
-        self.abort_event = threading.Event()
         self.activity: str | None = None
+        self._lock = threading.Lock()  # the lane, the finisher and the loop share what follows
+        self._committing: set[str] = set()  # measurement ids measured, their commit under way
+        self._fences: OrderedDict[str, tuple[int, int]] = OrderedDict()  # survey -> aborted position
         self.outbox = Outbox(
             var_path("controller-outbox.db"),
             "recorder",
@@ -94,7 +109,7 @@ class Controller:
             check=check_entry,
             log=node.log,
         )
-        node.command(self.measure, role="operator", background=True, lane="hardware")
+        node.command(self.measure, role="operator", background=True, lane="hardware", queue=1)
         node.command(self.rs_check, role="operator", background=True, lane="hardware")
         node.command(self.self_test, role="operator", background=True, lane="hardware")
         node.command(self.abort, role="operator")  # anyone operating may stop any injection
@@ -184,10 +199,14 @@ class Controller:
             ) from None
 
     def _run(self, activity: str, fn):
-        self.abort_event.clear()
+        """Run `fn(abort_event)` as the lane's activity; the event is the lane call's own (set by
+        `abort` even before the call started: it then never touches the hardware)."""
+        cancel = current_cancel.get() or threading.Event()
         self.activity = activity
         try:
-            return fn()
+            if cancel.is_set():
+                raise Aborted(f"{activity} aborted before it started")
+            return fn(cancel)
         except MeasurementAborted as exc:
             raise Aborted(f"{activity} aborted: {exc}") from None
         except SafetyTrip as exc:
@@ -209,7 +228,8 @@ class Controller:
         seq_index: int | None = None,
     ) -> dict:
         """Measure one quadrupole (1-based electrodes); stored durably before answering. A measurement
-        outside a survey answers once the recorder holds it (`stored`, waiting at most 10 s)."""
+        outside a survey answers once the recorder holds it (`stored`, waiting at most 10 s); one of
+        a survey may wait for the running one and is committed while the next one injects."""
         try:
             check_fields(
                 "measurement",
@@ -222,14 +242,15 @@ class Controller:
             )
         except ItemError as exc:
             raise _refused("measure refused", exc) from None
+        self._check_fence(survey_id, pass_index, seq_index)
         if measurement_id is not None:
-            stored = self.outbox.get(measurement_id)
-            if stored is not None:
-                return self._stored(
-                    {"measurement_id": measurement_id, "record": stored["record"], "repeated": True},
-                    measurement_id,
-                    survey_id,
-                )
+            with self._lock:
+                committing = measurement_id in self._committing
+            if committing:  # measured, its commit queued on the finisher: answer from that commit
+                return Later(lambda: self._after_commit(measurement_id, survey_id))
+            known = self._repeated(measurement_id, survey_id)
+            if known is not None:
+                return known
         try:
             merged = validate_settings({**self.settings, **(settings or {})}).as_dict()
         except SettingError as exc:
@@ -239,8 +260,8 @@ class Controller:
         try:
             record, waveform = self._run(
                 f"measure {a} {b} {m} {n}",
-                lambda: self.instrument.measure(
-                    a, b, m, n, **merged, abort=self.abort_event, hold_relays=survey_id is not None
+                lambda abort: self.instrument.measure(
+                    a, b, m, n, **merged, abort=abort, hold_relays=survey_id is not None
                 ),
             )
         except ValueError as exc:  # SafetyError is a ValueError: refused before any relay moved
@@ -257,11 +278,69 @@ class Controller:
             "cost": measurement_cost.spent(before, measurement_cost.totals(self.instrument)),
         }
         self.instrument.survey_energy.add(survey_id, body["cost"])  # the battery's surveys-left estimate
-        self._keep(f"measure {a} {b} {m} {n}", mid, "measurement", body)  # durable before anyone hears of it
+        what = f"measure {a} {b} {m} {n}"
+        if survey_id is None:
+            return self._commit(what, body)
+        with self._lock:
+            self._committing.add(mid)
+        return Later(lambda: self._commit(what, body))  # the lane is free for the next injection
+
+    def _commit(self, what: str, body: dict) -> dict:
+        """Store a measurement durably, then announce it and answer (never the other way round)."""
+        mid, record = body["measurement_id"], body["record"]
+        try:
+            self._keep(what, mid, "measurement", body)
+        finally:
+            with self._lock:
+                self._committing.discard(mid)
         event = {k: body[k] for k in ("measurement_id", "survey_id", "pass_index", "seq_index")} | record
         self.node.publish(f"data.{self.name}.measurement", event)
-        self.node.publish(f"data.{self.name}.waveform", {"measurement_id": mid, **waveform})
-        return self._stored({"measurement_id": mid, "record": record, "repeated": False}, mid, survey_id)
+        self.node.publish(f"data.{self.name}.waveform", {"measurement_id": mid, **body["waveform"]})
+        return self._stored({"measurement_id": mid, "record": record, "repeated": False}, mid, body["survey_id"])
+
+    def _repeated(self, mid: str, survey_id: str | None) -> dict | None:
+        """The answer for a measurement id the outbox holds (`repeated`), None if it holds none."""
+        stored = self.outbox.get(mid)
+        if stored is None:
+            return None
+        return self._stored({"measurement_id": mid, "record": stored["record"], "repeated": True}, mid, survey_id)
+
+    def _after_commit(self, mid: str, survey_id: str | None) -> dict:
+        """A repeated id answered once its commit (ahead on the finisher) is done."""
+        known = self._repeated(mid, survey_id)
+        if known is None:
+            raise Unavailable(
+                f"measurement {mid} was not stored (its commit failed); measure it again", reason="storage"
+            )
+        return known
+
+    def _check_fence(self, survey_id: str | None, pass_index: int | None, seq_index: int | None) -> None:
+        """Refuse a survey's quadrupole past the one an abort hit; the aborted one itself (a resume)
+        lifts the fence."""
+        if survey_id is None:
+            return
+        at = (pass_index or 0, seq_index or 0)
+        with self._lock:
+            fence = self._fences.get(survey_id)
+            if fence is None:
+                return
+            if at <= fence:
+                del self._fences[survey_id]
+                return
+        if fence == STOPPED:
+            raise Aborted(f"measure refused: survey {survey_id} was stopped")
+        raise Aborted(
+            f"measure refused: survey {survey_id} was aborted at quadrupole {fence[1]} of pass {fence[0]}; "
+            "it resumes from there"
+        )
+
+    def _fence(self, survey_id: str | None, at: tuple[int, int]) -> None:
+        if survey_id is None:
+            return
+        with self._lock:
+            self._fences[survey_id] = min(at, self._fences.pop(survey_id, at))
+            while len(self._fences) > FENCES:
+                self._fences.popitem(last=False)
 
     def _stored(self, reply: dict, key: str, survey_id: str | None) -> dict:
         """Outside a survey, wait (bounded) until the recorder holds `key`: what the caller lists
@@ -278,7 +357,7 @@ class Controller:
         except ItemError as exc:
             raise _refused("rs_check refused", exc) from None
         self._room("rs_check")
-        result = self._run("rs_check", lambda: self.instrument.rs_check(abort=self.abort_event))
+        result = self._run("rs_check", lambda abort: self.instrument.rs_check(abort=abort))
         check_id = "C" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(4)
         time = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         self._keep(
@@ -292,16 +371,23 @@ class Controller:
 
     def self_test(self) -> dict:
         """Check every chip answers and the relays and injection switch as commanded."""
-        return self._run("self_test", self.instrument.self_test)
+        return self._run("self_test", lambda abort: self.instrument.self_test())
 
-    def abort(self) -> dict:
-        """Stop the measurement in progress now (within one sampling period): injection off, relays open."""
-        running = self.activity
-        self.abort_event.set()
+    def abort(self, survey_id: str | None = None) -> dict:
+        """Stop the measurement in progress now (within one sampling period): injection off, relays
+        open; a measurement waiting for it never starts. `survey_id`: that survey is over (stopped),
+        none of its quadrupoles starts any more."""
+        dropped = self.node.drop_waiting("hardware", Aborted("measure aborted before it started"))
+        job = self.node.cancel_running("hardware")
+        running = self.activity  # read after the cancel: a call starting now sees it and stops
+        for args in dropped + ([job["args"]] if job and job["cmd"] == "measure" else []):
+            self._fence(args.get("survey_id"), (args.get("pass_index") or 0, args.get("seq_index") or 0))
+        if survey_id is not None:
+            self._fence(survey_id, STOPPED)
         if running is None:
             self.instrument.safe_state()
         self.node.log("warning", f"abort requested ({running or 'nothing running'})")
-        return {"aborted": running}
+        return {"aborted": running, "dropped": len(dropped)}
 
     # ---- health ---------------------------------------------------------------------------
     def _availability(self) -> dict:
@@ -332,7 +418,7 @@ class Controller:
         }
 
     def close(self) -> None:
-        self.abort_event.set()
+        self.node.cancel_running("hardware")
         try:
             self.instrument.safe_state()
         finally:

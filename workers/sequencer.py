@@ -6,6 +6,13 @@ deterministic measurement id, and persists its progress after every stored quadr
 measurements do from the controller, checked first with the store's own validator
 (ohmpi.items): a survey the store would refuse is refused at `start`, naming the field.
 
+Pipelined: up to PIPELINE `measure` calls are in flight. While quadrupole N measures or
+commits, N+1 is already queued behind it in the controller's hardware lane, so its injection
+starts the moment N's ends; N's progress is saved when N's reply comes (while N+1 measures).
+Replies are handled in the order sent; one that no longer matches the survey's position is
+ignored (its quadrupole is durable in the controller's outbox: sent again, it is answered
+from there). Pause sends nothing new; stop also fences the survey in the controller.
+
 Unattended: below the free-space floor (`[recorder] min_free_mb`), or when the controller or
 this process cannot write for lack of space, a running survey holds (`state: paused`,
 `hold: "disk_full"`, a message and a log line naming the disk) and resumes by itself once
@@ -15,10 +22,14 @@ is logged and moves only the displayed times.
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import sys
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 from bus.errors import BadRequest, BusError, Busy
 from bus.node import Node
@@ -30,7 +41,7 @@ from ohmpi.measure.settings import SettingError, validate_settings
 from ohmpi.sequence_order import optimize as relay_sparing_order
 from ohmpi.sequences import ALIASES, GENERATORS, SequenceError, parse_sequence, with_reciprocals
 from ohmpi.sequences import generate as generate_sequence
-from ohmpi.survey import ACTIVE, Survey, SurveyState, new_survey_id, utc_now
+from ohmpi.survey import ACTIVE, Survey, SurveyState, measurement_id, new_survey_id, utc_now
 from ohmpi.survey_machine import (
     BACKOFF,
     HOLD,
@@ -56,6 +67,45 @@ from .common import (
     var_path,
     worker_main,
 )
+
+PIPELINE = 2  # measure calls in flight: one measuring or committing, one queued behind it
+SEND_WAIT_S = 5.0  # how long the runner waits for a call to leave before sending the next one
+
+
+@dataclass
+class _Flight:
+    """A `measure` call sent for the survey `s` at `where` (survey id, pass, index)."""
+
+    s: Survey
+    where: tuple
+    mid: str
+    sent_at: float
+    reply: Future
+
+
+class _Caller:
+    """A daemon thread with its own client, making one call at a time for the runner."""
+
+    def __init__(self, node: Node, name: str):
+        self.client = Client(node.address, cfg=node.cfg, name=name, timeout=2.0)
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name=name, daemon=True).start()
+
+    def call(self, cmd: str, args: dict) -> tuple[Future, threading.Event]:
+        """Send `cmd` (its reply comes in the Future) and an event set once it has left."""
+        reply, sent = Future(), threading.Event()
+        self.jobs.put((cmd, args, reply, sent))
+        return reply, sent
+
+    def _loop(self) -> None:
+        while True:
+            cmd, args, reply, sent = self.jobs.get()
+            try:  # however long it takes: the controller answers `in_progress`
+                reply.set_result(self.client.call("controller", cmd, retries=2, sent=sent, **args))
+            except Exception as exc:  # a BusError, or a bug: the runner sees it either way
+                reply.set_exception(exc)
+            finally:
+                sent.set()
 
 
 class Sequencer:
@@ -227,8 +277,8 @@ class Sequencer:
         """Stop the survey now: the injection in progress is aborted."""
         summary = self._request("stop")
         self.node.audit("survey_stop", survey_id=summary.get("survey_id"))
-        try:
-            self.control.call("controller", "abort")
+        try:  # the call queued behind the running one is refused; nothing of the survey starts any more
+            self.control.call("controller", "abort", survey_id=summary.get("survey_id"))
         except BusError:
             pass  # the controller is down: nothing is injecting
         return summary
@@ -307,46 +357,74 @@ class Sequencer:
         self.node.publish("state.sequencer", self.state.summary())
 
     def _run(self) -> None:
-        client = Client(self.node.address, cfg=self.node.cfg, name="sequencer-run", timeout=2.0)
+        callers = [_Caller(self.node, f"sequencer-run{k}") for k in range(PIPELINE)]
+        flight: deque[_Flight] = deque()
+        sent_count = 0
         backoff = 0.2
+        last_reply = time.monotonic()
         while not self.quit.is_set():
-            with self.cv:
-                s = self.state.survey
-                if s is not None and s.state in ACTIVE:
-                    self._check_disk(s)
-                step = self.machine.next_step(s)
-                if step.kind in ("idle", "held", "wait"):
-                    self.cv.wait(min(step.delay, 1.0) if step.kind == "wait" else 1.0)
-                    continue
-                if self.machine.begin(s, step):
-                    self._changed()
-                mid, (a, b, m, n) = s.current()
-                where = (s.survey_id, s.pass_index, s.next_index)
-                settings = dict(s.settings)
-            started = time.monotonic()
+            nxt = self._next_call(flight)
+            if nxt is not None:
+                s, where, mid, args = nxt
+                reply, sent = callers[sent_count % PIPELINE].call("measure", args)
+                sent_count += 1
+                sent.wait(SEND_WAIT_S)  # in order: the controller queues it behind the one before
+                flight.append(_Flight(s, where, mid, time.monotonic(), reply))
+                if len(flight) < PIPELINE:
+                    continue  # send the next quadrupole too, if there is one
+            if not flight:
+                continue
+            done = flight.popleft()
             try:
-                client.call(
-                    "controller",
-                    "measure",
-                    a=a,
-                    b=b,
-                    m=m,
-                    n=n,
-                    settings=settings,
-                    measurement_id=mid,
-                    survey_id=where[0],
-                    pass_index=where[1],
-                    seq_index=where[2],
-                    retries=2,
-                )  # however long it takes: the controller answers `in_progress`
+                done.reply.result()
             except BusError as exc:
-                backoff = self._react(s, where, mid, exc, backoff)
+                backoff = self._react(done.s, done.where, done.mid, exc, backoff)
                 continue
             backoff = 0.2
             with self.cv:
-                if self._still(s, where):
-                    self.state.record_duration(time.monotonic() - started)
-                    self._advance(s)
+                if self._still(done.s, done.where):
+                    now = time.monotonic()
+                    self.state.record_duration(now - max(done.sent_at, last_reply))
+                    last_reply = now
+                    self._advance(done.s)
+
+    def _next_call(self, flight: deque) -> tuple | None:
+        """The next `measure` to send: the survey's current quadrupole when nothing is in flight
+        (waiting here while there is none), else the one after the last sent, within the pass,
+        while the survey runs and the oldest call is its current position; None: send nothing."""
+        with self.cv:
+            s = self.state.survey
+            if s is not None and s.state in ACTIVE:
+                self._check_disk(s)
+            if not flight:
+                step = self.machine.next_step(s)
+                if step.kind in ("idle", "held", "wait"):
+                    self.cv.wait(min(step.delay, 1.0) if step.kind == "wait" else 1.0)
+                    return None
+                if self.machine.begin(s, step):
+                    self._changed()
+                pass_index, index = s.pass_index, s.next_index
+            else:
+                last = flight[-1]
+                if len(flight) >= PIPELINE or s is not last.s or s.state != "running":
+                    return None
+                if not self._still(s, flight[0].where) or last.where[2] + 1 >= s.total:
+                    return None
+                pass_index, index = last.where[1], last.where[2] + 1
+            a, b, m, n = s.sequence[index]
+            mid = measurement_id(s.survey_id, pass_index, index)
+            args = dict(
+                a=a,
+                b=b,
+                m=m,
+                n=n,
+                settings=dict(s.settings),
+                measurement_id=mid,
+                survey_id=s.survey_id,
+                pass_index=pass_index,
+                seq_index=index,
+            )
+            return s, (s.survey_id, pass_index, index), mid, args
 
     def _react(self, s: Survey, where: tuple, mid: str, exc: BusError, backoff: float) -> float:
         """Apply the state machine's reaction to a controller error; returns the next backoff."""
