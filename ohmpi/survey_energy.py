@@ -114,7 +114,7 @@ class SurveyEnergy:
         running = surveys[ids[-1]]
         if len(ids) > 1:
             last = surveys[ids[-2]]
-            if wh(running) > wh(last):  # the last one was cut short: the running one already cost more
+            if running["quadrupoles"] > last["quadrupoles"]:  # the last one was cut short: the running one is longer
                 return wh(running), f"survey {ids[-1]} so far ({running['quadrupoles']} quadrupoles{note(running)})"
             return wh(last), f"last survey {ids[-2]} ({last['quadrupoles']} quadrupoles{note(last)})"
         length = running.get("length")
