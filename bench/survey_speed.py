@@ -5,7 +5,10 @@ on the emulated instrument, in the same run: as the instrument did before (the s
 order, every relay released after each quadrupole, a probe each time, nb_stack = 2) and as it
 does now (relay-sparing order, relays held, probe reused within an A–B, stacking until the
 calibrated uncertainty reaches target_std_pct). Simulated time is what a real instrument would
-spend. Quality: the z-scores against the analytic truth (calibrated: spread ~1, ≤ 1 % beyond 3σ),
+spend. Several receiver channels: the dipole-dipole survey measured "now" with 2 and 4 channels
+(up to k M–N dipoles per A–B injection), beside the same survey with one channel and the ratio
+of their simulated times (issue 10: 4 channels in <= 35 % of 1 channel, same quality).
+Quality: the z-scores against the analytic truth (calibrated: spread ~1, ≤ 1 % beyond 3σ),
 the 95th percentile of r_std_pct and the quadrupoles above max_std_pct (2 %).
 
     .venv/bin/python bench/survey_speed.py [--json] [--quick]
@@ -43,6 +46,9 @@ SCENARIOS = [  # (array, electrodes, noise, contact ohm)
     ("gradient", 32, QUIET, 20000.0),
 ]
 QUICK = [("dipole-dipole", 32, QUIET, 1000.0), ("wenner", 32, QUIET, 1000.0), ("gradient", 32, NOISY, 5000.0)]
+CHANNEL_SCENARIOS = [("dipole-dipole", 64, QUIET, 1000.0, (2, 4))]  # (array, electrodes, noise, contact, channels)
+CHANNEL_QUICK = [("dipole-dipole", 32, QUIET, 1000.0, (2, 4))]
+CHANNEL_TARGET_RATIO = 0.35
 
 
 def quality(records, positions) -> dict:
@@ -65,7 +71,7 @@ def quality(records, positions) -> dict:
     }
 
 
-def run(array, electrodes, noise, contact, fast: bool) -> dict:
+def run(array, electrodes, noise, contact, fast: bool, channels: int = 1) -> dict:
     started = time.perf_counter()
     records, positions, figures = simulate_survey(
         electrodes=electrodes,
@@ -78,6 +84,7 @@ def run(array, electrodes, noise, contact, fast: bool) -> dict:
         settings=TARGET if fast else None,
         optimize=fast,
         hold_relays=fast,
+        channels=channels,
     )
     n = figures["quadrupoles"]
     return {
@@ -94,9 +101,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quick", action="store_true", help="three 32-electrode scenarios only")
+    parser.add_argument("--channels-only", action="store_true", help="only the receiver-channel scenarios")
     args = parser.parse_args(argv)
     out = {"settings": TARGET, "baseline_issue": BASELINE_ISSUE, "scenarios": []}
-    for array, electrodes, noise, contact in QUICK if args.quick else SCENARIOS:
+    for array, electrodes, noise, contact in [] if args.channels_only else QUICK if args.quick else SCENARIOS:
         before, now = run(array, electrodes, noise, contact, False), run(array, electrodes, noise, contact, True)
         row = {
             "array": array,
@@ -119,6 +127,34 @@ def main(argv=None) -> int:
                 f"{now['above_max_std']}, z_std {now['z_std']} beyond 3σ {now['z_beyond3_pct']} %",
                 flush=True,
             )
+    out["channels"] = []
+    for array, electrodes, noise, contact, counts in CHANNEL_QUICK if args.quick else CHANNEL_SCENARIOS:
+        done = {1: run(array, electrodes, noise, contact, True)}
+        for k in counts:
+            done[k] = run(array, electrodes, noise, contact, True, channels=k)
+        for k, figures in done.items():
+            ratio = figures["sim_duration_s"] / done[1]["sim_duration_s"]
+            out["channels"].append(
+                {
+                    "array": array,
+                    "electrodes": electrodes,
+                    "noise": noise,
+                    "contact_ohm": contact,
+                    "channels": k,
+                    "time_ratio": round(ratio, 3),
+                    **figures,
+                }
+            )
+            if not args.json:
+                print(
+                    f"{array:>14} {electrodes:2d} el noise {100 * noise:3.1f} % {k} channel(s): "
+                    f"{figures['quadrupoles']:5d} quads {figures['sim_duration_s']:7.0f} s = {100 * ratio:5.1f} % of "
+                    f"1 channel (target 4 channels <= {100 * CHANNEL_TARGET_RATIO:.0f} %), relays/quad "
+                    f"{figures['relay_ops_per_quadrupole']:.2f}, energy {figures['energy_j']:.0f} J, "
+                    f"z_std {figures['z_std']} beyond 3σ {figures['z_beyond3_pct']} %, p95 r_std "
+                    f"{figures['r_std_p95_pct']} %, >2 % {figures['above_max_std']}, stacks {figures['stacks_mean']}",
+                    flush=True,
+                )
     if args.json:
         print(json.dumps(out, indent=1))
     else:

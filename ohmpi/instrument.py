@@ -15,8 +15,8 @@ from ohmpi import battery, relay_settle
 from ohmpi import config as configuration
 from ohmpi.hardware.board import Board, chip_cabling
 from ohmpi.hardware.buswatch import CountingBus
-from ohmpi.measure import SETTINGS_SPEC, Aborted, measure, validate_settings
-from ohmpi.measure.procedure import RangeMemory
+from ohmpi.measure import SETTINGS_SPEC, Aborted, validate_settings
+from ohmpi.measure.procedure import RangeMemory, measure_group
 from ohmpi.relay_hold import RelayHold
 from ohmpi.relay_wear import RelayWear
 from ohmpi.rs_check import rs_check
@@ -113,6 +113,11 @@ class Instrument:
             self._ranges.last = None
             self.board.safe_state()
 
+    @property
+    def channels(self) -> int:
+        """Receiver channels: how many M–N dipoles one A–B injection measures at once."""
+        return self.board.relays.channels
+
     def measure(
         self, a: int, b: int, m: int, n: int, *, abort=None, hold_relays: bool = False, **settings
     ) -> tuple[dict, dict]:
@@ -120,14 +125,22 @@ class Instrument:
 
         `hold_relays` (a survey): the relays stay closed for the next quadrupole, which moves
         only those that differ; released on any error and after a short idle time anyway."""
+        return self.measure_group(a, b, [(m, n)], abort=abort, hold_relays=hold_relays, **settings)[0]
+
+    def measure_group(
+        self, a: int, b: int, dipoles, *, abort=None, hold_relays: bool = False, **settings
+    ) -> list[tuple[dict, dict]]:
+        """Inject between A and B and measure up to `channels` M–N dipoles ((m, n), ...) at
+        once, dipole i on receiver channel i: one (record, waveform) per dipole, in order."""
         values = validate_settings(settings, base=self._settings) if settings else self._settings
         with self._lock:
             self._hold.cancel()
             try:
-                result = measure(
+                result = measure_group(
                     self.board,
                     self.positions,
-                    (a, b, m, n),
+                    (a, b),
+                    dipoles,
                     values,
                     abort=abort,
                     hold_relays=hold_relays,
@@ -166,7 +179,7 @@ class Instrument:
                     check("tca9548a", lambda: f"mask 0x{b.tca.read_mask():02x}")
                 b.injector.shutdown()
                 electrodes = range(1, b.relays.n_electrodes + 1)
-                for role in ("A", "B", "M", "N"):
+                for role in b.relays.roles:
                     # every relay of one role at a time, through the relay matrix (so the
                     # safety rules hold), then read back from every chip
                     def walk(role=role):
@@ -182,9 +195,11 @@ class Instrument:
                         return f"{len(electrodes)} relays ok"
 
                     check(f"relays_{role}", walk)
+                receivers = [(f"adc_voltage_{i}", adc, mux) for i, (adc, mux) in enumerate(b.receivers[1:], 2)]
                 for name, adc, mux in (
                     ("adc_current", b.current_adc, b.current_mux),
                     ("adc_voltage", b.voltage_adc, b.voltage_mux),
+                    *receivers,
                 ):
                     check(name, lambda adc=adc, mux=mux: f"{adc.read(mux, 6.144, 860):.4f} V")
                 if b.injector.supply is not None:

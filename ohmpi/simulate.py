@@ -11,8 +11,10 @@ from typing import Callable
 
 import numpy as np
 
-from ohmpi import earth, measurement_cost, sequence_order, sequences
+from ohmpi import config as configuration
+from ohmpi import earth, measurement_cost, sequence_groups, sequences
 from ohmpi.instrument import Instrument
+from ohmpi.safety import MAX_CHANNELS
 
 ARRAYS = ("wenner", "schlumberger", "dipole-dipole", "gradient")
 
@@ -53,12 +55,15 @@ def simulate_survey(
     progress: Callable[[int, int], None] | None = None,
     optimize: bool = True,
     hold_relays: bool = True,
+    channels: int = 1,
 ) -> tuple[list[dict], np.ndarray, dict]:
     """Measure every quadrupole of `array` over `model`; returns (records, positions, figures).
 
     `settings`: measurement settings beyond the strategy and stacks (e.g. injection_ms, ip_windows_ms).
     `optimize`: measure in the relay-sparing order (``ohmpi.sequence_order``), records in that order;
-    `hold_relays`: relays stay closed between quadrupoles, only those that differ move.
+    `hold_relays`: relays stay closed between quadrupoles, only those that differ move;
+    `channels`: receiver channels (``config.receivers_for``): one A–B injection measures up to
+    that many M–N dipoles at once (``ohmpi.sequence_groups``), one record per quadrupole.
     `figures`: what the survey cost — simulated seconds, seconds injecting, relay coil
     operations (counted on the emulated expanders) and energy drawn from the supply."""
     earth_model = earth.parse_model(model)  # fails early with the model's own message
@@ -70,18 +75,23 @@ def simulate_survey(
         "injection": {"supply": "dps5005" if strategy == "adaptive" else "battery"},
         "sim": {"model": model, "noise": noise, "contact_ohm": contact_ohm, "seed": seed},
     }
+    if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
+        raise ValueError(f"--channels: {channels!r} is not a number of receiver channels in 1..{MAX_CHANNELS}")
+    if channels != 1:
+        config["adc"] = {"receivers": configuration.receivers_for(channels)}
     quads = quadrupoles(array, electrodes)
     if optimize:
-        quads = sequence_order.optimize(quads)
+        quads = sequence_groups.order(quads, channels)
     records = []
     with Instrument.from_config(config, time_scale=0, model=earth_model) as inst:
         inst.settings = {"strategy": strategy, "nb_stack": stacks, **(settings or {})}
         before = measurement_cost.totals(inst)
-        for i, (a, b, m, n) in enumerate(quads):
-            record, _ = inst.measure(int(a), int(b), int(m), int(n), hold_relays=hold_relays)
-            records.append(record)
+        for group in sequence_groups.group_ranges(quads, channels):
+            a, b = (int(x) for x in quads[group.start, :2])
+            measured = inst.measure_group(a, b, quads[group][:, 2:].tolist(), hold_relays=hold_relays)
+            records.extend(record for record, _ in measured)
             if progress:
-                progress(i + 1, len(quads))
+                progress(group.stop, len(quads))
         inst.safe_state()
         cost = measurement_cost.spent(before, measurement_cost.totals(inst))
         figures = {

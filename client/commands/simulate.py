@@ -56,6 +56,12 @@ def configure(parser) -> None:
         action="store_true",
         help="measure in the sequence's own order (default: the relay-sparing order, relays held between quadrupoles)",
     )
+    parser.add_argument(
+        "--channels",
+        type=int,
+        default=1,
+        help="receiver channels: M-N dipoles measured at once per A-B injection (default 1; up to 6)",
+    )
     parser.add_argument("--contact", type=float, default=1000.0, help="contact resistance in ohm")
     parser.add_argument("--seed", type=int, default=0, help="random seed (noise, SP, contacts)")
     parser.add_argument("--format", choices=("ohm", "protocol", "csv"), default="ohm")
@@ -101,6 +107,7 @@ def run(args) -> int:
             settings=_settings(args),
             optimize=not args.keep_order,
             hold_relays=not args.keep_order,
+            channels=args.channels,
         )
         formats.write(args.format, records, positions, args.output or sys.stdout)
     except (ValueError, OSError) as exc:
