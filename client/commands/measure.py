@@ -16,6 +16,11 @@ def configure(parser) -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="any other setting")
 
 
+def _channel(r: dict) -> str:
+    """The receiver channel, when the instrument has several (records before them: none)."""
+    return f" (channel {r['channel']})" if r.get("channel") not in (None, 1) else ""
+
+
 def run(args) -> int:
     settings = key_values(args.set)
     if args.stacks is not None:
@@ -29,7 +34,7 @@ def run(args) -> int:
         print(to_json(result))
         return 0
     print(
-        f"{r['a']} {r['b']} {r['m']} {r['n']}  R = {_f(r['r_ohm'])} Ω ± {_f(r['r_std_pct'])} %  "
+        f"{r['a']} {r['b']} {r['m']} {r['n']}{_channel(r)}  R = {_f(r['r_ohm'])} Ω ± {_f(r['r_std_pct'])} %  "
         f"rhoa = {_f(r['rhoa_ohmm'])} Ω·m  k = {_f(r['k_m'])} m"
     )
     print(

@@ -300,6 +300,7 @@ function renderLive() {
     const rows = state.live.map((r) => {
       const tr = h("tr", { class: r.flags && r.flags.length ? "row-flagged" : "", tabindex: "0", title: "show its waveform and R over time" },
         h("td", { text: r.a }), h("td", { text: r.b }), h("td", { text: r.m }), h("td", { text: r.n }),
+        h("td", { class: "muted", title: "receiver channel", text: r.channel ?? "" }),
         h("td", { class: "num strong", text: fmt(r.rhoa_ohmm, 4) }),
         h("td", { class: "num", text: fmt(r.r_ohm, 4) }),
         h("td", { class: `num ${r.r_std_pct > ((state.settings && state.settings.max_std_pct) || 2) ? "bad-text" : ""}`, text: fmt(r.r_std_pct, 2) }),
