@@ -44,7 +44,23 @@ def group_ranges(seq, channels: int) -> list[range]:
     if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
         raise ValueError(f"channels: {channels!r} is not a positive integer")
     quads = sequences._as_quads(seq)
-    return [range(s, min(s + channels, run.stop)) for run in _runs(quads) for s in range(run.start, run.stop, channels)]
+    groups: list[range] = []
+    while len(quads) and (not groups or groups[-1].stop < len(quads)):
+        groups.append(group_at(quads, groups[-1].stop if groups else 0, channels))
+    return groups
+
+
+def group_at(seq, index: int, channels: int) -> range:
+    """The group measured from `index` on: `index` and the quadrupoles after it with the same
+    A and B, at most `channels` (what ``group_ranges`` gives from a group's start; from any
+    other index, e.g. progress saved by an older version, the groups simply realign)."""
+    quads = sequences._as_quads(seq)
+    if not 0 <= index < len(quads):
+        raise ValueError(f"index {index} outside 0..{len(quads) - 1}")
+    stop = index + 1
+    while stop < min(index + channels, len(quads)) and (quads[stop, :2] == quads[index, :2]).all():
+        stop += 1
+    return range(index, stop)
 
 
 def order(seq, channels: int, positions=None) -> np.ndarray:

@@ -260,6 +260,7 @@ def test_groups_keep_the_quadrupoles_share_ab_fit_the_channels_and_are_safe(case
         group = ordered[g]
         assert (group[:, :2] == group[0, :2]).all()
         group_state(int(group[0, 0]), int(group[0, 1]), group[:, 2:].tolist(), n, k)
+    assert [sequence_groups.group_at(ordered, g.start, k) for g in ranges] == ranges
     # reciprocal pairing: every reciprocal still comes after its normal
     assert len(sequences.reciprocal_pairs(ordered)) == len(sequences.reciprocal_pairs(quads))
     if k == 1:
