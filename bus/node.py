@@ -525,7 +525,10 @@ class Node:
         self.wake()
 
     def _finisher_queue(self) -> queue.SimpleQueue:
-        """The queue of the one finisher thread (started on first use)."""
+        """The queue of the one finisher thread (started on first use; after close, a queue no one
+        reads: a call still running then is never answered, so its caller asks again)."""
+        if self._closed:
+            return queue.SimpleQueue()
         if self._finisher is None or not self._finisher[0].is_alive():
             jobs: queue.SimpleQueue = queue.SimpleQueue()
             thread = threading.Thread(target=self._finish_worker, args=(jobs,), name="finisher", daemon=True)

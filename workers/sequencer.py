@@ -31,7 +31,7 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from bus.errors import BadRequest, BusError, Busy
+from bus.errors import BadRequest, BusError, Busy, InternalError
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
@@ -377,8 +377,9 @@ class Sequencer:
             done = flight.popleft()
             try:
                 done.reply.result()
-            except BusError as exc:
-                backoff = self._react(done.s, done.where, done.mid, exc, backoff)
+            except Exception as exc:  # a BusError; anything else (a bug) is retried like an internal error
+                error = exc if isinstance(exc, BusError) else InternalError(f"{type(exc).__name__}: {exc}")
+                backoff = self._react(done.s, done.where, done.mid, error, backoff)
                 continue
             backoff = 0.2
             with self.cv:
