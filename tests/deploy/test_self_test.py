@@ -58,6 +58,7 @@ def test_self_test_walks_every_relay_role_and_adc_and_says_nothing_real_was_test
         "relays_N",
         "adc_current",
         "adc_voltage",
+        "relay_settle",
         "safe_state",
     ]
     assert "16 relays ok" in done.stdout
@@ -69,7 +70,8 @@ def test_self_test_json_carries_every_check_and_the_simulated_flag(instrument):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["ok"] is True and result["simulated"] is True
-    assert all(check["ok"] for check in result["checks"]) and len(result["checks"]) == 8
+    assert all(check["ok"] for check in result["checks"]) and len(result["checks"]) == 9
+    assert 5.0 <= result["relay_settle"]["settle_ms"] <= 6.0  # the emulated relays' contacts
 
 
 def test_self_test_without_a_controller_exits_3_with_one_line(tmp_path):
