@@ -245,7 +245,8 @@ class Instrument:
         if self.board.injector.supply is not None:
             volts = supply_V
         elif self.sim is not None and self.sim.battery is not None:
-            volts = self.sim.battery.voltage()
+            with self._lock:  # the emulated meter is brought up to date: not while a measurement moves the clock
+                volts = self.sim.battery.voltage()
         if self.board.injector.is_on:
             volts = self._resting_V
         else:
