@@ -247,6 +247,7 @@ def measure_group(
     Stacking stops when every channel may stop (``stacking.enough``).
     """
     s = settings if isinstance(settings, Settings) else validate_settings(settings)
+    dipoles = list(dipoles)
     state = group_state(*ab, dipoles, board.relays.n_electrodes, board.relays.channels)
     a, b = next(iter(state["A"])), next(iter(state["B"]))
     dipoles = [tuple(next(iter(state[role])) for role in receiver_roles(ch)) for ch in range(1, len(dipoles) + 1)]
