@@ -245,8 +245,15 @@ class Instrument:
         if self.board.injector.supply is not None:
             volts = supply_V
         elif self.sim is not None and self.sim.battery is not None:
-            with self._lock:  # the emulated meter is brought up to date: not while a measurement moves the clock
-                volts = self.sim.battery.voltage()
+            # the emulated meter is brought up to date under the lock (never while a measurement
+            # moves the clock); soh() never waits for a measurement: meanwhile, the last value
+            if self._lock.acquire(blocking=False):
+                try:
+                    volts = self.sim.battery.voltage()
+                finally:
+                    self._lock.release()
+            else:
+                volts = self._resting_V
         if self.board.injector.is_on:
             volts = self._resting_V
         else:
