@@ -288,6 +288,7 @@ class Node:
             }
             for lane, busy in self._lanes.items()
         }
+        body["lane_waited"] = self.stats["lane_waited"]  # calls that were ready before their lane was
         for provider in self.status_providers:
             body.update(provider())
         return body
@@ -385,6 +386,7 @@ class Node:
             waiting = self._waiting.setdefault(cmd.lane, deque())
             if len(waiting) < cmd.queue:
                 waiting.append(call)  # answered `in_progress` if asked again meanwhile
+                self.stats["lane_waited"] += 1
                 return
             err = Busy(
                 f"{cmd.name!r} refused: {busy.cmd!r} is running (for {time.monotonic() - busy.started:.1f} s)"

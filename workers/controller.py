@@ -6,8 +6,8 @@ command is answered, then delivered to the recorder with acknowledgement; the ev
 publishes on `data.<instrument>.*` are for watching, not for storage. A measurement id
 it already has is answered from the outbox, never measured twice.
 
-Pipelined surveys: a survey's `measure` may wait for the hardware lane (one call queued
-behind the running one), and answers through a deferred reply (bus.commands.Later): the
+Pipelined surveys: a `measure` may wait for the hardware lane (up to two calls queued
+behind the running one), and a survey's answers through a deferred reply (bus.commands.Later): the
 hardware part runs in the lane, the durable commit, the events and the reply follow on the
 node's finisher thread while the next quadrupole already injects. An id whose commit is
 still under way is answered from that commit, not measured again. `abort` refuses the
@@ -109,7 +109,7 @@ class Controller:
             check=check_entry,
             log=node.log,
         )
-        node.command(self.measure, role="operator", background=True, lane="hardware", queue=1)
+        node.command(self.measure, role="operator", background=True, lane="hardware", queue=2)
         node.command(self.rs_check, role="operator", background=True, lane="hardware")
         node.command(self.self_test, role="operator", background=True, lane="hardware")
         node.command(self.abort, role="operator")  # anyone operating may stop any injection

@@ -6,9 +6,13 @@ deterministic measurement id, and persists its progress after every stored quadr
 measurements do from the controller, checked first with the store's own validator
 (ohmpi.items): a survey the store would refuse is refused at `start`, naming the field.
 
-Pipelined: up to PIPELINE `measure` calls are in flight. While quadrupole N measures or
-commits, N+1 is already queued behind it in the controller's hardware lane, so its injection
-starts the moment N's ends; N's progress is saved when N's reply comes (while N+1 measures).
+Pipelined: up to PIPELINE (3) `measure` calls are in flight: while quadrupole N commits in
+the controller and N+1 injects, N+2 is already queued behind it in the controller's hardware
+lane, so each injection starts the moment the one before ends. With only N+1 ahead, the lane
+idled on about 4 quadrupoles in 10: the next call left only after N's reply, which waits for
+N's fsync. When N's reply comes, the next call is sent first, then N's progress is saved (an
+fsync, while N+1 measures); a crash in between repeats nothing (the controller answers a
+known id from its outbox).
 Replies are handled in the order sent; one that no longer matches the survey's position is
 ignored (its quadrupole is durable in the controller's outbox: sent again, it is answered
 from there). Pause sends nothing new; stop also fences the survey in the controller.
@@ -68,7 +72,7 @@ from .common import (
     worker_main,
 )
 
-PIPELINE = 2  # measure calls in flight: one measuring or committing, one queued behind it
+PIPELINE = 3  # measure calls in flight: one committing, one measuring, one queued behind it
 SEND_WAIT_S = 5.0  # how long the runner waits for a call to leave before sending the next one
 
 
@@ -362,16 +366,22 @@ class Sequencer:
         sent_count = 0
         backoff = 0.2
         last_reply = time.monotonic()
+        unsaved: tuple | None = None  # (survey, describe): advanced in memory, saved once the next call left
         while not self.quit.is_set():
-            nxt = self._next_call(flight)
+            nxt = self._next_call(flight, idle_wait=unsaved is None)
             if nxt is not None:
                 s, where, mid, args = nxt
                 reply, sent = callers[sent_count % PIPELINE].call("measure", args)
                 sent_count += 1
                 sent.wait(SEND_WAIT_S)  # in order: the controller queues it behind the one before
                 flight.append(_Flight(s, where, mid, time.monotonic(), reply))
-                if len(flight) < PIPELINE:
-                    continue  # send the next quadrupole too, if there is one
+            if unsaved is not None:  # the progress save (an fsync) is off the path of the next call
+                with self.cv:
+                    if unsaved[0] is self.state.survey:
+                        self._changed(describe=unsaved[1])
+                unsaved = None
+            if nxt is not None and len(flight) < PIPELINE:
+                continue  # send the next quadrupole too, if there is one
             if not flight:
                 continue
             done = flight.popleft()
@@ -387,12 +397,13 @@ class Sequencer:
                     now = time.monotonic()
                     self.state.record_duration(now - max(done.sent_at, last_reply))
                     last_reply = now
-                    self._advance(done.s)
+                    unsaved = (done.s, self._step_on(done.s))
 
-    def _next_call(self, flight: deque) -> tuple | None:
+    def _next_call(self, flight: deque, idle_wait: bool = True) -> tuple | None:
         """The next `measure` to send: the survey's current quadrupole when nothing is in flight
-        (waiting here while there is none), else the one after the last sent, within the pass,
-        while the survey runs and the oldest call is its current position; None: send nothing."""
+        (waiting here while there is none, if `idle_wait`), else the one after the last sent,
+        within the pass, while the survey runs and the oldest call is its current position;
+        None: send nothing."""
         with self.cv:
             s = self.state.survey
             if s is not None and s.state in ACTIVE:
@@ -400,7 +411,8 @@ class Sequencer:
             if not flight:
                 step = self.machine.next_step(s)
                 if step.kind in ("idle", "held", "wait"):
-                    self.cv.wait(min(step.delay, 1.0) if step.kind == "wait" else 1.0)
+                    if idle_wait:
+                        self.cv.wait(min(step.delay, 1.0) if step.kind == "wait" else 1.0)
                     return None
                 if self.machine.begin(s, step):
                     self._changed()
@@ -459,10 +471,14 @@ class Sequencer:
         return s is self.state.survey and (s.survey_id, s.pass_index, s.next_index) == where
 
     def _advance(self, s: Survey, failure: str | None = None) -> None:
+        self._changed(describe=self._step_on(s, failure))
+
+    def _step_on(self, s: Survey, failure: str | None = None) -> bool:
+        """Move past the current quadrupole in memory (lock held); True: tell the store."""
         describe = self.machine.advance(s, failure)
         if s.state == "finished":
             self.node.log("info", f"survey {s.survey_id} finished")
-        self._changed(describe=describe)
+        return describe
 
     def _note(self, where: tuple, message: str) -> None:
         with self.cv:
