@@ -73,6 +73,23 @@ def controller_config() -> dict:
     return out
 
 
+ALSO_KEYS = ("m", "n", "measurement_id", "seq_index")  # one more dipole of a group `measure`
+
+
+def _shares(cost: dict, count: int) -> list[dict]:
+    """A group's cost divided among its `count` measurements (the survey sums stay right)."""
+    out = []
+    for i in range(count):
+        share = {}
+        for key, value in cost.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                share[key] = value // count + (1 if i < value % count else 0)
+            else:
+                share[key] = None if value is None else value / count
+        out.append(share)
+    return out
+
+
 def _refused(what: str, exc: ItemError) -> BadRequest:
     return BadRequest(f"{what}: {exc}", arg=exc.field, reason=exc.reason)
 
@@ -171,7 +188,12 @@ class Controller:
 
     def geometry(self) -> dict:
         """Electrode count and positions [x, y, z] in metres."""
-        return {"instrument": self.name, "n_electrodes": self.cfg["n_electrodes"], "positions": self.positions}
+        return {
+            "instrument": self.name,
+            "n_electrodes": self.cfg["n_electrodes"],
+            "positions": self.positions,
+            "channels": self.instrument.channels,  # receiver channels: M-N dipoles one `measure` takes (also=)
+        }
 
     # ---- hardware commands ------------------------------------------------------------------
     def _room(self, what: str) -> None:
@@ -226,10 +248,16 @@ class Controller:
         survey_id: str | None = None,
         pass_index: int | None = None,
         seq_index: int | None = None,
+        also: list | None = None,
     ) -> dict:
         """Measure one quadrupole (1-based electrodes); stored durably before answering. A measurement
         outside a survey answers once the recorder holds it (`stored`, waiting at most 10 s); one of
-        a survey may wait for the running one and is committed while the next one injects."""
+        a survey may wait for the running one and is committed while the next one injects.
+
+        `also`: more M-N dipoles of the same A-B ([{m, n, measurement_id, seq_index}, ...], at most
+        `channels` - 1) measured with it on the other receiver channels; the reply then carries one
+        answer per dipole in `also`. Ids already stored are answered from the outbox, only the
+        others are measured: nothing twice."""
         try:
             check_fields(
                 "measurement",
@@ -242,48 +270,113 @@ class Controller:
             )
         except ItemError as exc:
             raise _refused("measure refused", exc) from None
+        dipoles = [{"m": m, "n": n, "measurement_id": measurement_id, "seq_index": seq_index}]
+        dipoles += self._also(also, measurement_id)
         self._check_fence(survey_id, pass_index, seq_index)
+        known: list = [None] * len(dipoles)
         if measurement_id is not None:
+            ids = [d["measurement_id"] for d in dipoles]
             with self._lock:
-                committing = measurement_id in self._committing
+                committing = any(mid in self._committing for mid in ids)
             if committing:  # measured, its commit queued on the finisher: answer from that commit
-                return Later(lambda: self._after_commit(measurement_id, survey_id))
-            known = self._repeated(measurement_id, survey_id)
-            if known is not None:
-                return known
+                return Later(lambda: self._answer([self._after_commit(mid, survey_id) for mid in ids], also))
+            known = [self._repeated(mid, survey_id) for mid in ids]
+            if all(known):
+                return self._answer(known, also)
+        todo = [d for d, k in zip(dipoles, known) if k is None]
         try:
             merged = validate_settings({**self.settings, **(settings or {})}).as_dict()
         except SettingError as exc:
             raise _bad_setting(exc) from None
-        self._room(f"measure {a} {b} {m} {n}")
+        what = f"measure {a} {b} " + ", ".join(f"{d['m']} {d['n']}" for d in todo)
+        self._room(what)
         before = measurement_cost.totals(self.instrument)
         try:
-            record, waveform = self._run(
-                f"measure {a} {b} {m} {n}",
-                lambda abort: self.instrument.measure(
-                    a, b, m, n, **merged, abort=abort, hold_relays=survey_id is not None
+            measured = self._run(
+                what,
+                lambda abort: self.instrument.measure_group(
+                    a, b, [(d["m"], d["n"]) for d in todo], **merged, abort=abort, hold_relays=survey_id is not None
                 ),
             )
         except ValueError as exc:  # SafetyError is a ValueError: refused before any relay moved
-            raise BadRequest(f"measure {a} {b} {m} {n} refused: {exc}", arg="quadrupole", reason=str(exc)) from None
-        mid = measurement_id or "M" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + secrets.token_hex(4)
-        body = {
-            "measurement_id": mid,
-            "survey_id": survey_id,
-            "pass_index": pass_index,
-            "seq_index": seq_index,
-            "instrument": self.name,
-            "record": record,
-            "waveform": waveform,
-            "cost": measurement_cost.spent(before, measurement_cost.totals(self.instrument)),
-        }
-        self.instrument.survey_energy.add(survey_id, body["cost"])  # the battery's surveys-left estimate
-        what = f"measure {a} {b} {m} {n}"
+            raise BadRequest(f"{what} refused: {exc}", arg="quadrupole", reason=str(exc)) from None
+        cost = measurement_cost.spent(before, measurement_cost.totals(self.instrument))
+        self.instrument.survey_energy.add(survey_id, cost)  # the battery's surveys-left estimate
+        bodies = []
+        for d, (record, waveform), share in zip(todo, measured, _shares(cost, len(todo))):
+            mid = d["measurement_id"] or "M" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            mid += "" if d["measurement_id"] else secrets.token_hex(4)
+            bodies.append(
+                {
+                    "measurement_id": mid,
+                    "survey_id": survey_id,
+                    "pass_index": pass_index,
+                    "seq_index": d["seq_index"],
+                    "instrument": self.name,
+                    "record": record,
+                    "waveform": waveform,
+                    "cost": share,
+                }
+            )
+
+        def commit_all() -> dict:
+            done = iter(
+                self._commit(f"measure {a} {b} {body['record']['m']} {body['record']['n']}", body) for body in bodies
+            )
+            return self._answer([k if k is not None else next(done) for k in known], also)
+
         if survey_id is None:
-            return self._commit(what, body)
+            return commit_all()
         with self._lock:
-            self._committing.add(mid)
-        return Later(lambda: self._commit(what, body))  # the lane is free for the next injection
+            self._committing.update(body["measurement_id"] for body in bodies)
+        return Later(commit_all)  # the lane is free for the next injection
+
+    def _also(self, also, measurement_id: str | None) -> list[dict]:
+        """The extra dipoles of a group measurement, checked (each error names its entry)."""
+        if also is None:
+            return []
+        room = self.instrument.channels - 1
+        if not isinstance(also, list) or len(also) > room:
+            raise BadRequest(
+                f"measure refused: also must be a list of at most {room} dipoles "
+                f"(the instrument has {room + 1} receiver channel(s))",
+                arg="also",
+                reason=f"at most {room} entries",
+            )
+        out = []
+        for i, entry in enumerate(also):
+            where = f"also[{i}]"
+            if not isinstance(entry, dict) or not {"m", "n"} <= set(entry) <= set(ALSO_KEYS):
+                raise BadRequest(
+                    f"measure refused: {where} must be a map with m, n (and measurement_id, seq_index)",
+                    arg=where,
+                    reason="expected {m, n, measurement_id, seq_index}",
+                )
+            entry = {key: entry.get(key) for key in ALSO_KEYS}
+            if (entry["measurement_id"] is None) != (measurement_id is None):
+                raise BadRequest(
+                    f"measure refused: {where}.measurement_id must be given for every dipole or for none",
+                    arg=f"{where}.measurement_id",
+                    reason="given for every dipole or for none",
+                )
+            try:
+                check_fields(
+                    "measurement", {"measurement_id": entry["measurement_id"] or "M", "seq_index": entry["seq_index"]}
+                )
+            except ItemError as exc:
+                raise BadRequest(
+                    f"measure refused: {where}: {exc}", arg=f"{where}.{exc.field}", reason=exc.reason
+                ) from None
+            out.append(entry)
+        ids = [measurement_id, *(e["measurement_id"] for e in out)]
+        if measurement_id is not None and len(set(ids)) != len(ids):
+            raise BadRequest("measure refused: a measurement_id twice in one group", arg="also", reason="duplicate id")
+        return out
+
+    @staticmethod
+    def _answer(replies: list[dict], also) -> dict:
+        """One dipole: its reply as always; a group: the first's, the others' in `also`."""
+        return replies[0] if also is None else {**replies[0], "also": replies[1:]}
 
     def _commit(self, what: str, body: dict) -> dict:
         """Store a measurement durably, then announce it and answer (never the other way round)."""

@@ -39,10 +39,12 @@ from bus.errors import BadRequest, BusError, Busy, InternalError
 from bus.node import Node
 from bus.outbox import Outbox
 from bus.rpc import Client
+from ohmpi import config as configuration
 from ohmpi.durable import is_disk_full
 from ohmpi.items import ItemError, check_body, check_entry, survey_body
 from ohmpi.measure.settings import SettingError, validate_settings
-from ohmpi.sequence_order import optimize as relay_sparing_order
+from ohmpi.sequence_groups import group_at
+from ohmpi.sequence_groups import order as channel_order
 from ohmpi.sequences import ALIASES, GENERATORS, SequenceError, parse_sequence, with_reciprocals
 from ohmpi.sequences import generate as generate_sequence
 from ohmpi.survey import ACTIVE, Survey, SurveyState, measurement_id, new_survey_id, utc_now
@@ -85,6 +87,7 @@ class _Flight:
     mid: str
     sent_at: float
     reply: Future
+    size: int = 1  # quadrupoles in the call: a group on several receiver channels
 
 
 class _Caller:
@@ -117,6 +120,7 @@ class Sequencer:
         self.node = node
         self.cfg = instrument()
         self.n_electrodes = self.cfg["n_electrodes"]
+        self.channels = configuration.channels(self.cfg)  # >1: one `measure` takes a group (also=)
         self.state = SurveyState(var_path("sequencer.json"))
         self.machine = SurveyMachine()
         for note in self.state.notes:
@@ -240,8 +244,8 @@ class Sequencer:
         seq = self.state.loaded["sequence"]
         if reciprocals:
             seq = with_reciprocals(seq).tolist()
-        if not keep_order:
-            seq = relay_sparing_order(seq).tolist()
+        if not keep_order:  # relay-sparing; with several receiver channels, groups of similar dipoles
+            seq = channel_order(seq, self.channels).tolist()
         with self.cv:
             try:
                 self.machine.check_can_start(self.state.survey)
@@ -370,11 +374,11 @@ class Sequencer:
         while not self.quit.is_set():
             nxt = self._next_call(flight, idle_wait=unsaved is None)
             if nxt is not None:
-                s, where, mid, args = nxt
+                s, where, mid, args, size = nxt
                 reply, sent = callers[sent_count % PIPELINE].call("measure", args)
                 sent_count += 1
                 sent.wait(SEND_WAIT_S)  # in order: the controller queues it behind the one before
-                flight.append(_Flight(s, where, mid, time.monotonic(), reply))
+                flight.append(_Flight(s, where, mid, time.monotonic(), reply, size))
             if unsaved is not None:  # the progress save (an fsync) is off the path of the next call
                 with self.cv:
                     if unsaved[0] is self.state.survey:
@@ -389,15 +393,16 @@ class Sequencer:
                 done.reply.result()
             except Exception as exc:  # a BusError; anything else (a bug) is retried like an internal error
                 error = exc if isinstance(exc, BusError) else InternalError(f"{type(exc).__name__}: {exc}")
-                backoff = self._react(done.s, done.where, done.mid, error, backoff)
+                backoff = self._react(done.s, done.where, done.mid, error, backoff, done.size)
                 continue
             backoff = 0.2
             with self.cv:
                 if self._still(done.s, done.where):
                     now = time.monotonic()
-                    self.state.record_duration(now - max(done.sent_at, last_reply))
+                    for _ in range(done.size):  # a group: its quadrupoles took the time together
+                        self.state.record_duration((now - max(done.sent_at, last_reply)) / done.size)
                     last_reply = now
-                    unsaved = (done.s, self._step_on(done.s))
+                    unsaved = (done.s, self._step_on(done.s, count=done.size))
 
     def _next_call(self, flight: deque, idle_wait: bool = True) -> tuple | None:
         """The next `measure` to send: the survey's current quadrupole when nothing is in flight
@@ -421,9 +426,10 @@ class Sequencer:
                 last = flight[-1]
                 if len(flight) >= PIPELINE or s is not last.s or s.state != "running":
                     return None
-                if not self._still(s, flight[0].where) or last.where[2] + 1 >= s.total:
+                if not self._still(s, flight[0].where) or last.where[2] + last.size >= s.total:
                     return None
-                pass_index, index = last.where[1], last.where[2] + 1
+                pass_index, index = last.where[1], last.where[2] + last.size
+            group = group_at(s.sequence, index, self.channels) if self.channels > 1 else range(index, index + 1)
             a, b, m, n = s.sequence[index]
             mid = measurement_id(s.survey_id, pass_index, index)
             args = dict(
@@ -437,9 +443,19 @@ class Sequencer:
                 pass_index=pass_index,
                 seq_index=index,
             )
-            return s, (s.survey_id, pass_index, index), mid, args
+            if len(group) > 1:  # the other dipoles of the same A-B, on the other receiver channels
+                args["also"] = [
+                    {
+                        "m": s.sequence[i][2],
+                        "n": s.sequence[i][3],
+                        "measurement_id": measurement_id(s.survey_id, pass_index, i),
+                        "seq_index": i,
+                    }
+                    for i in group[1:]
+                ]
+            return s, (s.survey_id, pass_index, index), mid, args, len(group)
 
-    def _react(self, s: Survey, where: tuple, mid: str, exc: BusError, backoff: float) -> float:
+    def _react(self, s: Survey, where: tuple, mid: str, exc: BusError, backoff: float, size: int = 1) -> float:
         """Apply the state machine's reaction to a controller error; returns the next backoff."""
         how = reaction(exc.code, exc.details.get("reason"))
         if how == RETRY:  # a manual measurement or check is running
@@ -455,7 +471,7 @@ class Sequencer:
         elif how == SKIP:  # refused or tripped: skip this quadrupole, say so
             with self.cv:
                 if self._still(s, where):
-                    self._advance(s, failure=exc.message)
+                    self._advance(s, failure=exc.message, count=size)
             self.node.log("error", f"{mid} refused: {exc.message}")
         else:
             assert how == BACKOFF
@@ -470,12 +486,15 @@ class Sequencer:
     def _still(self, s: Survey, where: tuple) -> bool:
         return s is self.state.survey and (s.survey_id, s.pass_index, s.next_index) == where
 
-    def _advance(self, s: Survey, failure: str | None = None) -> None:
-        self._changed(describe=self._step_on(s, failure))
+    def _advance(self, s: Survey, failure: str | None = None, count: int = 1) -> None:
+        self._changed(describe=self._step_on(s, failure, count))
 
-    def _step_on(self, s: Survey, failure: str | None = None) -> bool:
-        """Move past the current quadrupole in memory (lock held); True: tell the store."""
-        describe = self.machine.advance(s, failure)
+    def _step_on(self, s: Survey, failure: str | None = None, count: int = 1) -> bool:
+        """Move past the current quadrupole — or the `count` of a group, stored (or refused)
+        together — in memory (lock held); True: tell the store."""
+        describe = False
+        for _ in range(count):
+            describe = self.machine.advance(s, failure) or describe
         if s.state == "finished":
             self.node.log("info", f"survey {s.survey_id} finished")
         return describe
