@@ -323,7 +323,11 @@ class Controller:
             done = iter(
                 self._commit(f"measure {a} {b} {body['record']['m']} {body['record']['n']}", body) for body in bodies
             )
-            return self._answer([k if k is not None else next(done) for k in known], also)
+            try:
+                return self._answer([k if k is not None else next(done) for k in known], also)
+            finally:  # a commit that failed leaves the group's later ids uncommitted: measured again on retry
+                with self._lock:
+                    self._committing.difference_update(body["measurement_id"] for body in bodies)
 
         if survey_id is None:
             return commit_all()

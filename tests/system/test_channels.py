@@ -70,5 +70,14 @@ def test_a_group_measure_answers_one_entry_per_dipole_and_refuses_bad_groups(sys
         with pytest.raises(BadRequest) as info:
             system.client.call("controller", "measure", a=1, b=2, m=3, n=4, also=also)
         assert info.value.details.get("arg") == arg, (also, info.value)
+    # ids: one already stored is answered from the outbox, only the other is measured; then both repeat
+    first = system.client.call("controller", "measure", a=1, b=2, m=3, n=4, measurement_id="G-1")
+    group = dict(a=1, b=2, m=3, n=4, measurement_id="G-1", also=[{"m": 4, "n": 5, "measurement_id": "G-2"}])
+    mixed = system.client.call("controller", "measure", **group)
+    assert mixed["repeated"] and mixed["record"] == first["record"] and not mixed["also"][0]["repeated"]
+    assert mixed["also"][0]["record"]["channel"] == 1  # measured alone: on the first channel
+    again = system.client.call("controller", "measure", **group)
+    assert again["repeated"] and again["also"][0]["repeated"]
+    assert again["also"][0]["record"] == mixed["also"][0]["record"]
     with pytest.raises(BadRequest, match="on M2 while injecting"):
         system.client.call("controller", "measure", a=1, b=2, m=3, n=4, also=[{"m": 2, "n": 5}])
