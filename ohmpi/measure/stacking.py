@@ -1,5 +1,7 @@
 """Stack until good enough: a quiet quadrupole stops after few stacks, a noisy one gets more,
-and one that cannot reach the target within max_stacks gets nb_stack, as without a target.
+and one that cannot reach the target even with max_stacks stops at once (after min_stacks):
+it carries the `high_std` flag whatever it costs, so more stacks would spend field time and
+battery on data an inversion leaves out. Raise `min_stacks` for a floor under every record.
 
 The measure of "good enough" is the calibrated uncertainty of R (``r_std_pct``, built from
 every sample: its estimate is already stable after one stack, so stopping on it does not
@@ -38,6 +40,5 @@ def _may_stop(settings, done: int, value: float) -> bool:
     if value <= settings.target_std_pct:
         return True
     # stacking shrinks the uncertainty as 1/√stacks: when even max_stacks would not reach the
-    # target, more stacks only cost time — take what a survey without a target would
-    needed = done * (value / settings.target_std_pct) ** 2
-    return needed > settings.max_stacks and done >= settings.nb_stack
+    # target, more stacks only cost time (done >= min_stacks here)
+    return done * (value / settings.target_std_pct) ** 2 > settings.max_stacks

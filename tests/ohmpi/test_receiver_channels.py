@@ -234,7 +234,8 @@ def test_a_hopeless_far_dipole_does_not_force_max_stacks_on_its_group():
     hopeless = 2.0 * 10  # (10x the target: 100x the stacks) even 8 stacks would not reach 2 %
     assert enough(TARGET, 2, lambda: [0.5, 1.9, hopeless])
     assert not enough(TARGET, 2, lambda: [0.5, 2.5, hopeless])  # 2.5 % reaches 2 % with 4 stacks
-    assert not enough(TARGET, 1, lambda: [0.5, hopeless])  # hopeless ones still get nb_stack
+    assert enough(TARGET, 1, lambda: [0.5, hopeless])  # a hopeless one stops at min_stacks
+    assert not enough(TARGET, 1, lambda: [0.5, 2.5, hopeless])
 
 
 # -- grouping a sequence -----------------------------------------------------------------------
