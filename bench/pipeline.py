@@ -94,6 +94,7 @@ def run_pipeline(quads, electrodes: int, timeout: float) -> dict:
         loaded = system.client.call("sequencer", "load", text=text, name=f"bench-{len(quads)}")
         assert loaded["count"] == len(quads), loaded
         db = system.var / "ohmpi.db"
+        lane0 = hardware_lane(system)
         t0 = time.monotonic()
         survey_id = system.client.call("sequencer", "start")["survey_id"]
         deadline = t0 + timeout
@@ -106,6 +107,7 @@ def run_pipeline(quads, electrodes: int, timeout: float) -> dict:
                 raise RuntimeError(f"only {rows} of {len(quads)} measurements stored after {timeout:g} s")
             time.sleep(0.005)
         status = system.client.call("sequencer", "status")
+        lane1 = hardware_lane(system)
         rss = rss_mb(system)
         time.sleep(0.3)  # anything stored twice would show up by now
         rows, distinct = stored(db, survey_id)
@@ -118,9 +120,22 @@ def run_pipeline(quads, electrodes: int, timeout: float) -> dict:
             "distinct": distinct,
             "survey_state": status["state"],
             "survey_done": status["done"],
+            # the controller's hardware lane in the same run: the time it was not measuring
+            "lane_idle_ms": None
+            if lane0 is None
+            else 1000 * (elapsed - (lane1["busy_s"] - lane0["busy_s"])) / len(quads),
+            "lane_waited": None if lane0 is None else lane1["waited"] - lane0["waited"],
         }
     finally:
         system.close()
+
+
+def hardware_lane(system: System) -> dict | None:
+    """The controller's `hardware` lane use (calls, busy_s, waited), None from a node without it."""
+    lanes = system.client.call("controller", "status").get("lanes")
+    if lanes is None:
+        return None
+    return lanes.get("hardware", {"calls": 0, "busy_s": 0.0, "waited": 0})
 
 
 def run_instrument(quads, electrodes: int) -> dict:
@@ -167,6 +182,8 @@ def main(argv=None) -> int:
         "stored": pipe["stored"],
         "stored_distinct": pipe["distinct"],
         "survey_state": pipe["survey_state"],
+        "lane_idle_ms_per_quadrupole": None if pipe["lane_idle_ms"] is None else round(pipe["lane_idle_ms"], 3),
+        "lane_waited": pipe["lane_waited"],
     }
     if not args.json:
         rows = [
@@ -190,6 +207,14 @@ def main(argv=None) -> int:
                 verdict("startup_s", result["startup_s"]),
             ),
             *[(f"rss {name}", f"{mb:.1f} MB", "≤ 60", verdict("rss_mb", mb)) for name, mb in pipe["rss_mb"].items()],
+            (
+                "  hardware lane idle (same run)",
+                "n/a"
+                if pipe["lane_idle_ms"] is None
+                else f"{pipe['lane_idle_ms']:.2f} ms per quadrupole, {pipe['lane_waited']} calls queued",
+                "",
+                "",
+            ),
             ("instrument alone", f"{result['instrument_quadrupoles_per_s']:.1f} quadrupoles/s", "", ""),
             (
                 "pipeline overhead",

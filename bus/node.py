@@ -117,6 +117,9 @@ class Node:
         self._finished: queue.SimpleQueue = queue.SimpleQueue()
         self._lanes: dict[str, _Lane] = {}
         self._waiting: dict[str, deque[_Call]] = {}
+        # per lane: calls run, seconds their handlers ran, calls that waited (the lane's thread
+        # writes calls/busy_s, the loop `waited`): how well a pipeline keeps the lane busy
+        self._lane_use: dict[str, Counter] = {}
         self._finisher: tuple[threading.Thread, queue.SimpleQueue] | None = None
         self._workers: dict[str, tuple[threading.Thread, queue.SimpleQueue]] = {}
         self._recent: OrderedDict[tuple, dict] = OrderedDict()
@@ -288,7 +291,7 @@ class Node:
             }
             for lane, busy in self._lanes.items()
         }
-        body["lane_waited"] = self.stats["lane_waited"]  # calls that were ready before their lane was
+        body["lanes"] = {lane: {**use, "busy_s": round(use["busy_s"], 4)} for lane, use in self._lane_use.items()}
         for provider in self.status_providers:
             body.update(provider())
         return body
@@ -386,7 +389,7 @@ class Node:
             waiting = self._waiting.setdefault(cmd.lane, deque())
             if len(waiting) < cmd.queue:
                 waiting.append(call)  # answered `in_progress` if asked again meanwhile
-                self.stats["lane_waited"] += 1
+                self._lane_use[cmd.lane]["waited"] += 1
                 return
             err = Busy(
                 f"{cmd.name!r} refused: {busy.cmd!r} is running (for {time.monotonic() - busy.started:.1f} s)"
@@ -403,6 +406,7 @@ class Node:
 
     def _dispatch(self, call: _Call) -> None:
         """Start `call` on its lane's thread (IO thread only)."""
+        self._lane_use.setdefault(call.cmd.lane, Counter(calls=0, busy_s=0.0, waited=0))
         lane = self._lanes[call.cmd.lane] = _Lane(call.cmd.name, call.kwargs)
         self._lane_queue(call.cmd.lane).put((call, lane))
 
@@ -518,10 +522,14 @@ class Node:
         """Run the handler; the lane is free as soon as it returns. Its reply (or its `Later`)
         goes through the finisher, so the replies of a lane leave in the order handlers ended."""
         token = current_cancel.set(lane.cancel)
+        started = time.perf_counter()
         try:
             outcome = self._execute(call.cmd, call.kwargs, call.req_id, call.caller)
         finally:
             current_cancel.reset(token)
+            use = self._lane_use[call.cmd.lane]
+            use["calls"] += 1
+            use["busy_s"] += time.perf_counter() - started
         self._finisher_queue().put((call.cmd, outcome, call.route, call.req_id, call.caller))
         self._finished.put((call.cmd.lane, None, None, None))
         self.wake()

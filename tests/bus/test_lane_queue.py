@@ -109,6 +109,8 @@ def test_a_queued_call_starts_when_the_handler_returns_and_replies_keep_their_or
         "finish o1b",
     ]
     wait_until(lambda: not _call(lanes, "status")["busy"], what="the lane to be free")
+    use = _call(lanes, "status")["lanes"]["hw"]
+    assert use["calls"] >= 2 and use["waited"] >= 1 and use["busy_s"] > 0
 
 
 def test_beyond_the_queue_a_call_is_busy_and_a_command_without_queue_is_busy(lanes, wire):
