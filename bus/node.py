@@ -120,6 +120,7 @@ class Node:
         # per lane: calls run, seconds their handlers ran, calls that waited (the lane's thread
         # writes calls/busy_s, the loop `waited`): how well a pipeline keeps the lane busy
         self._lane_use: dict[str, Counter] = {}
+        self._lane_lock = threading.Lock()  # _lanes and _waiting: the loop and the lanes' threads
         self._finisher: tuple[threading.Thread, queue.SimpleQueue] | None = None
         self._workers: dict[str, tuple[threading.Thread, queue.SimpleQueue]] = {}
         self._recent: OrderedDict[tuple, dict] = OrderedDict()
@@ -283,14 +284,17 @@ class Node:
         """This process's health and state."""
         body = self._sample()
         now = time.monotonic()
-        body["busy"] = {
-            lane: {
-                "cmd": busy.cmd,
-                "for_s": round(now - busy.started, 3),
-                "waiting": [{"cmd": c.cmd.name, "for_s": round(now - c.since, 3)} for c in self._waiting.get(lane, ())],
+        with self._lane_lock:
+            body["busy"] = {
+                lane: {
+                    "cmd": busy.cmd,
+                    "for_s": round(now - busy.started, 3),
+                    "waiting": [
+                        {"cmd": c.cmd.name, "for_s": round(now - c.since, 3)} for c in self._waiting.get(lane, ())
+                    ],
+                }
+                for lane, busy in self._lanes.items()
             }
-            for lane, busy in self._lanes.items()
-        }
         body["lanes"] = {lane: {**use, "busy_s": round(use["busy_s"], 4)} for lane, use in self._lane_use.items()}
         for provider in self.status_providers:
             body.update(provider())
@@ -383,14 +387,15 @@ class Node:
             self._recent.popitem(last=False)
         if cmd.background:
             call = _Call(cmd, kwargs, route, req_id, caller, time.monotonic())
-            busy = self._lanes.get(cmd.lane)
-            if busy is None:
-                return self._dispatch(call)
-            waiting = self._waiting.setdefault(cmd.lane, deque())
-            if len(waiting) < cmd.queue:
-                waiting.append(call)  # answered `in_progress` if asked again meanwhile
-                self._lane_use[cmd.lane]["waited"] += 1
-                return
+            with self._lane_lock:
+                busy = self._lanes.get(cmd.lane)
+                if busy is None:
+                    return self._lane_queue(cmd.lane).put((call, self._occupy(call)))
+                waiting = self._waiting.setdefault(cmd.lane, deque())
+                if len(waiting) < cmd.queue:
+                    waiting.append(call)  # answered `in_progress` if asked again meanwhile
+                    self._lane_use[cmd.lane]["waited"] += 1
+                    return
             err = Busy(
                 f"{cmd.name!r} refused: {busy.cmd!r} is running (for {time.monotonic() - busy.started:.1f} s)"
                 + (f" and {len(waiting)} call(s) wait" if waiting else ""),
@@ -404,16 +409,28 @@ class Node:
             return
         self._send_reply(route, reply, key)
 
-    def _dispatch(self, call: _Call) -> None:
-        """Start `call` on its lane's thread (IO thread only)."""
+    def _occupy(self, call: _Call) -> _Lane:
+        """Mark `call`'s lane as running it (lane lock held)."""
         self._lane_use.setdefault(call.cmd.lane, Counter(calls=0, busy_s=0.0, waited=0))
         lane = self._lanes[call.cmd.lane] = _Lane(call.cmd.name, call.kwargs)
-        self._lane_queue(call.cmd.lane).put((call, lane))
+        return lane
+
+    def _next_waiting(self, name: str) -> tuple[_Call | None, _Lane | None]:
+        """The lane's thread, its handler returned: the next waiting call (it runs it at once, no
+        hop through the loop), or the lane is free."""
+        with self._lane_lock:
+            waiting = self._waiting.get(name)
+            if waiting and not self._closed:
+                call = waiting.popleft()
+                return call, self._occupy(call)
+            self._lanes.pop(name, None)
+            return None, None
 
     def drop_waiting(self, lane: str, error: BusError) -> list[dict]:
         """Refuse every call waiting for `lane` with `error` (they never start); returns their
         arguments. From the IO thread only: a non-background handler (`abort`)."""
-        waiting = self._waiting.pop(lane, None) or deque()
+        with self._lane_lock:
+            waiting = self._waiting.pop(lane, None) or deque()
         for call in waiting:
             self._send_reply(call.route, error_reply(call.req_id, error), (call.caller.user, call.req_id))
         return [call.kwargs for call in waiting]
@@ -421,7 +438,8 @@ class Node:
     def cancel_running(self, lane: str) -> dict | None:
         """Set the `current_cancel` event of the command `lane` runs (even one not yet started):
         `{"cmd", "args"}` of it, None if the lane is free. From the IO thread only."""
-        running = self._lanes.get(lane)
+        with self._lane_lock:
+            running = self._lanes.get(lane)
         if running is None:
             return None
         running.cancel.set()
@@ -453,7 +471,7 @@ class Node:
         replies the finisher holds (commits under way) are sent, within FINISH_ON_STOP_S."""
         if self.dealer is None or self.dealer.closed:
             return
-        for lane in list(self._waiting):
+        for lane in list(self._waiting):  # the lanes' threads start no waiting call once closed
             self.drop_waiting(
                 lane, Unavailable(f"{self.name} is stopping: the call was not started", reason="stopping")
             )
@@ -463,11 +481,10 @@ class Node:
             thread.join(FINISH_ON_STOP_S)
         while True:
             try:
-                _, route, reply, key = self._finished.get_nowait()
+                route, reply, key = self._finished.get_nowait()
             except queue.Empty:
                 return
-            if route is not None:
-                self._send_reply(route, reply, key)
+            self._send_reply(route, reply, key)
 
     def _from_hub(self, frames: list[bytes]) -> None:
         """Control frames from the hub: `!probe` (are you there?), `!refused` (our name is taken)."""
@@ -516,7 +533,10 @@ class Node:
 
     def _lane_worker(self, jobs: queue.SimpleQueue) -> None:
         while (job := jobs.get()) is not None:
-            self._run_background(*job)
+            call, lane = job
+            while call is not None:
+                self._run_background(call, lane)
+                call, lane = self._next_waiting(call.cmd.lane)
 
     def _run_background(self, call: _Call, lane: _Lane) -> None:
         """Run the handler; the lane is free as soon as it returns. Its reply (or its `Later`)
@@ -531,8 +551,6 @@ class Node:
             use["calls"] += 1
             use["busy_s"] += time.perf_counter() - started
         self._finisher_queue().put((call.cmd, outcome, call.route, call.req_id, call.caller))
-        self._finished.put((call.cmd.lane, None, None, None))
-        self.wake()
 
     def _finisher_queue(self) -> queue.SimpleQueue:
         """The queue of the one finisher thread (started on first use; after close, a queue no one
@@ -553,7 +571,7 @@ class Node:
                 outcome = self._reply_of(cmd, outcome.finish, req_id, caller)
                 if isinstance(outcome, Later):
                     outcome = error_reply(req_id, InternalError(f"{cmd.name}: a finish may not defer again"))
-            self._finished.put((None, route, outcome, (caller.user, req_id)))
+            self._finished.put((route, outcome, (caller.user, req_id)))
             self.wake()
 
     def _drain_finished(self) -> None:
@@ -564,16 +582,10 @@ class Node:
             pass
         while True:
             try:
-                lane, route, reply, key = self._finished.get_nowait()
+                route, reply, key = self._finished.get_nowait()
             except queue.Empty:
                 return
-            if lane is not None:
-                self._lanes.pop(lane, None)
-                waiting = self._waiting.get(lane)
-                if waiting:
-                    self._dispatch(waiting.popleft())
-            if route is not None:
-                self._send_reply(route, reply, key)
+            self._send_reply(route, reply, key)
 
     # ---- loop ---------------------------------------------------------------------------
     def wake(self) -> None:
