@@ -102,7 +102,9 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--quick", action="store_true", help="three 32-electrode scenarios only")
     parser.add_argument("--channels-only", action="store_true", help="only the receiver-channel scenarios")
+    parser.add_argument("--max-stacks", type=int, default=TARGET["max_stacks"], help="stacking ceiling (default 8)")
     args = parser.parse_args(argv)
+    TARGET["max_stacks"] = args.max_stacks
     out = {"settings": TARGET, "baseline_issue": BASELINE_ISSUE, "scenarios": []}
     for array, electrodes, noise, contact in [] if args.channels_only else QUICK if args.quick else SCENARIOS:
         before, now = run(array, electrodes, noise, contact, False), run(array, electrodes, noise, contact, True)
