@@ -249,6 +249,7 @@ class Controller:
         pass_index: int | None = None,
         seq_index: int | None = None,
         also: list | None = None,
+        survey_total: int | None = None,
     ) -> dict:
         """Measure one quadrupole (1-based electrodes); stored durably before answering. A measurement
         outside a survey answers once the recorder holds it (`stored`, waiting at most 10 s); one of
@@ -257,7 +258,16 @@ class Controller:
         `also`: more M-N dipoles of the same A-B ([{m, n, measurement_id, seq_index}, ...], at most
         `channels` - 1) measured with it on the other receiver channels; the reply then carries one
         answer per dipole in `also`. Ids already stored are answered from the outbox, only the
-        others are measured: nothing twice."""
+        others are measured: nothing twice. `survey_total`: the quadrupoles of one pass of the survey,
+        for the battery's surveys-left estimate (in passes) before any pass has finished."""
+        if survey_total is not None and (
+            isinstance(survey_total, bool) or not isinstance(survey_total, int) or not 1 <= survey_total <= 10**7
+        ):
+            raise BadRequest(
+                f"measure refused: survey_total {survey_total!r} is not a count in 1..10000000",
+                arg="survey_total",
+                reason="not an integer in 1..10000000",
+            )
         try:
             check_fields(
                 "measurement",
@@ -301,9 +311,11 @@ class Controller:
         except ValueError as exc:  # SafetyError is a ValueError: refused before any relay moved
             raise BadRequest(f"{what} refused: {exc}", arg="quadrupole", reason=str(exc)) from None
         cost = measurement_cost.spent(before, measurement_cost.totals(self.instrument))
-        self.instrument.survey_energy.add(survey_id, cost)  # the battery's surveys-left estimate
         bodies = []
         for d, (record, waveform), share in zip(todo, measured, _shares(cost, len(todo))):
+            # the battery's surveys left count passes: one pass of the sequence is what a user calls a survey
+            pass_key = survey_id if survey_id is None or pass_index is None else f"{survey_id}#{pass_index}"
+            self.instrument.survey_energy.add(pass_key, share, length=survey_total)
             mid = d["measurement_id"] or "M" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
             mid += "" if d["measurement_id"] else secrets.token_hex(4)
             bodies.append(

@@ -442,6 +442,7 @@ class Sequencer:
                 survey_id=s.survey_id,
                 pass_index=pass_index,
                 seq_index=index,
+                survey_total=len(s.sequence),  # the controller's battery estimate: a pass's length
             )
             if len(group) > 1:  # the other dipoles of the same A-B, on the other receiver channels
                 args["also"] = [

@@ -37,10 +37,12 @@ def run_survey(system) -> str:
 def test_surveys_left_in_soh_and_on_the_page_and_after_a_restart(system, browser):
     first = run_survey(system)
     status = system.client.call("controller", "status")
-    assert status["surveys_left"] is None and status["battery_soc_pct"] == 43.3  # 12.0 V lead-acid
+    assert status["battery_soc_pct"] == 43.3  # 12.0 V lead-acid
+    # before any pass finished: the running pass's energy per quadrupole x its length (sent by the sequencer)
+    assert status["surveys_left"] > 0 and f"running survey {first}#0" in status["surveys_left_basis"]
     run_survey(system)
     status = system.client.call("controller", "status")
-    assert f"last survey {first}" in status["surveys_left_basis"]
+    assert f"last survey {first}#0" in status["surveys_left_basis"]  # each pass is a survey for the battery
     left = status["surveys_left"]
     assert left > 0 and left == pytest.approx(status["battery_wh_left"] / status["survey_wh"], rel=0.01)  # rounded
 
@@ -56,7 +58,7 @@ def test_surveys_left_in_soh_and_on_the_page_and_after_a_restart(system, browser
         )
         assert shown.startswith(f"{left} ")
         title = page.get_attribute("#t-battery", "title")
-        assert "43 % charged at 12.00 V" in title and f"Based on: last survey {first}" in title, title
+        assert "43 % charged at 12.00 V" in title and f"Based on: last survey {first}#0" in title, title
         assert "tile-ok" in page.get_attribute("#t-battery", "class")
         watch.check()
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bus.commands import Later
-from bus.errors import Aborted, Unavailable
+from bus.errors import Aborted, BadRequest, Unavailable
 from bus.node import Node
 from ohmpi.survey import measurement_id
 
@@ -71,3 +71,24 @@ def test_a_fence_refuses_quadrupoles_past_the_aborted_one_until_the_survey_comes
         controller.measure(**_quad(6, "S20260101T000000Z-00000002"))
     controller.measure(**_quad(5, "S20260101T000000Z-00000002")).finish()  # the resume lifts it
     controller.measure(**_quad(6, "S20260101T000000Z-00000002")).finish()
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "12", 10**8])
+def test_a_bad_survey_total_is_refused_by_name_before_anything_is_measured(controller, bad):
+    clock = controller.instrument.board.clock.monotonic()
+    with pytest.raises(BadRequest) as info:
+        controller.measure(**_quad(7), survey_total=bad)
+    assert info.value.details["arg"] == "survey_total"
+    assert controller.instrument.board.clock.monotonic() == clock  # nothing measured
+
+
+def test_the_battery_estimate_counts_passes_of_the_survey_from_the_first_quadrupole(controller):
+    """Before any pass has finished, surveys left rests on the running pass: its energy per
+    quadrupole times the pass's length (`survey_total`); each pass is one survey for the battery."""
+    controller.measure(**_quad(0), survey_total=40).finish()
+    soh = controller.instrument.soh()
+    assert soh["surveys_left"] is not None and soh["surveys_left"] > 0
+    assert "x 40" in soh["surveys_left_basis"]
+    energy = controller.instrument.survey_energy
+    assert list(energy.surveys) == ["S20260101T000000Z-00000001#0"]
+    assert energy.surveys["S20260101T000000Z-00000001#0"]["quadrupoles"] == 1
