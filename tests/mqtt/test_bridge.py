@@ -230,12 +230,15 @@ def test_supervisord_does_not_restart_an_off_or_misconfigured_bridge():
 def test_discovery_makes_one_device_with_sensors_and_a_binary_sensor_per_alarm(viewer, broker, system):
     viewer.wait_for(f"{BASE}/status", lambda p: b"online" in p, what="status online")
     configs = {}
-    wait_until(lambda: len(viewer.on("homeassistant/+/+/+/config")) >= 7, timeout=30, what="discovery configs")
+    wait_until(lambda: len(viewer.on("homeassistant/+/+/+/config")) >= 9, timeout=30, what="discovery configs")
     for topic, payload, retain, _ in list(viewer.messages):
         if topic.startswith("homeassistant/") and topic.endswith("/config"):
             configs[topic] = (json.loads(payload), retain)
     sensors = {t.split("/")[3]: body for t, (body, _) in configs.items() if t.split("/")[1] == "sensor"}
     assert {"supply_voltage", "cpu_temperature", "survey_progress", "processes_alive", "last_rhoa"} <= set(sensors)
+    assert {"battery_charge", "surveys_left"} <= set(sensors)  # the battery beside the supply voltage
+    assert sensors["surveys_left"]["state_topic"] == f"{BASE}/soh/controller"
+    assert sensors["battery_charge"]["device_class"] == "battery"
     assert sensors["supply_voltage"]["state_topic"] == f"{BASE}/soh/controller"
     assert sensors["supply_voltage"]["unit_of_measurement"] == "V"
     assert sensors["last_rhoa"]["state_topic"] == f"{BASE}/quadrupole"
