@@ -295,9 +295,9 @@ def test_a_restart_while_the_recorder_is_down_keeps_what_the_outbox_holds(system
     state its outbox still holds (the recorder cannot tell it), and never raises it twice."""
     rules = system.client.call("alarms", "rules_get")["rules"]
     probe = {"name": "restart_probe", "when": "soh.controller.cpu_temp_C > 40", "severity": "info"}
-    system.client.call("alarms", "rules_set", rules=[*rules, probe])
-    system.ctl("stop", "recorder")
+    system.ctl("stop", "recorder")  # first: a rule that rises at once must not reach the recorder
     try:
+        system.client.call("alarms", "rules_set", rules=[*rules, probe])
         raised = wait_state(system, "restart_probe", "active")
         wait_until(
             lambda: system.client.call("alarms", "status")["outbox_pending"] >= 1, timeout=20, what="the change kept"
