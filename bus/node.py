@@ -479,12 +479,7 @@ class Node:
             thread, jobs = self._finisher
             jobs.put(None)
             thread.join(FINISH_ON_STOP_S)
-        while True:
-            try:
-                route, reply, key = self._finished.get_nowait()
-            except queue.Empty:
-                return
-            self._send_reply(route, reply, key)
+        self._send_finished()
 
     def _from_hub(self, frames: list[bytes]) -> None:
         """Control frames from the hub: `!probe` (are you there?), `!refused` (our name is taken)."""
@@ -580,6 +575,10 @@ class Node:
                 pass
         except BlockingIOError:
             pass
+        self._send_finished()
+
+    def _send_finished(self) -> None:
+        """Send every reply the lanes and the finisher have ready (loop thread only)."""
         while True:
             try:
                 route, reply, key = self._finished.get_nowait()

@@ -10,6 +10,7 @@ so the process starts afresh instead of failing at every start.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sqlite3
 import time
@@ -80,3 +81,52 @@ def set_aside_files(path: str | os.PathLike) -> list[Path]:
         (p for p in path.parent.glob(f"{path.name}.corrupt-*") if not p.name.endswith(("-wal", "-shm"))),
         key=lambda p: p.name,
     )
+
+
+class SavedJson:
+    """A small JSON state kept across restarts (relay counts, survey energy totals): read once at
+    start — a file that cannot be read or does not hold what `valid` expects is set aside (kept for
+    a person) and the owner starts afresh —, written atomically at most every `flush_s` seconds
+    while it changes (an SD card wears by writes too) and whenever the owner says `flush`."""
+
+    def __init__(self, path, *, flush_s: float, clock=time.monotonic):
+        self.path = Path(path) if path is not None else None
+        self.flush_s = flush_s
+        self.clock = clock
+        self.set_aside: str | None = None  # where an unreadable file went
+        self.dirty = False
+        self._flushed = clock()
+
+    def load(self, valid):
+        """The saved data when the file exists and `valid(data)`; None otherwise."""
+        if self.path is None or not self.path.exists():
+            return None
+        try:
+            data = json.loads(self.path.read_bytes())
+            if valid(data):
+                return data
+        except (OSError, ValueError):
+            pass
+        self.set_aside = str(set_aside(self.path))
+        return None
+
+    def flush(self, data) -> None:
+        """Write `data` now (atomically) if it changed since the last write; OSError stays dirty."""
+        if self.path is None or not self.dirty:
+            return
+        self.dirty = False
+        try:
+            write_atomic(self.path, json.dumps(data, sort_keys=True).encode())
+        except OSError:
+            self.dirty = True
+            raise
+        self._flushed = self.clock()
+
+    def flush_if_due(self, data, now: bool = False) -> None:
+        """Write when `flush_s` has passed since the last write (or `now`); a full or read-only card
+        keeps the state in memory (written at a later turn), it never stops the owner."""
+        if self.dirty and (now or self.clock() - self._flushed >= self.flush_s):
+            try:
+                self.flush(data)
+            except OSError:
+                self._flushed = self.clock()

@@ -9,14 +9,19 @@ rated life is named in the state of health so it is replaced before it fails in 
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 from ohmpi import durable
 
 FLUSH_S = 60.0
 DEFAULT_RATED_OPS = 1_000_000
+
+
+def _counts(data) -> bool:
+    """A saved file holds {relay name: non-negative count}."""
+    return isinstance(data, dict) and all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0 for k, v in data.items()
+    )
 
 
 class RelayWear:
@@ -30,28 +35,14 @@ class RelayWear:
     ):
         """`names`: (chip index, pin) → the relay's name ("12M": electrode 12, role M)."""
         self.names = dict(names)
-        self.path = Path(path) if path is not None else None
         self.rated_ops = rated_ops
-        self.flush_s = flush_s
-        self.clock = clock
-        self.counts: dict[str, int] = {}
-        self.set_aside = None  # where an unreadable counter file went
-        self._dirty = False
-        self._flushed = clock()
-        if self.path is not None and self.path.exists():
-            self._load()
+        self.saved = durable.SavedJson(path, flush_s=flush_s, clock=clock)
+        self.counts: dict[str, int] = self.saved.load(_counts) or {}
 
-    def _load(self) -> None:
-        try:
-            data = json.loads(self.path.read_bytes())
-            if not isinstance(data, dict) or not all(
-                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                for k, v in data.items()
-            ):
-                raise ValueError("not a table of counts")
-            self.counts = data
-        except (OSError, ValueError):
-            self.set_aside = str(durable.set_aside(self.path))  # kept for a person; counting restarts
+    @property
+    def set_aside(self) -> str | None:
+        """Where an unreadable counter file went (counting restarted), or None."""
+        return self.saved.set_aside
 
     def switched(self, chip: int, old: int, new: int) -> None:
         """A chip's outputs went from `old` to `new`: every differing pin is one operation."""
@@ -60,22 +51,14 @@ class RelayWear:
             if changed & 1:
                 name = self.names.get((chip, pin), f"chip{chip}.{pin}")
                 self.counts[name] = self.counts.get(name, 0) + 1
-                self._dirty = True
+                self.saved.dirty = True
             changed >>= 1
             pin += 1
-        if self._dirty and self.clock() - self._flushed >= self.flush_s:
-            try:
-                self.flush()
-            except OSError:  # a full or read-only card: counted in memory, written later
-                self._flushed = self.clock()
+        self.saved.flush_if_due(self.counts)
 
     def flush(self) -> None:
         """Write the counts now (atomically) if they changed."""
-        if self.path is None or not self._dirty:
-            return
-        durable.write_atomic(self.path, json.dumps(self.counts, sort_keys=True).encode())
-        self._dirty = False
-        self._flushed = self.clock()
+        self.saved.flush(self.counts)
 
     def soh(self) -> dict:
         worn = sorted(

@@ -10,11 +10,9 @@ finished, the running one's energy per quadrupole times its length, when the len
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
-from pathlib import Path
 
 from ohmpi import battery, durable
 
@@ -27,35 +25,29 @@ def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
 
 
+def _totals(data) -> bool:
+    """A saved file holds [[survey id, totals], ...]."""
+    return isinstance(data, list) and all(
+        isinstance(item, list)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and isinstance(item[1], dict)
+        and all(_number(item[1].get(k)) for k in FIELDS)
+        and (item[1].get("length") is None or _number(item[1]["length"]))
+        for item in data
+    )
+
+
 class SurveyEnergy:
     def __init__(self, path=None, *, flush_s: float = FLUSH_S, clock=time.monotonic):
-        self.path = Path(path) if path is not None else None
-        self.flush_s = flush_s
-        self.clock = clock
-        self.surveys: dict[str, dict] = {}  # oldest first
+        self.saved = durable.SavedJson(path, flush_s=flush_s, clock=clock)
+        self.surveys: dict[str, dict] = dict((self.saved.load(_totals) or [])[-KEEP:])  # oldest first
         self._lock = threading.Lock()  # measurements add while the state of health reads
-        self.set_aside = None  # where an unreadable file went
-        self._dirty = False
-        self._flushed = clock()
-        if self.path is not None and self.path.exists():
-            self._load()
 
-    def _load(self) -> None:
-        try:
-            data = json.loads(self.path.read_bytes())
-            if not isinstance(data, list) or not all(
-                isinstance(item, list)
-                and len(item) == 2
-                and isinstance(item[0], str)
-                and isinstance(item[1], dict)
-                and all(_number(item[1].get(k)) for k in FIELDS)
-                and (item[1].get("length") is None or _number(item[1]["length"]))
-                for item in data
-            ):
-                raise ValueError("not a list of survey totals")
-            self.surveys = dict(data[-KEEP:])
-        except (OSError, ValueError):
-            self.set_aside = str(durable.set_aside(self.path))  # kept for a person; counting restarts
+    @property
+    def set_aside(self) -> str | None:
+        """Where an unreadable file went (counting restarted), or None."""
+        return self.saved.set_aside
 
     def add(self, survey_id: str | None, cost: dict | None, length: int | None = None) -> None:
         """One measurement of survey `survey_id` cost `cost`; `length`: the survey's quadrupoles, if known.
@@ -77,25 +69,18 @@ class SurveyEnergy:
                 entry["length"] = length
             while len(self.surveys) > KEEP:
                 self.surveys.pop(next(iter(self.surveys)))
-            self._dirty = True
-        if new or self.clock() - self._flushed >= self.flush_s:
-            try:
-                self.flush()
-            except OSError:  # a full or read-only card: kept in memory, written later
-                self._flushed = self.clock()
+            self.saved.dirty = True
+            snapshot = self._snapshot()
+        self.saved.flush_if_due(snapshot, now=new)  # a survey begins: the one before is finished, write it
+
+    def _snapshot(self) -> list:
+        return [[k, dict(v)] for k, v in self.surveys.items()]
 
     def flush(self) -> None:
         """Write the totals now (atomically) if they changed."""
         with self._lock:
-            if self.path is None or not self._dirty:
-                return
-            data, self._dirty = json.dumps(list(self.surveys.items())).encode(), False
-        try:
-            durable.write_atomic(self.path, data)
-        except OSError:
-            self._dirty = True
-            raise
-        self._flushed = self.clock()
+            snapshot = self._snapshot()
+        self.saved.flush(snapshot)
 
     def per_survey(self, base_load_W: float) -> tuple[float | None, str]:
         """(Wh one survey costs, what that is based on); None when nothing is known yet."""
