@@ -50,11 +50,11 @@ TARGETS = {
 }
 
 
-def start_system(electrodes: int) -> tuple[System, float]:
-    """The whole system under supervisord (tests/support/system.py, simulated instrument that
-    never waits); returns it and the seconds until every program answered `ping`."""
+def start_system(electrodes: int, time_scale: float) -> tuple[System, float]:
+    """The whole system under supervisord (tests/support/system.py, simulated instrument; at
+    time_scale 0 it never waits); returns it and the seconds until every program answered `ping`."""
     started = time.monotonic()
-    system = System(electrodes=electrodes, time_scale=0.0)
+    system = System(electrodes=electrodes, time_scale=time_scale)
     return system, time.monotonic() - started
 
 
@@ -87,8 +87,8 @@ def stored(db: Path, survey_id: str) -> tuple[int, int]:
         con.close()
 
 
-def run_pipeline(quads, electrodes: int, timeout: float) -> dict:
-    system, startup = start_system(electrodes)
+def run_pipeline(quads, electrodes: int, timeout: float, time_scale: float, settings: dict) -> dict:
+    system, startup = start_system(electrodes, time_scale)
     try:
         text = sequences.format_sequence(quads)
         loaded = system.client.call("sequencer", "load", text=text, name=f"bench-{len(quads)}")
@@ -96,7 +96,7 @@ def run_pipeline(quads, electrodes: int, timeout: float) -> dict:
         db = system.var / "ohmpi.db"
         lane0 = hardware_lane(system)
         t0 = time.monotonic()
-        survey_id = system.client.call("sequencer", "start")["survey_id"]
+        survey_id = system.client.call("sequencer", "start", settings=settings)["survey_id"]
         deadline = t0 + timeout
         while True:
             rows, distinct = stored(db, survey_id)
@@ -138,9 +138,10 @@ def hardware_lane(system: System) -> dict | None:
     return lanes.get("hardware", {"calls": 0, "busy_s": 0.0, "waited": 0})
 
 
-def run_instrument(quads, electrodes: int) -> dict:
+def run_instrument(quads, electrodes: int, time_scale: float, settings: dict) -> dict:
     """The same quadrupoles as the survey measures them: relay-sparing order, relays held."""
-    with Instrument.from_config({"n_electrodes": electrodes}, time_scale=0) as inst:
+    with Instrument.from_config({"n_electrodes": electrodes}, time_scale=time_scale) as inst:
+        inst.settings = settings
         start = time.perf_counter()
         for a, b, m, n in sequence_order.optimize(quads):
             inst.measure(int(a), int(b), int(m), int(n), hold_relays=True)
@@ -161,14 +162,26 @@ def main(argv=None) -> int:
     parser.add_argument("--array", default="dipole-dipole")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed for the survey")
     parser.add_argument("--json", action="store_true", help="only the JSON line")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.0,
+        help="simulated instrument's clock: 0 never waits (CPU-bound), 1 waits like a real one (default 0)",
+    )
+    parser.add_argument(
+        "--settings",
+        type=json.loads,
+        default={},
+        help='measurement settings for both runs, JSON (e.g. \'{"nb_stack": 1, "injection_ms": 40}\')',
+    )
     args = parser.parse_args(argv)
 
     quads = sequences.generate(args.array, args.electrodes)[: args.quadrupoles]
     if len(quads) < args.quadrupoles:
         parser.error(f"{args.array} on {args.electrodes} electrodes has only {len(quads)} quadrupoles")
-    before = run_instrument(quads, args.electrodes)
-    pipe = run_pipeline(quads, args.electrodes, args.timeout)
-    after = run_instrument(quads, args.electrodes)
+    before = run_instrument(quads, args.electrodes, args.time_scale, args.settings)
+    pipe = run_pipeline(quads, args.electrodes, args.timeout, args.time_scale, args.settings)
+    after = run_instrument(quads, args.electrodes, args.time_scale, args.settings)
     inst = {"instrument_quadrupoles_per_s": len(quads) / ((before["instrument_s"] + after["instrument_s"]) / 2)}
     overhead = 1000 / pipe["quadrupoles_per_s"] - 1000 / inst["instrument_quadrupoles_per_s"]
     result = {
@@ -178,6 +191,8 @@ def main(argv=None) -> int:
         "instrument_quadrupoles_per_s": round(inst["instrument_quadrupoles_per_s"], 1),
         "overhead_ms_per_quadrupole": round(overhead, 3),
         "quadrupoles": len(quads),
+        "time_scale": args.time_scale,
+        "settings": args.settings,
         "survey_s": round(pipe["elapsed_s"], 3),
         "stored": pipe["stored"],
         "stored_distinct": pipe["distinct"],
@@ -223,7 +238,10 @@ def main(argv=None) -> int:
                 verdict("overhead_ms_per_quadrupole", overhead),
             ),
         ]
-        print(f"survey: {len(quads)} quadrupoles ({args.array}, {args.electrodes} electrodes), time_scale 0")
+        print(
+            f"survey: {len(quads)} quadrupoles ({args.array}, {args.electrodes} electrodes), "
+            f"time_scale {args.time_scale:g}, settings {args.settings or 'default'}"
+        )
         w = [max(len(r[i]) for r in rows) for i in range(3)]
         for name, value, target, ok in rows:
             print(f"{name:<{w[0]}}  {value:<{w[1]}}  {target:<{w[2]}}  {ok}")
