@@ -397,19 +397,8 @@ class Hub:
 
     def _serve_locally(self, route: bytes, req_id: str, cmd_name: str, args, caller: Caller) -> None:
         try:
-            cmd = self.node.registry.lookup(cmd_name)
-            cmd.authorize(caller)
+            cmd = self.node.authorized(cmd_name, caller)
             reply = self.node._execute(cmd, cmd.bind(args), req_id, caller)
-        except Forbidden as exc:
-            self.node.audit(
-                "forbidden",
-                ok=False,
-                user=caller.user,
-                role=caller.role,
-                command=cmd_name,
-                needed=exc.details.get("role"),
-            )
-            reply = error_reply(req_id, exc)
         except BusError as exc:
             reply = error_reply(req_id, exc)
         self._send(route, self.node.session.pack("reply", reply))

@@ -365,21 +365,10 @@ class Node:
                 seen["route"] = route
                 self._answer_retry(route, req_id, seen)
                 return
-            cmd = self.registry.lookup(cmd_name)
-            cmd.authorize(caller)
+            cmd = self.authorized(cmd_name, caller)
             kwargs = cmd.bind(args)
         except FrameError as exc:
             return self._send_reply(route, error_reply(req_id, BadRequest(str(exc), arg="envelope")))
-        except Forbidden as exc:
-            self.audit(
-                "forbidden",
-                ok=False,
-                user=caller.user,
-                role=caller.role,
-                command=cmd_name,
-                needed=exc.details.get("role"),
-            )
-            return self._send_reply(route, error_reply(req_id, exc))
         except BusError as exc:
             return self._send_reply(route, error_reply(req_id, exc))
         self._recent[key] = {"route": route, "reply": None, "cmd": cmd.name, "started": time.monotonic()}
@@ -408,6 +397,24 @@ class Node:
             self._finisher_queue().put((cmd, reply, route, req_id, caller))
             return
         self._send_reply(route, reply, key)
+
+    def authorized(self, cmd_name: str, caller: Caller):
+        """The command `caller` asked for, if its role allows it; a refusal is audited, then raised
+        (Forbidden). Every request served here or by the hub locally comes through this one check."""
+        cmd = self.registry.lookup(cmd_name)
+        try:
+            cmd.authorize(caller)
+        except Forbidden as exc:
+            self.audit(
+                "forbidden",
+                ok=False,
+                user=caller.user,
+                role=caller.role,
+                command=cmd_name,
+                needed=exc.details.get("role"),
+            )
+            raise
+        return cmd
 
     def _occupy(self, call: _Call) -> _Lane:
         """Mark `call`'s lane as running it (lane lock held)."""
