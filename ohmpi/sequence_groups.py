@@ -54,13 +54,13 @@ def group_at(seq, index: int, channels: int) -> range:
     """The group measured from `index` on: `index` and the quadrupoles after it with the same
     A and B, at most `channels` (what ``group_ranges`` gives from a group's start; from any
     other index, e.g. progress saved by an older version, the groups simply realign)."""
-    quads = sequences._as_quads(seq)
-    if not 0 <= index < len(quads):
-        raise ValueError(f"index {index} outside 0..{len(quads) - 1}")
-    stop = index + 1
-    while stop < min(index + channels, len(quads)) and (quads[stop, :2] == quads[index, :2]).all():
-        stop += 1
-    return range(index, stop)
+    if not 0 <= index < len(seq):
+        raise ValueError(f"index {index} outside 0..{len(seq) - 1}")
+    window = sequences._as_quads(seq[index : index + channels])  # only what one group may take: a survey
+    size = 1  # step is O(channels), not a copy of the whole sequence
+    while size < len(window) and (window[size, :2] == window[0, :2]).all():
+        size += 1
+    return range(index, index + size)
 
 
 def order(seq, channels: int, positions=None) -> np.ndarray:

@@ -311,10 +311,10 @@ class Controller:
         except ValueError as exc:  # SafetyError is a ValueError: refused before any relay moved
             raise BadRequest(f"{what} refused: {exc}", arg="quadrupole", reason=str(exc)) from None
         cost = measurement_cost.spent(before, measurement_cost.totals(self.instrument))
+        # the battery's surveys left count passes: one pass of the sequence is what a user calls a survey
+        pass_key = survey_id if survey_id is None or pass_index is None else f"{survey_id}#{pass_index}"
         bodies = []
         for d, (record, waveform), share in zip(todo, measured, _shares(cost, len(todo))):
-            # the battery's surveys left count passes: one pass of the sequence is what a user calls a survey
-            pass_key = survey_id if survey_id is None or pass_index is None else f"{survey_id}#{pass_index}"
             self.instrument.survey_energy.add(pass_key, share, length=survey_total)
             mid = d["measurement_id"] or "M" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
             mid += "" if d["measurement_id"] else secrets.token_hex(4)
@@ -397,11 +397,7 @@ class Controller:
     def _commit(self, what: str, body: dict) -> dict:
         """Store a measurement durably, then announce it and answer (never the other way round)."""
         mid, record = body["measurement_id"], body["record"]
-        try:
-            self._keep(what, mid, "measurement", body)
-        finally:
-            with self._lock:
-                self._committing.discard(mid)
+        self._keep(what, mid, "measurement", body)  # `commit_all` then takes the group's ids off _committing
         event = {k: body[k] for k in ("measurement_id", "survey_id", "pass_index", "seq_index")} | record
         self.node.publish(f"data.{self.name}.measurement", event)
         self.node.publish(f"data.{self.name}.waveform", {"measurement_id": mid, **body["waveform"]})

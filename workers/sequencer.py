@@ -429,7 +429,7 @@ class Sequencer:
                 if not self._still(s, flight[0].where) or last.where[2] + last.size >= s.total:
                     return None
                 pass_index, index = last.where[1], last.where[2] + last.size
-            group = group_at(s.sequence, index, self.channels) if self.channels > 1 else range(index, index + 1)
+            group = group_at(s.sequence, index, self.channels)
             a, b, m, n = s.sequence[index]
             mid = measurement_id(s.survey_id, pass_index, index)
             args = dict(
