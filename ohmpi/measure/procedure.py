@@ -128,16 +128,17 @@ class _Run:
             raise SafetyTrip(str(exc)) from None
 
 
+def _values(samples, index, channel=None) -> list[float]:
+    """Field `index` of each sample (of receiver channel `channel` for a per-channel field)."""
+    return [x[index] if channel is None else x[index][channel] for x in samples]
+
+
 def _peak(taken, index, channel=None) -> float:
-    if channel is not None:
-        return max((abs(sample[index][channel]) for sample in taken), default=0.0)
-    return max((abs(sample[index]) for sample in taken), default=0.0)
+    return max(map(abs, _values(taken, index, channel)), default=0.0)
 
 
 def _mean(samples, index, channel=None) -> float:
-    if channel is not None:
-        return float(np.mean([x[index][channel] for x in samples])) if samples else 0.0
-    return float(np.mean([x[index] for x in samples])) if samples else 0.0
+    return float(np.mean(_values(samples, index, channel))) if samples else 0.0
 
 
 def _probe(run: _Run):
