@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import threading
 import time
+from concurrent.futures import Future
 
 import zmq
 
@@ -76,7 +78,6 @@ class Client:
         retries: int | None = None,
         deadline: float | None = None,
         on_behalf: tuple[str, str] | None = None,
-        sent: threading.Event | None = None,
         **args,
     ) -> object:
         """Run `cmd` on `service` with keyword `args`; return its result or raise a BusError.
@@ -86,9 +87,8 @@ class Client:
         command is still running (`in_progress`; default the client's, an hour). A command
         longer than `timeout` is found running by the first retry: give `retries` >= 1.
         `on_behalf=(user, role)`: a gateway acting for one of its own users; the hub lowers
-        the call to that role and names the user (`gateway:user`), never raises it. `sent`: set
-        once the request is handed to the socket (a caller pipelining calls from several threads
-        sends the next one only then, so the service gets them in order)."""
+        the call to that role and names the user (`gateway:user`), never raises it. Several calls in
+        flight, received in order: `Pipeline`."""
         check_name(service, "service name")
         timeout = self.timeout if timeout is None else timeout
         retries = self.retries if retries is None else retries
@@ -108,8 +108,6 @@ class Client:
         while True:
             sock = self._socket()
             sock.send_multipart(frames)
-            if sent is not None:
-                sent.set()
             reply, still = self._wait_answer(sock, request_id, min(timeout, max(0.0, end - time.monotonic())))
             if reply is not None:
                 if reply.get("ok") is True:
@@ -247,3 +245,107 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Pipeline:
+    """Several calls in flight on ONE connection, so a service receives them in the order they
+    were submitted: one DEALER socket keeps its messages in order, separate sockets do not (the
+    hub's ROUTER fair-queues between connections). `submit` returns a Future that gets the
+    result or the BusError. A call with no answer for `client.timeout` seconds is sent again
+    with the same id (the service answers a repeated id with its reply or `in_progress`, never
+    runs it twice), at most `retries` times in a row, then fails with Timeout. One thread owns
+    the socket; `close` ends it and fails what is still pending."""
+
+    def __init__(self, client: Client, retries: int = 2):
+        self.client = client
+        self.retries = retries
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        threading.Thread(target=self._loop, name=f"{client.session.source}-pipeline", daemon=True).start()
+
+    def submit(self, service: str, cmd: str, **args) -> Future:
+        check_name(service, "service name")
+        future: Future = Future()
+        self._jobs.put((service, cmd, args, future))
+        os.write(self._wake_w, b"\0")
+        return future
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        os.write(self._wake_w, b"\0")
+
+    def _loop(self) -> None:
+        client = self.client
+        sock = client._socket()
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        pending: dict[str, list] = {}  # id -> [frames, future, last heard of (monotonic), silent attempts]
+        try:
+            while True:
+                if self._take_jobs(sock, pending):
+                    return
+                events = dict(poller.poll(100))
+                if sock in events:
+                    self._receive(sock, pending)
+                now = time.monotonic()
+                for request_id, entry in list(pending.items()):
+                    if now - entry[2] < client.timeout:
+                        continue
+                    entry[3] += 1
+                    if entry[3] > self.retries:
+                        del pending[request_id]
+                        silent = f"no answer after {entry[3]} attempt(s) of {client.timeout:g} s"
+                        entry[1].set_exception(Timeout(silent, request=request_id))
+                    else:
+                        sock.send_multipart(entry[0])
+                        entry[2] = now
+        finally:
+            for entry in pending.values():
+                entry[1].set_exception(Unavailable("the pipeline was closed before the answer came"))
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+    def _take_jobs(self, sock, pending: dict) -> bool:
+        """Send every submitted call, in order; True when the pipeline is closed."""
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return False
+            if job is None:
+                return True
+            service, cmd, args, future = job
+            request_id = self.client.session.next_id()
+            envelope = self.client.session.pack("request", {"id": request_id, "cmd": cmd, "args": args})
+            frames = [service.encode("ascii"), envelope]
+            sock.send_multipart(frames)
+            pending[request_id] = [frames, future, time.monotonic(), 0]
+
+    def _receive(self, sock, pending: dict) -> None:
+        """Every answer waiting on the socket: a final one completes its call, `in_progress` says
+        the service is at it (heard of: not silent); others (late, unknown) are ignored."""
+        while sock.poll(0):
+            frames = sock.recv_multipart()
+            try:
+                env = unpack_envelope(frames[-1], 4 * self.client.cfg.max_message_bytes)
+            except FrameError:
+                continue
+            body = env.get("body")
+            entry = pending.get(body.get("id")) if isinstance(body, dict) else None
+            if entry is None:
+                continue
+            if body.get("in_progress") is True:
+                entry[2], entry[3] = time.monotonic(), 0
+                continue
+            del pending[body["id"]]
+            if body.get("ok") is True:
+                entry[1].set_result(body.get("result"))
+            else:
+                entry[1].set_exception(from_wire(body.get("error")))

@@ -26,7 +26,6 @@ is logged and moves only the displayed times.
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import sys
 import threading
@@ -38,7 +37,7 @@ from dataclasses import dataclass
 from bus.errors import BadRequest, BusError, Busy, InternalError
 from bus.node import Node
 from bus.outbox import Outbox
-from bus.rpc import Client
+from bus.rpc import Client, Pipeline
 from ohmpi import config as configuration
 from ohmpi.durable import is_disk_full
 from ohmpi.items import ItemError, check_body, check_entry, survey_body
@@ -75,7 +74,6 @@ from .common import (
 )
 
 PIPELINE = 3  # measure calls in flight: one committing, one measuring, one queued behind it
-SEND_WAIT_S = 5.0  # how long the runner waits for a call to leave before sending the next one
 
 
 @dataclass
@@ -88,31 +86,6 @@ class _Flight:
     sent_at: float
     reply: Future
     size: int = 1  # quadrupoles in the call: a group on several receiver channels
-
-
-class _Caller:
-    """A daemon thread with its own client, making one call at a time for the runner."""
-
-    def __init__(self, node: Node, name: str):
-        self.client = Client(node.address, cfg=node.cfg, name=name, timeout=2.0)
-        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._loop, name=name, daemon=True).start()
-
-    def call(self, cmd: str, args: dict) -> tuple[Future, threading.Event]:
-        """Send `cmd` (its reply comes in the Future) and an event set once it has left."""
-        reply, sent = Future(), threading.Event()
-        self.jobs.put((cmd, args, reply, sent))
-        return reply, sent
-
-    def _loop(self) -> None:
-        while True:
-            cmd, args, reply, sent = self.jobs.get()
-            try:  # however long it takes: the controller answers `in_progress`
-                reply.set_result(self.client.call("controller", cmd, retries=2, sent=sent, **args))
-            except Exception as exc:  # a BusError, or a bug: the runner sees it either way
-                reply.set_exception(exc)
-            finally:
-                sent.set()
 
 
 class Sequencer:
@@ -365,9 +338,9 @@ class Sequencer:
         self.node.publish("state.sequencer", self.state.summary())
 
     def _run(self) -> None:
-        callers = [_Caller(self.node, f"sequencer-run{k}") for k in range(PIPELINE)]
+        # one connection for every call in flight: the controller receives them in the order sent
+        calls = Pipeline(Client(self.node.address, cfg=self.node.cfg, name="sequencer-run", timeout=2.0), retries=2)
         flight: deque[_Flight] = deque()
-        sent_count = 0
         backoff = 0.2
         last_reply = time.monotonic()
         unsaved: tuple | None = None  # (survey, describe): advanced in memory, saved once the next call left
@@ -375,9 +348,7 @@ class Sequencer:
             nxt = self._next_call(flight, idle_wait=unsaved is None)
             if nxt is not None:
                 s, where, mid, args, size = nxt
-                reply, sent = callers[sent_count % PIPELINE].call("measure", args)
-                sent_count += 1
-                sent.wait(SEND_WAIT_S)  # in order: the controller queues it behind the one before
+                reply = calls.submit("controller", "measure", **args)  # however long it takes: `in_progress`
                 flight.append(_Flight(s, where, mid, time.monotonic(), reply, size))
             if unsaved is not None:  # the progress save (an fsync) is off the path of the next call
                 with self.cv:
@@ -403,6 +374,7 @@ class Sequencer:
                         self.state.record_duration((now - max(done.sent_at, last_reply)) / done.size)
                     last_reply = now
                     unsaved = (done.s, self._step_on(done.s, count=done.size))
+        calls.close()
 
     def _next_call(self, flight: deque, idle_wait: bool = True) -> tuple | None:
         """The next `measure` to send: the survey's current quadrupole when nothing is in flight

@@ -199,3 +199,28 @@ def test_a_stopping_service_refuses_the_waiting_call(lanes):
         assert refused["error"]["reason"] == "stopping"
     finally:
         wire.close()
+
+
+def test_a_pipeline_delivers_its_calls_in_the_order_submitted_on_one_connection(lanes):
+    """Two calls submitted back to back reach the service in that order, every time (separate
+    sockets do not promise it: the hub's ROUTER fair-queues between connections)."""
+    from bus.errors import BusError
+    from bus.rpc import Client, Pipeline
+
+    with lanes.client() as control:
+        pipe = Pipeline(Client(lanes.address, cfg=lanes.cfg, name="pipe-test", timeout=2.0), retries=2)
+        try:
+            for i in range(8):
+                tag = f"p{i}"
+                first = pipe.submit("lanes", "work", tag=tag, hold=False)
+                second = pipe.submit("lanes", "work", tag=f"{tag}b", hold=False)
+                control.call("lanes", "commit", tag=tag)
+                control.call("lanes", "commit", tag=f"{tag}b")
+                assert first.result(30) == f"done {tag}" and second.result(30) == f"done {tag}b"
+                assert [e for e in _log(lanes, tag) if e.startswith("start")] == [f"start {tag}", f"start {tag}b"]
+            refused = pipe.submit("lanes", "work", tag="px", fail="bus", hold=False)
+            control.call("lanes", "commit", tag="px")
+            with pytest.raises(BusError, match="refused at commit"):
+                refused.result(30)
+        finally:
+            pipe.close()
